@@ -1,0 +1,29 @@
+#pragma once
+// HDF5 output (C API). write_result writes to "<path>.tmp-<pid>" and renames, so a failed or
+// interrupted run never leaves a half-written file at `path`.
+#include <string>
+
+#include "qtraj/result.hpp"
+#include "qtraj/run_config.hpp"
+
+namespace qtraj {
+
+/// Writes the result, with root attributes solver, config (the run-file text), qtraj_version and
+/// domains. Throws IoError on failure (and removes the temporary file).
+void write_result(const std::string& path, const Result& result, const RunConfig& config);
+
+/// Checks that `path` can be created (directory exists and is writable) before a long run.
+/// Throws InputError("output.path", path, ...).
+void check_output_writable(const std::string& path);
+
+/// Reads back what write_result wrote (the contract datasets, the extra datasets it knows,
+/// and the string/int attributes). Throws IoError.
+struct StoredResult {
+  Result result;
+  std::string config_text;
+  std::string qtraj_version;
+  std::vector<long long> domains;
+};
+StoredResult read_result(const std::string& path);
+
+}  // namespace qtraj

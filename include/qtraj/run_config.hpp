@@ -1,0 +1,55 @@
+#pragma once
+// A parsed, validated TOML run file (the contract of issue #2; see examples/ and README).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "qtraj/model.hpp"
+
+namespace qtraj {
+
+struct TimeGrid {
+  enum class Spacing { linear, log };
+  double start = 0.0;  // log spacing only: first non-zero time (> 0); t = 0 is always included
+  double end = 10.0;
+  int points = 101;
+  Spacing spacing = Spacing::linear;
+  /// The output times: linear from 0 to end, or 0 followed by points-1 log-spaced times start..end.
+  std::vector<double> times() const;
+};
+
+struct SolverSettings {
+  std::string kind = "exact";  // exact | trajectories | meanfield
+  double rtol = 1e-8;          // adaptive integrators: relative tolerance
+  double atol = 1e-10;         // adaptive integrators: absolute tolerance
+  // trajectories
+  std::int64_t trajectories = 10000;
+  std::uint64_t seed = 1;
+  std::string propagator = "auto";  // auto | spectral | adaptive
+  std::string backend = "cpu";      // cpu | cuda
+  int threads = 0;                  // 0: all hardware threads
+  std::int64_t record_jumps = 0;    // store jump times/channels of the first K trajectories
+};
+
+struct OutputSettings {
+  std::string path = "qtraj.h5";
+  std::string plot;  // optional PNG path written by scripts/plot_result.py (empty: none)
+};
+
+struct RunConfig {
+  Model model;
+  TimeGrid time;
+  SolverSettings solver;
+  OutputSettings output;
+  std::string text;  // the run file's text after --set overrides, stored as /config
+};
+
+/// Parses run-file text. `overrides` are "dotted.key=value" strings (value in TOML syntax,
+/// bare words taken as strings) applied before validation. Unknown keys, wrong types and
+/// invalid values throw InputError naming the field and the value.
+RunConfig parse_run_config(const std::string& text, const std::vector<std::string>& overrides = {},
+                           const std::string& source_name = "run file");
+/// Reads and parses a file; throws IoError if it cannot be read.
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+}  // namespace qtraj

@@ -1,0 +1,23 @@
+#pragma once
+// The solver entry points. Each returns a filled Result (time grid from config.time).
+#include <functional>
+
+#include "qtraj/result.hpp"
+#include "qtraj/run_config.hpp"
+
+namespace qtraj {
+
+/// Progress callback: fraction done in [0, 1] and a short status text. May be empty.
+using ProgressFn = std::function<void(double fraction, const std::string& status)>;
+
+/// Lindblad master equation in the Dicke basis (design.md section 4).
+Result solve_exact(const RunConfig& config, const ProgressFn& progress = {});
+/// Second-order cumulant (mean-field) equations (design.md section 5).
+Result solve_meanfield(const RunConfig& config, const ProgressFn& progress = {});
+/// Monte Carlo wavefunction trajectories (design.md section 3).
+Result solve_trajectories(const RunConfig& config, const ProgressFn& progress = {});
+
+/// Dispatches on config.solver.kind.
+Result solve(const RunConfig& config, const ProgressFn& progress = {});
+
+}  // namespace qtraj

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs qtraj's build and test dependencies from Debian's packages.
+# Used by the README's set-up commands and by .ci/run. Idempotent.
+#   libhdf5-dev hdf5-tools   HDF5 output (C API) and h5dump for inspecting it
+#   libtomlplusplus-dev      TOML run files (toml++: header-only, good errors with line numbers)
+#   libcli11-dev             the `qtraj` command line (sub-commands, --help everywhere)
+#   libfmt-dev               formatting of messages and progress lines
+#   libeigen3-dev            dense symmetric eigensolvers for the per-sector generators
+#   librandom123-dev         Philox4x32 counter-based RNG on the CPU (same stream as cuRAND's Philox)
+#   libgtest-dev libbenchmark-dev   unit tests and micro-benchmarks
+#   python3-qutip python3-h5py python3-matplotlib python3-numpy
+#                            reference values (scripts/reference), benchmarks against QuTiP, plots
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config
+      libhdf5-dev hdf5-tools libtomlplusplus-dev libcli11-dev libfmt-dev libeigen3-dev
+      librandom123-dev libgtest-dev libbenchmark-dev
+      python3 python3-numpy python3-h5py python3-matplotlib python3-qutip)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -eq 0 ]; then echo "install-deps: all packages present"; exit 0; fi
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi

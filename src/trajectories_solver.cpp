@@ -1,0 +1,6 @@
+// PLACEHOLDER: being written; replaced by the real solver before it is called done.
+#include "qtraj/error.hpp"
+#include "qtraj/solvers.hpp"
+namespace qtraj {
+Result solve_trajectories(const RunConfig&, const ProgressFn&) { throw Error("solver 'trajectories' is not implemented yet"); }
+}  // namespace qtraj
