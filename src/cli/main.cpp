@@ -1,0 +1,163 @@
+// The `qtraj` command line: run, demo, info, compare. Errors are one line on stderr, exit != 0.
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <new>
+
+#include "qtraj/compare.hpp"
+#include "qtraj/embedded_default.hpp"
+#include "qtraj/error.hpp"
+#include "qtraj/hdf5_io.hpp"
+#include "qtraj/run_config.hpp"
+#include "qtraj/solvers.hpp"
+#include "qtraj/version.hpp"
+#include "run_summary.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Progress on stderr, only when it is a terminal; at most ~5 updates a second.
+qtraj::ProgressFn make_progress(const std::string& solver, bool enabled) {
+  if (!enabled || !::isatty(STDERR_FILENO)) return {};
+  auto last = std::make_shared<Clock::time_point>(Clock::now() - std::chrono::seconds(1));
+  return [solver, last](double fraction, const std::string& status) {
+    const auto now = Clock::now();
+    if (fraction < 1.0 && now - *last < std::chrono::milliseconds(200)) return;
+    *last = now;
+    std::fprintf(stderr, "\r\033[Kqtraj %s: %5.1f%% %s", solver.c_str(), 100.0 * fraction,
+                 status.c_str());
+    if (fraction >= 1.0) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  };
+}
+
+std::string python_interpreter() {
+  if (const char* p = std::getenv("QTRAJ_PYTHON")) return p;
+  return ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
+std::string quote_shell(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Plots <J_i^z>/N_i against time with scripts/plot_result.py (matplotlib).
+void make_plot(const std::string& h5_path, const std::string& png_path) {
+  const char* env_script = std::getenv("QTRAJ_PLOT_SCRIPT");
+  const std::string script = env_script ? env_script : QTRAJ_SOURCE_DIR "/scripts/plot_result.py";
+  const std::string cmd = quote_shell(python_interpreter()) + " " + quote_shell(script) + " " +
+                          quote_shell(h5_path) + " -o " + quote_shell(png_path);
+  if (std::system(cmd.c_str()) != 0)
+    throw qtraj::IoError(png_path + ": plotting failed (needs python3 with h5py and matplotlib; "
+                         "the HDF5 result " + h5_path + " is complete)");
+}
+
+int run_config(qtraj::RunConfig config, const std::string& plot_override, bool quiet) {
+  if (!plot_override.empty()) config.output.plot = plot_override;
+  qtraj::check_output_writable(config.output.path);
+  const auto start = Clock::now();
+  const qtraj::Result result = qtraj::solve(config, make_progress(config.solver.kind, !quiet));
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  qtraj::write_result(config.output.path, result, config);
+  if (!quiet) std::cerr << qtraj::cli::one_line_summary(result, config, seconds) << "\n";
+  if (!config.output.plot.empty()) {
+    make_plot(config.output.path, config.output.plot);
+    if (!quiet) std::cerr << "qtraj: plot written to " << config.output.plot << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"qtraj: collective, reservoir-assisted energy migration through chains of spin "
+               "domains (exact master equation, quantum trajectories, mean field)"};
+  app.set_version_flag("--version", std::string("qtraj ") + qtraj::kVersion);
+  app.require_subcommand(1);
+
+  // qtraj run FILE.toml [-o OUT.h5] [--solver KIND] [--set key=value]...
+  auto* run = app.add_subcommand("run", "Run a TOML run file and write an HDF5 result");
+  std::string run_file, out_path, solver_kind, plot_path;
+  std::vector<std::string> sets;
+  int threads = -1;
+  bool quiet = false;
+  run->add_option("file", run_file, "TOML run file")->required();
+  run->add_option("-o,--output", out_path, "HDF5 output path (overrides output.path)");
+  run->add_option("--solver", solver_kind, "exact | trajectories | meanfield (overrides solver.kind)");
+  run->add_option("--set", sets, "override a run-file key, e.g. --set time.end=50 (repeatable)");
+  run->add_option("--threads", threads, "CPU threads for trajectories (0: all cores)");
+  run->add_option("--plot", plot_path, "also write a PNG plot of <J_i^z>/N_i");
+  run->add_flag("-q,--quiet", quiet, "no progress or summary on stderr");
+
+  // qtraj demo: the embedded default (the paper's Fig. 2a on the CPU).
+  auto* demo = app.add_subcommand("demo", "Run the embedded default (paper Fig. 2a): fig2a.h5 + fig2a.png");
+  std::string demo_out = "fig2a.h5", demo_plot = "fig2a.png";
+  bool demo_no_plot = false;
+  demo->add_option("-o,--output", demo_out, "HDF5 output path");
+  demo->add_option("--plot", demo_plot, "PNG output path");
+  demo->add_flag("--no-plot", demo_no_plot, "skip the plot");
+  demo->add_flag("-q,--quiet", quiet, "no progress or summary on stderr");
+
+  auto* info = app.add_subcommand("info", "Summarise an HDF5 result");
+  std::string info_file;
+  info->add_option("file", info_file, "qtraj HDF5 result")->required();
+
+  auto* compare = app.add_subcommand(
+      "compare", "Compare two results: largest deviation of <J_i^z>/N_i in standard errors");
+  std::string cmp_a, cmp_b;
+  double threshold = 4.0, abs_tol = 1e-6;
+  compare->add_option("a", cmp_a, "first result (e.g. trajectories)")->required();
+  compare->add_option("b", cmp_b, "second result (e.g. exact)")->required();
+  compare->add_option("--threshold", threshold, "pass if every deviation is within this many "
+                      "standard errors (default 4)")->check(CLI::PositiveNumber);
+  compare->add_option("--abs-tol", abs_tol, "absolute tolerance where both standard errors are "
+                      "zero (default 1e-6)")->check(CLI::NonNegativeNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (*run) {
+      if (!out_path.empty()) sets.push_back("output.path=\"" + out_path + "\"");
+      if (!solver_kind.empty()) sets.push_back("solver.kind=\"" + solver_kind + "\"");
+      if (threads >= 0) sets.push_back("solver.threads=" + std::to_string(threads));
+      return run_config(qtraj::load_run_config(run_file, sets), plot_path, quiet);
+    }
+    if (*demo) {
+      std::vector<std::string> demo_sets{"output.path=\"" + demo_out + "\"",
+                                         "output.plot=\"" + (demo_no_plot ? std::string() : demo_plot) + "\""};
+      return run_config(qtraj::parse_run_config(qtraj::kDefaultRunFile, demo_sets, "embedded fig2a.toml"),
+                        "", quiet);
+    }
+    if (*info) {
+      std::cout << qtraj::cli::describe(qtraj::read_result(info_file), info_file);
+      return 0;
+    }
+    if (*compare) {
+      const auto a = qtraj::read_result(cmp_a), b = qtraj::read_result(cmp_b);
+      const auto c = qtraj::compare_results(a.result, b.result, threshold, abs_tol);
+      std::cout << qtraj::cli::describe(c, cmp_a, cmp_b, threshold, abs_tol);
+      return c.passed ? 0 : 1;
+    }
+  } catch (const qtraj::Error& e) {
+    std::cerr << "qtraj: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "qtraj: error: out of memory (reduce system.domains, time.points or "
+                 "solver.trajectories)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "qtraj: error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,16 @@
+#pragma once
+// Human-readable text for the CLI: run summaries, `qtraj info` and `qtraj compare`.
+#include <string>
+
+#include "qtraj/compare.hpp"
+#include "qtraj/hdf5_io.hpp"
+#include "qtraj/run_config.hpp"
+
+namespace qtraj::cli {
+
+std::string one_line_summary(const Result& result, const RunConfig& config, double seconds);
+std::string describe(const StoredResult& stored, const std::string& path);
+std::string describe(const Comparison& c, const std::string& a, const std::string& b,
+                     double threshold, double abs_tol);
+
+}  // namespace qtraj::cli

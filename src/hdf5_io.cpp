@@ -1,0 +1,298 @@
+// HDF5 output and input through the C API. Layout: see include/qtraj/result.hpp.
+#include "qtraj/hdf5_io.hpp"
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <type_traits>
+
+#include "qtraj/error.hpp"
+#include "qtraj/version.hpp"
+
+namespace qtraj {
+namespace {
+
+// RAII for HDF5 identifiers.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t), const std::string& what) : id_(id), close_(close) {
+    if (id_ < 0) throw IoError("HDF5: " + what);
+  }
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+void check(herr_t status, const std::string& what) {
+  if (status < 0) throw IoError("HDF5: " + what);
+}
+
+// Silences HDF5's automatic error stack printing; we report one line ourselves.
+struct QuietHdf5 {
+  QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+
+void write_string_attribute(hid_t target, const std::string& name, const std::string& value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
+  check(H5Tset_size(type.get(), H5T_VARIABLE), "string size");
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string charset");
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose, "scalar space");
+  Handle attr(H5Acreate2(target, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose, "attribute " + name);
+  const char* ptr = value.c_str();
+  check(H5Awrite(attr.get(), type.get(), &ptr), "write attribute " + name);
+}
+
+template <class T>
+hid_t native_type() {
+  if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
+  else return H5T_NATIVE_INT64;
+}
+
+template <class T>
+void write_array_attribute(hid_t target, const std::string& name, const std::vector<T>& values,
+                           bool scalar = false) {
+  const hsize_t n = values.size();
+  Handle space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose,
+               "attribute space");
+  Handle attr(H5Acreate2(target, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT,
+                         H5P_DEFAULT),
+              H5Aclose, "attribute " + name);
+  check(H5Awrite(attr.get(), native_type<T>(), values.data()), "write attribute " + name);
+}
+
+void write_attribute(hid_t target, const std::string& name, const AttributeValue& value) {
+  std::visit(
+      [&](const auto& v) {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, std::string>) write_string_attribute(target, name, v);
+        else if constexpr (std::is_same_v<V, double> || std::is_same_v<V, std::int64_t>)
+          write_array_attribute(target, name, std::vector<V>{v}, true);
+        else write_array_attribute(target, name, v);
+      },
+      value);
+}
+
+template <class T>
+void write_dataset(hid_t file, const std::string& path, const std::vector<std::uint64_t>& shape,
+                   const std::vector<T>& values, const std::map<std::string, std::string>& attrs) {
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  hsize_t total = 1;
+  for (auto d : dims) total *= d;
+  if (total != values.size()) throw IoError("HDF5: dataset " + path + " has the wrong size");
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose, "link property list");
+  check(H5Pset_create_intermediate_group(lcpl.get(), 1), "intermediate groups");
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose,
+               "dataspace of " + path);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "dataset property list");
+  // Compress large datasets (jump records, populations): chunked + deflate.
+  if (total > 4096 && !dims.empty()) {
+    std::vector<hsize_t> chunk(dims);
+    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], 65536 / std::max<hsize_t>(1, total / dims[0])));
+    check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "chunking");
+    check(H5Pset_deflate(dcpl.get(), 4), "deflate");
+  }
+  Handle set(H5Dcreate2(file, path.c_str(), native_type<T>(), space.get(), lcpl.get(), dcpl.get(),
+                        H5P_DEFAULT),
+             H5Dclose, "create dataset " + path);
+  if (total > 0)
+    check(H5Dwrite(set.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+          "write dataset " + path);
+  for (const auto& [k, v] : attrs) write_string_attribute(set.get(), k, v);
+}
+
+void write_table(hid_t file, const std::string& path, const Table& table, const std::string& what) {
+  write_dataset(file, path, {table.rows, table.cols}, table.data,
+                {{"description", what}, {"shape", "time x domain"}});
+}
+
+std::string temp_path_for(const std::string& path) {
+  return path + ".tmp-" + std::to_string(::getpid());
+}
+
+}  // namespace
+
+void check_output_writable(const std::string& path) {
+  const std::string probe = temp_path_for(path);
+  {
+    std::ofstream out(probe, std::ios::binary);
+    if (!out) throw InputError("output.path", "\"" + path + "\"", "cannot be written");
+  }
+  std::remove(probe.c_str());
+}
+
+void write_result(const std::string& path, const Result& result, const RunConfig& config) {
+  static QuietHdf5 quiet;
+  const std::string tmp = temp_path_for(path);
+  try {
+    {
+      Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
+                  "cannot create " + tmp);
+      const hid_t f = file.get();
+      write_dataset(f, "/time", {result.time.size()}, result.time,
+                    {{"description", "output times"}, {"units", "1/gamma (the paper plots gamma t / 2)"}});
+      write_table(f, "/jz_over_n/mean", result.jz_over_n_mean, "<J_i^z>/N_i, mean");
+      write_table(f, "/jz_over_n/stderr", result.jz_over_n_stderr,
+                  "<J_i^z>/N_i, standard error of the mean (0 for deterministic solvers)");
+      write_table(f, "/excitations/mean", result.excitations_mean,
+                  "excited spins per domain, <J_i^z> + N_i/2, mean");
+      write_table(f, "/excitations/stderr", result.excitations_stderr,
+                  "excited spins per domain, standard error (0 for deterministic solvers)");
+      for (const auto& d : result.extra)
+        std::visit([&](const auto& v) { write_dataset(f, d.path, d.shape, v, d.attributes); },
+                   d.values);
+      Handle root(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, "open root group");
+      write_string_attribute(root.get(), "solver", result.solver);
+      write_string_attribute(root.get(), "config", config.text);
+      write_string_attribute(root.get(), "qtraj_version", kVersion);
+      std::vector<std::int64_t> domains(config.model.spins.begin(), config.model.spins.end());
+      write_array_attribute(root.get(), "domains", domains);
+      std::vector<std::string> initial;
+      std::string init_text;
+      for (const auto& s : config.model.initial) init_text += (init_text.empty() ? "" : "; ") + s.to_string();
+      write_string_attribute(root.get(), "initial", init_text);
+      for (const auto& [name, value] : result.attributes) write_attribute(root.get(), name, value);
+      check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flush");
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+      throw IoError(path + ": cannot move the finished file into place");
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+}
+
+namespace {
+
+bool exists(hid_t file, const std::string& path) {
+  // Check each link along the path, as H5Lexists requires.
+  std::size_t pos = 0;
+  while ((pos = path.find('/', pos + 1)) != std::string::npos)
+    if (H5Lexists(file, path.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
+  return H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::vector<double> read_doubles(hid_t file, const std::string& path, std::vector<hsize_t>* dims) {
+  Handle set(H5Dopen2(file, path.c_str(), H5P_DEFAULT), H5Dclose, "open dataset " + path);
+  Handle space(H5Dget_space(set.get()), H5Sclose, "dataspace of " + path);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> d(rank > 0 ? rank : 0);
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), d.data(), nullptr);
+  hsize_t total = 1;
+  for (auto x : d) total *= x;
+  std::vector<double> values(total);
+  if (total > 0)
+    check(H5Dread(set.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+          "read " + path);
+  if (dims) *dims = d;
+  return values;
+}
+
+Table read_table(hid_t file, const std::string& path) {
+  std::vector<hsize_t> dims;
+  Table t;
+  t.data = read_doubles(file, path, &dims);
+  if (dims.size() != 2) throw IoError("HDF5: " + path + " is not a 2-D table");
+  t.rows = dims[0];
+  t.cols = dims[1];
+  return t;
+}
+
+bool read_attribute(hid_t obj, const std::string& name, AttributeValue* out) {
+  if (H5Aexists(obj, name.c_str()) <= 0) return false;
+  Handle attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose, "open attribute " + name);
+  Handle type(H5Aget_type(attr.get()), H5Tclose, "attribute type");
+  Handle space(H5Aget_space(attr.get()), H5Sclose, "attribute space");
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  const bool scalar = H5Sget_simple_extent_type(space.get()) == H5S_SCALAR;
+  switch (H5Tget_class(type.get())) {
+    case H5T_STRING: {
+      if (H5Tis_variable_str(type.get()) > 0) {
+        Handle mem(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
+        H5Tset_size(mem.get(), H5T_VARIABLE);
+        char* ptr = nullptr;
+        check(H5Aread(attr.get(), mem.get(), &ptr), "read attribute " + name);
+        *out = std::string(ptr ? ptr : "");
+        H5free_memory(ptr);
+      } else {
+        std::string s(H5Tget_size(type.get()), '\0');
+        check(H5Aread(attr.get(), type.get(), s.data()), "read attribute " + name);
+        *out = std::string(s.c_str());
+      }
+      return true;
+    }
+    case H5T_INTEGER: {
+      std::vector<std::int64_t> v(n);
+      check(H5Aread(attr.get(), H5T_NATIVE_INT64, v.data()), "read attribute " + name);
+      if (scalar) *out = v.at(0); else *out = v;
+      return true;
+    }
+    case H5T_FLOAT: {
+      std::vector<double> v(n);
+      check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, v.data()), "read attribute " + name);
+      if (scalar) *out = v.at(0); else *out = v;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+StoredResult read_result(const std::string& path) {
+  static QuietHdf5 quiet;
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    throw IoError(path + ": not a readable HDF5 file");
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "cannot open " + path);
+  const hid_t f = file.get();
+  StoredResult s;
+  for (const char* needed : {"/time", "/jz_over_n/mean"})
+    if (!exists(f, needed)) throw IoError(path + ": no dataset " + needed + " (not a qtraj result?)");
+  s.result.time = read_doubles(f, "/time", nullptr);
+  s.result.jz_over_n_mean = read_table(f, "/jz_over_n/mean");
+  const auto zeros = Table(s.result.jz_over_n_mean.rows, s.result.jz_over_n_mean.cols);
+  s.result.jz_over_n_stderr = exists(f, "/jz_over_n/stderr") ? read_table(f, "/jz_over_n/stderr") : zeros;
+  s.result.excitations_mean = exists(f, "/excitations/mean") ? read_table(f, "/excitations/mean") : zeros;
+  s.result.excitations_stderr =
+      exists(f, "/excitations/stderr") ? read_table(f, "/excitations/stderr") : zeros;
+  Handle root(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, "open root group");
+  const int n_attr = static_cast<int>(H5Aget_num_attrs(root.get()));
+  for (int a = 0; a < n_attr; ++a) {
+    char name[256] = {0};
+    Handle attr(H5Aopen_by_idx(root.get(), ".", H5_INDEX_NAME, H5_ITER_INC, a, H5P_DEFAULT, H5P_DEFAULT),
+                H5Aclose, "attribute");
+    H5Aget_name(attr.get(), sizeof(name), name);
+    AttributeValue v;
+    if (read_attribute(root.get(), name, &v)) s.result.attributes[name] = v;
+  }
+  auto take_string = [&](const char* key) -> std::string {
+    auto it = s.result.attributes.find(key);
+    if (it == s.result.attributes.end() || !std::holds_alternative<std::string>(it->second)) return "";
+    std::string v = std::get<std::string>(it->second);
+    s.result.attributes.erase(it);
+    return v;
+  };
+  s.result.solver = take_string("solver");
+  s.config_text = take_string("config");
+  s.qtraj_version = take_string("qtraj_version");
+  if (auto it = s.result.attributes.find("domains"); it != s.result.attributes.end()) {
+    if (auto* v = std::get_if<std::vector<std::int64_t>>(&it->second))
+      s.domains.assign(v->begin(), v->end());
+    else if (auto* x = std::get_if<std::int64_t>(&it->second))
+      s.domains = {*x};
+    s.result.attributes.erase(it);
+  }
+  return s;
+}
+
+}  // namespace qtraj

@@ -1,0 +1,312 @@
+// TOML run files (toml++). Every error names the field and the value, in one line.
+#include "qtraj/run_config.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "qtraj/error.hpp"
+
+namespace qtraj {
+namespace {
+
+std::string show(const toml::node& node) {
+  std::ostringstream out;
+  if (auto s = node.as_string()) {
+    out << '"' << s->get() << '"';
+  } else if (node.is_table()) {
+    out << "a table";
+  } else {
+    node.visit([&](auto&& n) { out << n; });
+  }
+  std::string text = out.str();
+  for (auto& c : text)
+    if (c == '\n') c = ' ';
+  return text;
+}
+
+void reject_unknown_keys(const toml::table& table, const std::string& prefix,
+                         const std::set<std::string>& allowed) {
+  for (auto&& [key, value] : table) {
+    if (!allowed.count(std::string(key.str()))) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      throw InputError(prefix + std::string(key.str()), show(value),
+                       "unknown key (allowed here: " + list + ")");
+    }
+  }
+}
+
+const toml::table* sub_table(const toml::table& root, const std::string& name) {
+  const toml::node* node = root.get(name);
+  if (!node) return nullptr;
+  if (!node->is_table()) throw InputError(name, show(*node), "must be a table [" + name + "]");
+  return node->as_table();
+}
+
+double get_double(const toml::table& t, const std::string& key, const std::string& field,
+                  double fallback) {
+  const toml::node* node = t.get(key);
+  if (!node) return fallback;
+  if (auto v = node->value<double>(); v && (node->is_floating_point() || node->is_integer()))
+    return *v;
+  throw InputError(field, show(*node), "must be a number");
+}
+
+std::int64_t get_int(const toml::table& t, const std::string& key, const std::string& field,
+                     std::int64_t fallback) {
+  const toml::node* node = t.get(key);
+  if (!node) return fallback;
+  if (node->is_integer()) return node->as_integer()->get();
+  if (node->is_floating_point()) {
+    const double d = node->as_floating_point()->get();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15)
+      return static_cast<std::int64_t>(d);
+  }
+  throw InputError(field, show(*node), "must be an integer");
+}
+
+std::string get_string(const toml::table& t, const std::string& key, const std::string& field,
+                       const std::string& fallback) {
+  const toml::node* node = t.get(key);
+  if (!node) return fallback;
+  if (auto s = node->as_string()) return s->get();
+  throw InputError(field, show(*node), "must be a string");
+}
+
+std::string get_choice(const toml::table& t, const std::string& key, const std::string& field,
+                       const std::string& fallback, const std::set<std::string>& choices) {
+  std::string v = get_string(t, key, field, fallback);
+  if (!choices.count(v)) {
+    std::string list;
+    for (const auto& c : choices) list += (list.empty() ? "" : " | ") + c;
+    throw InputError(field, "\"" + v + "\"", "must be one of " + list);
+  }
+  return v;
+}
+
+// Applies "a.b.c=value" to the parsed tree. The value is TOML ("3", "[1, 2]", "\"x\""); a bare
+// word that is not valid TOML is taken as a string. An integer segment indexes an array 1-based
+// (e.g. reservoir.2.gamma=0.5).
+void apply_override(toml::table& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError("--set", "\"" + assignment + "\"", "expected key=value");
+  const std::string path = assignment.substr(0, eq), raw = assignment.substr(eq + 1);
+  toml::table holder;
+  try {
+    holder = toml::parse("v = " + raw);
+  } catch (const toml::parse_error&) {
+    holder = toml::table{{"v", raw}};
+  }
+  std::vector<std::string> parts;
+  std::stringstream ss(path);
+  for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+  toml::node* cursor = &root;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    if (auto* tbl = cursor->as_table()) {
+      if (!tbl->contains(p)) tbl->insert(p, toml::table{});
+      cursor = tbl->get(p);
+    } else if (auto* arr = cursor->as_array()) {
+      char* end = nullptr;
+      long idx = std::strtol(p.c_str(), &end, 10);
+      if (*end || idx < 1 || idx > static_cast<long>(arr->size()))
+        throw InputError("--set " + path, p, "no such array element");
+      cursor = arr->get(idx - 1);
+    } else {
+      throw InputError("--set " + path, p, "is not a table");
+    }
+  }
+  auto* tbl = cursor->as_table();
+  if (!tbl) throw InputError("--set " + path, raw, "parent is not a table");
+  tbl->insert_or_assign(parts.back(), *holder.get("v"));
+}
+
+Model parse_model(const toml::table& root) {
+  Model model;
+  const toml::table* system = sub_table(root, "system");
+  if (!system) throw InputError("system", "", "missing table [system]");
+  reject_unknown_keys(*system, "system.", {"domains", "initial"});
+  const toml::node* domains = system->get("domains");
+  if (!domains) throw InputError("system.domains", "", "missing (list of spins per domain)");
+  const toml::array* arr = domains->as_array();
+  if (!arr) throw InputError("system.domains", show(*domains), "must be a list of integers");
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const toml::node& n = *arr->get(i);
+    const std::string field = "system.domains[" + std::to_string(i + 1) + "]";
+    std::int64_t v;
+    if (n.is_integer()) {
+      v = n.as_integer()->get();
+    } else if (n.is_floating_point() && std::isfinite(n.as_floating_point()->get()) &&
+               n.as_floating_point()->get() == std::floor(n.as_floating_point()->get())) {
+      v = static_cast<std::int64_t>(n.as_floating_point()->get());  // allows 1e8
+    } else {
+      throw InputError(field, show(n), "must be an integer");
+    }
+    if (v <= 0) throw InputError(field, std::to_string(v), "the number of spins must be positive");
+    model.spins.push_back(v);
+  }
+  if (model.spins.empty()) throw InputError("system.domains", "[]", "at least one domain is needed");
+
+  const toml::node* initial = system->get("initial");
+  if (!initial) {
+    // Default: first domain excited, the rest in the ground state (the paper's set-up).
+    for (std::size_t i = 0; i < model.spins.size(); ++i)
+      model.initial.push_back(InitialState::parse(i == 0 ? "excited" : "ground", model.spins[i], ""));
+  } else {
+    const toml::array* init = initial->as_array();
+    if (!init) throw InputError("system.initial", show(*initial), "must be a list of strings");
+    if (init->size() != model.spins.size())
+      throw InputError("system.initial", std::to_string(init->size()) + " entries",
+                       "needs one entry per domain (" + std::to_string(model.spins.size()) + ")");
+    for (std::size_t i = 0; i < init->size(); ++i) {
+      const std::string field = "system.initial[" + std::to_string(i + 1) + "]";
+      const auto* s = init->get(i)->as_string();
+      if (!s) throw InputError(field, show(*init->get(i)), "must be a string");
+      model.initial.push_back(InitialState::parse(s->get(), model.spins[i], field));
+    }
+  }
+
+  if (const toml::node* res = root.get("reservoir")) {
+    const toml::array* list = res->as_array();
+    if (!list || !list->is_array_of_tables())
+      throw InputError("reservoir", show(*res), "must be an array of tables [[reservoir]]");
+    for (std::size_t r = 0; r < list->size(); ++r) {
+      const toml::table& t = *list->get(r)->as_table();
+      const std::string f = "reservoir[" + std::to_string(r + 1) + "]";
+      reject_unknown_keys(t, f + ".", {"domains", "gamma", "nbar"});
+      Reservoir reservoir;
+      const toml::node* d = t.get("domains");
+      if (!d || !d->as_array())
+        throw InputError(f + ".domains", d ? show(*d) : "", "must be a list of 1-based domain indices");
+      for (auto&& e : *d->as_array()) {
+        if (!e.is_integer()) throw InputError(f + ".domains", show(e), "must be integers");
+        const std::int64_t idx = e.as_integer()->get();
+        if (idx < 1 || idx > static_cast<std::int64_t>(model.spins.size()))
+          throw InputError(f + ".domains", std::to_string(idx),
+                           "no such domain (domains are 1.." + std::to_string(model.spins.size()) + ")");
+        reservoir.domains.push_back(static_cast<int>(idx - 1));
+      }
+      reservoir.gamma = get_double(t, "gamma", f + ".gamma", 1.0);
+      reservoir.nbar = get_double(t, "nbar", f + ".nbar", 0.0);
+      model.reservoirs.push_back(reservoir);
+    }
+  } else {
+    model.reservoirs = Model::default_chain(model.num_domains());
+  }
+  model.validate();
+  return model;
+}
+
+TimeGrid parse_time(const toml::table& root) {
+  TimeGrid grid;
+  const toml::table* t = sub_table(root, "time");
+  if (!t) return grid;
+  reject_unknown_keys(*t, "time.", {"end", "points", "spacing", "start"});
+  grid.end = get_double(*t, "end", "time.end", grid.end);
+  if (!(grid.end > 0) || !std::isfinite(grid.end))
+    throw InputError("time.end", std::to_string(grid.end), "must be finite and > 0");
+  const std::int64_t points = get_int(*t, "points", "time.points", grid.points);
+  if (points < 2 || points > 100'000'000)
+    throw InputError("time.points", std::to_string(points), "must lie in 2..1e8");
+  grid.points = static_cast<int>(points);
+  const std::string spacing = get_choice(*t, "spacing", "time.spacing", "linear", {"linear", "log"});
+  grid.spacing = spacing == "log" ? TimeGrid::Spacing::log : TimeGrid::Spacing::linear;
+  if (grid.spacing == TimeGrid::Spacing::log) {
+    if (!t->contains("start"))
+      throw InputError("time.start", "", "required with spacing = \"log\" (first time > 0)");
+    grid.start = get_double(*t, "start", "time.start", 0.0);
+    if (!(grid.start > 0) || !(grid.start < grid.end))
+      throw InputError("time.start", std::to_string(grid.start), "must satisfy 0 < start < end");
+    if (grid.points < 3)
+      throw InputError("time.points", std::to_string(grid.points), "log spacing needs >= 3 points");
+  } else if (t->contains("start")) {
+    throw InputError("time.start", show(*t->get("start")), "only used with spacing = \"log\"");
+  }
+  return grid;
+}
+
+SolverSettings parse_solver(const toml::table& root) {
+  SolverSettings s;
+  const toml::table* t = sub_table(root, "solver");
+  if (!t) return s;
+  reject_unknown_keys(*t, "solver.", {"kind", "rtol", "atol", "trajectories", "seed", "propagator",
+                                      "backend", "threads", "record_jumps"});
+  s.kind = get_choice(*t, "kind", "solver.kind", s.kind, {"exact", "trajectories", "meanfield"});
+  s.rtol = get_double(*t, "rtol", "solver.rtol", s.rtol);
+  if (!(s.rtol > 0 && s.rtol < 1)) throw InputError("solver.rtol", std::to_string(s.rtol), "must lie in (0, 1)");
+  s.atol = get_double(*t, "atol", "solver.atol", s.atol);
+  if (!(s.atol > 0 && s.atol < 1)) throw InputError("solver.atol", std::to_string(s.atol), "must lie in (0, 1)");
+  s.trajectories = get_int(*t, "trajectories", "solver.trajectories", s.trajectories);
+  if (s.trajectories < 1)
+    throw InputError("solver.trajectories", std::to_string(s.trajectories), "must be >= 1");
+  const std::int64_t seed = get_int(*t, "seed", "solver.seed", 1);
+  if (seed < 0) throw InputError("solver.seed", std::to_string(seed), "must be >= 0");
+  s.seed = static_cast<std::uint64_t>(seed);
+  s.propagator = get_choice(*t, "propagator", "solver.propagator", s.propagator,
+                            {"auto", "spectral", "adaptive"});
+  s.backend = get_choice(*t, "backend", "solver.backend", s.backend, {"cpu", "cuda"});
+  const std::int64_t threads = get_int(*t, "threads", "solver.threads", 0);
+  if (threads < 0 || threads > 4096)
+    throw InputError("solver.threads", std::to_string(threads), "must lie in 0..4096 (0: all cores)");
+  s.threads = static_cast<int>(threads);
+  s.record_jumps = get_int(*t, "record_jumps", "solver.record_jumps", 0);
+  if (s.record_jumps < 0)
+    throw InputError("solver.record_jumps", std::to_string(s.record_jumps), "must be >= 0");
+  return s;
+}
+
+OutputSettings parse_output(const toml::table& root) {
+  OutputSettings o;
+  const toml::table* t = sub_table(root, "output");
+  if (!t) return o;
+  reject_unknown_keys(*t, "output.", {"path", "plot"});
+  o.path = get_string(*t, "path", "output.path", o.path);
+  if (o.path.empty()) throw InputError("output.path", "\"\"", "must not be empty");
+  o.plot = get_string(*t, "plot", "output.plot", o.plot);
+  return o;
+}
+
+}  // namespace
+
+RunConfig parse_run_config(const std::string& text, const std::vector<std::string>& overrides,
+                           const std::string& source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    std::string msg(e.description());
+    throw InputError(source_name + ":" + std::to_string(e.source().begin.line), "",
+                     "malformed TOML: " + msg);
+  }
+  for (const auto& o : overrides) apply_override(root, o);
+  reject_unknown_keys(root, "", {"system", "reservoir", "time", "solver", "output"});
+  RunConfig config;
+  config.model = parse_model(root);
+  config.time = parse_time(root);
+  config.solver = parse_solver(root);
+  config.output = parse_output(root);
+  if (overrides.empty()) {
+    config.text = text;
+  } else {
+    std::ostringstream out;
+    out << "# run file " << source_name << " with --set";
+    for (const auto& o : overrides) out << " " << o;
+    out << "\n" << root << "\n";
+    config.text = out.str();
+  }
+  return config;
+}
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot read the run file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_run_config(text.str(), overrides, path);
+}
+
+}  // namespace qtraj

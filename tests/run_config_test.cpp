@@ -1,0 +1,136 @@
+// Run-file parsing: the contract keys, defaults, --set overrides, and one-line errors that name
+// the field and the value.
+#include <gtest/gtest.h>
+
+#include "qtraj/error.hpp"
+#include "qtraj/run_config.hpp"
+
+namespace qtraj {
+namespace {
+
+const char* kFig2a = R"(
+[system]
+domains = [40, 2]
+initial = ["excited", "ground"]
+[[reservoir]]
+domains = [1, 2]
+gamma = 1.0
+nbar = 0.0
+[time]
+end = 20.0
+points = 201
+spacing = "linear"
+[solver]
+kind = "exact"
+[output]
+path = "fig2a.h5"
+)";
+
+// Expects parse failure whose message starts with `field` and contains `fragment`.
+void expect_error(const std::string& text, const std::string& field, const std::string& fragment,
+                  const std::vector<std::string>& sets = {}) {
+  try {
+    parse_run_config(text, sets);
+    FAIL() << "no error for field " << field;
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind(field, 0), 0u) << what;
+    EXPECT_NE(what.find(fragment), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "error is not one line: " << what;
+  }
+}
+
+TEST(RunConfig, ParsesTheContractKeys) {
+  const RunConfig c = parse_run_config(kFig2a);
+  ASSERT_EQ(c.model.spins, (std::vector<long long>{40, 2}));
+  EXPECT_EQ(c.model.initial[0].kind, InitialState::Kind::excited);
+  EXPECT_EQ(c.model.initial[1].kind, InitialState::Kind::ground);
+  ASSERT_EQ(c.model.reservoirs.size(), 1u);
+  EXPECT_EQ(c.model.reservoirs[0].domains, (std::vector<int>{0, 1}));
+  EXPECT_DOUBLE_EQ(c.time.end, 20.0);
+  EXPECT_EQ(c.time.points, 201);
+  EXPECT_EQ(c.solver.kind, "exact");
+  EXPECT_EQ(c.output.path, "fig2a.h5");
+  EXPECT_EQ(c.text, kFig2a);
+  const auto t = c.time.times();
+  ASSERT_EQ(t.size(), 201u);
+  EXPECT_DOUBLE_EQ(t[0], 0.0);
+  EXPECT_DOUBLE_EQ(t[1], 0.1);
+  EXPECT_DOUBLE_EQ(t.back(), 20.0);
+}
+
+TEST(RunConfig, DefaultReservoirsAreTheChain) {
+  const RunConfig c = parse_run_config("[system]\ndomains = [8, 6, 5, 1]\n");
+  ASSERT_EQ(c.model.reservoirs.size(), 3u);
+  EXPECT_EQ(c.model.reservoirs[2].domains, (std::vector<int>{2, 3}));
+  EXPECT_DOUBLE_EQ(c.model.reservoirs[1].gamma, 1.0);
+  EXPECT_DOUBLE_EQ(c.model.reservoirs[1].nbar, 0.0);
+  EXPECT_EQ(c.model.initial[0].kind, InitialState::Kind::excited);
+  EXPECT_EQ(c.model.initial[3].kind, InitialState::Kind::ground);
+}
+
+TEST(RunConfig, LogGridStartsAtZeroAndIsGeometric) {
+  const RunConfig c = parse_run_config(
+      "[system]\ndomains = [2]\n[time]\nend = 10.0\npoints = 5\nspacing = \"log\"\nstart = 1e-3\n");
+  const auto t = c.time.times();
+  ASSERT_EQ(t.size(), 5u);
+  EXPECT_EQ(t[0], 0.0);
+  EXPECT_NEAR(t[1], 1e-3, 1e-15);
+  EXPECT_NEAR(t[2], 1e-3 * std::pow(1e4, 1.0 / 3), 1e-12);
+  EXPECT_DOUBLE_EQ(t[4], 10.0);
+}
+
+TEST(RunConfig, InitialStateSyntax) {
+  const RunConfig c = parse_run_config(
+      "[system]\ndomains = [12, 6, 2, 3]\n"
+      "initial = [\"product 6\", \"dicke 3\", \"coherent 1.5 0.25\", \"ground\"]\n");
+  EXPECT_EQ(c.model.initial[0].kind, InitialState::Kind::product);
+  EXPECT_EQ(c.model.initial[0].k, 6);
+  EXPECT_EQ(c.model.initial[1].kind, InitialState::Kind::dicke);
+  EXPECT_EQ(c.model.initial[1].k, 3);
+  EXPECT_EQ(c.model.initial[2].kind, InitialState::Kind::coherent);
+  EXPECT_DOUBLE_EQ(c.model.initial[2].theta, 1.5);
+  EXPECT_DOUBLE_EQ(c.model.initial[2].phi, 0.25);
+}
+
+TEST(RunConfig, SetOverridesAreAppliedAndRecorded) {
+  const RunConfig c = parse_run_config(
+      kFig2a, {"time.end=50", "solver.kind=trajectories", "system.domains=[12, 6]",
+               "reservoir.1.gamma=0.5", "output.path=out.h5"});
+  EXPECT_DOUBLE_EQ(c.time.end, 50.0);
+  EXPECT_EQ(c.solver.kind, "trajectories");
+  EXPECT_EQ(c.model.spins, (std::vector<long long>{12, 6}));
+  EXPECT_DOUBLE_EQ(c.model.reservoirs[0].gamma, 0.5);
+  EXPECT_EQ(c.output.path, "out.h5");
+  EXPECT_NE(c.text.find("--set time.end=50"), std::string::npos);
+  EXPECT_NE(c.text.find("end = 50"), std::string::npos);
+}
+
+TEST(RunConfig, BadInputNamesFieldAndValue) {
+  expect_error("[system]\ndomains = [40, 0]\n", "system.domains[2]", "got 0");
+  expect_error("[system]\ndomains = [40, -3]\n", "system.domains[2]", "got -3");
+  expect_error("[system]\ndomains = [40, \"x\"]\n", "system.domains[2]", "must be an integer");
+  expect_error("[system]\ndomains = [4, 2]\ncolour = 3\n", "system.colour", "unknown key");
+  expect_error("[system]\ndomains = [4, 2]\n[solvr]\nkind = \"exact\"\n", "solvr", "unknown key");
+  expect_error("[system]\ndomains = [4, 2]\n[[reservoir]]\ndomains = [1, 3]\n",
+               "reservoir[1].domains", "got 3");
+  expect_error("[system]\ndomains = [4, 2]\n[[reservoir]]\ndomains = [1, 2]\ngamma = -1.0\n",
+               "reservoir[1].gamma", "got -1");
+  expect_error("[system]\ndomains = [4, 2]\n[[reservoir]]\ndomains = [1, 2]\nnbar = -0.5\n",
+               "reservoir[1].nbar", "got -0.5");
+  expect_error("[system]\ndomains = [4, 2]\n[time]\nend = \"long\"\n", "time.end", "must be a number");
+  expect_error("[system]\ndomains = [4, 2]\n[time]\nend = -1.0\n", "time.end", "> 0");
+  expect_error("[system]\ndomains = [4, 2]\n[time]\nspacing = \"log\"\n", "time.start", "required");
+  expect_error("[system]\ndomains = [4, 2]\n[solver]\nkind = \"magic\"\n", "solver.kind", "\"magic\"");
+  expect_error("[system]\ndomains = [4, 2]\ninitial = [\"excited\"]\n", "system.initial", "one entry per domain");
+  expect_error("[system]\ndomains = [4, 2]\ninitial = [\"dicke 9\", \"ground\"]\n",
+               "system.initial[1]", "0..N = 4");
+  expect_error("[system]\ndomains = [4, 2]\ninitial = [\"hot\", \"ground\"]\n", "system.initial[1]",
+               "unknown initial state");
+  expect_error("[system]\ndomains = [4, 2]\n[solver]\ntrajectories = 0\n", "solver.trajectories", "got 0");
+  expect_error("[system\ndomains = [4, 2]\n", "run file:1", "malformed TOML");
+  expect_error(kFig2a, "--set", "key=value", {"time.end"});
+}
+
+}  // namespace
+}  // namespace qtraj
