@@ -217,10 +217,8 @@ bool read_attribute(hid_t obj, const std::string& name, AttributeValue* out) {
   switch (H5Tget_class(type.get())) {
     case H5T_STRING: {
       if (H5Tis_variable_str(type.get()) > 0) {
-        Handle mem(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
-        H5Tset_size(mem.get(), H5T_VARIABLE);
-        char* ptr = nullptr;
-        check(H5Aread(attr.get(), mem.get(), &ptr), "read attribute " + name);
+        char* ptr = nullptr;  // the file type (with its charset) doubles as the memory type
+        check(H5Aread(attr.get(), type.get(), &ptr), "read attribute " + name);
         *out = std::string(ptr ? ptr : "");
         H5free_memory(ptr);
       } else {

@@ -1,0 +1,29 @@
+// CUDA device discovery (host code compiled by nvcc into the CUDA build).
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "qtraj/cuda_backend.hpp"
+#include "qtraj/error.hpp"
+#include "cuda_check.cuh"
+
+namespace qtraj::cuda {
+
+std::string device_summary() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess || count == 0)
+    throw DeviceError(std::string("no usable CUDA device: ") +
+                      (status != cudaSuccess ? cudaGetErrorString(status) : "none found"));
+  std::string out;
+  for (int d = 0; d < count; ++d) {
+    cudaDeviceProp prop{};
+    QTRAJ_CUDA_CHECK(cudaGetDeviceProperties(&prop, d));
+    out += std::to_string(d) + ": " + prop.name + ", " +
+           std::to_string(prop.totalGlobalMem >> 30) + " GiB, sm_" + std::to_string(prop.major) +
+           std::to_string(prop.minor) + "\n";
+  }
+  return out;
+}
+
+}  // namespace qtraj::cuda

@@ -1,0 +1,102 @@
+// The `qtraj` command line as users call it: exit codes, one-line errors, no partial files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Output {
+  int status;
+  std::string text;  // stdout and stderr
+};
+
+Output run_cli(const std::string& args) {
+  const std::string cmd = std::string(QTRAJ_CLI_PATH) + " " + args + " 2>&1";
+  Output out{0, ""};
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), buf.size(), pipe)) out.text += buf.data();
+  const int raw = ::pclose(pipe);
+  out.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return out;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  fs::path dir_;
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("qtraj_cli_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  // A bad run file must fail with exit status != 0, one line naming `field`, and no output.
+  void expect_rejected(const std::string& toml, const std::string& field,
+                       const std::string& extra_args = "") {
+    const std::string out = (dir_ / "out.h5").string();
+    const auto r = run_cli("run " + write("bad.toml", toml) + " -o " + out + " " + extra_args);
+    EXPECT_NE(r.status, 0) << r.text;
+    EXPECT_NE(r.text.find(field), std::string::npos) << r.text;
+    EXPECT_EQ(std::count(r.text.begin(), r.text.end(), '\n'), 1) << "not one line: " << r.text;
+    EXPECT_EQ(r.text.rfind("qtraj: error: ", 0), 0u) << r.text;
+    EXPECT_FALSE(fs::exists(out));
+  }
+};
+
+TEST_F(Cli, VersionAndHelp) {
+  const auto v = run_cli("--version");
+  EXPECT_EQ(v.status, 0);
+  EXPECT_EQ(v.text.rfind("qtraj ", 0), 0u) << v.text;
+  for (const char* sub : {"", "run ", "info ", "compare ", "demo "}) {
+    const auto h = run_cli(std::string(sub) + "--help");
+    EXPECT_EQ(h.status, 0) << sub;
+    EXPECT_NE(h.text.find("Usage"), std::string::npos) << sub << h.text;
+  }
+}
+
+TEST_F(Cli, BadRunFilesAreRejectedWithOneLine) {
+  const std::string ok_tail = "[time]\nend = 1.0\npoints = 3\n";
+  expect_rejected("[system]\ndomains = [4, 0]\n" + ok_tail, "system.domains[2]");
+  expect_rejected("[system]\ndomains = [4, -2]\n" + ok_tail, "got -2");
+  expect_rejected("[system]\ndomains = [4, 2]\nspins = 3\n" + ok_tail, "system.spins");
+  expect_rejected("[system]\ndomains = [4, 2]\n[[reservoir]]\ndomains = [1, 5]\n" + ok_tail,
+                  "reservoir[1].domains");
+  expect_rejected("[system]\ndomains = [4, 2]\n[[reservoir]]\ndomains = [1, 2]\ngamma = -0.1\n" +
+                      ok_tail, "reservoir[1].gamma");
+  expect_rejected("[system]\ndomains = [4, 2]\n[time]\nend = \"x\"\n", "time.end");
+  expect_rejected("[system\ndomains = [4, 2]\n", "malformed TOML");
+  expect_rejected("[system]\ndomains = [4, 2]\n" + ok_tail, "solver.kind", "--solver magic");
+  expect_rejected("[system]\ndomains = [4, 2]\n" + ok_tail, "--set", "--set nonsense");
+}
+
+TEST_F(Cli, UnwritableOutputPathIsRejectedBeforeSolving) {
+  const auto r = run_cli("run " + write("ok.toml", "[system]\ndomains = [1, 1]\n") +
+                         " -o " + (dir_ / "no" / "such" / "dir.h5").string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.text.find("output.path"), std::string::npos) << r.text;
+  EXPECT_EQ(std::count(r.text.begin(), r.text.end(), '\n'), 1) << r.text;
+}
+
+TEST_F(Cli, MissingFilesAreOneLineErrors) {
+  auto r = run_cli("run " + (dir_ / "absent.toml").string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.text.find("absent.toml"), std::string::npos) << r.text;
+  r = run_cli("info " + (dir_ / "absent.h5").string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(std::count(r.text.begin(), r.text.end(), '\n'), 1) << r.text;
+}
+
+}  // namespace

@@ -1,0 +1,99 @@
+// HDF5 layout contract: write -> read back, atomic replace, clear errors on unwritable paths.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "qtraj/error.hpp"
+#include "qtraj/hdf5_io.hpp"
+
+namespace qtraj {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("qtraj_h5_test_" + std::to_string(::getpid()));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+RunConfig small_config() {
+  return parse_run_config("[system]\ndomains = [3, 2]\ninitial = [\"excited\", \"ground\"]\n");
+}
+
+Result small_result() {
+  Result r;
+  r.solver = "trajectories";
+  r.time = {0.0, 0.5, 1.0};
+  r.resize(3, 2);
+  for (std::size_t t = 0; t < 3; ++t)
+    for (std::size_t i = 0; i < 2; ++i) {
+      r.jz_over_n_mean(t, i) = 0.1 * t - 0.2 * i;
+      r.jz_over_n_stderr(t, i) = 0.01 * (t + i);
+      r.excitations_mean(t, i) = 1.0 + t + i;
+    }
+  r.extra.push_back(Dataset{"/jumps/time", {4}, std::vector<double>{0.1, 0.2, 0.3, 0.4},
+                            {{"description", "jump times"}}});
+  r.extra.push_back(Dataset{"/jump_counts/histogram", {1, 3}, std::vector<std::int64_t>{5, 6, 7}, {}});
+  r.attributes["trajectories"] = std::int64_t{1000};
+  r.attributes["propagator"] = std::string("spectral");
+  return r;
+}
+
+TEST(Hdf5Io, RoundTripsTheContractLayout) {
+  TempDir dir;
+  const std::string path = (dir.path / "r.h5").string();
+  const RunConfig config = small_config();
+  write_result(path, small_result(), config);
+  const StoredResult s = read_result(path);
+  EXPECT_EQ(s.result.solver, "trajectories");
+  EXPECT_EQ(s.config_text, config.text);
+  EXPECT_FALSE(s.qtraj_version.empty());
+  EXPECT_EQ(s.domains, (std::vector<long long>{3, 2}));
+  EXPECT_EQ(s.result.time, (std::vector<double>{0.0, 0.5, 1.0}));
+  const Result expected = small_result();
+  EXPECT_EQ(s.result.jz_over_n_mean.data, expected.jz_over_n_mean.data);
+  EXPECT_EQ(s.result.jz_over_n_stderr.data, expected.jz_over_n_stderr.data);
+  EXPECT_EQ(s.result.excitations_mean.data, expected.excitations_mean.data);
+  EXPECT_EQ(s.result.jz_over_n_mean.rows, 3u);
+  EXPECT_EQ(s.result.jz_over_n_mean.cols, 2u);
+  ASSERT_TRUE(s.result.attributes.count("trajectories"));
+  EXPECT_EQ(std::get<std::int64_t>(s.result.attributes.at("trajectories")), 1000);
+  EXPECT_EQ(std::get<std::string>(s.result.attributes.at("propagator")), "spectral");
+  // Only the finished file is left: no temporary next to it.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()), 1);
+}
+
+TEST(Hdf5Io, ReplacesAnExistingFileAtomically) {
+  TempDir dir;
+  const std::string path = (dir.path / "r.h5").string();
+  write_result(path, small_result(), small_config());
+  Result second = small_result();
+  second.solver = "exact";
+  write_result(path, second, small_config());
+  EXPECT_EQ(read_result(path).result.solver, "exact");
+}
+
+TEST(Hdf5Io, UnwritablePathIsAnInputErrorAndWritesNothing) {
+  TempDir dir;
+  const std::string path = (dir.path / "missing" / "r.h5").string();
+  EXPECT_THROW(check_output_writable(path), InputError);
+  EXPECT_THROW(write_result(path, small_result(), small_config()), IoError);
+  EXPECT_FALSE(fs::exists(dir.path / "missing"));
+}
+
+TEST(Hdf5Io, ReadingANonResultFails) {
+  TempDir dir;
+  const std::string path = (dir.path / "not.h5").string();
+  { std::FILE* f = std::fopen(path.c_str(), "w"); std::fputs("hello", f); std::fclose(f); }
+  EXPECT_THROW(read_result(path), IoError);
+  EXPECT_THROW(read_result((dir.path / "absent.h5").string()), IoError);
+}
+
+}  // namespace
+}  // namespace qtraj
