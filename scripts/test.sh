@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds qtraj (CPU) and runs every test; then configures and
+# compiles the CUDA build (kernels and their tests compile here; they run only on a GPU machine).
+# This is the README's test command and what CI (.ci/run) runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+jobs=$(nproc)
+cmake -S . -B build -G Ninja -DQTRAJ_BUILD_CUDA=OFF
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600
+nvcc_path=$(command -v nvcc || true)
+[ -z "$nvcc_path" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc_path=/usr/local/cuda/bin/nvcc
+if [ -n "$nvcc_path" ]; then
+  cmake -S . -B build-cuda -G Ninja -DQTRAJ_BUILD_CUDA=ON -DQTRAJ_BUILD_BENCH=OFF \
+        -DCMAKE_CUDA_COMPILER="$nvcc_path"
+  cmake --build build-cuda -j"$jobs"
+  echo "test.sh: CUDA build compiled (GPU tests run only where a GPU is present: build-cuda/qtraj_cuda_tests)"
+else
+  echo "test.sh: WARNING: no nvcc found; the CUDA build was not compiled" >&2
+fi
