@@ -1,0 +1,126 @@
+#pragma once
+// Internals of the exact master-equation solver (design.md section 4), exposed for tests and
+// benchmarks. The public entry point is solve_exact() in solvers.hpp.
+//
+// Math. With rho' = sum_c D[C_c] rho and a sector-diagonal initial state, rho stays block diagonal
+// in the total excitation n, and the diagonal blocks obey the closed cascade
+//   rho_n' = -(K_n rho_n + rho_n K_n) + sum_{lowering c} C_c rho_{n+1} C_c^T
+//                                      + sum_{raising c}  C_c rho_{n-1} C_c^T          (real).
+// For a state with coherences between sectors (a spin coherent state) the coherences never feed
+// into the diagonal blocks (every term maps block (n, n') to (n -+ 1, n' -+ 1) or keeps it), and
+// every observable we report is diagonal in n, so the diagonal blocks P_n rho P_n suffice. For a
+// pure state psi, P_n rho P_n = psi_n psi_n^+; all maps are real, so the imaginary (antisymmetric)
+// part never mixes with the real part and only Re(psi_n psi_n^+) = a a^T + b b^T (psi_n = a + i b)
+// is kept: the reported observables are diagonal in the Dicke basis and see only the real part.
+//
+// In the eigenbasis K_n = V_n diag(l) V_n^T the blocks X_n = V_n^T rho_n V_n obey
+//   X_n' = -(l_a + l_b) X_n,ab + sum_c G_c X_m G_c^T,   G_c = V_n^T C_c V_m  (m = n +- 1),
+// a diagonal decay plus transfers from the neighbouring sectors. SectorSystem holds this
+// operator A for one DickeSpace and solves the implicit stage equations (I - h g A) Z = R of the
+// ESDIRK integrator: at zero temperature A is block lower triangular in n (transfers only go
+// n + 1 -> n), so one top-down sweep of diagonal solves is exact; with raising channels the
+// block-tridiagonal system is solved by symmetric block Gauss-Seidel sweeps.
+//
+// The flat state vector y holds the blocks X_n column-major one after another, then one entry per
+// channel: the quanta exchanged through that channel so far, E_c' = rate_c <L^+ L> (lowering) or
+// rate_c <L L^+> (raising) = sum_n <G_c^T G_c, X_n>.
+#include <Eigen/Dense>
+#include <complex>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "qtraj/dicke_space.hpp"
+#include "qtraj/model.hpp"
+
+namespace qtraj {
+namespace exact {
+
+/// The operator A of the cascade for one DickeSpace and channel list (see the header comment).
+class SectorSystem {
+ public:
+  SectorSystem(const DickeSpace& space, std::vector<Channel> channels);
+
+  const DickeSpace& space() const { return space_; }
+  const std::vector<Channel>& channels() const { return channels_; }
+  int num_sectors() const { return static_cast<int>(lambda_.size()); }
+  /// Length of the flat state vector: sum_n d_n^2 + number of channels.
+  std::int64_t size() const { return size_; }
+  /// Largest decay rate l_a + l_b (the stiffness).
+  double max_rate() const { return max_rate_; }
+  bool has_raising() const { return has_raising_; }
+
+  /// Flat state of the pure state psi (amplitudes over the DickeSpace index, any sector mix):
+  /// X_n = V_n^T Re(psi_n psi_n^+) V_n, zero exchanged quanta.
+  Eigen::VectorXd initial_state(const std::vector<std::complex<double>>& psi) const;
+
+  /// f = A y (blocks and channel rates).
+  void apply(const Eigen::VectorXd& y, Eigen::VectorXd& f) const;
+
+  /// Solves (I - hg A) z = r and returns f = A z as well. At zero temperature this is exact
+  /// (one top-down sweep). With raising channels, symmetric block Gauss-Seidel sweeps run until
+  /// the weighted max change |dz| / (atol + rtol |z|) <= gs_tol; returns false if they do not
+  /// converge within max_sweeps (the caller then shortens the step).
+  bool solve_stage(double hg, const Eigen::VectorXd& r, Eigen::VectorXd& z, Eigen::VectorXd& f,
+                   double rtol, double atol, double gs_tol = 1e-3, int max_sweeps = 200) const;
+
+  /// Populations <s|rho|s> of the Dicke basis states s (DickeSpace index): diag(V_n X_n V_n^T).
+  Eigen::VectorXd populations(const Eigen::VectorXd& y) const;
+  /// Trace of rho (sum of the populations).
+  double trace(const Eigen::VectorXd& y) const;
+  /// Exchanged quanta per channel (the trailing entries of y).
+  Eigen::VectorXd exchanged(const Eigen::VectorXd& y) const;
+
+ private:
+  // Transfer into sector m: s_m = sum_c G_c X_src G_c^T over channels feeding m from below
+  // (raising, src = m - 1; if use_up) and/or from above (lowering, src = m + 1; if use_down).
+  void transfer_into(int m, const double* y, bool use_down, bool use_up, Eigen::MatrixXd& s,
+                     Eigen::MatrixXd& tmp) const;
+  std::int64_t offset(int n) const { return offset_[n]; }
+  int dim(int n) const { return static_cast<int>(lambda_[n].size()); }
+
+  DickeSpace space_;
+  std::vector<Channel> channels_;
+  bool has_raising_ = false;
+  double max_rate_ = 0.0;
+  std::int64_t size_ = 0;
+  std::vector<std::int64_t> offset_;          // start of X_n in y
+  std::vector<Eigen::VectorXd> lambda_;       // eigenvalues of K_n
+  std::vector<Eigen::MatrixXd> vectors_;      // V_n
+  std::vector<Eigen::MatrixXd> decay_;        // l_a + l_b (d_n x d_n)
+  std::vector<std::vector<Eigen::MatrixXd>> g_;  // g_[c][n] = V_t^T C_c V_n, t = target(c, n)
+  std::vector<std::vector<Eigen::MatrixXd>> w_;  // w_[c][n] = g^T g: rate weight of X_n
+};
+
+/// Butcher tableau of Kennedy & Carpenter's ESDIRK4(3)6L[2]SA (the implicit part of ARK4(3)6L,
+/// Appl. Numer. Math. 44 (2003) 139): 6 stages, explicit first stage, diagonal gamma = 1/4,
+/// stiffly accurate (b = last row of a), L-stable, order 4 with an embedded order-3 bhat.
+struct EsdirkTableau {
+  static constexpr int kStages = 6;
+  double a[kStages][kStages];
+  double b[kStages];
+  double bhat[kStages];
+  double c[kStages];
+  double gamma;
+  int order;           // 4
+  int embedded_order;  // 3
+};
+const EsdirkTableau& esdirk43();
+
+/// Integration statistics of one component.
+struct IntegrationStats {
+  std::int64_t steps = 0;
+  std::int64_t rejected = 0;
+};
+
+/// Integrates y' = A y from times.front() to every entry of `times` (ascending, times[0] is the
+/// start), landing exactly on each; calls observe(k, y) at every time index k (including 0).
+/// Adaptive step with the weighted max-norm error |e_i| / (atol + rtol max(|y_i|, |y_new_i|)) <= 1.
+/// progress(t) is called after each accepted step if non-empty.
+IntegrationStats integrate(const SectorSystem& system, Eigen::VectorXd y,
+                           const std::vector<double>& times, double rtol, double atol,
+                           const std::function<void(std::size_t, const Eigen::VectorXd&)>& observe,
+                           const std::function<void(double)>& progress = {});
+
+}  // namespace exact
+}  // namespace qtraj

@@ -1,0 +1,192 @@
+// The cascade operator of the exact solver in the eigenbases of the K_n (see exact_solver.hpp).
+#include <algorithm>
+#include <cmath>
+
+#include "qtraj/exact_solver.hpp"
+#include "qtraj/sector_operators.hpp"
+
+namespace qtraj {
+namespace exact {
+namespace {
+
+using Block = Eigen::Map<Eigen::MatrixXd>;
+using ConstBlock = Eigen::Map<const Eigen::MatrixXd>;
+
+}  // namespace
+
+SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channels)
+    : space_(space), channels_(std::move(channels)) {
+  const int sectors = space_.max_excitation() + 1;
+  lambda_.resize(sectors);
+  vectors_.resize(sectors);
+  decay_.resize(sectors);
+  offset_.assign(sectors + 1, 0);
+  for (int n = 0; n < sectors; ++n) {
+    SectorEigen eig = diagonalize_sector(space_, channels_, n);
+    const int d = static_cast<int>(eig.lambda.size());
+    lambda_[n] = eig.lambda;
+    vectors_[n] = std::move(eig.vectors);
+    // decay_(a, b) = l_a + l_b: X_n,ab' = -(l_a + l_b) X_n,ab from -(K rho + rho K).
+    decay_[n] = lambda_[n].replicate(1, d) + lambda_[n].transpose().replicate(d, 1);
+    if (d > 0) max_rate_ = std::max(max_rate_, decay_[n].maxCoeff());
+    offset_[n + 1] = offset_[n] + static_cast<std::int64_t>(d) * d;
+  }
+  size_ = offset_[sectors] + static_cast<std::int64_t>(channels_.size());
+  g_.resize(channels_.size());
+  w_.resize(channels_.size());
+  for (std::size_t c = 0; c < channels_.size(); ++c) {
+    has_raising_ = has_raising_ || channels_[c].raising;
+    g_[c].resize(sectors);
+    w_[c].resize(sectors);
+    for (int n = 0; n < sectors; ++n) {
+      const int t = target_sector(channels_[c], n);
+      if (t < 0 || t >= sectors) continue;
+      // G = V_t^T C V_n; trace(G X G^T) = <G^T G, X> is the jump rate out of X_n via channel c.
+      g_[c][n] = vectors_[t].transpose() * channel_block(space_, channels_[c], n) * vectors_[n];
+      w_[c][n] = g_[c][n].transpose() * g_[c][n];
+    }
+  }
+}
+
+Eigen::VectorXd SectorSystem::initial_state(const std::vector<std::complex<double>>& psi) const {
+  Eigen::VectorXd y = Eigen::VectorXd::Zero(size_);
+  for (int n = 0; n < num_sectors(); ++n) {
+    const int d = dim(n);
+    Eigen::VectorXd re(d), im(d);
+    for (int a = 0; a < d; ++a) {
+      const auto v = psi[static_cast<std::size_t>(space_.sector_begin(n) + a)];
+      re[a] = v.real();
+      im[a] = v.imag();
+    }
+    if (re.isZero(0.0) && im.isZero(0.0)) continue;
+    // X_n = V^T Re(psi_n psi_n^+) V = (V^T a)(V^T a)^T + (V^T b)(V^T b)^T.
+    const Eigen::VectorXd ra = vectors_[n].transpose() * re, rb = vectors_[n].transpose() * im;
+    Block x(y.data() + offset(n), d, d);
+    x.noalias() = ra * ra.transpose() + rb * rb.transpose();
+  }
+  return y;
+}
+
+void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use_up,
+                                 Eigen::MatrixXd& s, Eigen::MatrixXd& tmp) const {
+  const int d = dim(m);
+  s.setZero(d, d);
+  for (std::size_t c = 0; c < channels_.size(); ++c) {
+    const bool raising = channels_[c].raising;
+    if ((raising && !use_up) || (!raising && !use_down)) continue;
+    const int src = raising ? m - 1 : m + 1;
+    if (src < 0 || src >= num_sectors() || g_[c][src].size() == 0) continue;
+    const int ds = dim(src);
+    ConstBlock x(y + offset(src), ds, ds);
+    tmp.noalias() = g_[c][src] * x;                // G X        (d x ds)
+    s.noalias() += tmp * g_[c][src].transpose();   // G X G^T    (d x d)
+  }
+}
+
+void SectorSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& f) const {
+  f.resize(size_);
+  Eigen::MatrixXd s, tmp;
+  for (int n = 0; n < num_sectors(); ++n) {
+    const int d = dim(n);
+    transfer_into(n, y.data(), true, true, s, tmp);
+    ConstBlock x(y.data() + offset(n), d, d);
+    Block fx(f.data() + offset(n), d, d);
+    fx = s - decay_[n].cwiseProduct(x);  // X' = -(l_a + l_b) X + transfers
+  }
+  for (std::size_t c = 0; c < channels_.size(); ++c) {
+    double rate = 0.0;
+    for (int n = 0; n < num_sectors(); ++n)
+      if (w_[c][n].size() > 0)
+        rate += w_[c][n].cwiseProduct(ConstBlock(y.data() + offset(n), dim(n), dim(n))).sum();
+    f[offset_.back() + static_cast<std::int64_t>(c)] = rate;
+  }
+}
+
+bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::VectorXd& z,
+                               Eigen::VectorXd& f, double rtol, double atol, double gs_tol,
+                               int max_sweeps) const {
+  z.resize(size_);
+  f.resize(size_);
+  const int sectors = num_sectors();
+  Eigen::MatrixXd s, tmp;
+  // One sector update: (1 + hg (l_a + l_b)) Z_n = R_n + hg S_n, S_n the transfers into n from
+  // the current neighbours. Returns the weighted max change.
+  auto relax = [&](int n, bool use_up) {
+    const int d = dim(n);
+    transfer_into(n, z.data(), true, use_up, s, tmp);
+    ConstBlock rn(r.data() + offset(n), d, d);
+    Block zn(z.data() + offset(n), d, d);
+    double change = 0.0;
+    for (int b = 0; b < d; ++b)
+      for (int a = 0; a < d; ++a) {
+        const double v = (rn(a, b) + hg * s(a, b)) / (1.0 + hg * decay_[n](a, b));
+        change = std::max(change, std::abs(v - zn(a, b)) / (atol + rtol * std::abs(v)));
+        zn(a, b) = v;
+      }
+    return change;
+  };
+  if (!has_raising_) {
+    // Block lower triangular: Z_top first, then each sector from the finished one above.
+    for (int n = sectors - 1; n >= 0; --n) {
+      const int d = dim(n);
+      transfer_into(n, z.data(), true, false, s, tmp);
+      ConstBlock rn(r.data() + offset(n), d, d);
+      Block zn(z.data() + offset(n), d, d);
+      Block fn(f.data() + offset(n), d, d);
+      zn = (rn + hg * s).cwiseQuotient((1.0 + hg * decay_[n].array()).matrix());
+      fn = s - decay_[n].cwiseProduct(zn);  // A Z, exactly, from the same transfers
+    }
+  } else {
+    // Start from the zero-temperature (down-only) sweep, then symmetric Gauss-Seidel sweeps
+    // (top-down, bottom-up) with the up-transfers until the change is below gs_tol.
+    z.head(offset_.back()).setZero();
+    for (int n = sectors - 1; n >= 0; --n) relax(n, false);
+    bool converged = false;
+    for (int sweep = 0; sweep < max_sweeps && !converged; ++sweep) {
+      double change = 0.0;
+      for (int n = sectors - 1; n >= 0; --n) change = std::max(change, relax(n, true));
+      for (int n = 0; n < sectors; ++n) change = std::max(change, relax(n, true));
+      converged = change <= gs_tol;
+    }
+    if (!converged) return false;
+    // A Z = (Z - R) / hg, consistent with the solved stage equation.
+    f.head(offset_.back()) = (z.head(offset_.back()) - r.head(offset_.back())) / hg;
+  }
+  // Exchanged quanta: f_E = rates(Z), z_E = r_E + hg f_E (they do not feed back).
+  for (std::size_t c = 0; c < channels_.size(); ++c) {
+    double rate = 0.0;
+    for (int n = 0; n < sectors; ++n)
+      if (w_[c][n].size() > 0)
+        rate += w_[c][n].cwiseProduct(ConstBlock(z.data() + offset(n), dim(n), dim(n))).sum();
+    const std::int64_t e = offset_.back() + static_cast<std::int64_t>(c);
+    f[e] = rate;
+    z[e] = r[e] + hg * rate;
+  }
+  return true;
+}
+
+Eigen::VectorXd SectorSystem::populations(const Eigen::VectorXd& y) const {
+  Eigen::VectorXd p(space_.dim());
+  for (int n = 0; n < num_sectors(); ++n) {
+    const int d = dim(n);
+    if (d == 0) continue;
+    // diag(V X V^T)_s = sum_b (V X)_sb V_sb.
+    const Eigen::MatrixXd vx = vectors_[n] * ConstBlock(y.data() + offset(n), d, d);
+    p.segment(space_.sector_begin(n), d) = vx.cwiseProduct(vectors_[n]).rowwise().sum();
+  }
+  return p;
+}
+
+double SectorSystem::trace(const Eigen::VectorXd& y) const {
+  double t = 0.0;  // trace(V X V^T) = trace(X)
+  for (int n = 0; n < num_sectors(); ++n)
+    t += ConstBlock(y.data() + offset(n), dim(n), dim(n)).trace();
+  return t;
+}
+
+Eigen::VectorXd SectorSystem::exchanged(const Eigen::VectorXd& y) const {
+  return y.tail(static_cast<Eigen::Index>(channels_.size()));
+}
+
+}  // namespace exact
+}  // namespace qtraj
