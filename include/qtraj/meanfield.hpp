@@ -1,0 +1,103 @@
+#pragma once
+// Second-order cumulant ("mean-field") equations of design.md section 5 and the stiff
+// integrator that solves them. Derivation: docs/meanfield.md.
+//
+// Variables per run (M domains): z_i = <J_i^z> and the Hermitian matrix C_ik = <J_i^+ J_k^->
+// (C_ii kept as a variable). With a = gamma_r (nbar_r + 1), b = gamma_r nbar_r and s_i = [i in S_r]
+// the closed equations are, summed over reservoirs r,
+//   dz_i/dt  = s_i [ -(a - b) Re sum_{j in S} C_ij - 2 b z_i ]
+//   dC_ik/dt = a [ s_i sum_{l in S} C_lk (z_i - (d_ik + d_il)/2) + s_k sum_{j in S} C_ij (z_k - (d_ki + d_kj)/2) ]
+//            - b [ s_k sum_{l in S} C_il (z_k + (d_lk - d_ik)/2) + s_i sum_{j in S} C_jk (z_i + (d_ji - d_ki)/2) ]
+//            + 4 b s_i s_k ZZ_ik,
+// ZZ_ii = <J_i^2> - C_ii + z_i (exact: <J_i^2> is conserved), ZZ_ik = z_i z_k (i != k, closure).
+#include <complex>
+#include <functional>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "qtraj/model.hpp"
+
+namespace qtraj {
+namespace meanfield {
+
+/// First and second moments of the collective operators (unscaled).
+struct Moments {
+  std::vector<double> z;                     // <J_i^z>, M entries
+  std::vector<std::complex<double>> c;       // <J_i^+ J_k^->, M x M row-major, Hermitian
+  std::complex<double>& C(int i, int k) { return c[static_cast<std::size_t>(i) * z.size() + k]; }
+  std::complex<double> C(int i, int k) const { return c[static_cast<std::size_t>(i) * z.size() + k]; }
+};
+
+/// Exact first and second moments of one domain's initial state, and <J^2>.
+struct DomainMoments {
+  double z = 0.0;                     // <J^z>
+  double jpjm = 0.0;                  // <J^+ J^->
+  std::complex<double> jminus = 0.0;  // <J^-> (non-zero only for coherent states off the poles)
+  double j2 = 0.0;                    // <J^2> = <J_x^2 + J_y^2 + J_z^2>
+};
+DomainMoments initial_domain_moments(const InitialState& state, long long n_spins);
+
+/// The closed equations as a real ODE system y' = f(y) in scaled variables:
+///   y = [ z_i / N_i (i = 0..M-1),  C_ii / N_i^2 (i),  Re, Im of C_ik / (N_i N_k) (i < k) ].
+/// Every component is O(1) at most, whatever N_i, so one atol fits all of them.
+/// f is a quadratic polynomial in y; its terms are compiled once from the reservoir graph,
+/// so f and the exact Jacobian cost O(number of terms).
+class CumulantEquations {
+ public:
+  explicit CumulantEquations(const Model& model);
+
+  int num_domains() const { return static_cast<int>(n_.size()); }
+  int size() const { return size_; }
+
+  /// Exact moments of the model's initial state (cross-domain C_ik = <J_i^+><J_k^->).
+  Moments initial_moments() const;
+  Eigen::VectorXd pack(const Moments& m) const;
+  Moments unpack(const Eigen::VectorXd& y) const;
+
+  void rhs(const Eigen::VectorXd& y, Eigen::VectorXd& dy) const;
+  void jacobian(const Eigen::VectorXd& y, Eigen::MatrixXd& jac) const;
+  /// d/dt of the unscaled moments at `m` (for tests: compare with the master equation).
+  Moments derivative(const Moments& m) const;
+
+  /// Index of z_i, of C_ii, and of Re C_ik (Im is the next one) for i < k.
+  int z_index(int i) const { return i; }
+  int diag_index(int i) const { return num_domains() + i; }
+  int offdiag_index(int i, int k) const;
+
+ private:
+  struct Quad {  // out += coef * y[a] * y[b]
+    int out, a, b;
+    double coef;
+  };
+  struct Lin {  // out += coef * y[a]
+    int out, a;
+    double coef;
+  };
+  std::vector<long long> n_;
+  std::vector<InitialState> initial_;
+  int size_ = 0;
+  std::vector<Quad> quad_;
+  std::vector<Lin> lin_;
+  std::vector<double> constant_;  // per output
+};
+
+/// Integrator statistics.
+struct IntegratorStats {
+  long long steps = 0, rejected = 0, rhs_calls = 0, jacobians = 0;
+};
+
+/// Rodas4 (Hairer & Wanner, Solving ODEs II, sec. IV.7): 6-stage, order 4 with an embedded
+/// order-3 estimate, L-stable and stiffly accurate, so components decaying at rate 1e8 are damped
+/// in steps of any size. Error per step is measured as the RMS over components of
+/// err_j / (atol + rtol max(|y_j|, |y_j new|)) and kept <= 1.
+/// Integrates y' = f(y) from t = times[0] and stores y at every entry of `times` (increasing)
+/// through `store(index, y)`. Steps are clipped to land on the output times exactly.
+using RhsFn = std::function<void(const Eigen::VectorXd&, Eigen::VectorXd&)>;
+using JacFn = std::function<void(const Eigen::VectorXd&, Eigen::MatrixXd&)>;
+IntegratorStats integrate_rodas4(const RhsFn& rhs, const JacFn& jac, Eigen::VectorXd y,
+                                 const std::vector<double>& times, double rtol, double atol,
+                                 const std::function<void(std::size_t, const Eigen::VectorXd&)>& store);
+
+}  // namespace meanfield
+}  // namespace qtraj

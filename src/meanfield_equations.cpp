@@ -1,0 +1,260 @@
+// The second-order cumulant equations of docs/meanfield.md, compiled into a quadratic polynomial
+// in scaled variables (see include/qtraj/meanfield.hpp for the equations and the layout).
+#include <cmath>
+#include <map>
+#include <tuple>
+#include <utility>
+
+#include "qtraj/error.hpp"
+#include "qtraj/meanfield.hpp"
+
+namespace qtraj {
+namespace meanfield {
+namespace {
+
+// A real linear expression sum_t coef_t * y[var_t] + constant, used to build the polynomial.
+struct LinExpr {
+  std::vector<std::pair<int, double>> terms;
+  double constant = 0.0;
+};
+
+// Collects out += factor * A * B (and out += factor * A) into merged monomials.
+class Builder {
+ public:
+  explicit Builder(int size) : constant_(size, 0.0) {}
+  void add_product(int out, double factor, const LinExpr& a, const LinExpr& b) {
+    if (factor == 0.0) return;
+    for (const auto& [va, ca] : a.terms) {
+      for (const auto& [vb, cb] : b.terms) {
+        const int lo = std::min(va, vb), hi = std::max(va, vb);
+        quad_[{out, lo, hi}] += factor * ca * cb;
+      }
+      lin_[{out, va}] += factor * ca * b.constant;
+    }
+    for (const auto& [vb, cb] : b.terms) lin_[{out, vb}] += factor * a.constant * cb;
+    constant_[out] += factor * a.constant * b.constant;
+  }
+  void add_linear(int out, double factor, const LinExpr& a) {
+    add_product(out, factor, a, LinExpr{{}, 1.0});
+  }
+  std::map<std::tuple<int, int, int>, double> quad_;
+  std::map<std::pair<int, int>, double> lin_;
+  std::vector<double> constant_;
+};
+
+double delta(int a, int b) { return a == b ? 1.0 : 0.0; }
+
+}  // namespace
+
+DomainMoments initial_domain_moments(const InitialState& state, long long n_spins) {
+  const double n = static_cast<double>(n_spins);
+  DomainMoments m;
+  using Kind = InitialState::Kind;
+  auto dicke = [&](double k) {
+    // |j = N/2, m = k - N/2>: <J^+J^-> = (j + m)(j - m + 1) = k (N - k + 1).
+    m.z = k - n / 2;
+    m.jpjm = k * (n - k + 1);
+    m.j2 = n / 2 * (n / 2 + 1);
+  };
+  switch (state.kind) {
+    case Kind::excited: dicke(n); break;
+    case Kind::ground: dicke(0); break;
+    case Kind::dicke: dicke(static_cast<double>(state.k)); break;
+    case Kind::product: {
+      // K spins up: <J^+J^-> = sum_{a,b} <s_a^+ s_b^-> = sum_a <s_a^+ s_a^-> = K (cross terms
+      // factorise into <s^+><s^-> = 0); <J^2> = 3N/4 + sum_{a != b} <s_a^z s_b^z> = N/2 + m^2.
+      const double k = static_cast<double>(state.k);
+      m.z = k - n / 2;
+      m.jpjm = k;
+      m.j2 = n / 2 + m.z * m.z;
+      break;
+    }
+    case Kind::coherent: {
+      // Each spin cos(t/2)|up> + e^{i phi} sin(t/2)|down>: <s^z> = cos(t)/2,
+      // <s^-> = e^{-i phi} sin(t)/2, <s^+ s^-> = cos^2(t/2). For N identical spins
+      // <J^+J^-> = N(N-1)|<s^->|^2 + N <s^+s^->, and the state lies in j = N/2.
+      const double ct = std::cos(state.theta), st = std::sin(state.theta);
+      m.z = n * ct / 2;
+      m.jminus = std::polar(n * st / 2, -state.phi);
+      m.jpjm = n * (n - 1) * st * st / 4 + n * (1 + ct) / 2;
+      m.j2 = n / 2 * (n / 2 + 1);
+      break;
+    }
+  }
+  return m;
+}
+
+int CumulantEquations::offdiag_index(int i, int k) const {
+  const int m = num_domains();
+  // Pairs (i, k), i < k, in row order; two slots each.
+  const int before = i * m - i * (i + 1) / 2;  // pairs with first index < i
+  return 2 * m + 2 * (before + (k - i - 1));
+}
+
+CumulantEquations::CumulantEquations(const Model& model)
+    : n_(model.spins), initial_(model.initial) {
+  model.validate();
+  const int m = num_domains();
+  size_ = 2 * m + m * (m - 1);
+  const auto nn = [&](int i) { return static_cast<double>(n_[i]); };
+
+  // Unscaled quantities as linear expressions of the scaled variables.
+  auto z = [&](int i) { return LinExpr{{{z_index(i), nn(i)}}, 0.0}; };
+  auto c_re = [&](int l, int k) {
+    if (l == k) return LinExpr{{{diag_index(l), nn(l) * nn(l)}}, 0.0};
+    const int a = std::min(l, k), b = std::max(l, k);
+    return LinExpr{{{offdiag_index(a, b), nn(l) * nn(k)}}, 0.0};
+  };
+  auto c_im = [&](int l, int k) {  // Im C_lk = -Im C_kl
+    if (l == k) return LinExpr{};
+    const int a = std::min(l, k), b = std::max(l, k);
+    return LinExpr{{{offdiag_index(a, b) + 1, (l < k ? 1.0 : -1.0) * nn(l) * nn(k)}}, 0.0};
+  };
+  auto shifted_z = [&](int i, double shift) {
+    LinExpr e = z(i);
+    e.constant = shift;
+    return e;
+  };
+
+  std::vector<double> j2(m);
+  for (int i = 0; i < m; ++i) j2[i] = initial_domain_moments(initial_[i], n_[i]).j2;
+
+  Builder build(size_);
+  for (const Channel& ch : collapse_channels(model)) {
+    std::vector<char> in(m, 0);
+    for (int d : ch.domains) in[d] = 1;
+    const auto& set = ch.domains;
+    const double g = ch.rate;
+
+    // dz_i: lowering  -a Re sum_{j in S} C_ij;  raising  b (Re sum_{j in S} C_ij - 2 z_i).
+    for (int i : set) {
+      const double sign = ch.raising ? 1.0 : -1.0;
+      for (int j : set) build.add_linear(z_index(i), sign * g / nn(i), c_re(i, j));
+      if (ch.raising) build.add_linear(z_index(i), -2.0 * g / nn(i), z(i));
+    }
+
+    // dC_ik for i <= k; the (k, i) equation is the complex conjugate.
+    for (int i = 0; i < m; ++i) {
+      for (int k = i; k < m; ++k) {
+        if (!in[i] && !in[k]) continue;
+        const double scale = 1.0 / (nn(i) * nn(k));
+        const int out_re = i == k ? diag_index(i) : offdiag_index(i, k);
+        const int out_im = i == k ? -1 : out_re + 1;
+        // factor * C_pq * (z_r + shift)
+        auto add_cz = [&](double factor, int p, int q, int r, double shift) {
+          const LinExpr zr = shifted_z(r, shift);
+          build.add_product(out_re, factor * scale, c_re(p, q), zr);
+          if (out_im >= 0) build.add_product(out_im, factor * scale, c_im(p, q), zr);
+        };
+        if (!ch.raising) {
+          // a [ s_i sum_l C_lk (z_i - (d_ik + d_il)/2) + s_k sum_j C_ij (z_k - (d_ki + d_kj)/2) ]
+          if (in[i])
+            for (int l : set) add_cz(g, l, k, i, -(delta(i, k) + delta(i, l)) / 2);
+          if (in[k])
+            for (int j : set) add_cz(g, i, j, k, -(delta(k, i) + delta(k, j)) / 2);
+        } else {
+          // -b [ s_k sum_l C_il (z_k + (d_lk - d_ik)/2) + s_i sum_j C_jk (z_i + (d_ji - d_ki)/2) ]
+          // + 4 b s_i s_k ZZ_ik
+          if (in[k])
+            for (int l : set) add_cz(-g, i, l, k, (delta(l, k) - delta(i, k)) / 2);
+          if (in[i])
+            for (int j : set) add_cz(-g, j, k, i, (delta(j, i) - delta(k, i)) / 2);
+          if (in[i] && in[k]) {
+            if (i == k) {
+              // ZZ_ii = <J_i^2> - C_ii + z_i  (exact; <J_i^2> is conserved)
+              LinExpr zz = c_re(i, i);
+              for (auto& t : zz.terms) t.second = -t.second;
+              zz.terms.push_back({z_index(i), nn(i)});
+              zz.constant = j2[i];
+              build.add_linear(out_re, 4 * g * scale, zz);
+            } else {
+              // ZZ_ik ~ z_i z_k (closure of the cross-domain z-z covariance)
+              build.add_product(out_re, 4 * g * scale, z(i), z(k));
+            }
+          }
+        }
+      }
+    }
+  }
+
+  for (const auto& [key, coef] : build.quad_)
+    if (coef != 0.0) quad_.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), coef});
+  for (const auto& [key, coef] : build.lin_)
+    if (coef != 0.0) lin_.push_back({key.first, key.second, coef});
+  constant_ = build.constant_;
+}
+
+Moments CumulantEquations::initial_moments() const {
+  const int m = num_domains();
+  Moments mom;
+  mom.z.assign(m, 0.0);
+  mom.c.assign(static_cast<std::size_t>(m) * m, 0.0);
+  std::vector<DomainMoments> d(m);
+  for (int i = 0; i < m; ++i) {
+    d[i] = initial_domain_moments(initial_[i], n_[i]);
+    mom.z[i] = d[i].z;
+  }
+  for (int i = 0; i < m; ++i)
+    for (int k = 0; k < m; ++k)
+      mom.C(i, k) = i == k ? std::complex<double>(d[i].jpjm) : std::conj(d[i].jminus) * d[k].jminus;
+  return mom;
+}
+
+Eigen::VectorXd CumulantEquations::pack(const Moments& mom) const {
+  const int m = num_domains();
+  Eigen::VectorXd y(size_);
+  for (int i = 0; i < m; ++i) {
+    const double ni = static_cast<double>(n_[i]);
+    y[z_index(i)] = mom.z[i] / ni;
+    y[diag_index(i)] = mom.C(i, i).real() / (ni * ni);
+    for (int k = i + 1; k < m; ++k) {
+      const std::complex<double> c = mom.C(i, k) / (ni * static_cast<double>(n_[k]));
+      y[offdiag_index(i, k)] = c.real();
+      y[offdiag_index(i, k) + 1] = c.imag();
+    }
+  }
+  return y;
+}
+
+Moments CumulantEquations::unpack(const Eigen::VectorXd& y) const {
+  const int m = num_domains();
+  Moments mom;
+  mom.z.assign(m, 0.0);
+  mom.c.assign(static_cast<std::size_t>(m) * m, 0.0);
+  for (int i = 0; i < m; ++i) {
+    const double ni = static_cast<double>(n_[i]);
+    mom.z[i] = y[z_index(i)] * ni;
+    mom.C(i, i) = y[diag_index(i)] * ni * ni;
+    for (int k = i + 1; k < m; ++k) {
+      const double s = ni * static_cast<double>(n_[k]);
+      mom.C(i, k) = std::complex<double>(y[offdiag_index(i, k)], y[offdiag_index(i, k) + 1]) * s;
+      mom.C(k, i) = std::conj(mom.C(i, k));
+    }
+  }
+  return mom;
+}
+
+void CumulantEquations::rhs(const Eigen::VectorXd& y, Eigen::VectorXd& dy) const {
+  dy.resize(size_);
+  for (int o = 0; o < size_; ++o) dy[o] = constant_[o];
+  for (const Lin& t : lin_) dy[t.out] += t.coef * y[t.a];
+  for (const Quad& t : quad_) dy[t.out] += t.coef * y[t.a] * y[t.b];
+}
+
+void CumulantEquations::jacobian(const Eigen::VectorXd& y, Eigen::MatrixXd& jac) const {
+  jac.setZero(size_, size_);
+  for (const Lin& t : lin_) jac(t.out, t.a) += t.coef;
+  for (const Quad& t : quad_) {
+    jac(t.out, t.a) += t.coef * y[t.b];
+    jac(t.out, t.b) += t.coef * y[t.a];
+  }
+}
+
+Moments CumulantEquations::derivative(const Moments& m) const {
+  Eigen::VectorXd dy;
+  rhs(pack(m), dy);
+  return unpack(dy);
+}
+
+}  // namespace meanfield
+}  // namespace qtraj
