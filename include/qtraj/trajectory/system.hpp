@@ -1,0 +1,61 @@
+#pragma once
+// Host side of the trajectory engine: one "bundle" per distinct choice of initial components
+// (i.e. per j vector): the DickeSpace, flat ladder tables, channels, per-sector eigensystems
+// (spectral) and/or the sparse K (adaptive), and the initial state split by sector. Built once,
+// then shared read-only by all worker threads (and copied to the device by the CUDA backend)
+// through SystemView.
+#include <complex>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "qtraj/dicke_space.hpp"
+#include "qtraj/model.hpp"
+#include "qtraj/trajectory/system_view.hpp"
+
+namespace qtraj::trajectory {
+
+class TrajectorySystem {
+ public:
+  /// components[i] = the chosen pure component of domain i (its two_j fixes the space).
+  /// The initial state is psi = (x)_i components[i].amplitudes; p_n = ||P_n psi||^2.
+  /// Sector data is built for n = 0..max_sector, where max_sector = max excitation of the space
+  /// if any channel raises, else the largest n with p_n > 0 (zero temperature never climbs).
+  TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
+                   const std::vector<const DomainComponent*>& components, bool spectral,
+                   bool adaptive);
+  TrajectorySystem(const TrajectorySystem&) = delete;  // view_ points into the members
+  TrajectorySystem& operator=(const TrajectorySystem&) = delete;
+
+  const SystemView& view() const { return view_; }
+  const DickeSpace& space() const { return space_; }
+  int max_sector() const { return max_sector_; }
+  /// p_n = ||P_n psi||^2, n = 0..max_excitation.
+  const std::vector<double>& sector_probability() const { return sector_prob_; }
+  /// The normalised P_n psi (sector-local), as a trajectory start.
+  const double* start_re(int n) const { return psi0_re_.data() + space_.sector_begin(n); }
+  const double* start_im(int n) const { return psi0_im_.data() + space_.sector_begin(n); }
+  /// True if some amplitude of the initial state is not real (then states are complex).
+  bool complex_state() const { return complex_; }
+
+ private:
+  DickeSpace space_;
+  int max_sector_ = 0;
+  bool complex_ = false;
+  std::vector<int> two_j_;
+  std::vector<double> n_spins_;
+  std::vector<std::int64_t> sector_begin_;
+  std::vector<int> k_, lower_, raise_;
+  std::vector<double> lower_amp_, raise_amp_;
+  std::vector<double> channel_amp_;
+  std::vector<int> channel_raising_, channel_domain_begin_, channel_domains_;
+  std::vector<double> lambda_, eig_v_, eig_vt_;
+  std::vector<std::int64_t> eig_offset_;
+  std::vector<std::int64_t> k_row_ptr_;
+  std::vector<int> k_col_;
+  std::vector<double> k_val_;
+  std::vector<double> sector_prob_, psi0_re_, psi0_im_;
+  SystemView view_;
+};
+
+}  // namespace qtraj::trajectory

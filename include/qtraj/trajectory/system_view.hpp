@@ -1,0 +1,93 @@
+#pragma once
+// Flat, read-only views of one "bundle" (a DickeSpace with fixed j vector, its channels and the
+// per-sector propagator data) and the per-trajectory workspace, for the host-device trajectory math.
+// Everything is raw pointers into flat arrays (built on the host by TrajectorySystem, system.hpp;
+// copied to the device by the CUDA backend). Indices: a "global" state index s is the DickeSpace
+// index; a sector-local index a = s - sector_begin[n] addresses state vectors of sector n.
+#include <cstdint>
+
+#include "qtraj/hd.hpp"
+
+namespace qtraj::trajectory {
+
+struct SystemView {
+  int num_domains = 0;     // M
+  int num_channels = 0;    // C (collapse_channels order)
+  int max_excitation = 0;  // largest sector index n of the space
+  int max_sector_dim = 0;  // largest d_n over the sectors with data
+  const int* two_j = nullptr;                // M: 2 j_i of this bundle
+  const double* n_spins = nullptr;           // M: physical N_i (for <J^z>/N_i, excitations)
+  const std::int64_t* sector_begin = nullptr;  // max_excitation + 2 (DickeSpace::sector_offsets)
+  const int* k = nullptr;           // dim x M: k_i(s)
+  const int* lower = nullptr;       // dim x M: index of J_i^- |s>, -1 if k_i = 0
+  const double* lower_amp = nullptr;  // dim x M: <s - e_i| J_i^- |s> = sqrt(k_i (2 j_i - k_i + 1))
+  const int* raise = nullptr;       // dim x M: index of J_i^+ |s>, -1 if k_i = 2 j_i
+  const double* raise_amp = nullptr;  // dim x M: <s + e_i| J_i^+ |s> = sqrt((k_i + 1)(2 j_i - k_i))
+  // Channels C_c = amp_c sum_{i in S_c} J_i^{-/+}, amp_c = sqrt(rate_c).
+  const double* channel_amp = nullptr;       // C
+  const int* channel_raising = nullptr;      // C: 0 lowering (n -> n-1), 1 raising (n -> n+1)
+  const int* channel_domain_begin = nullptr; // C + 1: S_c = channel_domains[begin[c] .. begin[c+1])
+  const int* channel_domains = nullptr;
+  // Spectral data, sectors 0..spectral_max_sector: K_n = V diag(lambda) V^T.
+  int spectral_max_sector = -1;
+  const double* lambda = nullptr;          // dim: lambda of sector n at sector_begin[n] + b
+  const std::int64_t* eig_offset = nullptr;  // max_excitation + 1: start of V_n (d_n^2 doubles)
+  const double* eig_v = nullptr;           // row-major V_n: V_n(a, b) = eig_v[off + a d_n + b]
+  const double* eig_vt = nullptr;          // row-major V_n^T: V_n(a, b) = eig_vt[off + b d_n + a]
+  // Adaptive data: K (all sectors, block diagonal) in CSR with global column indices.
+  const std::int64_t* k_row_ptr = nullptr;  // dim + 1 (nullptr if not built)
+  const int* k_col = nullptr;
+  const double* k_val = nullptr;
+
+  QTRAJ_HD int sector_dim(int n) const {
+    return static_cast<int>(sector_begin[n + 1] - sector_begin[n]);
+  }
+};
+
+/// Shared per-trajectory scratch (one per team). Sizes in doubles, d = max_sector_dim.
+struct TrajectoryWorkspace {
+  double* psi_re;  // d: the Dicke-basis state (sector-local)
+  double* psi_im;
+  double* tmp_re;  // d: channel images, output states
+  double* tmp_im;
+  double* coef_re;  // d: spectral eigen-coefficients
+  double* coef_im;
+  double* rk;       // 20 d: adaptive (y, y1, ystage, k1..k7, each re and im)
+  double* channel_weight;  // C
+
+  /// Number of doubles a workspace needs.
+  QTRAJ_HD static long long doubles_needed(int max_dim, int num_channels) {
+    return 26LL * max_dim + num_channels;
+  }
+  /// Carves a workspace out of `base` (doubles_needed(...) doubles).
+  QTRAJ_HD static TrajectoryWorkspace carve(double* base, int max_dim, int num_channels) {
+    TrajectoryWorkspace w;
+    const long long d = max_dim;
+    w.psi_re = base;
+    w.psi_im = base + d;
+    w.tmp_re = base + 2 * d;
+    w.tmp_im = base + 3 * d;
+    w.coef_re = base + 4 * d;
+    w.coef_im = base + 5 * d;
+    w.rk = base + 6 * d;
+    w.channel_weight = base + 26 * d;
+    (void)num_channels;
+    return w;
+  }
+};
+
+/// Where a trajectory writes its results. obs is num_times x (2 M): row t holds the normalised
+/// <J_i^z> (columns 0..M-1) and <J_i^+ J_i^-> (columns M..2M-1) at times[t]. Jumps: the first
+/// jump_capacity jumps are stored (time, channel); channel_counts[c] counts all jumps of channel c.
+/// Written by rank 0 only.
+struct TrajectoryOutput {
+  const double* times = nullptr;  // the output grid, ascending, times[0] >= 0
+  int num_times = 0;
+  double* obs = nullptr;
+  double* jump_time = nullptr;
+  int* jump_channel = nullptr;
+  int jump_capacity = 0;
+  int* channel_counts = nullptr;  // C (zeroed by run_trajectory)
+};
+
+}  // namespace qtraj::trajectory

@@ -1,0 +1,142 @@
+// Builds the flat per-bundle data of the trajectory engine (see trajectory/system.hpp).
+#include "qtraj/trajectory/system.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "qtraj/sector_operators.hpp"
+
+namespace qtraj::trajectory {
+namespace {
+
+std::vector<int> two_js_of(const std::vector<const DomainComponent*>& components) {
+  std::vector<int> out;
+  for (const auto* c : components) out.push_back(c->two_j);
+  return out;
+}
+
+}  // namespace
+
+TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
+                                   const std::vector<const DomainComponent*>& components,
+                                   bool spectral, bool adaptive)
+    : space_(two_js_of(components)) {
+  const int m = space_.num_domains();
+  const std::int64_t dim = space_.dim();
+  const int max_n = space_.max_excitation();
+  two_j_ = space_.two_js();
+  for (int i = 0; i < m; ++i) n_spins_.push_back(static_cast<double>(model.spins[i]));
+  sector_begin_ = space_.sector_offsets();
+  k_ = space_.k_table();
+  lower_.resize(dim * m);
+  raise_.resize(dim * m);
+  lower_amp_.resize(dim * m);
+  raise_amp_.resize(dim * m);
+  for (std::int64_t s = 0; s < dim; ++s)
+    for (int i = 0; i < m; ++i) {
+      lower_[s * m + i] = static_cast<int>(space_.lowered(s, i));
+      raise_[s * m + i] = static_cast<int>(space_.raised(s, i));
+      lower_amp_[s * m + i] = space_.lower_amplitude(s, i);
+      raise_amp_[s * m + i] = space_.raise_amplitude(s, i);
+    }
+  bool any_raising = false;
+  channel_domain_begin_.push_back(0);
+  for (const auto& c : channels) {
+    channel_amp_.push_back(std::sqrt(c.rate));
+    channel_raising_.push_back(c.raising ? 1 : 0);
+    any_raising = any_raising || c.raising;
+    for (int d : c.domains) channel_domains_.push_back(d);
+    channel_domain_begin_.push_back(static_cast<int>(channel_domains_.size()));
+  }
+
+  // Initial state psi(s) = prod_i a_i[k_i(s)], split by sector and normalised per sector.
+  psi0_re_.assign(dim, 0.0);
+  psi0_im_.assign(dim, 0.0);
+  sector_prob_.assign(max_n + 1, 0.0);
+  for (std::int64_t s = 0; s < dim; ++s) {
+    std::complex<double> a = 1.0;
+    for (int i = 0; i < m; ++i) a *= components[i]->amplitudes[k_[s * m + i]];
+    psi0_re_[s] = a.real();
+    psi0_im_[s] = a.imag();
+    if (a.imag() != 0.0) complex_ = true;
+    sector_prob_[space_.excitation(s)] += std::norm(a);
+  }
+  for (int n = 0; n <= max_n; ++n) {
+    if (sector_prob_[n] <= 0.0) continue;
+    const double inv = 1.0 / std::sqrt(sector_prob_[n]);
+    for (std::int64_t s = space_.sector_begin(n); s < space_.sector_begin(n + 1); ++s) {
+      psi0_re_[s] *= inv;
+      psi0_im_[s] *= inv;
+    }
+  }
+  max_sector_ = 0;
+  for (int n = 0; n <= max_n; ++n)
+    if (sector_prob_[n] > 0.0) max_sector_ = n;
+  if (any_raising) max_sector_ = max_n;
+
+  int max_dim = 1;
+  for (int n = 0; n <= max_sector_; ++n)
+    max_dim = std::max<int>(max_dim, static_cast<int>(space_.sector_size(n)));
+
+  eig_offset_.assign(max_n + 1, 0);
+  lambda_.assign(dim, 0.0);
+  if (adaptive) k_row_ptr_.assign(dim + 1, 0);
+  std::int64_t offset = 0;
+  for (int n = 0; n <= max_sector_; ++n) {
+    const std::int64_t d = space_.sector_size(n), begin = space_.sector_begin(n);
+    if (spectral) {
+      const SectorEigen eig = diagonalize_sector(space_, channels, n);
+      eig_offset_[n] = offset;
+      eig_v_.resize(offset + d * d);
+      eig_vt_.resize(offset + d * d);
+      for (std::int64_t a = 0; a < d; ++a) {
+        lambda_[begin + a] = eig.lambda(a);
+        for (std::int64_t b = 0; b < d; ++b) {
+          eig_v_[offset + a * d + b] = eig.vectors(a, b);
+          eig_vt_[offset + b * d + a] = eig.vectors(a, b);
+        }
+      }
+      offset += d * d;
+    }
+    if (adaptive) {
+      const Eigen::MatrixXd kn = no_jump_generator(space_, channels, n);
+      for (std::int64_t a = 0; a < d; ++a) {
+        for (std::int64_t b = 0; b < d; ++b)
+          if (kn(a, b) != 0.0) {
+            k_col_.push_back(static_cast<int>(begin + b));
+            k_val_.push_back(kn(a, b));
+          }
+        k_row_ptr_[begin + a + 1] = static_cast<std::int64_t>(k_col_.size());
+      }
+    }
+  }
+  if (adaptive)  // rows of sectors above max_sector stay empty
+    for (std::int64_t s = 1; s <= dim; ++s) k_row_ptr_[s] = std::max(k_row_ptr_[s], k_row_ptr_[s - 1]);
+
+  view_.num_domains = m;
+  view_.num_channels = static_cast<int>(channels.size());
+  view_.max_excitation = max_n;
+  view_.max_sector_dim = max_dim;
+  view_.two_j = two_j_.data();
+  view_.n_spins = n_spins_.data();
+  view_.sector_begin = sector_begin_.data();
+  view_.k = k_.data();
+  view_.lower = lower_.data();
+  view_.lower_amp = lower_amp_.data();
+  view_.raise = raise_.data();
+  view_.raise_amp = raise_amp_.data();
+  view_.channel_amp = channel_amp_.data();
+  view_.channel_raising = channel_raising_.data();
+  view_.channel_domain_begin = channel_domain_begin_.data();
+  view_.channel_domains = channel_domains_.data();
+  view_.spectral_max_sector = spectral ? max_sector_ : -1;
+  view_.lambda = lambda_.data();
+  view_.eig_offset = eig_offset_.data();
+  view_.eig_v = eig_v_.data();
+  view_.eig_vt = eig_vt_.data();
+  view_.k_row_ptr = adaptive ? k_row_ptr_.data() : nullptr;
+  view_.k_col = k_col_.data();
+  view_.k_val = k_val_.data();
+}
+
+}  // namespace qtraj::trajectory

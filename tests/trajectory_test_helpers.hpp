@@ -1,0 +1,105 @@
+#pragma once
+// Shared helpers of the trajectory tests: build a bundle for a model and run single trajectories
+// with any team and propagator.
+#include <memory>
+#include <vector>
+
+#include "qtraj/model.hpp"
+#include "qtraj/sector_operators.hpp"
+#include "qtraj/trajectory/adaptive_propagator.hpp"
+#include "qtraj/trajectory/spectral_propagator.hpp"
+#include "qtraj/trajectory/system.hpp"
+#include "qtraj/trajectory/trajectory.hpp"
+
+namespace qtraj::trajectory::testing {
+
+inline Model make_model(std::vector<long long> spins, std::vector<std::string> initial,
+                        double nbar = 0.0) {
+  Model m;
+  m.spins = spins;
+  for (std::size_t i = 0; i < spins.size(); ++i)
+    m.initial.push_back(InitialState::parse(initial[i], spins[i], "test"));
+  m.reservoirs = Model::default_chain(m.num_domains());
+  for (auto& r : m.reservoirs) r.nbar = nbar;
+  return m;
+}
+
+/// A model with its channels and all bundles' components (component 0 of each domain).
+struct Fixture {
+  Model model;
+  std::vector<Channel> channels;
+  std::vector<std::vector<DomainComponent>> components;
+  std::unique_ptr<TrajectorySystem> system;
+  std::vector<double> times;
+
+  Fixture(Model m, std::vector<double> grid, bool spectral = true, bool adaptive = true)
+      : model(std::move(m)), channels(collapse_channels(model)), times(std::move(grid)) {
+    std::vector<const DomainComponent*> chosen;
+    for (int i = 0; i < model.num_domains(); ++i)
+      components.push_back(initial_components(model.initial[i], model.spins[i]));
+    for (auto& c : components) chosen.push_back(&c[0]);
+    system = std::make_unique<TrajectorySystem>(model, channels, chosen, spectral, adaptive);
+  }
+};
+
+struct OneTrajectory {
+  std::vector<double> obs;
+  std::vector<double> jump_time;
+  std::vector<int> jump_channel;
+  std::vector<int> channel_counts;
+  int jumps = 0;
+};
+
+/// Shared buffers of one trajectory run by a team.
+struct SharedRun {
+  std::vector<double> work;
+  OneTrajectory result;
+  SharedRun(const Fixture& f, int capacity) {
+    const auto& v = f.system->view();
+    work.assign(TrajectoryWorkspace::doubles_needed(v.max_sector_dim, v.num_channels), 0.0);
+    result.obs.assign(f.times.size() * 2 * v.num_domains, -99.0);
+    result.jump_time.assign(capacity, 0.0);
+    result.jump_channel.assign(capacity, -1);
+    result.channel_counts.assign(v.num_channels, 0);
+  }
+};
+
+/// Runs trajectory `index` (seed `seed`) with `team`, sector drawn as the solver does.
+template <class Team>
+void run_one(Team& team, const Fixture& f, SharedRun& run, std::uint64_t seed, std::uint64_t index,
+             bool adaptive, double rtol = 1e-10, double atol = 1e-12) {
+  const auto& sys = f.system->view();
+  PhiloxStream rng(seed, index);
+  for (int i = 0; i < sys.num_domains; ++i) rng.uniform();  // component draws (one component)
+  const auto& p = f.system->sector_probability();
+  const int n = draw_sector(rng, p.data(), static_cast<int>(p.size()));
+  TrajectoryStart start{n, f.system->start_re(n), f.system->start_im(n),
+                        f.system->complex_state()};
+  TrajectoryWorkspace ws = TrajectoryWorkspace::carve(run.work.data(), sys.max_sector_dim,
+                                                      sys.num_channels);
+  TrajectoryOutput out;
+  out.times = f.times.data();
+  out.num_times = static_cast<int>(f.times.size());
+  out.obs = run.result.obs.data();
+  out.jump_time = run.result.jump_time.data();
+  out.jump_channel = run.result.jump_channel.data();
+  out.jump_capacity = static_cast<int>(run.result.jump_time.size());
+  out.channel_counts = run.result.channel_counts.data();
+  int jumps;
+  if (adaptive) {
+    AdaptivePropagator prop(rtol, atol);
+    jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
+  } else {
+    SpectralPropagator prop;
+    jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
+  }
+  if (team.rank() == 0) run.result.jumps = jumps;
+}
+
+inline std::vector<double> linear_grid(double end, int points) {
+  std::vector<double> t(points);
+  for (int i = 0; i < points; ++i) t[i] = end * i / (points - 1);
+  return t;
+}
+
+}  // namespace qtraj::trajectory::testing
