@@ -72,11 +72,11 @@ IntegrationStats integrate(const SectorSystem& system, Eigen::VectorXd y,
   const double expo = 1.0 / (tab.embedded_order + 1);
   std::size_t next = 1;
   while (next < times.size() && times[next] <= t) observe(next++, y);
+  Eigen::VectorXd y_out;
   while (next < times.size()) {
-    const double target = times[next];
-    // Land exactly on the next output time; a step cut short does not shrink the proposed h.
-    const bool lands = t + h >= target - 1e-12 * std::max(1.0, std::abs(target));
-    const double step = lands ? target - t : h;
+    // Only the last step lands exactly on t_end; output times inside a step use dense output.
+    const bool lands = t + h >= t_end - 1e-12 * std::max(1.0, std::abs(t_end));
+    const double step = lands ? t_end - t : h;
     bool ok = true;
     for (int i = 1; i < s && ok; ++i) {
       rhs = y;
@@ -99,15 +99,30 @@ IntegrationStats integrate(const SectorSystem& system, Eigen::VectorXd y,
       throw Error("exact solver: the integration produced a non-finite value");
     if (ok && e_norm <= 1.0) {
       ++stats.steps;
-      t = lands ? target : t + step;
+      const double t_new = lands ? t_end : t + step;
+      // Dense output on (t, t_new]: cubic Hermite through y, y_new with slopes f0 = A y and
+      // f5 = A y_new, theta = (t_out - t) / step:
+      //   y(theta) = (1 - 3th^2 + 2th^3) y + (3th^2 - 2th^3) y_new
+      //            + step [(th - 2th^2 + th^3) f0 + (th^3 - th^2) f5].
+      // Its error, O(step^4 y''''), is of the size of the embedded order-3 error estimate that
+      // the step passed; an output time equal to t_new gets y_new itself.
+      const double snap = 1e-12 * std::max(1.0, std::abs(t_new));
+      while (next < times.size() && times[next] <= t_new + snap) {
+        if (times[next] >= t_new - snap) {
+          observe(next++, y_new);
+          continue;
+        }
+        const double th = (times[next] - t) / step, th2 = th * th, th3 = th2 * th;
+        y_out = (1 - 3 * th2 + 2 * th3) * y + (3 * th2 - 2 * th3) * y_new +
+                (step * (th - 2 * th2 + th3)) * f[0] + (step * (th3 - th2)) * f[s - 1];
+        observe(next++, y_out);
+      }
+      t = t_new;
       y.swap(y_new);
       f[0].swap(f[s - 1]);  // FSAL: F_0 of the next step = A y_new
-      while (next < times.size() && times[next] <= t + 1e-12 * std::max(1.0, std::abs(t)))
-        observe(next++, y);
       if (progress) progress(span > 0 ? (t - times.front()) / span : 1.0);
       const double fac = std::min(5.0, e_norm > 0 ? 0.9 * std::pow(e_norm, -expo) : 5.0);
-      // A landing step shorter than h keeps h unless its error asks for less than that.
-      if (!(lands && step < h) || fac < 1.0) h = step * fac;
+      h = step * fac;
     } else {
       ++stats.rejected;
       const double fac = ok ? std::max(0.2, 0.9 * std::pow(e_norm, -expo)) : 0.5;

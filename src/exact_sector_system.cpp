@@ -34,17 +34,39 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
   size_ = offset_[sectors] + static_cast<std::int64_t>(channels_.size());
   g_.resize(channels_.size());
   w_.resize(channels_.size());
+  b_.resize(channels_.size());
   for (std::size_t c = 0; c < channels_.size(); ++c) {
     has_raising_ = has_raising_ || channels_[c].raising;
     g_[c].resize(sectors);
     w_[c].resize(sectors);
+    b_[c].resize(sectors);
     for (int n = 0; n < sectors; ++n) {
       const int t = target_sector(channels_[c], n);
       if (t < 0 || t >= sectors) continue;
+      const Eigen::MatrixXd block = channel_block(space_, channels_[c], n);
+      b_[c][n] = block.sparseView();
       // G = V_t^T C V_n; trace(G X G^T) = <G^T G, X> is the jump rate out of X_n via channel c.
-      g_[c][n] = vectors_[t].transpose() * channel_block(space_, channels_[c], n) * vectors_[n];
+      g_[c][n] = vectors_[t].transpose() * block * vectors_[n];
       w_[c][n] = g_[c][n].transpose() * g_[c][n];
     }
+  }
+  // Route per target sector m by flop count (see transfer_into).
+  via_dicke_.assign(sectors, 0);
+  for (int m = 0; m < sectors; ++m) {
+    const double dm = dim(m);
+    double per_channel = 0.0;
+    bool from_above = false, from_below = false;
+    for (std::size_t c = 0; c < channels_.size(); ++c) {
+      const int src = channels_[c].raising ? m - 1 : m + 1;
+      if (src < 0 || src >= sectors || g_[c][src].size() == 0) continue;
+      const double ds = dim(src);
+      per_channel += 2 * dm * ds * ds + dm * dm * ds;
+      (channels_[c].raising ? from_below : from_above) = true;
+    }
+    double dicke = 3 * dm * dm * dm;
+    if (from_above) dicke += 3 * std::pow(static_cast<double>(dim(m + 1)), 3);
+    if (from_below) dicke += 3 * std::pow(static_cast<double>(dim(m - 1)), 3);
+    via_dicke_[m] = dicke < per_channel ? 1 : 0;
   }
 }
 
@@ -68,9 +90,12 @@ Eigen::VectorXd SectorSystem::initial_state(const std::vector<std::complex<doubl
 }
 
 void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use_up,
-                                 Eigen::MatrixXd& s, Eigen::MatrixXd& tmp) const {
+                                 Eigen::MatrixXd& s, Scratch& w) const {
   const int d = dim(m);
   s.setZero(d, d);
+  if (via_dicke_[m]) w.sd.setZero(d, d);
+  int w_src = -1;  // sector whose V X V^T is in w.w
+  bool any = false;
   for (std::size_t c = 0; c < channels_.size(); ++c) {
     const bool raising = channels_[c].raising;
     if ((raising && !use_up) || (!raising && !use_down)) continue;
@@ -78,17 +103,37 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
     if (src < 0 || src >= num_sectors() || g_[c][src].size() == 0) continue;
     const int ds = dim(src);
     ConstBlock x(y + offset(src), ds, ds);
-    tmp.noalias() = g_[c][src] * x;                // G X        (d x ds)
-    s.noalias() += tmp * g_[c][src].transpose();   // G X G^T    (d x d)
+    any = true;
+    if (via_dicke_[m]) {
+      if (w_src != src) {  // W = V X V^T (lower triangle, then mirrored: X is symmetric)
+        w.tmp.noalias() = vectors_[src] * x;
+        w.w.setZero(ds, ds);
+        w.w.triangularView<Eigen::Lower>() += w.tmp * vectors_[src].transpose();
+        w.w.triangularView<Eigen::StrictlyUpper>() = w.w.transpose();
+        w_src = src;
+      }
+      w.t1.noalias() = b_[c][src] * w.w;                  // C W       (sparse x dense)
+      w.sd.noalias() += w.t1 * b_[c][src].transpose();    // C W C^T   (dense x sparse)
+    } else {
+      w.tmp.noalias() = g_[c][src] * x;                              // G X
+      s.triangularView<Eigen::Lower>() += w.tmp * g_[c][src].transpose();  // G X G^T (lower)
+    }
   }
+  if (!any) return;
+  if (via_dicke_[m]) {  // s = V_m^T S V_m
+    w.tmp.noalias() = vectors_[m].transpose() * w.sd;
+    s.triangularView<Eigen::Lower>() += w.tmp * vectors_[m];
+  }
+  s.triangularView<Eigen::StrictlyUpper>() = s.transpose();
 }
 
 void SectorSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& f) const {
   f.resize(size_);
-  Eigen::MatrixXd s, tmp;
+  Eigen::MatrixXd s;
+  Scratch scratch;
   for (int n = 0; n < num_sectors(); ++n) {
     const int d = dim(n);
-    transfer_into(n, y.data(), true, true, s, tmp);
+    transfer_into(n, y.data(), true, true, s, scratch);
     ConstBlock x(y.data() + offset(n), d, d);
     Block fx(f.data() + offset(n), d, d);
     fx = s - decay_[n].cwiseProduct(x);  // X' = -(l_a + l_b) X + transfers
@@ -108,12 +153,13 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
   z.resize(size_);
   f.resize(size_);
   const int sectors = num_sectors();
-  Eigen::MatrixXd s, tmp;
+  Eigen::MatrixXd s;
+  Scratch scratch;
   // One sector update: (1 + hg (l_a + l_b)) Z_n = R_n + hg S_n, S_n the transfers into n from
   // the current neighbours. Returns the weighted max change.
   auto relax = [&](int n, bool use_up) {
     const int d = dim(n);
-    transfer_into(n, z.data(), true, use_up, s, tmp);
+    transfer_into(n, z.data(), true, use_up, s, scratch);
     ConstBlock rn(r.data() + offset(n), d, d);
     Block zn(z.data() + offset(n), d, d);
     double change = 0.0;
@@ -129,7 +175,7 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
     // Block lower triangular: Z_top first, then each sector from the finished one above.
     for (int n = sectors - 1; n >= 0; --n) {
       const int d = dim(n);
-      transfer_into(n, z.data(), true, false, s, tmp);
+      transfer_into(n, z.data(), true, false, s, scratch);
       ConstBlock rn(r.data() + offset(n), d, d);
       Block zn(z.data() + offset(n), d, d);
       Block fn(f.data() + offset(n), d, d);

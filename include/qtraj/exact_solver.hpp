@@ -25,6 +25,7 @@
 // channel: the quanta exchanged through that channel so far, E_c' = rate_c <L^+ L> (lowering) or
 // rate_c <L L^+> (raising) = sum_n <G_c^T G_c, X_n>.
 #include <Eigen/Dense>
+#include <Eigen/SparseCore>
 #include <complex>
 #include <cstdint>
 #include <functional>
@@ -72,10 +73,18 @@ class SectorSystem {
   Eigen::VectorXd exchanged(const Eigen::VectorXd& y) const;
 
  private:
+  struct Scratch {
+    Eigen::MatrixXd tmp, w, t1, sd;
+  };
   // Transfer into sector m: s_m = sum_c G_c X_src G_c^T over channels feeding m from below
   // (raising, src = m - 1; if use_up) and/or from above (lowering, src = m + 1; if use_down).
+  // Two equivalent routes, the cheaper one per sector chosen at construction:
+  //  - per channel: G X G^T (dense, ~3 d^3 flops per channel with a symmetric result);
+  //  - via the Dicke basis: W = V_src X V_src^T, S = sum_c C_c W C_c^T with the sparse channel
+  //    blocks (each column of C has at most |S_c| entries), s = V_m^T S V_m (~6 d^3 flops in all,
+  //    independent of the number of channels).
   void transfer_into(int m, const double* y, bool use_down, bool use_up, Eigen::MatrixXd& s,
-                     Eigen::MatrixXd& tmp) const;
+                     Scratch& scratch) const;
   std::int64_t offset(int n) const { return offset_[n]; }
   int dim(int n) const { return static_cast<int>(lambda_[n].size()); }
 
@@ -90,6 +99,8 @@ class SectorSystem {
   std::vector<Eigen::MatrixXd> decay_;        // l_a + l_b (d_n x d_n)
   std::vector<std::vector<Eigen::MatrixXd>> g_;  // g_[c][n] = V_t^T C_c V_n, t = target(c, n)
   std::vector<std::vector<Eigen::MatrixXd>> w_;  // w_[c][n] = g^T g: rate weight of X_n
+  std::vector<std::vector<Eigen::SparseMatrix<double>>> b_;  // b_[c][n]: C_c on sector n (Dicke)
+  std::vector<char> via_dicke_;                  // per target sector: route of transfer_into
 };
 
 /// Butcher tableau of Kennedy & Carpenter's ESDIRK4(3)6L[2]SA (the implicit part of ARK4(3)6L,
@@ -113,8 +124,9 @@ struct IntegrationStats {
   std::int64_t rejected = 0;
 };
 
-/// Integrates y' = A y from times.front() to every entry of `times` (ascending, times[0] is the
-/// start), landing exactly on each; calls observe(k, y) at every time index k (including 0).
+/// Integrates y' = A y from times.front() to times.back() (ascending, times[0] is the start) and
+/// calls observe(k, y(times[k])) for every k, in order (including 0). Steps are chosen by the
+/// error control alone; outputs inside a step come from cubic Hermite dense output.
 /// Adaptive step with the weighted max-norm error |e_i| / (atol + rtol max(|y_i|, |y_new_i|)) <= 1.
 /// progress(t) is called after each accepted step if non-empty.
 IntegrationStats integrate(const SectorSystem& system, Eigen::VectorXd y,
