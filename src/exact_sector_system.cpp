@@ -112,8 +112,21 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
         w.w.triangularView<Eigen::StrictlyUpper>() = w.w.transpose();
         w_src = src;
       }
-      w.t1.noalias() = b_[c][src] * w.w;                  // C W       (sparse x dense)
-      w.sd.noalias() += w.t1 * b_[c][src].transpose();    // C W C^T   (dense x sparse)
+      // S += C W C^T with C sparse (column b holds at most |S_c| entries (a, v)):
+      //   U = C W:        U(a, j) += v W(b, j)       (column j of U from column j of W)
+      //   S += U C^T:     S(:, a) += v U(:, b)       (contiguous axpys)
+      const Eigen::SparseMatrix<double>& cb = b_[c][src];
+      w.t1.setZero(d, ds);
+      for (int j = 0; j < ds; ++j) {
+        double* u = w.t1.data() + static_cast<std::ptrdiff_t>(j) * d;
+        const double* wj = w.w.data() + static_cast<std::ptrdiff_t>(j) * ds;
+        for (int b = 0; b < ds; ++b)
+          for (Eigen::SparseMatrix<double>::InnerIterator it(cb, b); it; ++it)
+            u[it.row()] += it.value() * wj[b];
+      }
+      for (int b = 0; b < ds; ++b)
+        for (Eigen::SparseMatrix<double>::InnerIterator it(cb, b); it; ++it)
+          w.sd.col(it.row()) += it.value() * w.t1.col(b);
     } else {
       w.tmp.noalias() = g_[c][src] * x;                              // G X
       s.triangularView<Eigen::Lower>() += w.tmp * g_[c][src].transpose();  // G X G^T (lower)
