@@ -32,12 +32,16 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
   raise_.resize(dim * m);
   lower_amp_.resize(dim * m);
   raise_amp_.resize(dim * m);
+  obs_diag_.resize(dim * 2 * m);
   for (std::int64_t s = 0; s < dim; ++s)
     for (int i = 0; i < m; ++i) {
       lower_[s * m + i] = static_cast<int>(space_.lowered(s, i));
       raise_[s * m + i] = static_cast<int>(space_.raised(s, i));
       lower_amp_[s * m + i] = space_.lower_amplitude(s, i);
       raise_amp_[s * m + i] = space_.raise_amplitude(s, i);
+      const int k = k_[s * m + i];
+      obs_diag_[s * 2 * m + i] = k - 0.5 * two_j_[i];
+      obs_diag_[s * 2 * m + m + i] = static_cast<double>(k) * (two_j_[i] - k + 1);
     }
   bool any_raising = false;
   channel_domain_begin_.push_back(0);
@@ -89,8 +93,11 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
       eig_offset_[n] = offset;
       eig_v_.resize(offset + d * d);
       eig_vt_.resize(offset + d * d);
+      // Eigenvalues at the eigensolver's noise level (64 eps d max(lambda)) are dark states:
+      // exactly 0, so dark components never decay and a state's dark part is exactly constant.
+      const double noise = d > 0 ? 64.0 * 2.220446049250313e-16 * d * eig.lambda.maxCoeff() : 0.0;
       for (std::int64_t a = 0; a < d; ++a) {
-        lambda_[begin + a] = eig.lambda(a);
+        lambda_[begin + a] = eig.lambda(a) <= noise ? 0.0 : eig.lambda(a);
         for (std::int64_t b = 0; b < d; ++b) {
           eig_v_[offset + a * d + b] = eig.vectors(a, b);
           eig_vt_[offset + b * d + a] = eig.vectors(a, b);
@@ -121,6 +128,7 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
   view_.n_spins = n_spins_.data();
   view_.sector_begin = sector_begin_.data();
   view_.k = k_.data();
+  view_.obs_diag = obs_diag_.data();
   view_.lower = lower_.data();
   view_.lower_amp = lower_amp_.data();
   view_.raise = raise_.data();

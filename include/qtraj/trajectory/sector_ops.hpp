@@ -79,20 +79,23 @@ QTRAJ_HD void record_observables(Team& team, const SystemView& sys, int n, const
   const std::int64_t begin = sys.sector_begin[n];
   const double total = norm2(team, d, re, im, cplx);
   const double inv = total > 0.0 ? 1.0 / total : 0.0;
-  for (int i = 0; i < m; ++i) {
-    double jz = 0.0, jpjm = 0.0;
+  // Values in blocks of kBlock: one pass over the state per block, then kBlock reductions.
+  // obs_diag holds the diagonal of J_i^z (columns 0..M-1) and J_i^+ J_i^- (columns M..2M-1).
+  constexpr int kBlock = 16;
+  const int width = 2 * m;
+  for (int q0 = 0; q0 < width; q0 += kBlock) {
+    const int nb = width - q0 < kBlock ? width - q0 : kBlock;
+    double acc[kBlock];
+    for (int q = 0; q < kBlock; ++q) acc[q] = 0.0;
     for (int a = team.rank(); a < d; a += team.size()) {
       double p = re[a] * re[a];
       if (cplx) p += im[a] * im[a];
-      const int k = sys.k[(begin + a) * m + i];
-      jz += p * (k - 0.5 * sys.two_j[i]);
-      jpjm += p * static_cast<double>(k) * static_cast<double>(sys.two_j[i] - k + 1);
+      const double* diag = sys.obs_diag + (begin + a) * width + q0;
+      for (int q = 0; q < nb; ++q) acc[q] += p * diag[q];
     }
-    jz = team.reduce_sum(jz);
-    jpjm = team.reduce_sum(jpjm);
-    if (team.rank() == 0) {
-      row[i] = jz * inv;
-      row[m + i] = jpjm * inv;
+    for (int q = 0; q < nb; ++q) {
+      const double v = team.reduce_sum(acc[q]);
+      if (team.rank() == 0) row[q0 + q] = v * inv;
     }
   }
 }

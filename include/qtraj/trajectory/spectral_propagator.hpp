@@ -44,23 +44,36 @@ class SpectralPropagator {
     const int d = sys.sector_dim(n_);
     const double* lam = sys.lambda + sys.sector_begin[n_];
     const double t_end = out.times[out.num_times - 1];
-    const double span = t_end - t;
-    double s_jump = -1.0;
-    if (u > 0.0) {
-      double f_end, df_end;
-      norm_and_slope(team, d, lam, ws, span > 0.0 ? span : 0.0, f_end, df_end);
-      if (f_end <= u) s_jump = find_crossing(team, d, lam, ws, u, span > 0.0 ? span : 0.0);
-    }
+    const double span = t_end - t > 0.0 ? t_end - t : 0.0;
+    const double s_jump = u > 0.0 ? find_crossing(team, d, lam, ws, u, span) : -1.0;
     const double t_stop = s_jump >= 0.0 ? t + s_jump : t_end;
+    // Until t_stop the norm^2 stays >= floor; once the bright part (l_b > 0) of the state has
+    // decayed below 1e-32 floor in norm^2 (1e-16 in relative amplitude: rounding level), the state is
+    // its dark part, constant: its observables are computed once and copied.
+    double floor = u;
+    if (u <= 0.0) {
+      double df;
+      norm_and_slope(team, d, lam, ws, span, floor, df);
+    }
+    const int row_len = 2 * sys.num_domains;
+    int stationary_row = -1;
     while (next_out < out.num_times && out.times[next_out] <= t_stop) {
-      const double dt = out.times[next_out] - t;
-      evolved_state(team, sys, ws, d, lam, dt > 0.0 ? dt : 0.0, ws.tmp_re, ws.tmp_im);
-      record_observables(team, sys, n_, ws.tmp_re, ws.tmp_im, cplx_,
-                         out.obs + static_cast<long long>(next_out) * 2 * sys.num_domains);
+      double* row = out.obs + static_cast<long long>(next_out) * row_len;
+      if (stationary_row >= 0) {
+        if (team.rank() == 0)
+          for (int q = 0; q < row_len; ++q) row[q] = out.obs[stationary_row * row_len + q];
+      } else {
+        const double dt = out.times[next_out] - t;
+        const bool dark = evolved_state(team, sys, ws, d, lam, dt > 0.0 ? dt : 0.0, 1e-32 * floor,
+                                        ws.tmp_re, ws.tmp_im);
+        record_observables(team, sys, n_, ws.tmp_re, ws.tmp_im, cplx_, row);
+        if (dark) stationary_row = next_out;
+      }
       ++next_out;
     }
+    team.sync();
     if (s_jump < 0.0) return -1.0;
-    evolved_state(team, sys, ws, d, lam, s_jump, ws.psi_re, ws.psi_im);
+    evolved_state(team, sys, ws, d, lam, s_jump, -1.0, ws.psi_re, ws.psi_im);
     return t + s_jump;
   }
 
@@ -73,7 +86,7 @@ class SpectralPropagator {
     for (int b = team.rank(); b < d; b += team.size()) {
       double w = ws.coef_re[b] * ws.coef_re[b];
       if (cplx_) w += ws.coef_im[b] * ws.coef_im[b];
-      const double e = w * ::exp(-2.0 * lam[b] * s);
+      const double e = s == 0.0 ? w : w * decay(2.0 * lam[b] * s);
       lf += e;
       ldf -= 2.0 * lam[b] * e;
     }
@@ -81,54 +94,84 @@ class SpectralPropagator {
     df = team.reduce_sum(ldf);
   }
 
-  /// Root of N(s) = u in [0, hi] given N(0) >= u >= N(hi) (N(0) < u: returns 0).
-  /// Newton from the left (N convex and decreasing: iterates increase monotonically to the root),
-  /// bisection whenever a step leaves the bracket.
+  /// The waiting time: the root s of N(s) = u if it lies in [0, span], else -1 (N(0) <= u: 0).
+  /// Newton's method on g(s) = ln N(s) - ln u, which is convex (log-sum-exp of linear functions)
+  /// and decreasing: from s = 0 the iterates increase monotonically towards the root (so an iterate
+  /// beyond span proves the root is beyond span, and a dark state, g' -> 0, runs off to infinity),
+  /// and a single exponential is solved in one step. Stops at a relative step of 1e-14.
   template <class Team>
   QTRAJ_HD double find_crossing(Team& team, int d, const double* lam, const TrajectoryWorkspace& ws,
-                                double u, double hi) const {
-    double lo = 0.0, x = 0.0, f, df;
+                                double u, double span) const {
+    double x = 0.0, f, df;
     norm_and_slope(team, d, lam, ws, 0.0, f, df);
     if (f <= u) return 0.0;
-    for (int iter = 0; iter < 200; ++iter) {
-      // Invariant: N(lo) > u >= N(hi), x in [lo, hi], f = N(x), df = N'(x).
-      double next = df < 0.0 ? x - (f - u) / df : hi;
-      if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
-      const double step = next - x;
-      x = next;
+    const double log_u = ::log(u);
+    for (int iter = 0; iter < 100; ++iter) {
+      if (!(df < 0.0) || !(f > 0.0)) return -1.0;  // no decay left: never reaches u
+      const double step = -(::log(f) - log_u) * f / df;
+      const double next = x + step;
+      if (next > span) {
+        if (step > 1e-14 * next) return -1.0;
+        return span;  // converged onto span itself (rounding)
+      }
+      x = next > 0.0 ? next : 0.0;
       norm_and_slope(team, d, lam, ws, x, f, df);
-      if (f > u) lo = x; else hi = x;
-      const double scale = x > 1e-300 ? x : 1e-300;
-      if (f == u || (step < 0 ? -step : step) <= 1e-14 * scale || hi - lo <= 1e-14 * hi) break;
+      if ((step < 0 ? -step : step) <= 1e-14 * x) break;
     }
     return x;
   }
 
-  /// dst = V diag(exp(-l s)) c (Dicke basis of sector n); uses ws.rk as scratch.
+  /// exp(-x) for x >= 0, exactly 0 beyond x = 745 (where exp underflows anyway): skips libm's
+  /// slow underflow path for long-decayed components.
+  QTRAJ_HD static double decay(double x) { return x > 745.0 ? 0.0 : ::exp(-x); }
+
+  /// dst = V diag(exp(-l s)) c (Dicke basis of sector n); uses ws.rk as scratch. If the bright
+  /// weight sum_{l_b > 0} |c_b|^2 exp(-2 l_b s) is below dark_cut, drops the bright part
+  /// (dst = V c_dark, the same for every later s) and returns true.
   template <class Team>
-  QTRAJ_HD void evolved_state(Team& team, const SystemView& sys, const TrajectoryWorkspace& ws,
-                              int d, const double* lam, double s, double* dst_re,
+  QTRAJ_HD bool evolved_state(Team& team, const SystemView& sys, const TrajectoryWorkspace& ws,
+                              int d, const double* lam, double s, double dark_cut, double* dst_re,
                               double* dst_im) const {
     double* sc_re = ws.rk;
     double* sc_im = ws.rk + d;
+    double bright = 0.0;
     for (int b = team.rank(); b < d; b += team.size()) {
-      const double e = ::exp(-lam[b] * s);
+      const double e = lam[b] == 0.0 ? 1.0 : decay(lam[b] * s);
       sc_re[b] = ws.coef_re[b] * e;
       if (cplx_) sc_im[b] = ws.coef_im[b] * e;
+      if (lam[b] != 0.0) bright += sc_re[b] * sc_re[b] + (cplx_ ? sc_im[b] * sc_im[b] : 0.0);
+    }
+    const bool dark = dark_cut > 0.0 && team.reduce_sum(bright) < dark_cut;  // reduce also syncs
+    if (dark) {
+      for (int b = team.rank(); b < d; b += team.size())
+        if (lam[b] != 0.0) {
+          sc_re[b] = 0.0;
+          if (cplx_) sc_im[b] = 0.0;
+        }
     }
     team.sync();
     const double* v = sys.eig_v + sys.eig_offset[n_];
-    for (int a = team.rank(); a < d; a += team.size()) {
-      const double* row = v + static_cast<long long>(a) * d;
-      double re = 0.0, im = 0.0;
-      for (int b = 0; b < d; ++b) {
-        re += row[b] * sc_re[b];
-        if (cplx_) im += row[b] * sc_im[b];
+    if (cplx_) {
+      for (int a = team.rank(); a < d; a += team.size()) {
+        const double* row = v + static_cast<long long>(a) * d;
+        double re = 0.0, im = 0.0;
+        for (int b = 0; b < d; ++b) {
+          re += row[b] * sc_re[b];
+          im += row[b] * sc_im[b];
+        }
+        dst_re[a] = re;
+        dst_im[a] = im;
       }
-      dst_re[a] = re;
-      if (cplx_) dst_im[a] = im;
+    } else {
+      for (int a = team.rank(); a < d; a += team.size()) {
+        const double* row = v + static_cast<long long>(a) * d;
+        double re = 0.0;
+        for (int b = 0; b < d; ++b) re += row[b] * sc_re[b];
+        dst_re[a] = re;
+      }
     }
     team.sync();
+    return dark;
   }
 
   int n_ = 0;

@@ -46,7 +46,7 @@ class TrajectorySystem {
   std::vector<double> n_spins_;
   std::vector<std::int64_t> sector_begin_;
   std::vector<int> k_, lower_, raise_;
-  std::vector<double> lower_amp_, raise_amp_;
+  std::vector<double> lower_amp_, raise_amp_, obs_diag_;
   std::vector<double> channel_amp_;
   std::vector<int> channel_raising_, channel_domain_begin_, channel_domains_;
   std::vector<double> lambda_, eig_v_, eig_vt_;

@@ -19,6 +19,7 @@ struct SystemView {
   const double* n_spins = nullptr;           // M: physical N_i (for <J^z>/N_i, excitations)
   const std::int64_t* sector_begin = nullptr;  // max_excitation + 2 (DickeSpace::sector_offsets)
   const int* k = nullptr;           // dim x M: k_i(s)
+  const double* obs_diag = nullptr;  // dim x 2M: [s][i] = k_i - j_i, [s][M + i] = k_i (2 j_i - k_i + 1)
   const int* lower = nullptr;       // dim x M: index of J_i^- |s>, -1 if k_i = 0
   const double* lower_amp = nullptr;  // dim x M: <s - e_i| J_i^- |s> = sqrt(k_i (2 j_i - k_i + 1))
   const int* raise = nullptr;       // dim x M: index of J_i^+ |s>, -1 if k_i = 2 j_i
