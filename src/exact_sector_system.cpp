@@ -160,64 +160,125 @@ void SectorSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& f) const {
   }
 }
 
+void SectorSystem::down_solve(double hg, const double* r, double* z, double* f,
+                              Scratch& scratch) const {
+  Eigen::MatrixXd s;
+  for (int n = num_sectors() - 1; n >= 0; --n) {
+    const int d = dim(n);
+    transfer_into(n, z, true, false, s, scratch);
+    ConstBlock rn(r + offset(n), d, d);
+    Block zn(z + offset(n), d, d);
+    // (1 + hg (l_a + l_b)) Z_n = R_n + hg S_n, S_n from the finished sector above.
+    zn = (rn + hg * s).cwiseQuotient((1.0 + hg * decay_[n].array()).matrix());
+    if (f) Block(f + offset(n), d, d) = s - decay_[n].cwiseProduct(zn);  // A Z from the same S
+  }
+}
+
+void SectorSystem::apply_shifted(double hg, const double* v, double* out,
+                                 Scratch& scratch) const {
+  Eigen::MatrixXd s;
+  for (int n = 0; n < num_sectors(); ++n) {
+    const int d = dim(n);
+    transfer_into(n, v, true, true, s, scratch);
+    ConstBlock vn(v + offset(n), d, d);
+    Block(out + offset(n), d, d) = vn - hg * (s - decay_[n].cwiseProduct(vn));
+  }
+}
+
 bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::VectorXd& z,
-                               Eigen::VectorXd& f, double rtol, double atol, double gs_tol,
-                               int max_sweeps) const {
+                               Eigen::VectorXd& f, double rtol, double atol, double lin_tol,
+                               int max_iterations) const {
   z.resize(size_);
   f.resize(size_);
-  const int sectors = num_sectors();
-  Eigen::MatrixXd s;
+  const std::int64_t nb = offset_.back();  // block part of the state
   Scratch scratch;
-  // One sector update: (1 + hg (l_a + l_b)) Z_n = R_n + hg S_n, S_n the transfers into n from
-  // the current neighbours. Returns the weighted max change.
-  auto relax = [&](int n, bool use_up) {
-    const int d = dim(n);
-    transfer_into(n, z.data(), true, use_up, s, scratch);
-    ConstBlock rn(r.data() + offset(n), d, d);
-    Block zn(z.data() + offset(n), d, d);
-    double change = 0.0;
-    for (int b = 0; b < d; ++b)
-      for (int a = 0; a < d; ++a) {
-        const double v = (rn(a, b) + hg * s(a, b)) / (1.0 + hg * decay_[n](a, b));
-        change = std::max(change, std::abs(v - zn(a, b)) / (atol + rtol * std::abs(v)));
-        zn(a, b) = v;
-      }
-    return change;
-  };
   if (!has_raising_) {
-    // Block lower triangular: Z_top first, then each sector from the finished one above.
-    for (int n = sectors - 1; n >= 0; --n) {
-      const int d = dim(n);
-      transfer_into(n, z.data(), true, false, s, scratch);
-      ConstBlock rn(r.data() + offset(n), d, d);
-      Block zn(z.data() + offset(n), d, d);
-      Block fn(f.data() + offset(n), d, d);
-      zn = (rn + hg * s).cwiseQuotient((1.0 + hg * decay_[n].array()).matrix());
-      fn = s - decay_[n].cwiseProduct(zn);  // A Z, exactly, from the same transfers
-    }
+    down_solve(hg, r.data(), z.data(), f.data(), scratch);
   } else {
-    // Start from the zero-temperature (down-only) sweep, then symmetric Gauss-Seidel sweeps
-    // (top-down, bottom-up) with the up-transfers until the change is below gs_tol.
-    z.head(offset_.back()).setZero();
-    for (int n = sectors - 1; n >= 0; --n) relax(n, false);
+    // Right-preconditioned restarted GMRES on (I - hg A) z = r with P^{-1} = down_solve:
+    // solve (I - hg A) P^{-1} u = r, z = P^{-1} u; start from z = P^{-1} r.
+    using Vec = Eigen::VectorXd;
+    const int restart = 30;
+    const auto rb = r.head(nb);
+    const double tol = std::max(lin_tol * (atol + rtol * rb.cwiseAbs().maxCoeff()),
+                                1e-14 * rb.norm());
+    auto precondition = [&](const Vec& v, Vec& out) {
+      out.resize(nb);
+      down_solve(hg, v.data(), out.data(), nullptr, scratch);
+    };
+    Vec zb, res(nb), w(nb), tmp;
+    auto up_transfer = [&](const Vec& v, Vec& out) {  // out = T_up v (raising transfers)
+      Eigen::MatrixXd s;
+      out.resize(nb);
+      for (int n = 0; n < num_sectors(); ++n) {
+        transfer_into(n, v.data(), false, true, s, scratch);
+        Block(out.data() + offset(n), dim(n), dim(n)) = s;
+      }
+    };
+    precondition(rb, zb);
+    std::vector<Vec> basis(restart + 1), precond(restart);
+    Eigen::MatrixXd hess = Eigen::MatrixXd::Zero(restart + 1, restart);
+    Vec cs(restart), sn(restart), g(restart + 1);
+    int iterations = 0;
     bool converged = false;
-    for (int sweep = 0; sweep < max_sweeps && !converged; ++sweep) {
-      double change = 0.0;
-      for (int n = sectors - 1; n >= 0; --n) change = std::max(change, relax(n, true));
-      for (int n = 0; n < sectors; ++n) change = std::max(change, relax(n, true));
-      converged = change <= gs_tol;
+    while (!converged && iterations < max_iterations) {
+      apply_shifted(hg, zb.data(), res.data(), scratch);
+      res = rb - res;
+      double beta = res.norm();
+      if (beta <= tol) {
+        converged = true;
+        break;
+      }
+      basis[0] = res / beta;
+      g.setZero();
+      g[0] = beta;
+      int k = 0;
+      for (; k < restart && iterations < max_iterations; ++k, ++iterations) {
+        // (I - hg A) P^{-1} v = v - hg T_up P^{-1} v, as P = I - hg (-D + T_down).
+        precondition(basis[k], precond[k]);
+        up_transfer(precond[k], w);
+        w = basis[k] - hg * w;
+        for (int i = 0; i <= k; ++i) {  // modified Gram-Schmidt
+          hess(i, k) = w.dot(basis[i]);
+          w -= hess(i, k) * basis[i];
+        }
+        hess(k + 1, k) = w.norm();
+        if (hess(k + 1, k) > 0) basis[k + 1] = w / hess(k + 1, k);
+        for (int i = 0; i < k; ++i) {  // previous Givens rotations
+          const double a = hess(i, k), b = hess(i + 1, k);
+          hess(i, k) = cs[i] * a + sn[i] * b;
+          hess(i + 1, k) = -sn[i] * a + cs[i] * b;
+        }
+        const double a = hess(k, k), b = hess(k + 1, k), rho = std::hypot(a, b);
+        cs[k] = rho > 0 ? a / rho : 1.0;
+        sn[k] = rho > 0 ? b / rho : 0.0;
+        hess(k, k) = rho;
+        hess(k + 1, k) = 0.0;
+        g[k + 1] = -sn[k] * g[k];
+        g[k] = cs[k] * g[k];
+        if (std::abs(g[k + 1]) <= tol || rho == 0) {
+          ++k;
+          ++iterations;
+          break;
+        }
+      }
+      // z += P^{-1} V y with H y = g (upper triangular k x k).
+      const Vec y = hess.topLeftCorner(k, k).triangularView<Eigen::Upper>().solve(g.head(k));
+      for (int i = 0; i < k; ++i) zb += y[i] * precond[i];
     }
+    linear_iterations_ += iterations;
     if (!converged) return false;
+    z.head(nb) = zb;
     // A Z = (Z - R) / hg, consistent with the solved stage equation.
-    f.head(offset_.back()) = (z.head(offset_.back()) - r.head(offset_.back())) / hg;
+    f.head(nb) = (zb - rb) / hg;
   }
   // Exchanged quanta: f_E = rates(Z), z_E = r_E + hg f_E (they do not feed back).
   for (std::size_t c = 0; c < channels_.size(); ++c) {
     double rate = 0.0;
-    for (int n = 0; n < sectors; ++n)
+    for (int n = 0; n < num_sectors(); ++n)
       if (w_[c][n].size() > 0)
         rate += w_[c][n].cwiseProduct(ConstBlock(z.data() + offset(n), dim(n), dim(n))).sum();
-    const std::int64_t e = offset_.back() + static_cast<std::int64_t>(c);
+    const std::int64_t e = nb + static_cast<std::int64_t>(c);
     f[e] = rate;
     z[e] = r[e] + hg * rate;
   }

@@ -67,7 +67,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   std::vector<Table> pops;
   for (int i = 0; i < m; ++i) pops.emplace_back(n_t, static_cast<std::size_t>(model.spins[i] + 1));
 
-  std::int64_t steps = 0, rejected = 0;
+  std::int64_t steps = 0, rejected = 0, linear_iterations = 0;
   std::size_t done = 0;
   for_each_combination(per_domain, [&](const std::vector<const DomainComponent*>& pick) {
     double weight = 1.0;
@@ -113,6 +113,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
                                         config.solver.rtol, config.solver.atol, observe, report);
     steps += stats.steps;
     rejected += stats.rejected;
+    linear_iterations += system.linear_iterations();
   });
 
   for (std::size_t k = 0; k < n_t; ++k)
@@ -137,6 +138,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
                 "net quanta (units of hbar w0) emitted into each reservoir since t = 0, n_t x R");
   result.attributes["exact_steps"] = steps;
   result.attributes["exact_rejected_steps"] = rejected;
+  result.attributes["exact_gmres_iterations"] = linear_iterations;  // thermal runs only
   result.attributes["exact_components"] = static_cast<std::int64_t>(n_combinations);
   result.attributes["exact_integrator"] = std::string("ESDIRK4(3)6L[2]SA in the K_n eigenbasis");
   if (progress) progress(1.0, "exact: done");

@@ -255,6 +255,29 @@ TEST(ExactSolver, TwoSpinsRelaxToAQuarter) {
   EXPECT_NEAR(r.excitations_mean(6, 1), 0.25, 1e-10);  // <n_B> = 1/4
 }
 
+TEST(ExactSolver, ThermalSingleDomainReachesDetailedBalance) {
+  // One collective spin j = 1 (N = 2, fully excited) on a reservoir of its own with nbar = 0.3:
+  // up and down rates between k and k+1 share the matrix element, so the steady populations obey
+  // p_{k+1} / p_k = nbar / (nbar + 1) = x: <k> = (x + 2 x^2) / (1 + x + x^2). And a single spin
+  // (N = 1) ends at <J^z> = -1 / (2 (2 nbar + 1)). Long run: large steps through the GMRES path.
+  const double nbar = 0.3, x = nbar / (nbar + 1);
+  RunConfig c = make_linear({2}, {"excited"}, {Reservoir{{0}, 1.0, nbar}}, 200.0, 5);
+  c.solver.rtol = 1e-10;
+  c.solver.atol = 1e-12;
+  const Result r = solve_exact(c);
+  EXPECT_NEAR(r.excitations_mean(4, 0), (x + 2 * x * x) / (1 + x + x * x), 1e-9);
+  const auto& p = std::get<std::vector<double>>(find_dataset(r, "/populations/domain_1")->values);
+  const double z = 1 + x + x * x;
+  EXPECT_NEAR(p[4 * 3 + 0], 1 / z, 1e-9);
+  EXPECT_NEAR(p[4 * 3 + 1], x / z, 1e-9);
+  EXPECT_NEAR(p[4 * 3 + 2], x * x / z, 1e-9);
+  RunConfig one = make_linear({1, 1}, {"excited", "ground"},
+                              {Reservoir{{0}, 1.0, nbar}, Reservoir{{1}, 2.0, nbar}}, 200.0, 3);
+  const Result r1 = solve_exact(one);
+  EXPECT_NEAR(r1.jz_over_n_mean(2, 0), -1 / (2 * (2 * nbar + 1)), 1e-9);
+  EXPECT_NEAR(r1.jz_over_n_mean(2, 1), -1 / (2 * (2 * nbar + 1)), 1e-9);
+}
+
 TEST(ExactSolver, ObservablesAreConsistent) {
   // Trace, excitations vs J^z, populations vs J^z, J^+J^- bounds, zero stderr tables.
   RunConfig c = make_linear({5, 3, 2}, {"excited", "product 1", "ground"}, {}, 10.0, 21);
