@@ -120,6 +120,7 @@ IntegrationStats integrate(const SectorSystem& system, Eigen::VectorXd y,
       t = t_new;
       y.swap(y_new);
       f[0].swap(f[s - 1]);  // FSAL: F_0 of the next step = A y_new
+      system.drop_drained_sectors(y, f[0], atol);
       if (progress) progress(span > 0 ? (t - times.front()) / span : 1.0);
       const double fac = std::min(5.0, e_norm > 0 ? 0.9 * std::pow(e_norm, -expo) : 5.0);
       h = step * fac;

@@ -160,10 +160,33 @@ void SectorSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& f) const {
   }
 }
 
+int SectorSystem::drop_drained_sectors(Eigen::VectorXd& y, Eigen::VectorXd& f,
+                                       double atol) const {
+  int n = num_sectors() - 1;
+  if (has_raising_) return n;
+  for (; n > 0; --n) {
+    const int d = dim(n);
+    Block x(y.data() + offset(n), d, d);
+    if (x.size() > 0 && x.cwiseAbs().maxCoeff() > 1e-3 * atol / (static_cast<double>(d) * d))
+      break;
+    x.setZero();
+    Block(f.data() + offset(n), d, d).setZero();
+  }
+  return n;
+}
+
 void SectorSystem::down_solve(double hg, const double* r, double* z, double* f,
                               Scratch& scratch) const {
   Eigen::MatrixXd s;
-  for (int n = num_sectors() - 1; n >= 0; --n) {
+  // Sectors above the highest non-zero block of r stay exactly zero (only down-transfers here).
+  int top = num_sectors() - 1;
+  for (; top > 0; --top) {
+    const int d = dim(top);
+    if (!ConstBlock(r + offset(top), d, d).isZero(0.0)) break;
+    Block(z + offset(top), d, d).setZero();
+    if (f) Block(f + offset(top), d, d).setZero();
+  }
+  for (int n = top; n >= 0; --n) {
     const int d = dim(n);
     transfer_into(n, z, true, false, s, scratch);
     ConstBlock rn(r + offset(n), d, d);

@@ -72,6 +72,14 @@ class SectorSystem {
   /// Number of GMRES iterations so far (thermal runs only; diagnostics).
   std::int64_t linear_iterations() const { return linear_iterations_; }
 
+  /// Zero temperature only (no-op otherwise): sets the blocks of the highest sectors to exactly
+  /// zero, from the top down while max|X_n| <= 1e-3 atol / d_n^2 (so each dropped block has
+  /// trace norm <= 1e-3 atol; with no raising channel nothing flows back up, so a dropped block
+  /// stays zero and is dropped once). The same blocks of f (= A y) are zeroed. Exactly zero top
+  /// blocks are then skipped by the stage solves: the drained upper sectors, the largest ones,
+  /// cost nothing after the superradiant burst. Returns the highest sector kept.
+  int drop_drained_sectors(Eigen::VectorXd& y, Eigen::VectorXd& f, double atol) const;
+
   /// Populations <s|rho|s> of the Dicke basis states s (DickeSpace index): diag(V_n X_n V_n^T).
   Eigen::VectorXd populations(const Eigen::VectorXd& y) const;
   /// Trace of rho (sum of the populations).
