@@ -1,0 +1,80 @@
+// Benchmarks of the mean-field (second-order cumulant) solver. Issue #4's target: the paper's
+// Fig. 3b run, N = (1e8, 1e5, 1e2), to t = 10 on a 500-point log grid, in under a second on
+// one core.  Run:  ./build-mf/bench_meanfield --benchmark_min_time=0.5
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "qtraj/meanfield.hpp"
+#include "qtraj/solvers.hpp"
+
+namespace {
+
+qtraj::RunConfig paper_run(const std::vector<long long>& n, double start, double end, int points) {
+  qtraj::RunConfig c;
+  c.model.spins = n;
+  for (std::size_t i = 0; i < n.size(); ++i)
+    c.model.initial.push_back(
+        qtraj::InitialState::parse(i == 0 ? "excited" : "ground", n[i], "bench"));
+  c.time.spacing = qtraj::TimeGrid::Spacing::log;
+  c.time.start = start;
+  c.time.end = end;
+  c.time.points = points;
+  c.solver.kind = "meanfield";
+  c.solver.rtol = 1e-8;
+  c.solver.atol = 1e-10;
+  return c;
+}
+
+void run(benchmark::State& state, const qtraj::RunConfig& c) {
+  std::int64_t steps = 0;
+  for (auto _ : state) {
+    auto r = qtraj::solve_meanfield(c);
+    steps = std::get<std::int64_t>(r.attributes["meanfield_steps"]);
+    benchmark::DoNotOptimize(r.jz_over_n_mean.data.data());
+  }
+  state.counters["steps"] = static_cast<double>(steps);
+}
+
+// Paper Fig. 3b: the issue #4 target (< 1 s).
+void BM_MeanField_Fig3b(benchmark::State& state) {
+  run(state, paper_run({100000000, 100000, 100}, 1e-11, 10.0, 500));
+}
+BENCHMARK(BM_MeanField_Fig3b)->Unit(benchmark::kMillisecond);
+
+// Paper Fig. 3a.
+void BM_MeanField_Fig3a(benchmark::State& state) {
+  run(state, paper_run({1000000, 10000, 100}, 1e-9, 10.0, 500));
+}
+BENCHMARK(BM_MeanField_Fig3a)->Unit(benchmark::kMillisecond);
+
+// A longer chain, N_i = 10^(9 - i), M domains: M^2 + M variables, dense Jacobian.
+void BM_MeanField_Chain(benchmark::State& state) {
+  const int m = static_cast<int>(state.range(0));
+  std::vector<long long> n;
+  long long v = 1000000000;
+  for (int i = 0; i < m; ++i, v = std::max(1LL, v / 10)) n.push_back(v);
+  run(state, paper_run(n, 1e-12, 10.0, 500));
+}
+BENCHMARK(BM_MeanField_Chain)->Arg(5)->Arg(8)->Unit(benchmark::kMillisecond);
+
+// One right-hand side evaluation and one Jacobian of the Fig. 3b system.
+void BM_MeanField_RhsJacobian(benchmark::State& state) {
+  const auto c = paper_run({100000000, 100000, 100}, 1e-11, 10.0, 500);
+  const qtraj::meanfield::CumulantEquations eq(c.model);
+  const Eigen::VectorXd y = eq.pack(eq.initial_moments());
+  Eigen::VectorXd dy;
+  Eigen::MatrixXd j;
+  for (auto _ : state) {
+    eq.rhs(y, dy);
+    eq.jacobian(y, j);
+    benchmark::DoNotOptimize(dy.data());
+    benchmark::DoNotOptimize(j.data());
+  }
+}
+BENCHMARK(BM_MeanField_RhsJacobian);
+
+}  // namespace
+
+BENCHMARK_MAIN();
