@@ -1,0 +1,557 @@
+// Tests of the second-order cumulant (mean-field) solver: the equations against the master
+// equation at t = 0, the integrator, sanity limits, the paper's mean-field targets (design.md
+// section 6, issue #4) and convergence to the exact solver as N grows.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+#include <cmath>
+#include <complex>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "qtraj/error.hpp"
+#include "qtraj/meanfield.hpp"
+#include "qtraj/model.hpp"
+#include "qtraj/solvers.hpp"
+
+namespace {
+
+using qtraj::InitialState;
+using qtraj::Model;
+using qtraj::Reservoir;
+using qtraj::RunConfig;
+using qtraj::meanfield::CumulantEquations;
+using qtraj::meanfield::Moments;
+using Kind = InitialState::Kind;
+using CMat = Eigen::MatrixXcd;
+using cplx = std::complex<double>;
+
+InitialState state(const std::string& text, long long n) { return InitialState::parse(text, n, "test"); }
+
+Model make_model(const std::vector<long long>& n, const std::vector<std::string>& init,
+                 std::vector<Reservoir> reservoirs = {}) {
+  Model m;
+  m.spins = n;
+  for (std::size_t i = 0; i < n.size(); ++i) m.initial.push_back(state(init[i], n[i]));
+  m.reservoirs = std::move(reservoirs);
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Independent reference: moments and their first time derivative straight from the Lindblad
+// form, on dense matrices in the tensor product of fixed-j Dicke spaces. Mixed initial states
+// ("product K") are handled by linearity over the components of initial_components().
+// ---------------------------------------------------------------------------------------------
+CMat kron(const CMat& a, const CMat& b) {
+  CMat r(a.rows() * b.rows(), a.cols() * b.cols());
+  for (Eigen::Index i = 0; i < a.rows(); ++i)
+    for (Eigen::Index j = 0; j < a.cols(); ++j)
+      r.block(i * b.rows(), j * b.cols(), b.rows(), b.cols()) = a(i, j) * b;
+  return r;
+}
+
+struct ExactMoments {
+  Moments value, derivative;
+};
+
+ExactMoments exact_moments(const Model& model) {
+  const int m = model.num_domains();
+  ExactMoments out;
+  for (Moments* x : {&out.value, &out.derivative}) {
+    x->z.assign(m, 0.0);
+    x->c.assign(m * m, 0.0);
+  }
+  std::vector<std::vector<qtraj::DomainComponent>> comps(m);
+  for (int i = 0; i < m; ++i) comps[i] = qtraj::initial_components(model.initial[i], model.spins[i]);
+  const auto channels = qtraj::collapse_channels(model);
+
+  std::vector<int> pick(m, 0);
+  std::function<void(int)> recurse = [&](int d) {
+    if (d < m) {
+      for (std::size_t c = 0; c < comps[d].size(); ++c) {
+        pick[d] = static_cast<int>(c);
+        recurse(d + 1);
+      }
+      return;
+    }
+    // One pure product state psi = (x)_i amplitudes of component pick[i], weight prod w_i.
+    double weight = 1.0;
+    std::vector<CMat> jm_single(m), jz_single(m);
+    Eigen::VectorXcd psi = Eigen::VectorXcd::Ones(1);
+    for (int i = 0; i < m; ++i) {
+      const auto& comp = comps[i][pick[i]];
+      weight *= comp.weight;
+      const int dim = comp.two_j + 1;
+      jm_single[i] = CMat::Zero(dim, dim);
+      jz_single[i] = CMat::Zero(dim, dim);
+      for (int k = 0; k < dim; ++k) {
+        jz_single[i](k, k) = k - comp.two_j / 2.0;  // J^z |k> = (k - j)|k>
+        if (k > 0) jm_single[i](k - 1, k) = std::sqrt(double(k) * (comp.two_j - k + 1));
+      }
+      Eigen::VectorXcd a(dim);
+      for (int k = 0; k < dim; ++k) a[k] = comp.amplitudes[k];
+      CMat p = kron(CMat(psi), CMat(a));
+      psi = p.col(0);
+    }
+    const Eigen::Index dim = psi.size();
+    std::vector<CMat> jm(m), jz(m);
+    for (int i = 0; i < m; ++i) {
+      CMat left = CMat::Identity(1, 1), right = CMat::Identity(1, 1);
+      for (int l = 0; l < i; ++l) left = kron(left, CMat::Identity(jm_single[l].rows(), jm_single[l].rows()));
+      for (int l = i + 1; l < m; ++l) right = kron(right, CMat::Identity(jm_single[l].rows(), jm_single[l].rows()));
+      jm[i] = kron(kron(left, jm_single[i]), right);
+      jz[i] = kron(kron(left, jz_single[i]), right);
+    }
+    const CMat rho = psi * psi.adjoint();
+    CMat lrho = CMat::Zero(dim, dim);  // L[rho] = sum_c rate (L rho L^+ - {L^+ L, rho}/2)
+    for (const auto& ch : channels) {
+      CMat l = CMat::Zero(dim, dim);
+      for (int i : ch.domains) l += ch.raising ? CMat(jm[i].adjoint()) : jm[i];
+      const CMat ld = l.adjoint();
+      lrho += ch.rate * (l * rho * ld - 0.5 * (ld * l * rho + rho * ld * l));
+    }
+    for (int i = 0; i < m; ++i) {
+      out.value.z[i] += weight * (jz[i] * rho).trace().real();
+      out.derivative.z[i] += weight * (jz[i] * lrho).trace().real();
+      for (int k = 0; k < m; ++k) {
+        const CMat a = jm[i].adjoint() * jm[k];  // J_i^+ J_k^-
+        out.value.C(i, k) += weight * (a * rho).trace();
+        out.derivative.C(i, k) += weight * (a * lrho).trace();
+      }
+    }
+  };
+  recurse(0);
+  return out;
+}
+
+// max |a - b| over all z and C entries, relative to the largest |b| entry of each kind.
+double max_rel_diff(const Moments& a, const Moments& b, bool only_z = false) {
+  double dz = 0, sz = 1e-300, dc = 0, sc = 1e-300;
+  for (std::size_t i = 0; i < a.z.size(); ++i) {
+    dz = std::max(dz, std::abs(a.z[i] - b.z[i]));
+    sz = std::max(sz, std::abs(b.z[i]));
+  }
+  for (std::size_t i = 0; i < a.c.size(); ++i) {
+    dc = std::max(dc, std::abs(a.c[i] - b.c[i]));
+    sc = std::max(sc, std::abs(b.c[i]));
+  }
+  // Scales of zero (e.g. a ground state) compare absolutely.
+  const double rz = dz / std::max(sz, 1.0), rc = dc / std::max(sc, 1.0);
+  return only_z ? rz : std::max(rz, rc);
+}
+
+struct DerivativeCase {
+  std::vector<long long> n;
+  std::vector<std::string> init;
+  std::vector<Reservoir> reservoirs;
+};
+
+// Initial states that are J_i^z eigenstates (excited, ground, dicke, product, and mixtures of
+// them) have vanishing third cumulants of J_i^z-symmetrised products, <J_i^z> <X> = <J_i^z X>,
+// so the closure is exact at t = 0: the cumulant derivative equals the master-equation one.
+// With nbar > 0 the closure <J_i^z J_k^z> = z_i z_k (i != k) is also exact for product states.
+std::vector<DerivativeCase> z_eigenstate_cases() {
+  return {
+      {{1, 1}, {"excited", "ground"}, {}},
+      {{1, 1}, {"excited", "excited"}, {}},
+      {{3, 2}, {"excited", "ground"}, {}},
+      {{4, 2}, {"dicke 2", "dicke 1"}, {}},
+      {{4, 3, 2}, {"excited", "product 1", "ground"}, {}},
+      {{5, 3, 2}, {"product 2", "dicke 1", "excited"},
+       {{{0, 1}, 1.0, 0.3}, {{1, 2}, 0.7, 0.0}}},
+      // a ring with a three-domain reservoir, thermal
+      {{3, 2, 2}, {"product 2", "excited", "dicke 1"},
+       {{{0, 1, 2}, 0.5, 0.4}, {{0, 2}, 1.3, 1.1}, {{1, 2}, 0.9, 0.0}}},
+      // a single domain on its own reservoir, thermal
+      {{6}, {"dicke 3"}, {{{0}, 1.0, 0.25}}},
+  };
+}
+
+TEST(MeanFieldEquations, InitialMomentsMatchDickeBasis) {
+  for (const auto& c : z_eigenstate_cases()) {
+    const Model model = make_model(c.n, c.init, c.reservoirs);
+    const auto exact = exact_moments(model);
+    EXPECT_LT(max_rel_diff(CumulantEquations(model).initial_moments(), exact.value), 1e-12)
+        << "N[0] = " << c.n[0] << ", " << c.init[0];
+  }
+  // Coherent states carry <J^-> != 0, so cross-domain C_ik = <J_i^+><J_k^-> != 0.
+  const Model coh = make_model({4, 3}, {"coherent 1.1 0.4", "coherent 2.0 -1.3"});
+  EXPECT_LT(max_rel_diff(CumulantEquations(coh).initial_moments(), exact_moments(coh).value), 1e-12);
+}
+
+TEST(MeanFieldEquations, InitialDerivativeMatchesMasterEquation) {
+  for (const auto& c : z_eigenstate_cases()) {
+    const Model model = make_model(c.n, c.init, c.reservoirs);
+    const CumulantEquations eq(model);
+    const auto exact = exact_moments(model);
+    const Moments d = eq.derivative(eq.initial_moments());
+    // Round-off only: the scaled equations sum O(10) terms of size <= N^3.
+    EXPECT_LT(max_rel_diff(d, exact.derivative), 1e-12) << "N[0] = " << c.n[0] << ", " << c.init[0];
+  }
+}
+
+TEST(MeanFieldEquations, CoherentStateDerivativeErrorShrinksWithN) {
+  // Coherent states are not J^z eigenstates: cov(J^+-, J^z) and the third cumulants are O(N)
+  // against moments O(N^2) and O(N^3), so dC/dt is off by O(N^2), a relative O(1/N).
+  // (At N = 2, 4 the exact dC/dt happens to pass near zero for these angles; start at 8.)
+  // dz/dt needs no closure at all and is exact.
+  double previous = 1.0;
+  for (long long n : {8, 16, 32}) {
+    const Model model = make_model({n, n / 2}, {"coherent 1.0 0.3", "coherent 2.2 -0.8"},
+                                   {{{0, 1}, 1.0, 0.2}});
+    const CumulantEquations eq(model);
+    const auto exact = exact_moments(model);
+    const Moments d = eq.derivative(eq.initial_moments());
+    EXPECT_LT(max_rel_diff(d, exact.derivative, /*only_z=*/true), 1e-12);
+    const double rel = max_rel_diff(d, exact.derivative);
+    EXPECT_LT(rel, 0.7 * previous) << "N = " << n;  // halves with each doubling of N
+    EXPECT_LT(rel, 4.0 / n) << "N = " << n;          // O(1/N) with a constant of order one
+    previous = rel;
+  }
+}
+
+TEST(MeanFieldEquations, JacobianMatchesFiniteDifferences) {
+  const Model model = make_model({7, 5, 3}, {"dicke 4", "coherent 1.2 0.5", "product 1"},
+                                 {{{0, 1}, 1.0, 0.3}, {{1, 2}, 0.6, 0.0}, {{0, 2}, 0.2, 1.0}});
+  const CumulantEquations eq(model);
+  Eigen::VectorXd y = eq.pack(eq.initial_moments());
+  for (Eigen::Index i = 0; i < y.size(); ++i) y[i] += 0.01 * std::sin(1.0 + i);  // generic point
+  Eigen::MatrixXd jac;
+  eq.jacobian(y, jac);
+  for (Eigen::Index j = 0; j < y.size(); ++j) {
+    const double h = 1e-6;
+    Eigen::VectorXd yp = y, ym = y, fp, fm;
+    yp[j] += h;
+    ym[j] -= h;
+    eq.rhs(yp, fp);
+    eq.rhs(ym, fm);
+    const Eigen::VectorXd fd = (fp - fm) / (2 * h);  // exact for a quadratic f, up to round-off
+    for (Eigen::Index i = 0; i < y.size(); ++i)
+      EXPECT_NEAR(jac(i, j), fd[i], 1e-6 * (1 + std::abs(fd[i]))) << i << "," << j;
+  }
+}
+
+TEST(MeanFieldEquations, SingleSpinThermalZEquationIsExact) {
+  // For N = 1 the z equation is closed and linear: dz/dt = -gamma (2 nbar + 1) z - gamma/2.
+  const Model model = make_model({1}, {"excited"}, {{{0}, 2.0, 0.7}});
+  const CumulantEquations eq(model);
+  Moments m = eq.initial_moments();
+  m.z[0] = 0.2;
+  m.C(0, 0) = 0.7;  // <s^+ s^-> = 1/2 + z for a spin 1/2
+  EXPECT_NEAR(eq.derivative(m).z[0], -2.0 * 2.4 * 0.2 - 1.0, 1e-14);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Integrator
+// ---------------------------------------------------------------------------------------------
+TEST(MeanFieldIntegrator, Rodas4HandlesStiffLinearSystem) {
+  // y1' = -1e8 (y1 - y2), y2' = -y2: y2 = e^{-t}, y1 -> y2 within 1e-8 of t = 0.
+  // Exact: y1 = a e^{-t} + (1 - a) e^{-1e8 t}, a = 1e8 / (1e8 - 1).
+  const double lam = 1e8;
+  auto rhs = [&](const Eigen::VectorXd& y, Eigen::VectorXd& f) {
+    f.resize(2);
+    f[0] = -lam * (y[0] - y[1]);
+    f[1] = -y[1];
+  };
+  auto jac = [&](const Eigen::VectorXd&, Eigen::MatrixXd& j) {
+    j.resize(2, 2);
+    j << -lam, lam, 0, -1;
+  };
+  std::vector<double> times = {0.0};
+  for (int i = 0; i <= 100; ++i) times.push_back(1e-10 * std::pow(10.0, 11.0 * i / 100));
+  Eigen::VectorXd y0(2);
+  y0 << 1.0, 1.0;
+  double max_err = 0;
+  const auto stats = qtraj::meanfield::integrate_rodas4(
+      rhs, jac, y0, times, 1e-8, 1e-12, [&](std::size_t i, const Eigen::VectorXd& y) {
+        const double t = times[i], a = lam / (lam - 1);
+        const double y1 = a * std::exp(-t) + (1 - a) * std::exp(-lam * t);
+        max_err = std::max({max_err, std::abs(y[0] - y1), std::abs(y[1] - std::exp(-t))});
+      });
+  EXPECT_LT(max_err, 1e-7);  // rtol 1e-8 per step, a few hundred steps
+  // An explicit method would need ~ 10 / (2.8 / 1e8) = 3.6e8 steps for t = 10.
+  EXPECT_LT(stats.steps, 2000);
+}
+
+TEST(MeanFieldIntegrator, Rodas4ConvergesAtFourthOrder) {
+  // Logistic y' = y (1 - y): error at t = 5 over fixed steps h and h/2 (no clipping inside,
+  // rtol huge so every step is accepted) falls by ~2^4.
+  auto rhs = [](const Eigen::VectorXd& y, Eigen::VectorXd& f) { f = y.array() * (1 - y.array()); };
+  auto jac = [](const Eigen::VectorXd& y, Eigen::MatrixXd& j) {
+    j.resize(1, 1);
+    j(0, 0) = 1 - 2 * y[0];
+  };
+  auto error_with = [&](int steps) {
+    std::vector<double> times;
+    for (int i = 0; i <= steps; ++i) times.push_back(5.0 * i / steps);
+    Eigen::VectorXd y0(1);
+    y0 << 0.1;
+    double last = 0;
+    qtraj::meanfield::integrate_rodas4(rhs, jac, y0, times, 1e3, 1e3,
+                                       [&](std::size_t, const Eigen::VectorXd& y) { last = y[0]; });
+    const double exact = 1.0 / (1.0 + 9.0 * std::exp(-5.0));
+    return std::abs(last - exact);
+  };
+  const double e1 = error_with(20), e2 = error_with(40);
+  EXPECT_GT(e1 / e2, 12.0);  // order 4 gives 16; order 3 would give 8
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+// ---------------------------------------------------------------------------------------------
+RunConfig make_run(const std::vector<long long>& n, const std::vector<std::string>& init,
+                   double start, double end, int points) {
+  RunConfig c;
+  c.model = make_model(n, init);
+  c.time.spacing = qtraj::TimeGrid::Spacing::log;
+  c.time.start = start;
+  c.time.end = end;
+  c.time.points = points;
+  c.solver.kind = "meanfield";
+  return c;
+}
+
+double column_max(const qtraj::Table& t, std::size_t col) {
+  double m = -1e300;
+  for (std::size_t r = 0; r < t.rows; ++r) m = std::max(m, t(r, col));
+  return m;
+}
+
+TEST(MeanFieldSanity, GroundStateIsAFixedPoint) {
+  const auto r = qtraj::solve_meanfield(make_run({100, 10}, {"ground", "ground"}, 1e-6, 10, 50));
+  for (std::size_t t = 0; t < r.time.size(); ++t)
+    for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ(r.jz_over_n_mean(t, i), -0.5);
+}
+
+TEST(MeanFieldSanity, SingleDomainSuperradiance) {
+  // One domain on its own reservoir: for N >> 1 the cumulant equations reduce to
+  // dz/dt = -C, C ~ N^2/4 - z^2, i.e. z = -(N/2) tanh(N (t - t_D)/2), t_D = ln(N)/N (fully
+  // excited: C(0) = N) -- the classic superradiant delay, with O(1/N) corrections.
+  for (const char* init : {"excited", "dicke 5000"}) {
+    RunConfig c = make_run({10000}, {init}, 1e-8, 1.0, 400);
+    c.model.reservoirs = {{{0}, 1.0, 0.0}};
+    const auto r = qtraj::solve_meanfield(c);
+    const double n = 1e4;
+    const double t_d = std::string(init) == "excited" ? std::log(n) / n : 0.0;
+    for (std::size_t t = 0; t < r.time.size(); ++t) {
+      const double tanh_law = -0.5 * std::tanh(n * (r.time[t] - t_d) / 2);
+      EXPECT_NEAR(r.jz_over_n_mean(t, 0), tanh_law, 0.03) << init << " t = " << r.time[t];
+    }
+    // The closure freezes once C -> 0 (every term of the equations is proportional to some C),
+    // leaving O(1) excitations: z/N ends within O(1/N) of -1/2 (exact: exactly -1/2).
+    EXPECT_NEAR(r.jz_over_n_mean(r.time.size() - 1, 0), -0.5, 2.0 / n);
+    EXPECT_EQ(r.solver, "meanfield");
+    ASSERT_EQ(r.extra.size(), 1u);
+    EXPECT_EQ(r.extra[0].path, "/jplus_jminus/mean");
+  }
+}
+
+TEST(MeanFieldSanity, ResultTablesAreConsistent) {
+  const auto r = qtraj::solve_meanfield(make_run({1000, 10}, {"excited", "ground"}, 1e-6, 10, 30));
+  const auto& jpjm = std::get<std::vector<double>>(r.extra[0].values);
+  ASSERT_EQ(jpjm.size(), r.time.size() * 2);
+  EXPECT_EQ(r.time.front(), 0.0);
+  EXPECT_DOUBLE_EQ(r.time.back(), 10.0);
+  EXPECT_EQ(jpjm[0], 1000.0);  // <J^+J^-> of the fully excited state is N
+  for (std::size_t t = 0; t < r.time.size(); ++t)
+    for (std::size_t i = 0; i < 2; ++i) {
+      const double n = i == 0 ? 1000 : 10;
+      EXPECT_NEAR(r.excitations_mean(t, i), (r.jz_over_n_mean(t, i) + 0.5) * n, 1e-9 * n);
+      EXPECT_EQ(r.jz_over_n_stderr(t, i), 0.0);
+      EXPECT_GE(jpjm[t * 2 + i], -1e-6 * n * n);  // <J^+J^-> >= 0 up to integration error
+    }
+}
+
+TEST(MeanFieldSanity, TwoSingleSpins) {
+  // The exact steady state is <J_1^z> = <J_2^z> = -1/4 (the singlet half survives). The
+  // cumulant closure cannot represent the dark singlet: with N = 1 it is just a nonlinear
+  // model. Record what it gives (docs/meanfield.md): both spins end in the ground state,
+  // so mean field does NOT reproduce the two-spin result.
+  const auto r = qtraj::solve_meanfield(make_run({1, 1}, {"excited", "ground"}, 1e-4, 1e3, 200));
+  const std::size_t last = r.time.size() - 1;
+  std::printf("two spins, mean field at t = 1000: <J1z> = %.6f, <J2z> = %.6f (exact -0.25, -0.25)\n",
+              r.jz_over_n_mean(last, 0), r.jz_over_n_mean(last, 1));
+  EXPECT_GT(std::abs(r.jz_over_n_mean(last, 1) + 0.25), 0.05);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The paper's mean-field targets. Times are in 1/gamma; the paper plots against gamma t / 2.
+// ---------------------------------------------------------------------------------------------
+
+// First output time at which column `col` crosses `level` in the given direction.
+double crossing_time(const qtraj::Result& r, std::size_t col, double level, bool rising) {
+  for (std::size_t t = 1; t < r.time.size(); ++t) {
+    const double a = r.jz_over_n_mean(t - 1, col), b = r.jz_over_n_mean(t, col);
+    if (rising ? (a < level && b >= level) : (a > level && b <= level)) {
+      // log-linear interpolation between the grid points
+      const double f = (level - a) / (b - a);
+      if (t == 1) return r.time[1] * f;
+      return std::exp(std::log(r.time[t - 1]) + f * (std::log(r.time[t]) - std::log(r.time[t - 1])));
+    }
+  }
+  return NAN;
+}
+
+// Fig. 3: migration in distinct steps. Quantified as
+//  (1) domain 1 decays and domain 2 absorbs together: their half-way times agree within 30%;
+//  (2) domain 3's half-way rise comes at least a decade (log axis) after domain 2's;
+//  (3) domain 2 has made 95% of its rise before domain 3 has made 5% of its own, and domain 1
+//      has finished by then (within 1% of -1/2): each step is complete before the next starts;
+//  (4) domain 2 gives its excitation on and returns to (near) its ground state.
+void expect_separate_steps(const qtraj::Result& r) {
+  const std::size_t last = r.time.size() - 1;
+  const double peak2 = column_max(r.jz_over_n_mean, 1), final3 = r.jz_over_n_mean(last, 2);
+  const double t1 = crossing_time(r, 0, 0.0, false);
+  const double t2 = crossing_time(r, 1, -0.5 + 0.5 * (peak2 + 0.5), true);
+  const double t3 = crossing_time(r, 2, -0.5 + 0.5 * (final3 + 0.5), true);
+  const double t3_start = crossing_time(r, 2, -0.5 + 0.05 * (final3 + 0.5), true);
+  ASSERT_TRUE(std::isfinite(t1) && std::isfinite(t2) && std::isfinite(t3) && std::isfinite(t3_start));
+  std::printf("half-way times (1/gamma): D1 %.3e  D2 %.3e  D3 %.3e; D2 peak %.6f, D3 final %.6f\n",
+              t1, t2, t3, peak2, final3);
+  EXPECT_NEAR(t2 / t1, 1.0, 0.3);
+  EXPECT_GT(t3 / t2, 10.0);
+  const double t2_done = crossing_time(r, 1, -0.5 + 0.95 * (peak2 + 0.5), true);
+  EXPECT_LT(t2_done, t3_start);
+  std::size_t row = 0;
+  while (r.time[row] < t3_start) ++row;
+  EXPECT_LT(r.jz_over_n_mean(row, 0), -0.49);
+  EXPECT_LT(r.jz_over_n_mean(last, 1), -0.49);
+}
+
+TEST(MeanFieldPaper, Fig3aThreeSeparateStepsAndLastDomainNearlyFull) {
+  const auto r = qtraj::solve_meanfield(
+      make_run({1000000, 10000, 100}, {"excited", "ground", "ground"}, 1e-9, 10, 500));
+  expect_separate_steps(r);
+  // The paper reads <J_3^z>/N_3 ~ 0.49 off its plot (two digits, a curve on a [-1/2, 1/2] axis):
+  // allow 0.01. Our closure gives 0.4996 (see docs/meanfield.md) -- it never exceeds 1/2.
+  const double final3 = r.jz_over_n_mean(r.time.size() - 1, 2);
+  EXPECT_NEAR(final3, 0.49, 0.01);
+  EXPECT_LE(column_max(r.jz_over_n_mean, 2), 0.5);
+}
+
+TEST(MeanFieldPaper, Fig3bThreeSeparateStepsLargeDomains) {
+  const auto r = qtraj::solve_meanfield(
+      make_run({100000000, 100000, 100}, {"excited", "ground", "ground"}, 1e-11, 10, 500));
+  expect_separate_steps(r);
+  const double final3 = r.jz_over_n_mean(r.time.size() - 1, 2);
+  EXPECT_NEAR(final3, 0.49, 0.01);
+  EXPECT_LE(column_max(r.jz_over_n_mean, 2), 0.5);
+}
+
+TEST(MeanFieldPaper, Fig4bHalfExcitedFirstDomainBoundsLaterDomains) {
+  // max_t <J_i^z>/N_i (i >= 2) <= <J_1^z>/N_1 (t = 0) = 0, for both readings of "half excited".
+  // Allowance 1e-6: the integration error at rtol 1e-8 on O(1) scaled variables.
+  for (const char* first : {"dicke 500000", "product 500000"}) {
+    const auto r = qtraj::solve_meanfield(
+        make_run({1000000, 10000, 100}, {first, "ground", "ground"}, 1e-9, 1e3, 500));
+    const double bound = r.jz_over_n_mean(0, 0);
+    EXPECT_EQ(bound, 0.0);
+    for (std::size_t i = 1; i < 3; ++i) {
+      const double mx = column_max(r.jz_over_n_mean, i);
+      std::printf("%s: max <J_%zu^z>/N = %.6f\n", first, i + 1, mx);
+      EXPECT_LE(mx, bound + 1e-6) << first << ", domain " << i + 1;
+    }
+  }
+}
+
+TEST(MeanFieldPaper, Eq5SecondDomainApproachesFirstDomainsInitialValue) {
+  // Two domains, N_1 >> N_2, first domain in a Dicke state with <J_1^z>/N_1 = x:
+  // <J_2^z>/N_2 (t -> inf) ~ x. Corrections are O(N_2/N_1) + O(1/N_2); with N_2 = 100 we allow
+  // 0.02 (two 1/N_2), and require the deviation to shrink when N_1 grows by 100 at fixed N_2.
+  for (double x : {0.1, 0.25, 0.4}) {
+    double deviation[2];
+    int idx = 0;
+    for (long long n1 : {10000LL, 1000000LL}) {
+      const long long k = static_cast<long long>(std::llround((x + 0.5) * n1));
+      const auto r = qtraj::solve_meanfield(
+          make_run({n1, 100}, {"dicke " + std::to_string(k), "ground"}, 1e-9, 1e4, 300));
+      const double final2 = r.jz_over_n_mean(r.time.size() - 1, 1);
+      std::printf("Eq. 5: N = (%lld, 100), x = %.2f: <J_2^z>/N_2 -> %.6f\n", n1, x, final2);
+      deviation[idx++] = std::abs(final2 - x);
+      EXPECT_NEAR(final2, x, 0.02) << "N1 = " << n1;
+    }
+    EXPECT_LE(deviation[1], deviation[0] + 1e-6) << "x = " << x;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convergence to the exact solver (issue #4): max over t and i of |<J_i^z>/N_i (MF) - exact|
+// falls as all N_i grow at fixed ratios. Skipped while solve_exact is a placeholder.
+// ---------------------------------------------------------------------------------------------
+struct Deviation {
+  double max = 0;    // max over output times and domains
+  double mean = 0;   // mean over the (log) output grid of the max over domains
+  double final = 0;  // at the last time (steady state), max over domains
+};
+
+std::vector<Deviation> deviations_from_exact(const std::vector<std::vector<long long>>& sizes) {
+  std::vector<Deviation> out;
+  for (const auto& n : sizes) {
+    std::vector<std::string> init(n.size(), "ground");
+    init[0] = "excited";
+    RunConfig c = make_run(n, init, 1e-4, 50, 120);
+    c.solver.kind = "exact";
+    qtraj::Result exact;
+    try {
+      exact = qtraj::solve_exact(c);
+    } catch (const qtraj::Error& e) {
+      if (std::string(e.what()).find("not implemented yet") != std::string::npos) return {};
+      throw;
+    }
+    c.solver.kind = "meanfield";
+    const auto mf = qtraj::solve_meanfield(c);
+    Deviation d;
+    const std::size_t n_t = mf.time.size();
+    for (std::size_t t = 0; t < n_t; ++t) {
+      double row = 0;
+      for (std::size_t i = 0; i < n.size(); ++i)
+        row = std::max(row, std::abs(mf.jz_over_n_mean(t, i) - exact.jz_over_n_mean(t, i)));
+      d.max = std::max(d.max, row);
+      d.mean += row / static_cast<double>(n_t);
+      if (t + 1 == n_t) d.final = row;
+    }
+    std::printf("N = (");
+    for (std::size_t i = 0; i < n.size(); ++i) std::printf(i ? ", %lld" : "%lld", n[i]);
+    std::printf("): |MF - exact| of <J_i^z>/N_i: max %.4f, mean over log grid %.4f, final %.4f\n",
+                d.max, d.mean, d.final);
+    out.push_back(d);
+  }
+  return out;
+}
+
+TEST(MeanFieldConvergence, TwoDomainsApproachExactSolver) {
+  // Measured max / mean / final: (10,2) 0.119/0.042/0.119, (20,4) 0.074/0.028/0.064,
+  // (40,8) 0.099/0.019/0.032, (80,16) 0.114/0.013/0.016.
+  // The steady state converges as O(1/N) (the closure leaves O(1) excitations behind, see
+  // SingleDomainSuperradiance): require at least a 25% drop per doubling (1/N predicts 50%).
+  // The mean over the log grid must fall at every step. The max over time does NOT fall at
+  // these sizes: it sits on the superradiant transition, whose width and whose mean-field delay
+  // error are both O(1/N) in time, so their ratio -- the deviation there -- stays O(1/ln N).
+  const auto dev = deviations_from_exact({{10, 2}, {20, 4}, {40, 8}, {80, 16}});
+  if (dev.empty()) GTEST_SKIP() << "solve_exact is not implemented yet";
+  for (std::size_t s = 1; s < dev.size(); ++s) {
+    EXPECT_LT(dev[s].final, 0.75 * dev[s - 1].final) << s;
+    EXPECT_LT(dev[s].mean, dev[s - 1].mean) << s;
+  }
+}
+
+TEST(MeanFieldConvergence, ThreeDomainsApproachExactSolver) {
+  // design.md section 5's example family (200, 20, 2) at a quarter and half size (the exact
+  // solver takes ~30 s at (200, 20, 2) itself; measured there: max 0.13). Measured max:
+  // 0.38 at (50,5,1), 0.23 at (100,10,1). Here every measure falls, the max included.
+  // At ratios 5:2 -- (20,4,2), (40,8,4), (80,16,8) -- the max stays near 0.38 (0.378, 0.394,
+  // 0.373): mean field freezes domain 2 with residual excitation and the exact domain-3 steady
+  // state is still far from its large-N value at those sizes (docs/meanfield.md).
+  const auto dev = deviations_from_exact({{50, 5, 1}, {100, 10, 1}});
+  if (dev.empty()) GTEST_SKIP() << "solve_exact is not implemented yet";
+  EXPECT_LT(dev[1].max, dev[0].max);
+  EXPECT_LT(dev[1].mean, dev[0].mean);
+  EXPECT_LT(dev[1].final, dev[0].final);
+}
+
+}  // namespace
