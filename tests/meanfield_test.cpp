@@ -17,6 +17,7 @@
 #include "qtraj/error.hpp"
 #include "qtraj/meanfield.hpp"
 #include "qtraj/model.hpp"
+#include "qtraj/run_config.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace {
@@ -201,8 +202,8 @@ TEST(MeanFieldEquations, CoherentStateDerivativeErrorShrinksWithN) {
   // (At N = 2, 4 the exact dC/dt happens to pass near zero for these angles; start at 8.)
   // dz/dt needs no closure at all and is exact.
   double previous = 1.0;
-  for (long long n : {8, 16, 32}) {
-    const Model model = make_model({n, n / 2}, {"coherent 1.0 0.3", "coherent 2.2 -0.8"},
+  for (long long n : {8, 16, 32, 64}) {
+    const Model model = make_model({n, 2}, {"coherent 1.0 0.3", "coherent 2.2 -0.8"},
                                    {{{0, 1}, 1.0, 0.2}});
     const CumulantEquations eq(model);
     const auto exact = exact_moments(model);
@@ -477,6 +478,48 @@ TEST(MeanFieldPaper, Eq5SecondDomainApproachesFirstDomainsInitialValue) {
     }
     EXPECT_LE(deviation[1], deviation[0] + 1e-6) << "x = " << x;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run files and the solver contract
+// ---------------------------------------------------------------------------------------------
+std::string example(const std::string& name) {
+  return std::string(QTRAJ_SOURCE_DIR) + "/examples/paper/" + name;
+}
+
+TEST(MeanFieldRunFile, PaperExamplesRunThroughSolve) {
+  for (const char* name : {"fig3a.toml", "fig3b.toml"}) {
+    const RunConfig c = qtraj::load_run_config(example(name));
+    ASSERT_EQ(c.solver.kind, "meanfield");
+    const auto r = qtraj::solve(c);
+    EXPECT_EQ(r.solver, "meanfield");
+    ASSERT_EQ(r.time.size(), 500u);
+    expect_separate_steps(r);
+    EXPECT_NEAR(r.jz_over_n_mean(r.time.size() - 1, 2), 0.49, 0.01) << name;
+  }
+  // fig4b.toml with both readings of "half excited".
+  for (const std::vector<std::string>& set :
+       {std::vector<std::string>{}, {R"(system.initial=["product 500000","ground","ground"])"}}) {
+    const RunConfig c = qtraj::load_run_config(example("fig4b.toml"), set);
+    const auto r = qtraj::solve(c);
+    EXPECT_EQ(r.jz_over_n_mean(0, 0), 0.0);
+    for (std::size_t i = 1; i < 3; ++i) EXPECT_LE(column_max(r.jz_over_n_mean, i), 1e-6);
+  }
+}
+
+TEST(MeanFieldRunFile, ProgressAndLinearGrid) {
+  RunConfig c = make_run({1000, 10}, {"excited", "ground"}, 1e-6, 1.0, 11);
+  c.time.spacing = qtraj::TimeGrid::Spacing::linear;
+  std::vector<double> fractions;
+  const auto r = qtraj::solve_meanfield(c, [&](double f, const std::string&) { fractions.push_back(f); });
+  ASSERT_EQ(r.time.size(), 11u);
+  EXPECT_DOUBLE_EQ(r.time[1], 0.1);
+  ASSERT_FALSE(fractions.empty());
+  EXPECT_TRUE(std::is_sorted(fractions.begin(), fractions.end()));
+  EXPECT_DOUBLE_EQ(fractions.back(), 1.0);
+  // Bad tolerances are input errors.
+  c.solver.rtol = 0;
+  EXPECT_THROW(qtraj::solve_meanfield(c), qtraj::InputError);
 }
 
 // ---------------------------------------------------------------------------------------------
