@@ -2,9 +2,10 @@
 // Spectral no-jump propagator (design.md section 3): in sector n, K_n = V diag(l) V^T, so with
 // eigen-coefficients c = V^T psi(t0):
 //   psi(t0 + s) = V diag(exp(-l s)) c,   N(s) = ||psi(t0 + s)||^2 = sum_a |c_a|^2 exp(-2 l_a s),
-// exact, with no time step. N is decreasing and convex, so the waiting time (N(s) = u) is found by
-// Newton's method safeguarded by a bracket, to ~1e-13 relative. A dark state (all weight on l = 0)
-// has N(s) > u for all s and never jumps.
+// exact, with no time step. ln N is decreasing and convex, so the waiting time (N(s) = u) is found
+// by Newton's method on ln N - ln u, monotone from s = 0, to ~1e-14 relative. A dark state (all
+// weight on l = 0) has N(s) > u for all s and never jumps. Eigenvalues at the eigensolver's noise
+// level are stored as exact zeros (trajectory_system.cpp), so dark parts are exactly constant.
 #include <math.h>
 
 #include "qtraj/trajectory/sector_ops.hpp"
@@ -61,7 +62,7 @@ class SpectralPropagator {
       double* row = out.obs + static_cast<long long>(next_out) * row_len;
       if (stationary_row >= 0) {
         if (team.rank() == 0)
-          for (int q = 0; q < row_len; ++q) row[q] = out.obs[stationary_row * row_len + q];
+          for (int q = 0; q < row_len; ++q) row[q] = out.obs[static_cast<long long>(stationary_row) * row_len + q];
       } else {
         const double dt = out.times[next_out] - t;
         const bool dark = evolved_state(team, sys, ws, d, lam, dt > 0.0 ? dt : 0.0, 1e-32 * floor,
