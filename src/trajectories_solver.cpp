@@ -3,7 +3,8 @@
 // Trajectory t (0-based) uses PhiloxStream(seed, t) only, so its jumps do not depend on the thread
 // that runs it. Aggregation is bit-identical for any thread count and scheduling: trajectories are
 // split into kNumChunks fixed index ranges (independent of the thread count); each chunk's
-// Aggregator adds its trajectories in index order; the chunks are merged in chunk order.
+// Aggregator adds its trajectories in index order; the chunks are merged in chunk order, each as
+// soon as all chunks before it are merged (so only about `threads` chunk aggregators are alive).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -164,7 +165,11 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
                                      : static_cast<int>(std::thread::hardware_concurrency());
   threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>({threads, total, kNumChunks})));
 
-  std::vector<Aggregator> chunks(kNumChunks, Aggregator(static_cast<std::size_t>(n_t) * row));
+  const std::size_t n_values = static_cast<std::size_t>(n_t) * row;
+  Aggregator all(n_values);
+  std::map<std::int64_t, Aggregator> finished;  // completed chunks waiting for their turn
+  std::int64_t merge_next = 0;
+  std::mutex merge_mutex;
   std::vector<std::vector<double>> rec_time(record);
   std::vector<std::vector<int>> rec_channel(record);
   std::vector<Worker> workers(threads);
@@ -222,6 +227,7 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
       for (;;) {
         const std::int64_t c = next_chunk++;
         if (c >= kNumChunks || failed) break;
+        Aggregator chunk(n_values);
         for (std::int64_t t = chunk_begin(c); t < chunk_begin(c + 1); ++t) {
           int jumps = run_one(w, t);
           if (t < record && jumps > static_cast<int>(w.jump_time.size())) {
@@ -230,7 +236,7 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
             w.jump_channel.resize(jumps);
             jumps = run_one(w, t);
           }
-          chunks[c].add(w.obs.data());
+          chunk.add(w.obs.data());
           std::vector<int>& per_res = w.per_reservoir;
           per_res.assign(num_res, 0);
           for (std::size_t ch = 0; ch < channels.size(); ++ch)
@@ -245,6 +251,14 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
             rec_channel[t].assign(w.jump_channel.begin(), w.jump_channel.begin() + jumps);
           }
           ++done;
+        }
+        std::lock_guard<std::mutex> lock(merge_mutex);
+        finished.emplace(c, std::move(chunk));
+        for (auto it = finished.find(merge_next); it != finished.end();
+             it = finished.find(merge_next)) {
+          all.merge(it->second);
+          finished.erase(it);
+          ++merge_next;
         }
       }
     } catch (...) {
@@ -277,8 +291,7 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
     progress(1.0, format_status(total, total, secs));
   }
 
-  Aggregator all(static_cast<std::size_t>(n_t) * row);
-  for (const auto& c : chunks) all.merge(c);
+  if (merge_next != kNumChunks) throw Error("trajectories: internal error, chunks left unmerged");
 
   Result result;
   result.solver = "trajectories";
