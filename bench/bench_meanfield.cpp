@@ -57,7 +57,35 @@ void BM_MeanField_Chain(benchmark::State& state) {
   for (int i = 0; i < m; ++i, v = std::max(1LL, v / 10)) n.push_back(v);
   run(state, paper_run(n, 1e-12, 10.0, 500));
 }
-BENCHMARK(BM_MeanField_Chain)->Arg(5)->Arg(8)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MeanField_Chain)->Arg(5)->Arg(8)->Arg(20)->Unit(benchmark::kMillisecond);
+
+// The same chain through the dense and the sparse LU paths of the integrator (solve_meanfield
+// picks sparse above 56 unknowns).
+void chain_direct(benchmark::State& state, bool sparse) {
+  const int m = static_cast<int>(state.range(0));
+  std::vector<long long> n;
+  long long v = 1000000000;
+  for (int i = 0; i < m; ++i, v = std::max(1LL, v / 10)) n.push_back(v);
+  const auto c = paper_run(n, 1e-12, 10.0, 500);
+  const qtraj::meanfield::CumulantEquations eq(c.model);
+  const auto times = c.time.times();
+  const auto rhs = [&](const Eigen::VectorXd& y, Eigen::VectorXd& dy) { eq.rhs(y, dy); };
+  const auto store = [](std::size_t, const Eigen::VectorXd&) {};
+  for (auto _ : state) {
+    if (sparse)
+      qtraj::meanfield::integrate_rodas4_sparse(
+          rhs, [&](const Eigen::VectorXd& y, Eigen::SparseMatrix<double>& j) { eq.jacobian(y, j); },
+          eq.pack(eq.initial_moments()), times, 1e-8, 1e-10, store);
+    else
+      qtraj::meanfield::integrate_rodas4(
+          rhs, [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); },
+          eq.pack(eq.initial_moments()), times, 1e-8, 1e-10, store);
+  }
+}
+void BM_MeanField_ChainDenseLU(benchmark::State& state) { chain_direct(state, false); }
+void BM_MeanField_ChainSparseLU(benchmark::State& state) { chain_direct(state, true); }
+BENCHMARK(BM_MeanField_ChainDenseLU)->Arg(3)->Arg(5)->Arg(7)->Arg(8)->Arg(12)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MeanField_ChainSparseLU)->Arg(3)->Arg(5)->Arg(7)->Arg(8)->Arg(12)->Arg(20)->Arg(30)->Unit(benchmark::kMillisecond);
 
 // One right-hand side evaluation and one Jacobian of the Fig. 3b system.
 void BM_MeanField_RhsJacobian(benchmark::State& state) {

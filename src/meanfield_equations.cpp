@@ -1,5 +1,6 @@
 // The second-order cumulant equations of docs/meanfield.md, compiled into a quadratic polynomial
 // in scaled variables (see include/qtraj/meanfield.hpp for the equations and the layout).
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <tuple>
@@ -182,6 +183,29 @@ CumulantEquations::CumulantEquations(const Model& model)
   for (const auto& [key, coef] : build.lin_)
     if (coef != 0.0) lin_.push_back({key.first, key.second, coef});
   constant_ = build.constant_;
+
+  // Sparse Jacobian pattern: every (out, a), (out, b) of a monomial, plus the diagonal (which
+  // W = I/(gamma h) - J needs); then each monomial's slots in the compressed value array.
+  std::vector<Eigen::Triplet<double>> entries;
+  for (int i = 0; i < size_; ++i) entries.emplace_back(i, i, 0.0);
+  for (const Lin& t : lin_) entries.emplace_back(t.out, t.a, 0.0);
+  for (const Quad& t : quad_) {
+    entries.emplace_back(t.out, t.a, 0.0);
+    entries.emplace_back(t.out, t.b, 0.0);
+  }
+  pattern_.resize(size_, size_);
+  pattern_.setFromTriplets(entries.begin(), entries.end());
+  pattern_.makeCompressed();
+  auto slot = [&](int row, int col) {
+    const int* begin = pattern_.innerIndexPtr() + pattern_.outerIndexPtr()[col];
+    const int* end = pattern_.innerIndexPtr() + pattern_.outerIndexPtr()[col + 1];
+    return static_cast<int>(std::lower_bound(begin, end, row) - pattern_.innerIndexPtr());
+  };
+  for (const Lin& t : lin_) lin_pos_.push_back(slot(t.out, t.a));
+  for (const Quad& t : quad_) {
+    quad_pos_a_.push_back(slot(t.out, t.a));
+    quad_pos_b_.push_back(slot(t.out, t.b));
+  }
 }
 
 Moments CumulantEquations::initial_moments() const {
@@ -247,6 +271,19 @@ void CumulantEquations::jacobian(const Eigen::VectorXd& y, Eigen::MatrixXd& jac)
   for (const Quad& t : quad_) {
     jac(t.out, t.a) += t.coef * y[t.b];
     jac(t.out, t.b) += t.coef * y[t.a];
+  }
+}
+
+void CumulantEquations::jacobian(const Eigen::VectorXd& y, Eigen::SparseMatrix<double>& jac) const {
+  if (jac.nonZeros() != pattern_.nonZeros() || jac.rows() != size_ || !jac.isCompressed())
+    jac = pattern_;
+  double* v = jac.valuePtr();
+  std::fill(v, v + jac.nonZeros(), 0.0);
+  for (std::size_t n = 0; n < lin_.size(); ++n) v[lin_pos_[n]] += lin_[n].coef;
+  for (std::size_t n = 0; n < quad_.size(); ++n) {
+    const Quad& t = quad_[n];
+    v[quad_pos_a_[n]] += t.coef * y[t.b];
+    v[quad_pos_b_[n]] += t.coef * y[t.a];
   }
 }
 

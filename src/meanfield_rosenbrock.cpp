@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include <Eigen/SparseLU>
+
 #include "qtraj/error.hpp"
 #include "qtraj/meanfield.hpp"
 
@@ -13,7 +15,7 @@ namespace qtraj {
 namespace meanfield {
 namespace {
 
-// Coefficients of RODAS4 (Hairer & Wanner, table 7.? / rodas.f "METH = 1").
+// Coefficients of RODAS4 as in Hairer's code rodas.f (method 1), transformed form.
 constexpr double kGamma = 0.25;
 constexpr double a21 = 1.544, a31 = 0.9466785280815826, a32 = 0.2557011698983284,
                  a41 = 3.314825187068521, a42 = 2.896124015972201, a43 = 0.9986419139977817,
@@ -25,19 +27,18 @@ constexpr double c21 = -5.6688, c31 = -2.430093356833875, c32 = -0.2063599157091
                  c54 = 11.70890893206160, c61 = 8.083246795921522, c62 = -7.981132988064893,
                  c63 = -31.52159432874371, c64 = 16.31930543123136, c65 = -6.058818238834054;
 
-}  // namespace
-
-IntegratorStats integrate_rodas4(const RhsFn& rhs, const JacFn& jac, Eigen::VectorXd y,
-                                 const std::vector<double>& times, double rtol, double atol,
-                                 const std::function<void(std::size_t, const Eigen::VectorXd&)>& store) {
+// The step loop, written once; `Linear` owns the Jacobian and the factorisation of
+// W = I/(gamma h) - J: factor(y, 1/(gamma h)) and solve(b).
+template <class Linear>
+IntegratorStats integrate(const RhsFn& rhs, Linear& linear, Eigen::VectorXd y,
+                          const std::vector<double>& times, double rtol, double atol,
+                          const StoreFn& store) {
   IntegratorStats stats;
   if (times.empty()) return stats;
   if (!(rtol > 0) || !(atol > 0))
     throw InputError("solver.rtol/atol", "", "tolerances must be positive");
   const Eigen::Index n = y.size();
   Eigen::VectorXd f0(n), f(n), ys(n), k1(n), k2(n), k3(n), k4(n), k5(n), k6(n), dy(n), ynew(n);
-  Eigen::MatrixXd jm(n, n), w(n, n);
-  Eigen::PartialPivLU<Eigen::MatrixXd> lu;
 
   double t = times[0];
   store(0, y);
@@ -73,11 +74,9 @@ IntegratorStats integrate_rodas4(const RhsFn& rhs, const JacFn& jac, Eigen::Vect
       if (!(hs > 0) || t + hs == t)
         throw Error("meanfield: step size underflow at t = " + std::to_string(t));
 
-      jac(y, jm);
+      linear.factor(y, 1.0 / (kGamma * hs));
       ++stats.jacobians;
-      w = -jm;
-      w.diagonal().array() += 1.0 / (kGamma * hs);
-      lu.compute(w);
+      auto& lu = linear;
       const double ih = 1.0 / hs;
       // W k_i = f(y + sum_j a_ij k_j) + (1/h) sum_j c_ij k_j
       k1 = lu.solve(f0);
@@ -126,6 +125,55 @@ IntegratorStats integrate_rodas4(const RhsFn& rhs, const JacFn& jac, Eigen::Vect
     store(out, y);
   }
   return stats;
+}
+
+
+struct DenseLinear {
+  const JacFn& jac;
+  Eigen::MatrixXd w;
+  Eigen::PartialPivLU<Eigen::MatrixXd> lu;
+  void factor(const Eigen::VectorXd& y, double diag) {
+    jac(y, w);
+    w = -w;
+    w.diagonal().array() += diag;
+    lu.compute(w);
+  }
+  Eigen::VectorXd solve(const Eigen::VectorXd& b) const { return lu.solve(b); }
+};
+
+struct SparseLinear {
+  const SparseJacFn& jac;
+  Eigen::SparseMatrix<double> w;
+  Eigen::SparseLU<Eigen::SparseMatrix<double>, Eigen::COLAMDOrdering<int>> lu;
+  bool analysed = false;
+  void factor(const Eigen::VectorXd& y, double diag) {
+    jac(y, w);  // fixed pattern containing the diagonal
+    w *= -1.0;
+    for (Eigen::Index k = 0; k < w.outerSize(); ++k) w.coeffRef(k, k) += diag;
+    if (!analysed) {
+      lu.analyzePattern(w);
+      analysed = true;
+    }
+    lu.factorize(w);
+    if (lu.info() != Eigen::Success) throw Error("meanfield: sparse LU failed: " + lu.lastErrorMessage());
+  }
+  Eigen::VectorXd solve(const Eigen::VectorXd& b) { return lu.solve(b); }
+};
+
+}  // namespace
+
+IntegratorStats integrate_rodas4(const RhsFn& rhs, const JacFn& jac, Eigen::VectorXd y,
+                                 const std::vector<double>& times, double rtol, double atol,
+                                 const StoreFn& store) {
+  DenseLinear linear{jac, {}, {}};
+  return integrate(rhs, linear, std::move(y), times, rtol, atol, store);
+}
+
+IntegratorStats integrate_rodas4_sparse(const RhsFn& rhs, const SparseJacFn& jac, Eigen::VectorXd y,
+                                        const std::vector<double>& times, double rtol, double atol,
+                                        const StoreFn& store) {
+  SparseLinear linear{jac, {}, {}};
+  return integrate(rhs, linear, std::move(y), times, rtol, atol, store);
 }
 
 }  // namespace meanfield

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <Eigen/Dense>
+#include <Eigen/SparseCore>
 
 #include "qtraj/model.hpp"
 
@@ -57,6 +58,9 @@ class CumulantEquations {
 
   void rhs(const Eigen::VectorXd& y, Eigen::VectorXd& dy) const;
   void jacobian(const Eigen::VectorXd& y, Eigen::MatrixXd& jac) const;
+  /// The same Jacobian in a fixed sparsity pattern (all monomial positions plus the diagonal),
+  /// compressed column storage; `jac` is reset to the pattern on first use.
+  void jacobian(const Eigen::VectorXd& y, Eigen::SparseMatrix<double>& jac) const;
   /// d/dt of the unscaled moments at `m` (for tests: compare with the master equation).
   Moments derivative(const Moments& m) const;
 
@@ -80,6 +84,8 @@ class CumulantEquations {
   std::vector<Quad> quad_;
   std::vector<Lin> lin_;
   std::vector<double> constant_;  // per output
+  Eigen::SparseMatrix<double> pattern_;  // Jacobian pattern incl. the diagonal
+  std::vector<int> lin_pos_, quad_pos_a_, quad_pos_b_;  // value-array slots in pattern_
 };
 
 /// Integrator statistics.
@@ -95,9 +101,16 @@ struct IntegratorStats {
 /// through `store(index, y)`. Steps are clipped to land on the output times exactly.
 using RhsFn = std::function<void(const Eigen::VectorXd&, Eigen::VectorXd&)>;
 using JacFn = std::function<void(const Eigen::VectorXd&, Eigen::MatrixXd&)>;
+using StoreFn = std::function<void(std::size_t, const Eigen::VectorXd&)>;
 IntegratorStats integrate_rodas4(const RhsFn& rhs, const JacFn& jac, Eigen::VectorXd y,
                                  const std::vector<double>& times, double rtol, double atol,
-                                 const std::function<void(std::size_t, const Eigen::VectorXd&)>& store);
+                                 const StoreFn& store);
+/// The same method with a sparse Jacobian (fixed pattern, which must contain the diagonal) and
+/// a sparse LU whose symbolic analysis is done once: for many domains (M^2 + M unknowns).
+using SparseJacFn = std::function<void(const Eigen::VectorXd&, Eigen::SparseMatrix<double>&)>;
+IntegratorStats integrate_rodas4_sparse(const RhsFn& rhs, const SparseJacFn& jac, Eigen::VectorXd y,
+                                        const std::vector<double>& times, double rtol, double atol,
+                                        const StoreFn& store);
 
 }  // namespace meanfield
 }  // namespace qtraj
