@@ -1,9 +1,47 @@
 // Compiled only when QTRAJ_BUILD_CUDA=OFF: every GPU entry point throws NotCompiled.
+#include <algorithm>
+
 #include "qtraj/cuda_backend.hpp"
+#include "qtraj/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
 
 namespace qtraj::cuda {
 
 std::string device_summary() { throw NotCompiled("cuda::device_summary"); }
+
+// --- TrajectoryBatchRunner (kernels/trajectory_batch_runner.cu in CUDA builds) ---
+struct TrajectoryBatchRunner::Impl {};
+
+TrajectoryBatchRunner::TrajectoryBatchRunner(const trajectory::TrajectorySystem&, LaunchSettings) {
+  throw NotCompiled("cuda::TrajectoryBatchRunner");
+}
+TrajectoryBatchRunner::TrajectoryBatchRunner(const std::vector<double>&, const std::vector<int>&,
+                                             const std::vector<BundleEntry>&, LaunchSettings) {
+  throw NotCompiled("cuda::TrajectoryBatchRunner");
+}
+TrajectoryBatchRunner::~TrajectoryBatchRunner() = default;
+TrajectoryBatchRunner::TrajectoryBatchRunner(TrajectoryBatchRunner&&) noexcept = default;
+TrajectoryBatchRunner& TrajectoryBatchRunner::operator=(TrajectoryBatchRunner&&) noexcept = default;
+void TrajectoryBatchRunner::run(std::int64_t, std::int64_t, std::uint64_t, const PropagatorSettings&,
+                                const std::vector<double>&, int, std::int64_t, BatchOutput&) {
+  throw NotCompiled("cuda::TrajectoryBatchRunner::run");
+}
+const LaunchInfo& TrajectoryBatchRunner::last_launch() const {
+  throw NotCompiled("cuda::TrajectoryBatchRunner::last_launch");
+}
+int TrajectoryBatchRunner::block_size_for(int max_sector_dim) {
+  const int warps = (std::max(max_sector_dim, 1) + 31) / 32;
+  return std::min(256, std::max(32, warps * 32));
+}
+
+namespace testing {
+PhiloxDeviceCheck philox_device_check(std::uint64_t, std::uint64_t, int) {
+  throw NotCompiled("cuda::testing::philox_device_check");
+}
+std::vector<double> block_reduce_check(const std::vector<double>&, int) {
+  throw NotCompiled("cuda::testing::block_reduce_check");
+}
+bool device_available() { return false; }
+}  // namespace testing
 
 }  // namespace qtraj::cuda

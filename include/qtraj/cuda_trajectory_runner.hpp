@@ -1,0 +1,175 @@
+#pragma once
+// The CUDA trajectory backend, host API (design.md section 3). Plain C++: no CUDA header needed to
+// use it. A build with QTRAJ_BUILD_CUDA=ON implements it in kernels/trajectory_batch_runner.cu;
+// a CPU-only build links src/device_hooks/cuda_stubs.cpp, where every entry point throws
+// qtraj::NotCompiled (Ginkgo's device hooks).
+//
+// Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU (no device where it was written).
+//
+// What it does: trajectory t of a run is a pure function of (seed, t) (PhiloxStream(seed, t), the
+// same draws in the same order as the CPU backend, src/trajectories_solver.cpp). The runner uploads
+// the flat bundle data (every array of each bundle's SystemView, the sector probabilities and the
+// sector-normalised initial state) once, then runs batches of consecutive trajectory indices,
+// one trajectory per thread block, with the very same run_trajectory<Team, Propagator> code as the
+// CPU (team = the block), and copies each trajectory's TrajectoryOutput back to the host. The host
+// aggregates them exactly like CPU trajectories (Aggregator::add of each obs row block, in index
+// order, jump-count histograms from channel_counts, jump records from jump_time / jump_channel).
+//
+// How the caller wires it into solve_trajectories (what must be provided):
+//   1. the bundles: one TrajectorySystem per initial-component choice that a trajectory of the run
+//      can draw (every choice with positive weight product), built with spectral = true for the
+//      spectral propagator or adaptive = true for the adaptive one, all from the same Model and
+//      collapse_channels(model), and alive while the runner lives (the runner keeps no pointer to
+//      them after construction, but reads them during it);
+//   2. the component weights exactly as the CPU backend passes them to draw_components:
+//      weights = all domains' DomainComponent::weight concatenated, weight_begin (M + 1 entries);
+//   3. per batch: the trajectory range [first, first + count), the seed, the propagator settings,
+//      the output grid (ascending, times[0] >= 0), the jump capacity K and record_end (trajectories
+//      t < record_end store their first K jumps, the others none: the CPU's `t < record`).
+// What comes back (BatchOutput, host vectors, trajectory r = t - first):
+//   obs            count x num_times x 2M doubles, row-major: obs[(r * num_times + k) * 2M + q],
+//                  q < M: <J_q^z>, q >= M: <J_{q-M}^+ J_{q-M}^->, normalised, at times[k]
+//                  (exactly the CPU worker's `obs` buffer of trajectory t, so
+//                  aggregator.add(out.obs_of(r)) is the CPU's chunks[c].add(w.obs.data()));
+//   jumps          count ints: the trajectory's total number of jumps;
+//   channel_counts count x C ints: jumps per collapse channel (C = collapse_channels order);
+//   jump_time      count x K doubles, jump_channel count x K ints: the first min(jumps, K) jumps
+//                  of each trajectory with t < record_end (unused slots are left unspecified).
+//   If a recorded trajectory has jumps > K, rerun just it with a larger K (run(t, 1, ...)): it
+//   reproduces the same trajectory (the CPU backend's grow-and-rerun).
+// Device memory per batch: count * (8 (num_times 2M + K) + 4 (1 + C + K)) bytes plus the bundles;
+// choose count accordingly (1e5 trajectories x 41 times x 6 values = 197 MB).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qtraj::trajectory {
+class TrajectorySystem;
+}
+
+namespace qtraj::cuda {
+
+/// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp).
+struct PropagatorSettings {
+  enum class Kind { spectral, adaptive };
+  Kind kind = Kind::spectral;
+  double rtol = 1e-8;   // adaptive only
+  double atol = 1e-10;  // adaptive only
+};
+
+/// Where each block's TrajectoryWorkspace lives.
+enum class WorkspacePlacement {
+  automatic,  // shared memory when doubles_needed(max_dim, C) * 8 bytes fit the opt-in limit
+  shared,     // force shared memory (throws DeviceError if it does not fit)
+  global      // force a per-block slice of a global scratch buffer
+};
+
+struct LaunchSettings {
+  int device = -1;      // CUDA device ordinal; -1 = the current device
+  int block_size = 0;   // threads per block (1..1024); 0 = automatic (see block_size_for)
+  int max_blocks = 0;   // cap on the grid (grid-stride beyond it); 0 = occupancy-limited grid
+  WorkspacePlacement placement = WorkspacePlacement::automatic;
+};
+
+/// One bundle of the run and the component choice (one component index per domain) it belongs to.
+struct BundleEntry {
+  std::vector<int> choice;
+  const trajectory::TrajectorySystem* system = nullptr;
+};
+
+/// Per-trajectory results of one batch (layout above).
+struct BatchOutput {
+  std::int64_t first = 0, count = 0;
+  int num_times = 0;
+  int row = 0;  // 2M values per output time
+  int num_channels = 0;
+  int jump_capacity = 0;
+  std::vector<double> obs;
+  std::vector<int> jumps;
+  std::vector<int> channel_counts;
+  std::vector<double> jump_time;
+  std::vector<int> jump_channel;
+
+  const double* obs_of(std::int64_t r) const { return obs.data() + r * num_times * row; }
+  const int* channel_counts_of(std::int64_t r) const {
+    return channel_counts.data() + r * num_channels;
+  }
+  const double* jump_time_of(std::int64_t r) const { return jump_time.data() + r * jump_capacity; }
+  const int* jump_channel_of(std::int64_t r) const {
+    return jump_channel.data() + r * jump_capacity;
+  }
+};
+
+/// What the last run() launched (for logs, tests and benchmarks).
+struct LaunchInfo {
+  int device = 0;
+  int block_size = 0;
+  int grid_size = 0;
+  long long workspace_bytes = 0;  // per block: doubles_needed(max_dim, C) * 8
+  bool shared_workspace = false;  // true: extern __shared__, false: global scratch slice
+  int max_shared_optin = 0;       // cudaDevAttrMaxSharedMemoryPerBlockOptin of the device
+  double kernel_ms = 0.0;         // kernel time of the last batch (CUDA events)
+};
+
+class TrajectoryBatchRunner {
+ public:
+  /// Single bundle: every domain's initial state has one component (excited, ground, dicke,
+  /// coherent), so the M component draws always pick component 0 of `system`.
+  explicit TrajectoryBatchRunner(const trajectory::TrajectorySystem& system,
+                                 LaunchSettings launch = {});
+  /// Several bundles (e.g. a "product K" domain: a mixture over j). weights / weight_begin as the
+  /// CPU backend builds them; `bundles` lists each drawable choice once (same channels in all).
+  /// A trajectory that draws a choice without a bundle makes run() throw qtraj::Error.
+  TrajectoryBatchRunner(const std::vector<double>& weights, const std::vector<int>& weight_begin,
+                        const std::vector<BundleEntry>& bundles, LaunchSettings launch = {});
+  ~TrajectoryBatchRunner();
+  TrajectoryBatchRunner(TrajectoryBatchRunner&&) noexcept;
+  TrajectoryBatchRunner& operator=(TrajectoryBatchRunner&&) noexcept;
+  TrajectoryBatchRunner(const TrajectoryBatchRunner&) = delete;
+  TrajectoryBatchRunner& operator=(const TrajectoryBatchRunner&) = delete;
+
+  /// Runs trajectories first .. first + count - 1 and fills `out` (resized; layout above).
+  /// Throws DeviceError on CUDA failures (the message names the call and the size asked for),
+  /// qtraj::Error if the propagator's data is missing from a bundle or a bundle is missing.
+  void run(std::int64_t first, std::int64_t count, std::uint64_t seed,
+           const PropagatorSettings& propagator, const std::vector<double>& times,
+           int jump_capacity, std::int64_t record_end, BatchOutput& out);
+
+  const LaunchInfo& last_launch() const;
+
+  /// The automatic block size for a largest sector dimension: one thread per component, rounded
+  /// up to whole warps, between 32 and 256.
+  static int block_size_for(int max_sector_dim);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+namespace testing {
+
+/// Device self-check of the random streams (tests/cuda): on the GPU, for blocks b < num_blocks of
+/// trajectory `trajectory`, words [4b, 4b + 4) of
+///   ours:          PhiloxStream(seed, trajectory).block(b),
+///   curand_block:  curand_Philox4x32_10({b_lo, b_hi, t_lo, t_hi}, {seed_lo, seed_hi}),
+///   curand_stream: the b-th curand4() after curand_init(seed, trajectory, 0),
+///   curand_offset: curand4() right after curand_init(seed, trajectory, 4 b);
+/// and uniforms[i] = the i-th PhiloxStream::uniform() on the device (i < 2 num_blocks).
+struct PhiloxDeviceCheck {
+  std::vector<std::uint32_t> ours, curand_block, curand_stream, curand_offset;
+  std::vector<double> uniforms;
+};
+PhiloxDeviceCheck philox_device_check(std::uint64_t seed, std::uint64_t trajectory, int num_blocks);
+
+/// BlockTeam::reduce_sum on one block of `values.size()` threads (thread i contributes values[i]),
+/// called `repeats` times in a row (value scaled by (rep + 1)); result[rep * size + i] = what
+/// thread i got in repetition rep.
+std::vector<double> block_reduce_check(const std::vector<double>& values, int repeats);
+
+/// True if a CUDA device is visible (cudaGetDeviceCount > 0); false on a CPU-only build.
+bool device_available();
+
+}  // namespace testing
+
+}  // namespace qtraj::cuda

@@ -1,0 +1,81 @@
+// Trajectory kernels: one trajectory per thread block, the per-trajectory math of
+// include/qtraj/trajectory/ (run_trajectory, both propagators) run unchanged with team = BlockTeam.
+// The per-trajectory body (draws identical to the CPU backend) is run_batch_trajectory,
+// trajectory_batch.cuh.
+//
+// Status: compiles with nvcc 13 for sm_90; not yet run on a GPU.
+#include <cuda_runtime.h>
+
+#include "block_team.cuh"
+#include "trajectory_kernel.cuh"
+#include "qtraj/trajectory/adaptive_propagator.hpp"
+#include "qtraj/trajectory/spectral_propagator.hpp"
+#include "qtraj/trajectory/trajectory.hpp"
+
+namespace qtraj::cuda {
+
+using trajectory::AdaptivePropagator;
+using trajectory::SpectralPropagator;
+using trajectory::TrajectoryWorkspace;
+
+namespace {
+
+template <class Propagator>
+__global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Propagator prototype) {
+  extern __shared__ double shared_workspace[];
+  __shared__ BlockTeam::TempStorage team_storage;
+  BlockTeam team(team_storage);
+
+  double* base = args.d_scratch != nullptr ? args.d_scratch + blockIdx.x * args.scratch_stride
+                                           : shared_workspace;
+  const TrajectoryWorkspace ws = TrajectoryWorkspace::carve(base, args.max_dim, args.num_channels);
+  const std::int64_t end = args.first + args.count;
+  // Every thread walks the same t sequence, so all block-level syncs inside match up.
+  for (std::int64_t t = args.first + blockIdx.x; t < end; t += gridDim.x)
+    run_batch_trajectory(team, args, prototype, ws, t);
+}
+
+template <class Propagator>
+cudaError_t launch(const TrajectoryBatchArgs& args, const Propagator& prototype, int grid_size,
+                   int block_size, std::size_t shared_bytes, cudaStream_t stream) {
+  if (args.count <= 0) return cudaSuccess;
+  trajectory_batch_kernel<Propagator>
+      <<<grid_size, block_size, shared_bytes, stream>>>(args, prototype);
+  return cudaPeekAtLastError();
+}
+
+const void* kernel_of(bool adaptive) {
+  return adaptive ? reinterpret_cast<const void*>(&trajectory_batch_kernel<AdaptivePropagator>)
+                  : reinterpret_cast<const void*>(&trajectory_batch_kernel<SpectralPropagator>);
+}
+
+}  // namespace
+
+cudaError_t gpu_trajectory_kernel_attributes(bool adaptive, cudaFuncAttributes* attr) {
+  return cudaFuncGetAttributes(attr, kernel_of(adaptive));
+}
+
+cudaError_t gpu_set_trajectory_shared_limit(bool adaptive, int bytes) {
+  return cudaFuncSetAttribute(kernel_of(adaptive), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              bytes);
+}
+
+cudaError_t gpu_trajectory_occupancy(bool adaptive, int block_size, std::size_t shared_bytes,
+                                     int* blocks_per_sm) {
+  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, kernel_of(adaptive),
+                                                       block_size, shared_bytes);
+}
+
+cudaError_t gpu_run_trajectories_spectral(const TrajectoryBatchArgs& args, int grid_size,
+                                          int block_size, std::size_t shared_bytes,
+                                          cudaStream_t stream) {
+  return launch(args, SpectralPropagator(), grid_size, block_size, shared_bytes, stream);
+}
+
+cudaError_t gpu_run_trajectories_adaptive(const TrajectoryBatchArgs& args, double rtol,
+                                          double atol, int grid_size, int block_size,
+                                          std::size_t shared_bytes, cudaStream_t stream) {
+  return launch(args, AdaptivePropagator(rtol, atol), grid_size, block_size, shared_bytes, stream);
+}
+
+}  // namespace qtraj::cuda

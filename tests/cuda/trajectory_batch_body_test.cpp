@@ -1,0 +1,163 @@
+// The batch kernel's per-trajectory body (run_batch_trajectory, kernels/trajectory_batch.cuh) run
+// on the CPU with host pointers, no GPU needed: everything the kernel adds around run_trajectory
+// (component draws, choice key -> bundle, sector draw, start state, output offsets r = t - first,
+// record_end, grid-stride order) is checked here against the CPU backend's trajectory code.
+//  - with SerialTeam: bit-identical to the reference (the same arithmetic in the same order);
+//  - with ThreadTeams of 3 and 7 threads (strided loops, barriers, reductions: a CPU stand-in for a
+//    thread block), to 1e-10 (spectral) / 1e-8 (adaptive), as tests/trajectory_team_test.cpp.
+// What this cannot check: BlockTeam itself, shared/global memory placement, the CUDA runtime calls
+// (tests/cuda/trajectory_cuda_test.cpp does, on a machine with a GPU).
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "cuda_test_helpers.hpp"
+#include "qtraj/trajectory/thread_team.hpp"
+#include "trajectory_batch.cuh"
+
+using namespace qtraj;
+using namespace qtraj::trajectory;
+using namespace qtraj::cuda;
+using namespace qtraj::cuda::test_support;
+
+namespace {
+
+/// Host staging of a batch: the arrays the runner uploads, as host pointers.
+struct HostBatch {
+  std::vector<DeviceBundle> bundles;
+  std::vector<int> table;
+  std::vector<double> work;
+  TrajectoryBatchArgs args;
+  BatchOutput out;
+
+  HostBatch(const Case& c, std::int64_t first, std::int64_t count, int capacity,
+            std::int64_t record_end) {
+    const int m = c.model.num_domains();
+    long long size = 1;
+    for (int i = 0; i < m; ++i) size *= c.weight_begin[i + 1] - c.weight_begin[i];
+    table.assign(static_cast<std::size_t>(size), -1);
+    int max_dim = 1;
+    for (const auto& [choice, system] : c.bundles) {
+      table[choice_key(c.weight_begin.data(), m, choice.data())] = static_cast<int>(bundles.size());
+      DeviceBundle b;
+      b.view = system->view();
+      b.sector_prob = system->sector_probability().data();
+      b.num_sectors = static_cast<int>(system->sector_probability().size());
+      b.start_re = system->start_re(0);
+      b.start_im = system->start_im(0);
+      b.complex_state = system->complex_state() ? 1 : 0;
+      bundles.push_back(b);
+      max_dim = std::max(max_dim, b.view.max_sector_dim);
+    }
+    const int row = 2 * m, c_ch = bundles[0].view.num_channels, n_t = static_cast<int>(c.times.size());
+    out.first = first;
+    out.count = count;
+    out.num_times = n_t;
+    out.row = row;
+    out.num_channels = c_ch;
+    out.jump_capacity = capacity;
+    out.obs.assign(count * n_t * row, -99.0);
+    out.jumps.assign(count, -7);
+    out.channel_counts.assign(count * c_ch, -7);
+    out.jump_time.assign(count * capacity, -1.0);
+    out.jump_channel.assign(count * capacity, -1);
+    work.assign(TrajectoryWorkspace::doubles_needed(max_dim, c_ch), 0.0);
+    args.d_bundles = bundles.data();
+    args.d_bundle_of_choice = table.data();
+    args.d_weights = c.weights.data();
+    args.d_weight_begin = c.weight_begin.data();
+    args.num_domains = m;
+    args.num_channels = c_ch;
+    args.max_dim = max_dim;
+    args.seed = kSeed;
+    args.first = first;
+    args.count = count;
+    args.d_times = c.times.data();
+    args.num_times = n_t;
+    args.d_obs = out.obs.data();
+    args.d_jumps = out.jumps.data();
+    args.d_channel_counts = out.channel_counts.data();
+    args.d_jump_time = out.jump_time.data();
+    args.d_jump_channel = out.jump_channel.data();
+    args.jump_capacity = capacity;
+    args.record_end = record_end;
+  }
+
+  /// The kernel's loop nest with `grid` blocks run one after another, each by `team`.
+  template <class Team, class Propagator>
+  void run(Team& team, const Propagator& prop, int grid) {
+    const TrajectoryWorkspace ws = TrajectoryWorkspace::carve(work.data(), args.max_dim, args.num_channels);
+    for (int block = 0; block < grid; ++block)
+      for (std::int64_t t = args.first + block; t < args.first + args.count; t += grid)
+        run_batch_trajectory(team, args, prop, ws, t);
+  }
+};
+
+template <class Propagator>
+void check_case(const Case& c, const PropagatorSettings& p, const Propagator& prop,
+                std::int64_t first, std::int64_t count, double team_tol) {
+  const auto cpu = run_cpu_range(c, first, count, p);
+  {
+    HostBatch serial(c, first, count, kCapacity, first + count);
+    SerialTeam team;
+    serial.run(team, prop, 5);
+    EXPECT_TRUE(equivalent(serial.out, cpu, 0.0)) << "SerialTeam must be bit-identical";
+  }
+  for (int size : {3, 7}) {
+    SCOPED_TRACE("ThreadTeam of " + std::to_string(size));
+    HostBatch shared(c, first, count, kCapacity, first + count);
+    run_thread_team(size, [&](ThreadTeam& team) { shared.run(team, prop, 3); });
+    EXPECT_TRUE(equivalent(shared.out, cpu, team_tol));
+  }
+}
+
+}  // namespace
+
+TEST(CudaBatchBody, SerialAndThreadTeamsReproduceCpuSpectral12_6_2) {
+  Case c(make_model({12, 6, 2}, {"excited", "ground", "ground"}, 0.0), linear_grid(20.0, 41));
+  check_case(c, spectral(), SpectralPropagator(), 40, 60, 1e-10);
+}
+
+TEST(CudaBatchBody, SerialAndThreadTeamsReproduceCpuProductState) {
+  Case c(make_model({12, 6, 2}, {"product 6", "ground", "ground"}, 0.0), linear_grid(20.0, 41));
+  ASSERT_GT(c.bundles.size(), 1u);
+  check_case(c, spectral(), SpectralPropagator(), 0, 60, 1e-10);
+}
+
+TEST(CudaBatchBody, SerialAndThreadTeamsReproduceCpuThermalCoherent) {
+  Case c(make_model({5, 3, 2}, {"coherent 1.1 0.7", "dicke 1", "coherent 2.0 -0.4"}, 0.2),
+         linear_grid(10.0, 21));
+  check_case(c, spectral(), SpectralPropagator(), 7, 30, 1e-10);
+  const PropagatorSettings a = adaptive();
+  check_case(c, a, AdaptivePropagator(a.rtol, a.atol), 7, 8, 1e-8);
+}
+
+TEST(CudaBatchBody, RecordEndAndMissingBundle) {
+  Case c(make_model({12, 6, 2}, {"product 6", "ground", "ground"}, 0.0), linear_grid(20.0, 41));
+  HostBatch batch(c, 0, 40, 4, 10);
+  // Drop the bundle of the most frequent choice: its trajectories must report kMissingBundle.
+  const std::vector<int> dropped = c.bundles.begin()->first;
+  batch.table[choice_key(c.weight_begin.data(), 3, dropped.data())] = -1;
+  SerialTeam team;
+  batch.run(team, SpectralPropagator(), 1);
+  int missing = 0;
+  for (std::int64_t t = 0; t < 40; ++t) {
+    PhiloxStream rng(kSeed, t);
+    std::vector<int> choice(3);
+    draw_components(rng, 3, c.weights.data(), c.weight_begin.data(), choice.data());
+    if (choice == dropped) {
+      EXPECT_EQ(batch.out.jumps[t], kMissingBundle);
+      ++missing;
+      continue;
+    }
+    const CpuTrajectory ref = run_cpu(c, kSeed, t, spectral(), kCapacity);
+    ASSERT_EQ(batch.out.jumps[t], ref.jumps);
+    if (t >= 10) {  // beyond record_end: nothing stored
+      for (int j = 0; j < 4; ++j) EXPECT_EQ(batch.out.jump_time_of(t)[j], -1.0);
+    } else {
+      for (int j = 0; j < std::min(ref.jumps, 4); ++j)
+        EXPECT_EQ(batch.out.jump_time_of(t)[j], ref.jump_time[j]);
+    }
+  }
+  EXPECT_GT(missing, 0) << "choose a dropped choice that occurs";
+}
