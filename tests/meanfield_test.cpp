@@ -555,7 +555,7 @@ TEST(MeanFieldPaper, ProductStateFlipConfirmedByExactSolver) {
   }
   const auto mf = qtraj::solve_meanfield(c);
   const std::size_t last = exact.time.size() - 1;
-  for (const auto* r : {&exact, &mf}) {
+  for (const qtraj::Result* r : {static_cast<const qtraj::Result*>(&exact), &mf}) {
     EXPECT_NEAR(r->jz_over_n_mean(last, 0), -0.25, 0.02) << r->solver;
     EXPECT_GT(r->jz_over_n_mean(last, 1), 0.35) << r->solver;
   }
