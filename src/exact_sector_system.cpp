@@ -313,6 +313,10 @@ Eigen::VectorXd SectorSystem::populations(const Eigen::VectorXd& y) const {
   for (int n = 0; n < num_sectors(); ++n) {
     const int d = dim(n);
     if (d == 0) continue;
+    if (ConstBlock(y.data() + offset(n), d, d).isZero(0.0)) {  // drained or never reached
+      p.segment(space_.sector_begin(n), d).setZero();
+      continue;
+    }
     // diag(V X V^T)_s = sum_b (V X)_sb V_sb.
     const Eigen::MatrixXd vx = vectors_[n] * ConstBlock(y.data() + offset(n), d, d);
     p.segment(space_.sector_begin(n), d) = vx.cwiseProduct(vectors_[n]).rowwise().sum();

@@ -17,6 +17,9 @@
 namespace qtraj {
 namespace {
 
+// sum_n d_n^2 above which the exact solver refuses (about 1.6 GB per state vector).
+constexpr double kMaxBlockEntries = 2e8;
+
 // The cartesian product of the domains' components: one callback per combination.
 void for_each_combination(const std::vector<std::vector<DomainComponent>>& per_domain,
                           const std::function<void(const std::vector<const DomainComponent*>&)>& fn) {
@@ -79,6 +82,15 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
     const std::size_t index = done++;
     if (weight <= 0.0) return;
     const DickeSpace space(two_j);
+    // Memory: about a dozen state vectors of sum_n d_n^2 doubles, plus per-channel matrices.
+    double blocks = 0;
+    for (int n = 0; n <= space.max_excitation(); ++n)
+      blocks += static_cast<double>(space.sector_size(n)) * static_cast<double>(space.sector_size(n));
+    if (blocks > kMaxBlockEntries)
+      throw InputError("system.domains", "sum of squared sector sizes " + std::to_string(blocks),
+                       "too large for the exact solver (limit " +
+                           std::to_string(kMaxBlockEntries) +
+                           "); use solver.kind = \"trajectories\" or \"meanfield\"");
     const exact::SectorSystem system(space, channels);
     // psi = tensor product of the domains' amplitudes, indexed by the DickeSpace order.
     std::vector<std::complex<double>> psi(static_cast<std::size_t>(space.dim()));

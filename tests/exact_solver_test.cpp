@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "qtraj/error.hpp"
 #include "qtraj/exact_solver.hpp"
 #include "qtraj/solvers.hpp"
 
@@ -101,6 +102,15 @@ const std::vector<std::vector<double>> kRef_coherent_2_1 = {
     {-3.617935867441961e-01, -2.070514918422240e-01},
     {-4.124625004721915e-01, -1.589762522203447e-01},
     {-4.144276491307801e-01, -1.577105989678782e-01}};
+// coherent_both_2_1: N = [2, 1], initial = [('coherent', 1.0, 0.3), ('coherent', 2.0, 1.1)], reservoirs = [([0, 1], 1.0, 0.0)]
+const std::vector<std::vector<double>> kRef_coherent_both_2_1 = {
+    {2.701511529340700e-01, -2.080734182735714e-01},
+    {1.673198761293179e-01, -2.589631786317138e-01},
+    {-1.339332910988052e-01, -3.747741481183156e-01},
+    {-3.194667811965082e-01, -4.017343312947468e-01},
+    {-4.302706713190734e-01, -3.717515613518455e-01},
+    {-4.606420409841228e-01, -3.469285820956615e-01},
+    {-4.615687904623988e-01, -3.462751629473855e-01}};
 // star_2_1_1: N = [2, 1, 1], initial = [('excited',), ('ground',), ('ground',)], reservoirs = [([0, 1, 2], 0.7, 0.0)]
 const std::vector<std::vector<double>> kRef_star_2_1_1 = {
     {5.000000000000000e-01, -5.000000000000000e-01, -5.000000000000000e-01},
@@ -172,6 +182,12 @@ TEST(ExactSolver, MatchesQutipProductState31) {
 TEST(ExactSolver, MatchesQutipCoherent21) {
   expect_matches_reference(
       make_config({2, 1}, {"coherent 1.0 0.3", "ground"}, chain(2), {20}), kRef_coherent_2_1);
+}
+
+TEST(ExactSolver, MatchesQutipCoherentBoth21) {
+  expect_matches_reference(
+      make_config({2, 1}, {"coherent 1.0 0.3", "coherent 2.0 1.1"}, chain(2), {20}),
+      kRef_coherent_both_2_1);
 }
 
 TEST(ExactSolver, MatchesQutipStarReservoir211) {
@@ -365,6 +381,11 @@ TEST(ExactSolver, LogGridAndProgress) {
   RunConfig lin = make_linear({4, 2}, {"excited", "ground"}, {}, 100.0, 3);
   const Result rl = solve_exact(lin);
   EXPECT_NEAR(r.jz_over_n_mean(30, 1), rl.jz_over_n_mean(2, 1), 1e-9);
+}
+
+TEST(ExactSolver, RefusesSystemsTooLargeForTheDenseBlocks) {
+  RunConfig c = make_linear({800, 800}, {"excited", "ground"}, {}, 1.0, 2);  // sum d_n^2 ~ 3.4e8
+  EXPECT_THROW(solve_exact(c), InputError);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -77,6 +77,9 @@ CASES = [
      [([0, 1], 1.0, 0.2), ([1, 2], 0.8, 0.5)]),
     ("product_3_1", [3, 1], [("product", 1), ("ground",)], chain(2)),
     ("coherent_2_1", [2, 1], [("coherent", 1.0, 0.3), ("ground",)], chain(2)),
+    # both domains coherent with different phases: within sector n = 1 the states |0,1> and
+    # |1,0> carry a relative phase, so this checks the real-part treatment of psi_n psi_n^+.
+    ("coherent_both_2_1", [2, 1], [("coherent", 1.0, 0.3), ("coherent", 2.0, 1.1)], chain(2)),
     ("star_2_1_1", [2, 1, 1], [("excited",), ("ground",), ("ground",)], [([0, 1, 2], 0.7, 0.0)]),
 ]
 TIMES = [0.0, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0]
