@@ -121,7 +121,8 @@ CumulantEquations::CumulantEquations(const Model& model)
   for (int i = 0; i < m; ++i) j2[i] = initial_domain_moments(initial_[i], n_[i]).j2;
 
   Builder build(size_);
-  for (const Channel& ch : collapse_channels(model)) {
+  channels_ = collapse_channels(model);
+  for (const Channel& ch : channels_) {
     std::vector<char> in(m, 0);
     for (int d : ch.domains) in[d] = 1;
     const auto& set = ch.domains;
@@ -285,6 +286,22 @@ void CumulantEquations::jacobian(const Eigen::VectorXd& y, Eigen::SparseMatrix<d
     v[quad_pos_a_[n]] += t.coef * y[t.b];
     v[quad_pos_b_[n]] += t.coef * y[t.a];
   }
+}
+
+double CumulantEquations::growth_rate(const Eigen::VectorXd& y) const {
+  const int m = num_domains();
+  Eigen::MatrixXd k = Eigen::MatrixXd::Zero(m, m);
+  for (const Channel& ch : channels_)
+    for (int i : ch.domains) {
+      const double z = y[z_index(i)] * static_cast<double>(n_[i]);
+      const double zr = ch.raising ? -ch.rate * (z + 0.5) : ch.rate * (z - 0.5);
+      for (int l : ch.domains) k(i, l) += zr;  // (Z_r E_r)_{il}
+    }
+  if (m == 1) return std::max(0.0, 2 * k(0, 0));
+  const Eigen::VectorXcd ev = Eigen::EigenSolver<Eigen::MatrixXd>(k, false).eigenvalues();
+  double top = 0;
+  for (Eigen::Index i = 0; i < ev.size(); ++i) top = std::max(top, ev[i].real());
+  return 2 * top;
 }
 
 Moments CumulantEquations::derivative(const Moments& m) const {

@@ -32,7 +32,7 @@ constexpr double c21 = -5.6688, c31 = -2.430093356833875, c32 = -0.2063599157091
 template <class Linear>
 IntegratorStats integrate(const RhsFn& rhs, Linear& linear, Eigen::VectorXd y,
                           const std::vector<double>& times, double rtol, double atol,
-                          const StoreFn& store) {
+                          const StoreFn& store, const MaxStepFn& max_step) {
   IntegratorStats stats;
   if (times.empty()) return stats;
   if (!(rtol > 0) || !(atol > 0))
@@ -69,8 +69,12 @@ IntegratorStats integrate(const RhsFn& rhs, Linear& linear, Eigen::VectorXd y,
     while (t < t_out) {
       // Land exactly on the output time; keep the controller's h for the next step.
       // (Split the remainder in two rather than leave a sliver for the next step.)
-      const bool clipped = t + h * (1 + 1e-12) >= t_out;
-      const double hs = clipped ? t_out - t : (t + 2 * h > t_out ? (t_out - t) / 2 : h);
+      // A cap from max_step counts as a clip: it says nothing about the controller's h.
+      const double cap = max_step ? max_step(y) : std::numeric_limits<double>::infinity();
+      const double hc = std::min(h, cap);
+      const bool to_output = t + hc * (1 + 1e-12) >= t_out;
+      const double hs = to_output ? t_out - t : (t + 2 * hc > t_out ? (t_out - t) / 2 : hc);
+      const bool clipped = hs < h;
       if (!(hs > 0) || t + hs == t)
         throw Error("meanfield: step size underflow at t = " + std::to_string(t));
 
@@ -106,7 +110,7 @@ IntegratorStats integrate(const RhsFn& rhs, Linear& linear, Eigen::VectorXd y,
       double fac = std::isfinite(err) ? 0.9 * std::pow(std::max(err, 1e-12), -0.25) : 0.2;
       fac = std::clamp(fac, 0.2, 6.0);
       if (err <= 1.0) {
-        t = clipped ? t_out : t + hs;
+        t = to_output ? t_out : t + hs;
         y = ynew;
         rhs(y, f0);
         ++stats.rhs_calls;
@@ -164,16 +168,16 @@ struct SparseLinear {
 
 IntegratorStats integrate_rodas4(const RhsFn& rhs, const JacFn& jac, Eigen::VectorXd y,
                                  const std::vector<double>& times, double rtol, double atol,
-                                 const StoreFn& store) {
+                                 const StoreFn& store, const MaxStepFn& max_step) {
   DenseLinear linear{jac, {}, {}};
-  return integrate(rhs, linear, std::move(y), times, rtol, atol, store);
+  return integrate(rhs, linear, std::move(y), times, rtol, atol, store, max_step);
 }
 
 IntegratorStats integrate_rodas4_sparse(const RhsFn& rhs, const SparseJacFn& jac, Eigen::VectorXd y,
                                         const std::vector<double>& times, double rtol, double atol,
-                                        const StoreFn& store) {
+                                        const StoreFn& store, const MaxStepFn& max_step) {
   SparseLinear linear{jac, {}, {}};
-  return integrate(rhs, linear, std::move(y), times, rtol, atol, store);
+  return integrate(rhs, linear, std::move(y), times, rtol, atol, store, max_step);
 }
 
 }  // namespace meanfield

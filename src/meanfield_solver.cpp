@@ -2,6 +2,7 @@
 // Rodas4 (meanfield_rosenbrock.cpp) onto the run's output grid. docs/meanfield.md has the math.
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "qtraj/error.hpp"
@@ -55,13 +56,18 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
   const bool sparse = eq.size() > kDenseLimit;
   const auto rhs = [&](const Eigen::VectorXd& y, Eigen::VectorXd& dy) { eq.rhs(y, dy); };
   const Eigen::VectorXd y0 = eq.pack(eq.initial_moments());
+  // Resolve the superradiant instability: h * (growth rate of C at fixed z) <= 1.
+  const meanfield::MaxStepFn cap = [&](const Eigen::VectorXd& y) {
+    const double rate = eq.growth_rate(y);
+    return rate > 0 ? 1.0 / rate : std::numeric_limits<double>::infinity();
+  };
   const auto stats =
       sparse ? meanfield::integrate_rodas4_sparse(
                    rhs, [&](const Eigen::VectorXd& y, Eigen::SparseMatrix<double>& j) { eq.jacobian(y, j); },
-                   y0, times, config.solver.rtol, config.solver.atol, store)
+                   y0, times, config.solver.rtol, config.solver.atol, store, cap)
              : meanfield::integrate_rodas4(
                    rhs, [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); }, y0,
-                   times, config.solver.rtol, config.solver.atol, store);
+                   times, config.solver.rtol, config.solver.atol, store, cap);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

@@ -384,6 +384,24 @@ TEST(MeanFieldSanity, SingleDomainSuperradiance) {
   }
 }
 
+TEST(MeanFieldSanity, CoarseGridsDoNotSkipTheSuperradiantBurst) {
+  // Regression: an L-stable step damps a growing mode that is still below atol, so without the
+  // growth-rate step cap a first step of 0.01 jumped over domain 1's burst (t ~ 2e-7) and the
+  // fully excited state "survived" to t = 10. The final state must not depend on the grid.
+  const std::vector<long long> n = {100000000, 100000, 100};
+  const std::vector<std::string> init = {"excited", "ground", "ground"};
+  const auto fine = qtraj::solve_meanfield(make_run(n, init, 1e-11, 10, 500));
+  RunConfig lin = make_run(n, init, 0, 10, 2);
+  lin.time.spacing = qtraj::TimeGrid::Spacing::linear;
+  RunConfig late = make_run(n, init, 1e-2, 10, 20);  // first output long after the burst
+  for (const RunConfig* c : {&lin, &late}) {
+    const auto r = qtraj::solve_meanfield(*c);
+    for (std::size_t i = 0; i < 3; ++i)
+      EXPECT_NEAR(r.jz_over_n_mean(r.time.size() - 1, i),
+                  fine.jz_over_n_mean(fine.time.size() - 1, i), 1e-6) << i;  // ~100 x rtol
+  }
+}
+
 TEST(MeanFieldSanity, ResultTablesAreConsistent) {
   const auto r = qtraj::solve_meanfield(make_run({1000, 10}, {"excited", "ground"}, 1e-6, 10, 30));
   const auto& jpjm = std::get<std::vector<double>>(r.extra[0].values);

@@ -61,6 +61,13 @@ class CumulantEquations {
   /// The same Jacobian in a fixed sparsity pattern (all monomial positions plus the diagonal),
   /// compressed column storage; `jac` is reset to the pattern on first use.
   void jacobian(const Eigen::VectorXd& y, Eigen::SparseMatrix<double>& jac) const;
+  /// Largest growth rate of the correlations at fixed z: with z fixed the C equations are
+  /// dC/dt = K C + C K^T + (source), K = sum_r Z_r E_r, (E_r)_{jl} = [j, l in S_r],
+  /// Z_r = diag(s_i (a (z_i - 1/2) - b (z_i + 1/2))) (the O(1) shifts averaged), whose
+  /// eigenvalues are lambda_p + lambda_q over those of K: returns max(0, 2 max Re eig K).
+  /// This is the superradiant instability; the integrator keeps h * rate <= 1 because an
+  /// L-stable step damps a growing mode that is still below atol without noticing it.
+  double growth_rate(const Eigen::VectorXd& y) const;
   /// d/dt of the unscaled moments at `m` (for tests: compare with the master equation).
   Moments derivative(const Moments& m) const;
 
@@ -80,6 +87,7 @@ class CumulantEquations {
   };
   std::vector<long long> n_;
   std::vector<InitialState> initial_;
+  std::vector<Channel> channels_;
   int size_ = 0;
   std::vector<Quad> quad_;
   std::vector<Lin> lin_;
@@ -102,15 +110,17 @@ struct IntegratorStats {
 using RhsFn = std::function<void(const Eigen::VectorXd&, Eigen::VectorXd&)>;
 using JacFn = std::function<void(const Eigen::VectorXd&, Eigen::MatrixXd&)>;
 using StoreFn = std::function<void(std::size_t, const Eigen::VectorXd&)>;
+/// Optional step cap h <= max_step(y) (e.g. 1 / growth rate); empty means none.
+using MaxStepFn = std::function<double(const Eigen::VectorXd&)>;
 IntegratorStats integrate_rodas4(const RhsFn& rhs, const JacFn& jac, Eigen::VectorXd y,
                                  const std::vector<double>& times, double rtol, double atol,
-                                 const StoreFn& store);
+                                 const StoreFn& store, const MaxStepFn& max_step = {});
 /// The same method with a sparse Jacobian (fixed pattern, which must contain the diagonal) and
 /// a sparse LU whose symbolic analysis is done once: for many domains (M^2 + M unknowns).
 using SparseJacFn = std::function<void(const Eigen::VectorXd&, Eigen::SparseMatrix<double>&)>;
 IntegratorStats integrate_rodas4_sparse(const RhsFn& rhs, const SparseJacFn& jac, Eigen::VectorXd y,
                                         const std::vector<double>& times, double rtol, double atol,
-                                        const StoreFn& store);
+                                        const StoreFn& store, const MaxStepFn& max_step = {});
 
 }  // namespace meanfield
 }  // namespace qtraj
