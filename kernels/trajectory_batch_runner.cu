@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "bundle_staging.cuh"
 #include "cuda_check.cuh"
 #include "trajectory_kernel.cuh"
 #include "qtraj/cuda_trajectory_runner.hpp"
@@ -129,57 +130,13 @@ struct TrajectoryBatchRunner::Impl {
     return static_cast<T*>(p);
   }
 
-  /// Copies every flat array of the bundle's SystemView (sizes derived from the view itself),
-  /// the sector probabilities and the initial state; returns the device-side view.
+  /// Copies every flat array of the bundle to the device (bundle_staging.cuh).
   DeviceBundle upload_bundle(const TrajectorySystem& system, int index) {
-    const SystemView& v = system.view();
-    const std::string tag = "bundle " + std::to_string(index) + " ";
-    const int m = v.num_domains, c = v.num_channels, max_n = v.max_excitation;
-    const std::size_t dim = static_cast<std::size_t>(v.sector_begin[max_n + 1]);
-    DeviceBundle b;
-    SystemView& d = b.view;
-    d = v;  // scalars; every pointer is replaced below
-    d.two_j = upload(v.two_j, m, tag + "two_j");
-    d.n_spins = upload(v.n_spins, m, tag + "n_spins");
-    d.sector_begin = upload(v.sector_begin, max_n + 2, tag + "sector_begin");
-    d.k = upload(v.k, dim * m, tag + "k table");
-    d.obs_diag = upload(v.obs_diag, dim * 2 * m, tag + "observable diagonals");
-    d.lower = upload(v.lower, dim * m, tag + "lowering table");
-    d.lower_amp = upload(v.lower_amp, dim * m, tag + "lowering amplitudes");
-    d.raise = upload(v.raise, dim * m, tag + "raising table");
-    d.raise_amp = upload(v.raise_amp, dim * m, tag + "raising amplitudes");
-    d.channel_amp = upload(v.channel_amp, c, tag + "channel amplitudes");
-    d.channel_raising = upload(v.channel_raising, c, tag + "channel directions");
-    d.channel_domain_begin = upload(v.channel_domain_begin, c + 1, tag + "channel domain offsets");
-    d.channel_domains = upload(v.channel_domains, v.channel_domain_begin[c], tag + "channel domains");
-    d.lambda = upload(v.lambda, dim, tag + "eigenvalues");
-    d.eig_offset = upload(v.eig_offset, max_n + 1, tag + "eigenvector offsets");
-    std::size_t eig_size = 0;
-    if (v.spectral_max_sector >= 0 && v.eig_v != nullptr)
-      for (int n = 0; n <= v.spectral_max_sector; ++n) {
-        const std::size_t dn = static_cast<std::size_t>(v.sector_dim(n));
-        eig_size = std::max(eig_size, static_cast<std::size_t>(v.eig_offset[n]) + dn * dn);
-      }
-    d.eig_v = upload(v.eig_v, eig_size, tag + "eigenvectors V");
-    d.eig_vt = upload(v.eig_vt, eig_size, tag + "eigenvectors V^T");
-    if (v.k_row_ptr != nullptr) {
-      const std::size_t nnz = static_cast<std::size_t>(v.k_row_ptr[dim]);
-      d.k_row_ptr = upload(v.k_row_ptr, dim + 1, tag + "K row pointers");
-      d.k_col = upload(v.k_col, nnz, tag + "K columns");
-      d.k_val = upload(v.k_val, nnz, tag + "K values");
-    } else {
-      d.k_row_ptr = nullptr;
-      d.k_col = nullptr;
-      d.k_val = nullptr;
-    }
-    const auto& p = system.sector_probability();
-    b.sector_prob = upload(p.data(), p.size(), tag + "sector probabilities");
-    b.num_sectors = static_cast<int>(p.size());
-    b.start_re = upload(system.start_re(0), dim, tag + "initial state (re)");
-    b.start_im = upload(system.start_im(0), dim, tag + "initial state (im)");
-    b.complex_state = system.complex_state() ? 1 : 0;
-    spectral_ok = spectral_ok && v.spectral_max_sector >= 0 && eig_size > 0;
-    adaptive_ok = adaptive_ok && v.k_row_ptr != nullptr;
+    const DeviceBundle b = stage_bundle(
+        system, "bundle " + std::to_string(index) + " ",
+        [this](const auto* src, std::size_t n, const std::string& what) { return upload(src, n, what); });
+    spectral_ok = spectral_ok && has_spectral_data(b);
+    adaptive_ok = adaptive_ok && has_adaptive_data(b);
     return b;
   }
 

@@ -1,7 +1,8 @@
 // The batch kernel's per-trajectory body (run_batch_trajectory, kernels/trajectory_batch.cuh) run
-// on the CPU with host pointers, no GPU needed: everything the kernel adds around run_trajectory
+// on the CPU with host pointers, no GPU needed. Everything the kernel adds around run_trajectory
 // (component draws, choice key -> bundle, sector draw, start state, output offsets r = t - first,
-// record_end, grid-stride order) is checked here against the CPU backend's trajectory code.
+// record_end, grid-stride order), and the bundle staging with its array lengths (stage_bundle,
+// the runner's upload, here into guarded host buffers) are checked against the CPU backend:
 //  - with SerialTeam: bit-identical to the reference (the same arithmetic in the same order);
 //  - with ThreadTeams of 3 and 7 threads (strided loops, barriers, reductions: a CPU stand-in for a
 //    thread block), to 1e-10 (spectral) / 1e-8 (adaptive), as tests/trajectory_team_test.cpp.
@@ -9,10 +10,16 @@
 // (tests/cuda/trajectory_cuda_test.cpp does, on a machine with a GPU).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
+#include <memory>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cuda_test_helpers.hpp"
 #include "qtraj/trajectory/thread_team.hpp"
+#include "bundle_staging.cuh"
 #include "trajectory_batch.cuh"
 
 using namespace qtraj;
@@ -24,6 +31,7 @@ namespace {
 
 /// Host staging of a batch: the arrays the runner uploads, as host pointers.
 struct HostBatch {
+  std::vector<std::shared_ptr<void>> storage;
   std::vector<DeviceBundle> bundles;
   std::vector<int> table;
   std::vector<double> work;
@@ -39,15 +47,12 @@ struct HostBatch {
     int max_dim = 1;
     for (const auto& [choice, system] : c.bundles) {
       table[choice_key(c.weight_begin.data(), m, choice.data())] = static_cast<int>(bundles.size());
-      DeviceBundle b;
-      b.view = system->view();
-      b.sector_prob = system->sector_probability().data();
-      b.num_sectors = static_cast<int>(system->sector_probability().size());
-      b.start_re = system->start_re(0);
-      b.start_im = system->start_im(0);
-      b.complex_state = system->complex_state() ? 1 : 0;
-      bundles.push_back(b);
-      max_dim = std::max(max_dim, b.view.max_sector_dim);
+      // The runner's staging, copying into guarded host buffers instead of device memory.
+      bundles.push_back(stage_bundle(*system, "test ", [this](const auto* src, std::size_t n,
+                                                              const std::string&) {
+        return guarded_copy(src, n);
+      }));
+      max_dim = std::max(max_dim, bundles.back().view.max_sector_dim);
     }
     const int row = 2 * m, c_ch = bundles[0].view.num_channels, n_t = static_cast<int>(c.times.size());
     out.first = first;
@@ -81,6 +86,22 @@ struct HostBatch {
     args.d_jump_channel = out.jump_channel.data();
     args.jump_capacity = capacity;
     args.record_end = record_end;
+  }
+
+  /// A copy of exactly n values followed by poison (NaN, or a huge negative index), so a length
+  /// too short in stage_bundle shows up as NaN results or a crash, not as silently right numbers.
+  template <class T>
+  T* guarded_copy(const T* src, std::size_t n) {
+    if (n == 0 || src == nullptr) return nullptr;
+    constexpr std::size_t kGuard = 64;
+    std::shared_ptr<T[]> buf(new T[n + kGuard]);
+    std::copy(src, src + n, buf.get());
+    T poison;
+    if constexpr (std::is_floating_point_v<T>) poison = std::numeric_limits<T>::quiet_NaN();
+    else poison = std::numeric_limits<T>::min() / 2;
+    std::fill(buf.get() + n, buf.get() + n + kGuard, poison);
+    storage.push_back(buf);
+    return buf.get();
   }
 
   /// The kernel's loop nest with `grid` blocks run one after another, each by `team`.
