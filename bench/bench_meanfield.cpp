@@ -84,8 +84,22 @@ void chain_direct(benchmark::State& state, bool sparse) {
 }
 void BM_MeanField_ChainDenseLU(benchmark::State& state) { chain_direct(state, false); }
 void BM_MeanField_ChainSparseLU(benchmark::State& state) { chain_direct(state, true); }
-BENCHMARK(BM_MeanField_ChainDenseLU)->Arg(3)->Arg(5)->Arg(7)->Arg(8)->Arg(12)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MeanField_ChainSparseLU)->Arg(3)->Arg(5)->Arg(7)->Arg(8)->Arg(12)->Arg(20)->Arg(30)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MeanField_ChainDenseLU)
+    ->Arg(3)
+    ->Arg(5)
+    ->Arg(7)
+    ->Arg(8)
+    ->Arg(12)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MeanField_ChainSparseLU)
+    ->Arg(3)
+    ->Arg(5)
+    ->Arg(7)
+    ->Arg(8)
+    ->Arg(12)
+    ->Arg(20)
+    ->Arg(30)
+    ->Unit(benchmark::kMillisecond);
 
 // One right-hand side evaluation and one Jacobian of the Fig. 3b system.
 void BM_MeanField_RhsJacobian(benchmark::State& state) {

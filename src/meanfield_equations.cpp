@@ -58,9 +58,15 @@ DomainMoments initial_domain_moments(const InitialState& state, long long n_spin
     m.j2 = n / 2 * (n / 2 + 1);
   };
   switch (state.kind) {
-    case Kind::excited: dicke(n); break;
-    case Kind::ground: dicke(0); break;
-    case Kind::dicke: dicke(static_cast<double>(state.k)); break;
+    case Kind::excited:
+      dicke(n);
+      break;
+    case Kind::ground:
+      dicke(0);
+      break;
+    case Kind::dicke:
+      dicke(static_cast<double>(state.k));
+      break;
     case Kind::product: {
       // K spins up: <J^+J^-> = sum_{a,b} <s_a^+ s_b^-> = sum_a <s_a^+ s_a^-> = K (cross terms
       // factorise into <s^+><s^-> = 0); <J^2> = 3N/4 + sum_{a != b} <s_a^z s_b^z> = N/2 + m^2.

@@ -2,11 +2,10 @@
 // "Solving Ordinary Differential Equations II" (2nd ed., 1996), sec. IV.7, in the transformed
 // form of their code RODAS (stages k_i solved with one LU of W = I/(gamma h) - J per step).
 // Autonomous systems only (the cumulant equations do not depend on t).
+#include <Eigen/SparseLU>
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include <Eigen/SparseLU>
 
 #include "qtraj/error.hpp"
 #include "qtraj/meanfield.hpp"
@@ -80,27 +79,26 @@ IntegratorStats integrate(const RhsFn& rhs, Linear& linear, Eigen::VectorXd y,
 
       linear.factor(y, 1.0 / (kGamma * hs));
       ++stats.jacobians;
-      auto& lu = linear;
       const double ih = 1.0 / hs;
       // W k_i = f(y + sum_j a_ij k_j) + (1/h) sum_j c_ij k_j
-      k1 = lu.solve(f0);
+      k1 = linear.solve(f0);
       ys = y + a21 * k1;
       rhs(ys, f);
-      k2 = lu.solve(f + (c21 * ih) * k1);
+      k2 = linear.solve(f + (c21 * ih) * k1);
       ys = y + a31 * k1 + a32 * k2;
       rhs(ys, f);
-      k3 = lu.solve(f + ih * (c31 * k1 + c32 * k2));
+      k3 = linear.solve(f + ih * (c31 * k1 + c32 * k2));
       ys = y + a41 * k1 + a42 * k2 + a43 * k3;
       rhs(ys, f);
-      k4 = lu.solve(f + ih * (c41 * k1 + c42 * k2 + c43 * k3));
+      k4 = linear.solve(f + ih * (c41 * k1 + c42 * k2 + c43 * k3));
       dy = a51 * k1 + a52 * k2 + a53 * k3 + a54 * k4;
       ys = y + dy;
       rhs(ys, f);
-      k5 = lu.solve(f + ih * (c51 * k1 + c52 * k2 + c53 * k3 + c54 * k4));
+      k5 = linear.solve(f + ih * (c51 * k1 + c52 * k2 + c53 * k3 + c54 * k4));
       dy += k5;
       ys = y + dy;  // the embedded order-3 solution
       rhs(ys, f);
-      k6 = lu.solve(f + ih * (c61 * k1 + c62 * k2 + c63 * k3 + c64 * k4 + c65 * k5));
+      k6 = linear.solve(f + ih * (c61 * k1 + c62 * k2 + c63 * k3 + c64 * k4 + c65 * k5));
       ynew = ys + k6;  // order 4; k6 is the error estimate
       stats.rhs_calls += 5;
 
@@ -131,7 +129,6 @@ IntegratorStats integrate(const RhsFn& rhs, Linear& linear, Eigen::VectorXd y,
   return stats;
 }
 
-
 struct DenseLinear {
   const JacFn& jac;
   Eigen::MatrixXd w;
@@ -159,7 +156,8 @@ struct SparseLinear {
       analysed = true;
     }
     lu.factorize(w);
-    if (lu.info() != Eigen::Success) throw Error("meanfield: sparse LU failed: " + lu.lastErrorMessage());
+    if (lu.info() != Eigen::Success)
+      throw Error("meanfield: sparse LU failed: " + lu.lastErrorMessage());
   }
   Eigen::VectorXd solve(const Eigen::VectorXd& b) { return lu.solve(b); }
 };

@@ -63,11 +63,14 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
   };
   const auto stats =
       sparse ? meanfield::integrate_rodas4_sparse(
-                   rhs, [&](const Eigen::VectorXd& y, Eigen::SparseMatrix<double>& j) { eq.jacobian(y, j); },
+                   rhs,
+                   [&](const Eigen::VectorXd& y, Eigen::SparseMatrix<double>& j) {
+                     eq.jacobian(y, j);
+                   },
                    y0, times, config.solver.rtol, config.solver.atol, store, cap)
              : meanfield::integrate_rodas4(
-                   rhs, [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); }, y0,
-                   times, config.solver.rtol, config.solver.atol, store, cap);
+                   rhs, [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); },
+                   y0, times, config.solver.rtol, config.solver.atol, store, cap);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -81,7 +84,8 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
   result.attributes["meanfield_closure"] = std::string(
       "second-order cumulant: <J^+ J^- J^z> symmetrised in J^z and factorised, <J^+-> = 0 in "
       "third moments, cross-domain <J^z J^z> = <J^z><J^z>");
-  result.attributes["meanfield_integrator"] = std::string(sparse ? "rodas4 (sparse LU)" : "rodas4 (dense LU)");
+  result.attributes["meanfield_integrator"] =
+      std::string(sparse ? "rodas4 (sparse LU)" : "rodas4 (dense LU)");
   result.attributes["meanfield_steps"] = static_cast<std::int64_t>(stats.steps);
   result.attributes["meanfield_rejected_steps"] = static_cast<std::int64_t>(stats.rejected);
   result.attributes["meanfield_seconds"] = seconds;

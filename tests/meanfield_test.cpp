@@ -1,21 +1,21 @@
 // Tests of the second-order cumulant (mean-field) solver: the equations against the master
 // equation at t = 0, the integrator, sanity limits, the paper's mean-field targets (design.md
 // section 6, issue #4) and convergence to the exact solver as N grows.
+#include "qtraj/meanfield.hpp"
+
 #include <gtest/gtest.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <chrono>
-#include <sstream>
 #include <cmath>
 #include <complex>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
-#include <Eigen/Dense>
-
 #include "qtraj/error.hpp"
-#include "qtraj/meanfield.hpp"
 #include "qtraj/model.hpp"
 #include "qtraj/run_config.hpp"
 #include "qtraj/solvers.hpp"
@@ -32,7 +32,9 @@ using Kind = InitialState::Kind;
 using CMat = Eigen::MatrixXcd;
 using cplx = std::complex<double>;
 
-InitialState state(const std::string& text, long long n) { return InitialState::parse(text, n, "test"); }
+InitialState state(const std::string& text, long long n) {
+  return InitialState::parse(text, n, "test");
+}
 
 Model make_model(const std::vector<long long>& n, const std::vector<std::string>& init,
                  std::vector<Reservoir> reservoirs = {}) {
@@ -68,7 +70,8 @@ ExactMoments exact_moments(const Model& model) {
     x->c.assign(m * m, 0.0);
   }
   std::vector<std::vector<qtraj::DomainComponent>> comps(m);
-  for (int i = 0; i < m; ++i) comps[i] = qtraj::initial_components(model.initial[i], model.spins[i]);
+  for (int i = 0; i < m; ++i)
+    comps[i] = qtraj::initial_components(model.initial[i], model.spins[i]);
   const auto channels = qtraj::collapse_channels(model);
 
   std::vector<int> pick(m, 0);
@@ -103,8 +106,10 @@ ExactMoments exact_moments(const Model& model) {
     std::vector<CMat> jm(m), jz(m);
     for (int i = 0; i < m; ++i) {
       CMat left = CMat::Identity(1, 1), right = CMat::Identity(1, 1);
-      for (int l = 0; l < i; ++l) left = kron(left, CMat::Identity(jm_single[l].rows(), jm_single[l].rows()));
-      for (int l = i + 1; l < m; ++l) right = kron(right, CMat::Identity(jm_single[l].rows(), jm_single[l].rows()));
+      for (int l = 0; l < i; ++l)
+        left = kron(left, CMat::Identity(jm_single[l].rows(), jm_single[l].rows()));
+      for (int l = i + 1; l < m; ++l)
+        right = kron(right, CMat::Identity(jm_single[l].rows(), jm_single[l].rows()));
       jm[i] = kron(kron(left, jm_single[i]), right);
       jz[i] = kron(kron(left, jz_single[i]), right);
     }
@@ -163,10 +168,10 @@ std::vector<DerivativeCase> z_eigenstate_cases() {
       {{3, 2}, {"excited", "ground"}, {}},
       {{4, 2}, {"dicke 2", "dicke 1"}, {}},
       {{4, 3, 2}, {"excited", "product 1", "ground"}, {}},
-      {{5, 3, 2}, {"product 2", "dicke 1", "excited"},
-       {{{0, 1}, 1.0, 0.3}, {{1, 2}, 0.7, 0.0}}},
+      {{5, 3, 2}, {"product 2", "dicke 1", "excited"}, {{{0, 1}, 1.0, 0.3}, {{1, 2}, 0.7, 0.0}}},
       // a ring with a three-domain reservoir, thermal
-      {{3, 2, 2}, {"product 2", "excited", "dicke 1"},
+      {{3, 2, 2},
+       {"product 2", "excited", "dicke 1"},
        {{{0, 1, 2}, 0.5, 0.4}, {{0, 2}, 1.3, 1.1}, {{1, 2}, 0.9, 0.0}}},
       // a single domain on its own reservoir, thermal
       {{6}, {"dicke 3"}, {{{0}, 1.0, 0.25}}},
@@ -182,7 +187,8 @@ TEST(MeanFieldEquations, InitialMomentsMatchDickeBasis) {
   }
   // Coherent states carry <J^-> != 0, so cross-domain C_ik = <J_i^+><J_k^-> != 0.
   const Model coh = make_model({4, 3}, {"coherent 1.1 0.4", "coherent 2.0 -1.3"});
-  EXPECT_LT(max_rel_diff(CumulantEquations(coh).initial_moments(), exact_moments(coh).value), 1e-12);
+  EXPECT_LT(max_rel_diff(CumulantEquations(coh).initial_moments(), exact_moments(coh).value),
+            1e-12);
 }
 
 TEST(MeanFieldEquations, InitialDerivativeMatchesMasterEquation) {
@@ -203,15 +209,15 @@ TEST(MeanFieldEquations, CoherentStateDerivativeErrorShrinksWithN) {
   // dz/dt needs no closure at all and is exact.
   double previous = 1.0;
   for (long long n : {8, 16, 32, 64}) {
-    const Model model = make_model({n, 2}, {"coherent 1.0 0.3", "coherent 2.2 -0.8"},
-                                   {{{0, 1}, 1.0, 0.2}});
+    const Model model =
+        make_model({n, 2}, {"coherent 1.0 0.3", "coherent 2.2 -0.8"}, {{{0, 1}, 1.0, 0.2}});
     const CumulantEquations eq(model);
     const auto exact = exact_moments(model);
     const Moments d = eq.derivative(eq.initial_moments());
     EXPECT_LT(max_rel_diff(d, exact.derivative, /*only_z=*/true), 1e-12);
     const double rel = max_rel_diff(d, exact.derivative);
     EXPECT_LT(rel, 0.7 * previous) << "N = " << n;  // halves with each doubling of N
-    EXPECT_LT(rel, 4.0 / n) << "N = " << n;          // O(1/N) with a constant of order one
+    EXPECT_LT(rel, 4.0 / n) << "N = " << n;         // O(1/N) with a constant of order one
     previous = rel;
   }
 }
@@ -398,7 +404,8 @@ TEST(MeanFieldSanity, CoarseGridsDoNotSkipTheSuperradiantBurst) {
     const auto r = qtraj::solve_meanfield(*c);
     for (std::size_t i = 0; i < 3; ++i)
       EXPECT_NEAR(r.jz_over_n_mean(r.time.size() - 1, i),
-                  fine.jz_over_n_mean(fine.time.size() - 1, i), 1e-6) << i;  // ~100 x rtol
+                  fine.jz_over_n_mean(fine.time.size() - 1, i), 1e-6)
+          << i;  // ~100 x rtol
   }
 }
 
@@ -425,8 +432,9 @@ TEST(MeanFieldSanity, TwoSingleSpins) {
   // so mean field does NOT reproduce the two-spin result.
   const auto r = qtraj::solve_meanfield(make_run({1, 1}, {"excited", "ground"}, 1e-4, 1e3, 200));
   const std::size_t last = r.time.size() - 1;
-  std::printf("two spins, mean field at t = 1000: <J1z> = %.6f, <J2z> = %.6f (exact -0.25, -0.25)\n",
-              r.jz_over_n_mean(last, 0), r.jz_over_n_mean(last, 1));
+  std::printf(
+      "two spins, mean field at t = 1000: <J1z> = %.6f, <J2z> = %.6f (exact -0.25, -0.25)\n",
+      r.jz_over_n_mean(last, 0), r.jz_over_n_mean(last, 1));
   EXPECT_GT(std::abs(r.jz_over_n_mean(last, 1) + 0.25), 0.05);
 }
 
@@ -442,7 +450,8 @@ double crossing_time(const qtraj::Result& r, std::size_t col, double level, bool
       // log-linear interpolation between the grid points
       const double f = (level - a) / (b - a);
       if (t == 1) return r.time[1] * f;
-      return std::exp(std::log(r.time[t - 1]) + f * (std::log(r.time[t]) - std::log(r.time[t - 1])));
+      return std::exp(std::log(r.time[t - 1]) +
+                      f * (std::log(r.time[t]) - std::log(r.time[t - 1])));
     }
   }
   return NAN;
@@ -461,7 +470,8 @@ void expect_separate_steps(const qtraj::Result& r) {
   const double t2 = crossing_time(r, 1, -0.5 + 0.5 * (peak2 + 0.5), true);
   const double t3 = crossing_time(r, 2, -0.5 + 0.5 * (final3 + 0.5), true);
   const double t3_start = crossing_time(r, 2, -0.5 + 0.05 * (final3 + 0.5), true);
-  ASSERT_TRUE(std::isfinite(t1) && std::isfinite(t2) && std::isfinite(t3) && std::isfinite(t3_start));
+  ASSERT_TRUE(std::isfinite(t1) && std::isfinite(t2) && std::isfinite(t3) &&
+              std::isfinite(t3_start));
   std::printf("half-way times (1/gamma): D1 %.3e  D2 %.3e  D3 %.3e; D2 peak %.6f, D3 final %.6f\n",
               t1, t2, t3, peak2, final3);
   EXPECT_NEAR(t2 / t1, 1.0, 0.3);
@@ -520,9 +530,10 @@ TEST(MeanFieldPaper, Eq5SecondDomainApproachesFirstDomainsInitialValue) {
     int idx = 0;
     for (long long n1 : {10000LL, 1000000LL}) {
       const long long k = static_cast<long long>(std::llround((x + 0.5) * n1));
-      for (const std::string& first :
-           {"dicke " + std::to_string(k), "coherent " + std::to_string(std::acos(2 * x)) + " 0.3"}) {
-        const auto r = qtraj::solve_meanfield(make_run({n1, 100}, {first, "ground"}, 1e-9, 1e4, 300));
+      for (const std::string& first : {"dicke " + std::to_string(k),
+                                       "coherent " + std::to_string(std::acos(2 * x)) + " 0.3"}) {
+        const auto r =
+            qtraj::solve_meanfield(make_run({n1, 100}, {first, "ground"}, 1e-9, 1e4, 300));
         const double final2 = r.jz_over_n_mean(r.time.size() - 1, 1);
         std::printf("Eq. 5: N = (%lld, 100), %s: <J_2^z>/N_2 -> %.6f (x = %.2f)\n", n1,
                     first.c_str(), final2, x);
@@ -610,7 +621,8 @@ TEST(MeanFieldRunFile, ProgressAndLinearGrid) {
   RunConfig c = make_run({1000, 10}, {"excited", "ground"}, 1e-6, 1.0, 11);
   c.time.spacing = qtraj::TimeGrid::Spacing::linear;
   std::vector<double> fractions;
-  const auto r = qtraj::solve_meanfield(c, [&](double f, const std::string&) { fractions.push_back(f); });
+  const auto r =
+      qtraj::solve_meanfield(c, [&](double f, const std::string&) { fractions.push_back(f); });
   ASSERT_EQ(r.time.size(), 11u);
   EXPECT_DOUBLE_EQ(r.time[1], 0.1);
   ASSERT_FALSE(fractions.empty());

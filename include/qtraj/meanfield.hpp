@@ -6,16 +6,17 @@
 // (C_ii kept as a variable). With a = gamma_r (nbar_r + 1), b = gamma_r nbar_r and s_i = [i in S_r]
 // the closed equations are, summed over reservoirs r,
 //   dz_i/dt  = s_i [ -(a - b) Re sum_{j in S} C_ij - 2 b z_i ]
-//   dC_ik/dt = a [ s_i sum_{l in S} C_lk (z_i - (d_ik + d_il)/2) + s_k sum_{j in S} C_ij (z_k - (d_ki + d_kj)/2) ]
-//            - b [ s_k sum_{l in S} C_il (z_k + (d_lk - d_ik)/2) + s_i sum_{j in S} C_jk (z_i + (d_ji - d_ki)/2) ]
+//   dC_ik/dt = a [ s_i sum_{l in S} C_lk (z_i - (d_ik + d_il)/2) + s_k sum_{j in S} C_ij (z_k -
+//   (d_ki + d_kj)/2) ]
+//            - b [ s_k sum_{l in S} C_il (z_k + (d_lk - d_ik)/2) + s_i sum_{j in S} C_jk (z_i +
+//            (d_ji - d_ki)/2) ]
 //            + 4 b s_i s_k ZZ_ik,
 // ZZ_ii = <J_i^2> - C_ii + z_i (exact: <J_i^2> is conserved), ZZ_ik = z_i z_k (i != k, closure).
+#include <Eigen/Dense>
+#include <Eigen/SparseCore>
 #include <complex>
 #include <functional>
 #include <vector>
-
-#include <Eigen/Dense>
-#include <Eigen/SparseCore>
 
 #include "qtraj/model.hpp"
 
@@ -24,10 +25,12 @@ namespace meanfield {
 
 /// First and second moments of the collective operators (unscaled).
 struct Moments {
-  std::vector<double> z;                     // <J_i^z>, M entries
-  std::vector<std::complex<double>> c;       // <J_i^+ J_k^->, M x M row-major, Hermitian
+  std::vector<double> z;                // <J_i^z>, M entries
+  std::vector<std::complex<double>> c;  // <J_i^+ J_k^->, M x M row-major, Hermitian
   std::complex<double>& C(int i, int k) { return c[static_cast<std::size_t>(i) * z.size() + k]; }
-  std::complex<double> C(int i, int k) const { return c[static_cast<std::size_t>(i) * z.size() + k]; }
+  std::complex<double> C(int i, int k) const {
+    return c[static_cast<std::size_t>(i) * z.size() + k];
+  }
 };
 
 /// Exact first and second moments of one domain's initial state, and <J^2>.
@@ -91,8 +94,8 @@ class CumulantEquations {
   int size_ = 0;
   std::vector<Quad> quad_;
   std::vector<Lin> lin_;
-  std::vector<double> constant_;  // per output
-  Eigen::SparseMatrix<double> pattern_;  // Jacobian pattern incl. the diagonal
+  std::vector<double> constant_;                        // per output
+  Eigen::SparseMatrix<double> pattern_;                 // Jacobian pattern incl. the diagonal
   std::vector<int> lin_pos_, quad_pos_a_, quad_pos_b_;  // value-array slots in pattern_
 };
 
