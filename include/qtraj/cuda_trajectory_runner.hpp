@@ -17,7 +17,7 @@
 //
 // How the caller wires it into solve_trajectories (what must be provided):
 //   1. the bundles: one TrajectorySystem per initial-component choice that a trajectory of the run
-//      can draw (every choice with positive weight product), built with spectral = true for the
+//      can draw (every choice with positive weight product: drawable_choices below), built with spectral = true for the
 //      spectral propagator or adaptive = true for the adaptive one, all from the same Model and
 //      collapse_channels(model), and alive while the runner lives (the runner keeps no pointer to
 //      them after construction, but reads them during it);
@@ -77,6 +77,27 @@ struct BundleEntry {
   std::vector<int> choice;
   const trajectory::TrajectorySystem* system = nullptr;
 };
+
+/// Every component choice whose weights are all positive: the bundles a run can draw (build one
+/// TrajectorySystem per choice for the multi-bundle constructor). Lexicographic order, domain 0
+/// most significant. weight_begin has M + 1 offsets into weights (as for draw_components).
+inline std::vector<std::vector<int>> drawable_choices(const std::vector<double>& weights,
+                                                      const std::vector<int>& weight_begin) {
+  const int m = static_cast<int>(weight_begin.size()) - 1;
+  std::vector<std::vector<int>> out;
+  if (m < 1) return out;
+  for (int i = 0; i < m; ++i)
+    if (weight_begin[i + 1] <= weight_begin[i]) return out;
+  std::vector<int> choice(m, 0);
+  for (;;) {
+    bool positive = true;
+    for (int i = 0; i < m; ++i) positive = positive && weights[weight_begin[i] + choice[i]] > 0.0;
+    if (positive) out.push_back(choice);
+    int i = m - 1;
+    while (i >= 0 && ++choice[i] == weight_begin[i + 1] - weight_begin[i]) choice[i--] = 0;
+    if (i < 0) return out;
+  }
+}
 
 /// Per-trajectory results of one batch (layout above).
 struct BatchOutput {

@@ -68,19 +68,10 @@ struct Case {
       for (const auto& c : components.back()) weights.push_back(c.weight);
       weight_begin.push_back(static_cast<int>(weights.size()));
     }
-    std::vector<int> choice(md, 0);
-    for (;;) {
-      bool positive = true;
+    for (const auto& choice : drawable_choices(weights, weight_begin)) {
       std::vector<const DomainComponent*> chosen;
-      for (int i = 0; i < md; ++i) {
-        chosen.push_back(&components[i][choice[i]]);
-        positive = positive && components[i][choice[i]].weight > 0;
-      }
-      if (positive)
-        bundles[choice] = std::make_unique<TrajectorySystem>(model, channels, chosen, true, true);
-      int i = md - 1;
-      while (i >= 0 && ++choice[i] == static_cast<int>(components[i].size())) choice[i--] = 0;
-      if (i < 0) break;
+      for (int i = 0; i < md; ++i) chosen.push_back(&components[i][choice[i]]);
+      bundles[choice] = std::make_unique<TrajectorySystem>(model, channels, chosen, true, true);
     }
   }
 

@@ -182,3 +182,14 @@ TEST(CudaBatchBody, RecordEndAndMissingBundle) {
   }
   EXPECT_GT(missing, 0) << "choose a dropped choice that occurs";
 }
+
+TEST(CudaBatchBody, DrawableChoicesSkipZeroWeights) {
+  // Domain 0: components of weight 0.5, 0.5, 0 (the last never drawn); domain 1: one component.
+  const auto choices = drawable_choices({0.5, 0.5, 0.0, 1.0}, {0, 3, 4});
+  ASSERT_EQ(choices.size(), 2u);
+  EXPECT_EQ(choices[0], (std::vector<int>{0, 0}));
+  EXPECT_EQ(choices[1], (std::vector<int>{1, 0}));
+  // "product 6" of 12 spins: j = 0..6, all with positive weight.
+  Case c(make_model({12, 6, 2}, {"product 6", "ground", "ground"}, 0.0), linear_grid(1.0, 2));
+  EXPECT_EQ(c.bundles.size(), 7u);
+}
