@@ -228,6 +228,8 @@ void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uin
   const bool adaptive = propagator.kind == PropagatorSettings::Kind::adaptive;
   if (first < 0 || count < 0) throw Error(std::string(kWho) + ": negative trajectory range");
   if (times.empty()) throw Error(std::string(kWho) + ": empty output grid");
+  if (!(times[0] >= 0.0) || !std::is_sorted(times.begin(), times.end()))
+    throw Error(std::string(kWho) + ": the output grid must be ascending from times[0] >= 0");
   if (jump_capacity < 0) throw Error(std::string(kWho) + ": negative jump capacity");
   if (adaptive && !s.adaptive_ok)
     throw Error(std::string(kWho) + ": adaptive propagator asked for, but a bundle was built "
