@@ -103,6 +103,9 @@ CumulantEquations::CumulantEquations(const Model& model)
   model.validate();
   const int m = num_domains();
   size_ = 2 * m + m * (m - 1);
+  for (int i = 0; i < m; ++i)
+    if (std::abs(initial_domain_moments(initial_[i], n_[i]).jminus) > 0) track_jminus_ = true;
+  if (track_jminus_) size_ += 2 * m;
   const auto nn = [&](int i) { return static_cast<double>(n_[i]); };
 
   // Unscaled quantities as linear expressions of the scaled variables.
@@ -140,6 +143,19 @@ CumulantEquations::CumulantEquations(const Model& model)
       for (int j : set) build.add_linear(z_index(i), sign * g / nn(i), c_re(i, j));
       if (ch.raising) build.add_linear(z_index(i), -2.0 * g / nn(i), z(i));
     }
+
+    // d<J_i^->: a (z_i sum_{j in S} b_j - b_i/2) lowering, -b (z_i sum_{j in S} b_j + b_i/2)
+    // raising, b_j = <J_j^->; real and imaginary parts obey the same real equation.
+    if (track_jminus_)
+      for (int i : set)
+        for (int part = 0; part < 2; ++part) {
+          const int out = jminus_index(i) + part;
+          const double sign = ch.raising ? -1.0 : 1.0;
+          for (int j : set)
+            build.add_product(out, sign * g / nn(i), z(i),
+                              LinExpr{{{jminus_index(j) + part, nn(j)}}, 0.0});
+          build.add_linear(out, -g / (2 * nn(i)), LinExpr{{{jminus_index(i) + part, nn(i)}}, 0.0});
+        }
 
     // dC_ik for i <= k; the (k, i) equation is the complex conjugate.
     for (int i = 0; i < m; ++i) {
@@ -220,10 +236,12 @@ Moments CumulantEquations::initial_moments() const {
   Moments mom;
   mom.z.assign(m, 0.0);
   mom.c.assign(static_cast<std::size_t>(m) * m, 0.0);
+  mom.jminus.assign(m, 0.0);
   std::vector<DomainMoments> d(m);
   for (int i = 0; i < m; ++i) {
     d[i] = initial_domain_moments(initial_[i], n_[i]);
     mom.z[i] = d[i].z;
+    mom.jminus[i] = d[i].jminus;
   }
   for (int i = 0; i < m; ++i)
     for (int k = 0; k < m; ++k)
@@ -243,6 +261,11 @@ Eigen::VectorXd CumulantEquations::pack(const Moments& mom) const {
       y[offdiag_index(i, k)] = c.real();
       y[offdiag_index(i, k) + 1] = c.imag();
     }
+    if (track_jminus_) {
+      const std::complex<double> b = i < static_cast<int>(mom.jminus.size()) ? mom.jminus[i] : 0.0;
+      y[jminus_index(i)] = b.real() / ni;
+      y[jminus_index(i) + 1] = b.imag() / ni;
+    }
   }
   return y;
 }
@@ -252,9 +275,12 @@ Moments CumulantEquations::unpack(const Eigen::VectorXd& y) const {
   Moments mom;
   mom.z.assign(m, 0.0);
   mom.c.assign(static_cast<std::size_t>(m) * m, 0.0);
+  mom.jminus.assign(m, 0.0);
   for (int i = 0; i < m; ++i) {
     const double ni = static_cast<double>(n_[i]);
     mom.z[i] = y[z_index(i)] * ni;
+    if (track_jminus_)
+      mom.jminus[i] = std::complex<double>(y[jminus_index(i)], y[jminus_index(i) + 1]) * ni;
     mom.C(i, i) = y[diag_index(i)] * ni * ni;
     for (int k = i + 1; k < m; ++k) {
       const double s = ni * static_cast<double>(n_[k]);

@@ -30,6 +30,7 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
   result.time = times;
   result.resize(n_t, static_cast<std::size_t>(m));
   std::vector<double> jpjm(n_t * m, 0.0);
+  std::vector<double> jminus(eq.tracks_jminus() ? n_t * m * 2 : 0, 0.0);
 
   const double log_span = n_t > 2 ? std::log(times.back() / times[1]) : 0.0;
   std::size_t last_report = 0;
@@ -40,6 +41,10 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
       result.jz_over_n_mean(row, i) = y[eq.z_index(i)];
       result.excitations_mean(row, i) = mom.z[i] + n / 2;
       jpjm[row * m + i] = mom.C(i, i).real();
+      if (eq.tracks_jminus()) {
+        jminus[(row * m + i) * 2] = mom.jminus[i].real();
+        jminus[(row * m + i) * 2 + 1] = mom.jminus[i].imag();
+      }
     }
     // Progress in log time (the grid is usually log-spaced); about 100 reports at most.
     if (progress && (row == n_t - 1 || row >= last_report + std::max<std::size_t>(1, n_t / 100))) {
@@ -81,6 +86,16 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
   d.attributes["description"] =
       "<J_i^+ J_i^-> from the second-order cumulant equations (rows: times, cols: domains)";
   result.extra.push_back(std::move(d));
+  if (eq.tracks_jminus()) {
+    Dataset b;
+    b.path = "/jminus/mean";
+    b.shape = {static_cast<std::uint64_t>(n_t), static_cast<std::uint64_t>(m), 2};
+    b.values = std::move(jminus);
+    b.attributes["description"] =
+        "<J_i^-> (last axis: real, imaginary part), first-order closure of <J^z J^->; present "
+        "only when an initial state breaks U(1) (coherent states)";
+    result.extra.push_back(std::move(b));
+  }
   result.attributes["meanfield_closure"] = std::string(
       "second-order cumulant: <J^+ J^- J^z> symmetrised in J^z and factorised, <J^+-> = 0 in "
       "third moments, cross-domain <J^z J^z> = <J^z><J^z>");

@@ -68,6 +68,7 @@ ExactMoments exact_moments(const Model& model) {
   for (Moments* x : {&out.value, &out.derivative}) {
     x->z.assign(m, 0.0);
     x->c.assign(m * m, 0.0);
+    x->jminus.assign(m, 0.0);
   }
   std::vector<std::vector<qtraj::DomainComponent>> comps(m);
   for (int i = 0; i < m; ++i)
@@ -124,6 +125,8 @@ ExactMoments exact_moments(const Model& model) {
     for (int i = 0; i < m; ++i) {
       out.value.z[i] += weight * (jz[i] * rho).trace().real();
       out.derivative.z[i] += weight * (jz[i] * lrho).trace().real();
+      out.value.jminus[i] += weight * (jm[i] * rho).trace();
+      out.derivative.jminus[i] += weight * (jm[i] * lrho).trace();
       for (int k = 0; k < m; ++k) {
         const CMat a = jm[i].adjoint() * jm[k];  // J_i^+ J_k^-
         out.value.C(i, k) += weight * (a * rho).trace();
@@ -219,7 +222,21 @@ TEST(MeanFieldEquations, CoherentStateDerivativeErrorShrinksWithN) {
     EXPECT_LT(rel, 0.7 * previous) << "N = " << n;  // halves with each doubling of N
     EXPECT_LT(rel, 4.0 / n) << "N = " << n;         // O(1/N) with a constant of order one
     previous = rel;
+    // <J_i^-> and its derivative: the closure <J^z J^-> ~ z <J^-> - <J^->/2 misses
+    // cov(J^z, J^-) = O(N) against O(N^2): again a relative O(1/N).
+    ASSERT_TRUE(eq.tracks_jminus());
+    double err = 0, scale = 0;
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_LT(std::abs(eq.initial_moments().jminus[i] - exact.value.jminus[i]),
+                1e-12 * std::abs(exact.value.jminus[i]));
+      err = std::max(err, std::abs(d.jminus[i] - exact.derivative.jminus[i]));
+      scale = std::max(scale, std::abs(exact.derivative.jminus[i]));
+    }
+    std::printf("N = %lld: relative error of dC/dt %.4f, of d<J^->/dt %.4f\n", n, rel, err / scale);
+    EXPECT_LT(err / scale, 4.0 / n) << "N = " << n;
   }
+  // U(1)-symmetric initial states do not carry <J^-> at all.
+  EXPECT_FALSE(CumulantEquations(make_model({5, 3}, {"dicke 2", "product 1"})).tracks_jminus());
 }
 
 TEST(MeanFieldEquations, JacobianMatchesFiniteDifferences) {
@@ -385,7 +402,7 @@ TEST(MeanFieldSanity, SingleDomainSuperradiance) {
     // leaving O(1) excitations: z/N ends within O(1/N) of -1/2 (exact: exactly -1/2).
     EXPECT_NEAR(r.jz_over_n_mean(r.time.size() - 1, 0), -0.5, 2.0 / n);
     EXPECT_EQ(r.solver, "meanfield");
-    ASSERT_EQ(r.extra.size(), 1u);
+    ASSERT_EQ(r.extra.size(), init[0] == 'c' ? 2u : 1u);  // coherent: also /jminus/mean
     EXPECT_EQ(r.extra[0].path, "/jplus_jminus/mean");
   }
 }
@@ -407,6 +424,37 @@ TEST(MeanFieldSanity, CoarseGridsDoNotSkipTheSuperradiantBurst) {
                   fine.jz_over_n_mean(fine.time.size() - 1, i), 1e-6)
           << i;  // ~100 x rtol
   }
+}
+
+TEST(MeanFieldSanity, CoherentStateKeepsItsTransverseSpin) {
+  // A large spin coherent state stays (close to) a coherent state under collective decay:
+  // the incoherent part <J^+J^-> - |<J^->|^2 starts at N (<s^+s^-> - |<s^->|^2) <= N and must
+  // stay O(N) while <J^+J^-> itself is O(N^2). Two domains on one reservoir, one tilted, one at
+  // the equator with another phase. O(N): max_t |C - |<J^->|^2| / N is the same at N = 1e4 and
+  // 1e6 (within 10%) and of order one (< 10). The run writes /jminus/mean (n_t x M x 2).
+  double worst[2];
+  for (int pass = 0; pass < 2; ++pass) {
+    const long long n = pass == 0 ? 10000 : 1000000;
+    const auto r = qtraj::solve_meanfield(
+        make_run({n, n}, {"coherent 0.4 0.0", "coherent 1.5707963267948966 1.0"}, 1e-9, 1.0, 300));
+    ASSERT_EQ(r.extra.size(), 2u);
+    EXPECT_EQ(r.extra[1].path, "/jminus/mean");
+    ASSERT_EQ(r.extra[1].shape.size(), 3u);
+    const auto& jpjm = std::get<std::vector<double>>(r.extra[0].values);
+    const auto& jm = std::get<std::vector<double>>(r.extra[1].values);
+    double w = 0, peak = 0;
+    for (std::size_t t = 0; t < r.time.size(); ++t)
+      for (std::size_t i = 0; i < 2; ++i) {
+        const double re = jm[(t * 2 + i) * 2], im = jm[(t * 2 + i) * 2 + 1];
+        w = std::max(w, std::abs(jpjm[t * 2 + i] - (re * re + im * im)) / double(n));
+        peak = std::max(peak, jpjm[t * 2 + i] / (double(n) * double(n)));
+      }
+    std::printf("N = %lld: max |C - |<J^->|^2| / N = %.3f, max C / N^2 = %.3f\n", n, w, peak);
+    EXPECT_GT(peak, 0.2);  // the transverse spin is macroscopic, so the check has teeth
+    EXPECT_LT(w, 10.0);
+    worst[pass] = w;
+  }
+  EXPECT_NEAR(worst[1] / worst[0], 1.0, 0.1);
 }
 
 TEST(MeanFieldSanity, ResultTablesAreConsistent) {

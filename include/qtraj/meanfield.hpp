@@ -25,8 +25,9 @@ namespace meanfield {
 
 /// First and second moments of the collective operators (unscaled).
 struct Moments {
-  std::vector<double> z;                // <J_i^z>, M entries
-  std::vector<std::complex<double>> c;  // <J_i^+ J_k^->, M x M row-major, Hermitian
+  std::vector<double> z;                     // <J_i^z>, M entries
+  std::vector<std::complex<double>> c;       // <J_i^+ J_k^->, M x M row-major, Hermitian
+  std::vector<std::complex<double>> jminus;  // <J_i^->, M entries (zero under U(1) symmetry)
   std::complex<double>& C(int i, int k) { return c[static_cast<std::size_t>(i) * z.size() + k]; }
   std::complex<double> C(int i, int k) const {
     return c[static_cast<std::size_t>(i) * z.size() + k];
@@ -43,7 +44,13 @@ struct DomainMoments {
 DomainMoments initial_domain_moments(const InitialState& state, long long n_spins);
 
 /// The closed equations as a real ODE system y' = f(y) in scaled variables:
-///   y = [ z_i / N_i (i = 0..M-1),  C_ii / N_i^2 (i),  Re, Im of C_ik / (N_i N_k) (i < k) ].
+///   y = [ z_i / N_i (i = 0..M-1),  C_ii / N_i^2 (i),  Re, Im of C_ik / (N_i N_k) (i < k),
+///         and, only if some initial <J_i^-> != 0 (coherent states), Re, Im of <J_i^-> / N_i ].
+/// <J_i^-> obeys, with the mixed moments closed at first order (<J^z J^-> ~ z<J^-> - <J^->/2,
+/// <J^- J^z> ~ z<J^-> + <J^->/2 for one domain, z_i <J_j^-> across domains),
+///   d<J_i^->/dt = sum_r s_i [ a (z_i sum_{j in S} <J_j^-> - <J_i^->/2)
+///                             - b (z_i sum_{j in S} <J_j^-> + <J_i^->/2) ];
+/// it does not feed back into z and C (docs/meanfield.md section 4).
 /// Every component is O(1) at most, whatever N_i, so one atol fits all of them.
 /// f is a quadratic polynomial in y; its terms are compiled once from the reservoir graph,
 /// so f and the exact Jacobian cost O(number of terms).
@@ -78,6 +85,9 @@ class CumulantEquations {
   int z_index(int i) const { return i; }
   int diag_index(int i) const { return num_domains() + i; }
   int offdiag_index(int i, int k) const;
+  /// Whether <J_i^-> is integrated (some initial state breaks U(1)); Re at jminus_index(i).
+  bool tracks_jminus() const { return track_jminus_; }
+  int jminus_index(int i) const { return num_domains() * (num_domains() + 1) + 2 * i; }
 
  private:
   struct Quad {  // out += coef * y[a] * y[b]
@@ -92,6 +102,7 @@ class CumulantEquations {
   std::vector<InitialState> initial_;
   std::vector<Channel> channels_;
   int size_ = 0;
+  bool track_jminus_ = false;
   std::vector<Quad> quad_;
   std::vector<Lin> lin_;
   std::vector<double> constant_;                        // per output
