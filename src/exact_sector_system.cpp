@@ -219,7 +219,7 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
     down_solve(hg, r.data(), z.data(), f.data(), scratch);
   } else {
     // Right-preconditioned restarted GMRES on (I - hg A) z = r with P^{-1} = down_solve:
-    // solve (I - hg A) P^{-1} u = r, z = P^{-1} u; start from z = P^{-1} r.
+    // solve (I - hg A) P^{-1} u = r, z = P^{-1} u.
     using Vec = Eigen::VectorXd;
     const int restart = 30;
     const auto rb = r.head(nb);
@@ -238,7 +238,9 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
         Block(out.data() + offset(n), dim(n), dim(n)) = s;
       }
     };
-    precondition(rb, zb);
+    // Initial guess z = r: its residual hg A r is small both for short steps and near the
+    // steady state (measured: fewer iterations than starting from P^{-1} r).
+    zb = rb;
     std::vector<Vec> basis(restart + 1), precond(restart);
     Eigen::MatrixXd hess = Eigen::MatrixXd::Zero(restart + 1, restart);
     Vec cs(restart), sn(restart), g(restart + 1);
