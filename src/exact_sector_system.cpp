@@ -293,6 +293,15 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
     }
     linear_iterations_ += iterations;
     if (!converged) return false;
+    // The exact z has trace(z) = trace(r) (trace(A z) = 0). Remove the trace part of the GMRES
+    // error by rescaling (a relative change of the size of the residual), so that every step
+    // conserves the trace to roundoff, as it does at zero temperature.
+    double tr_r = 0.0, tr_z = 0.0;
+    for (int n = 0; n < num_sectors(); ++n) {
+      tr_r += ConstBlock(rb.data() + offset(n), dim(n), dim(n)).trace();
+      tr_z += ConstBlock(zb.data() + offset(n), dim(n), dim(n)).trace();
+    }
+    if (tr_z != 0.0 && std::abs(tr_r - tr_z) <= 1e-6 * std::abs(tr_z)) zb *= tr_r / tr_z;
     z.head(nb) = zb;
     // A Z = (Z - R) / hg, consistent with the solved stage equation.
     f.head(nb) = (zb - rb) / hg;
