@@ -91,8 +91,10 @@ IntegrationStats integrate(const SectorSystem& system, Eigen::VectorXd y,
       for (int i = 1; i < s; ++i)
         if (tab.b[i] != tab.bhat[i]) err += (step * (tab.b[i] - tab.bhat[i])) * f[i];
       // Weighted max norm |e_i| / (atol + rtol max(|y_i|, |y_new_i|)).
+      // (The smallest normal double keeps 0/0 out when atol = 0 and an entry is exactly zero.)
       e_norm = (err.array().abs() /
-                (atol + rtol * y.array().abs().max(y_new.array().abs())))
+                (atol + std::numeric_limits<double>::min() +
+                 rtol * y.array().abs().max(y_new.array().abs())))
                    .maxCoeff();
     }
     if (!std::isfinite(e_norm) && ok)

@@ -45,6 +45,11 @@ void for_each_combination(const std::vector<std::vector<DomainComponent>>& per_d
 Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   const Model& model = config.model;
   model.validate();
+  const double rtol = config.solver.rtol, atol = config.solver.atol;
+  if (!(rtol > 0.0) || !std::isfinite(rtol))
+    throw InputError("solver.rtol", std::to_string(rtol), "must be finite and > 0");
+  if (!(atol >= 0.0) || !std::isfinite(atol))
+    throw InputError("solver.atol", std::to_string(atol), "must be finite and >= 0");
   const int m = model.num_domains();
   const std::vector<double> times = config.time.times();
   const std::size_t n_t = times.size();
@@ -121,8 +126,8 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
                  "exact: component " + std::to_string(index + 1) + "/" +
                      std::to_string(n_combinations));
       };
-    const auto stats = exact::integrate(system, system.initial_state(psi), times,
-                                        config.solver.rtol, config.solver.atol, observe, report);
+    const auto stats =
+        exact::integrate(system, system.initial_state(psi), times, rtol, atol, observe, report);
     steps += stats.steps;
     rejected += stats.rejected;
     linear_iterations += system.linear_iterations();

@@ -496,6 +496,19 @@ TEST(ExactSolver, LogGridAndProgress) {
   EXPECT_NEAR(r.jz_over_n_mean(30, 1), rl.jz_over_n_mean(2, 1), 1e-9);
 }
 
+TEST(ExactSolver, PureRelativeToleranceAndBadTolerances) {
+  RunConfig c = make_linear({3, 2}, {"excited", "ground"}, {}, 20.0, 401);
+  c.solver.atol = 0.0;  // exactly zero entries must not give 0/0 in the error norm
+  c.solver.rtol = 1e-11;
+  const Result r = solve_exact(c);
+  EXPECT_NEAR(r.jz_over_n_mean(400, 1), kRef_chain_3_2.back()[1], 1e-8);
+  c.solver.rtol = 0.0;
+  EXPECT_THROW(solve_exact(c), InputError);
+  c.solver.rtol = 1e-8;
+  c.solver.atol = -1.0;
+  EXPECT_THROW(solve_exact(c), InputError);
+}
+
 TEST(ExactSolver, RefusesSystemsTooLargeForTheDenseBlocks) {
   RunConfig c = make_linear({800, 800}, {"excited", "ground"}, {}, 1.0, 2);  // sum d_n^2 ~ 3.4e8
   EXPECT_THROW(solve_exact(c), InputError);

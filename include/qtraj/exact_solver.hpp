@@ -69,7 +69,8 @@ class SectorSystem {
   bool solve_stage(double hg, const Eigen::VectorXd& r, Eigen::VectorXd& z, Eigen::VectorXd& f,
                    double rtol, double atol, double lin_tol = 1e-2,
                    int max_iterations = 200) const;
-  /// Number of GMRES iterations so far (thermal runs only; diagnostics).
+  /// Number of GMRES iterations so far (thermal runs only; diagnostics). The counter is the
+  /// only mutable state: use one SectorSystem per thread.
   std::int64_t linear_iterations() const { return linear_iterations_; }
 
   /// Zero temperature only (no-op otherwise): sets the blocks of the highest sectors to exactly
