@@ -62,8 +62,9 @@ IntegrationStats integrate(const SectorSystem& system, Eigen::VectorXd y,
 
   std::array<Eigen::VectorXd, s> f;
   system.apply(y, f[0]);
-  Eigen::VectorXd rhs, err;
-  Eigen::VectorXd y_new(system.size());
+  const Eigen::Index size = system.size();
+  Eigen::VectorXd rhs = Eigen::VectorXd::Zero(size), err = Eigen::VectorXd::Zero(size);
+  Eigen::VectorXd y_new = Eigen::VectorXd::Zero(size), y_out = Eigen::VectorXd::Zero(size);
 
   // Initial step: resolve the fastest decay (~1/max_rate) at the requested accuracy.
   const double span = t_end - t;
@@ -72,29 +73,38 @@ IntegrationStats integrate(const SectorSystem& system, Eigen::VectorXd y,
   const double expo = 1.0 / (tab.embedded_order + 1);
   std::size_t next = 1;
   while (next < times.size() && times[next] <= t) observe(next++, y);
-  Eigen::VectorXd y_out;
+  // Vector arithmetic runs over y.head(len) only: at zero temperature the drained top sectors are
+  // an exactly zero tail of every stage vector (solve_stage keeps zero top blocks zero).
+  Eigen::Index len = size;
   while (next < times.size()) {
+    const Eigen::Index new_len = system.active_size(y);
+    if (new_len < len) {  // tails of the vectors assembled here over head(len) only
+      rhs.segment(new_len, len - new_len).setZero();
+      y_out.segment(new_len, len - new_len).setZero();
+    }
+    len = new_len;
     // Only the last step lands exactly on t_end; output times inside a step use dense output.
     const bool lands = t + h >= t_end - 1e-12 * std::max(1.0, std::abs(t_end));
     const double step = lands ? t_end - t : h;
     bool ok = true;
     for (int i = 1; i < s && ok; ++i) {
-      rhs = y;
+      rhs.head(len) = y.head(len);
       for (int j = 0; j < i; ++j)
-        if (tab.a[i][j] != 0.0) rhs += (step * tab.a[i][j]) * f[j];
+        if (tab.a[i][j] != 0.0) rhs.head(len) += (step * tab.a[i][j]) * f[j].head(len);
       Eigen::VectorXd& z = i == s - 1 ? y_new : err;  // err doubles as stage scratch
       ok = system.solve_stage(step * tab.gamma, rhs, z, f[i], rtol, atol);
     }
     double e_norm = std::numeric_limits<double>::infinity();
     if (ok) {
-      err = (step * (tab.b[0] - tab.bhat[0])) * f[0];
+      auto e = err.head(len);
+      e = (step * (tab.b[0] - tab.bhat[0])) * f[0].head(len);
       for (int i = 1; i < s; ++i)
-        if (tab.b[i] != tab.bhat[i]) err += (step * (tab.b[i] - tab.bhat[i])) * f[i];
+        if (tab.b[i] != tab.bhat[i]) e += (step * (tab.b[i] - tab.bhat[i])) * f[i].head(len);
       // Weighted max norm |e_i| / (atol + rtol max(|y_i|, |y_new_i|)).
       // (The smallest normal double keeps 0/0 out when atol = 0 and an entry is exactly zero.)
-      e_norm = (err.array().abs() /
+      e_norm = (e.array().abs() /
                 (atol + std::numeric_limits<double>::min() +
-                 rtol * y.array().abs().max(y_new.array().abs())))
+                 rtol * y.head(len).array().abs().max(y_new.head(len).array().abs())))
                    .maxCoeff();
     }
     if (!std::isfinite(e_norm) && ok)
@@ -115,8 +125,10 @@ IntegrationStats integrate(const SectorSystem& system, Eigen::VectorXd y,
           continue;
         }
         const double th = (times[next] - t) / step, th2 = th * th, th3 = th2 * th;
-        y_out = (1 - 3 * th2 + 2 * th3) * y + (3 * th2 - 2 * th3) * y_new +
-                (step * (th - 2 * th2 + th3)) * f[0] + (step * (th3 - th2)) * f[s - 1];
+        y_out.head(len) = (1 - 3 * th2 + 2 * th3) * y.head(len) +
+                          (3 * th2 - 2 * th3) * y_new.head(len) +
+                          (step * (th - 2 * th2 + th3)) * f[0].head(len) +
+                          (step * (th3 - th2)) * f[s - 1].head(len);
         observe(next++, y_out);
       }
       t = t_new;

@@ -21,6 +21,7 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
   vectors_.resize(sectors);
   decay_.resize(sectors);
   offset_.assign(sectors + 1, 0);
+  offset_[0] = static_cast<std::int64_t>(channels_.size());  // exchanged quanta come first
   for (int n = 0; n < sectors; ++n) {
     SectorEigen eig = diagonalize_sector(space_, channels_, n);
     const int d = static_cast<int>(eig.lambda.size());
@@ -31,7 +32,7 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
     if (d > 0) max_rate_ = std::max(max_rate_, decay_[n].maxCoeff());
     offset_[n + 1] = offset_[n] + static_cast<std::int64_t>(d) * d;
   }
-  size_ = offset_[sectors] + static_cast<std::int64_t>(channels_.size());
+  size_ = offset_[sectors];
   g_.resize(channels_.size());
   w_.resize(channels_.size());
   b_.resize(channels_.size());
@@ -156,7 +157,7 @@ void SectorSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& f) const {
     for (int n = 0; n < num_sectors(); ++n)
       if (w_[c][n].size() > 0)
         rate += w_[c][n].cwiseProduct(ConstBlock(y.data() + offset(n), dim(n), dim(n))).sum();
-    f[offset_.back() + static_cast<std::int64_t>(c)] = rate;
+    f[static_cast<Eigen::Index>(c)] = rate;
   }
 }
 
@@ -213,7 +214,7 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
                                int max_iterations) const {
   z.resize(size_);
   f.resize(size_);
-  const std::int64_t nb = offset_.back();  // block part of the state
+  const Eigen::Index n_exchanged = static_cast<Eigen::Index>(channels_.size());
   Scratch scratch;
   if (!has_raising_) {
     down_solve(hg, r.data(), z.data(), f.data(), scratch);
@@ -222,17 +223,21 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
     // solve (I - hg A) P^{-1} u = r, z = P^{-1} u.
     using Vec = Eigen::VectorXd;
     const int restart = 30;
-    const auto rb = r.head(nb);
+    // GMRES vectors are full length with the exchanged-quanta entries held at zero.
+    Vec rb = r;
+    rb.head(n_exchanged).setZero();
     const double tol = std::max(lin_tol * (atol + rtol * rb.cwiseAbs().maxCoeff()),
                                 1e-14 * rb.norm());
     auto precondition = [&](const Vec& v, Vec& out) {
-      out.resize(nb);
+      out.resize(size_);
+      out.head(n_exchanged).setZero();
       down_solve(hg, v.data(), out.data(), nullptr, scratch);
     };
-    Vec zb, res(nb), w(nb), tmp;
+    Vec zb, res = Vec::Zero(size_), w = Vec::Zero(size_);
     auto up_transfer = [&](const Vec& v, Vec& out) {  // out = T_up v (raising transfers)
       Eigen::MatrixXd s;
-      out.resize(nb);
+      out.resize(size_);
+      out.head(n_exchanged).setZero();
       for (int n = 0; n < num_sectors(); ++n) {
         transfer_into(n, v.data(), false, true, s, scratch);
         Block(out.data() + offset(n), dim(n), dim(n)) = s;
@@ -302,9 +307,9 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
       tr_z += ConstBlock(zb.data() + offset(n), dim(n), dim(n)).trace();
     }
     if (tr_z != 0.0 && std::abs(tr_r - tr_z) <= 1e-6 * std::abs(tr_z)) zb *= tr_r / tr_z;
-    z.head(nb) = zb;
+    z = zb;
     // A Z = (Z - R) / hg, consistent with the solved stage equation.
-    f.head(nb) = (zb - rb) / hg;
+    f = (zb - rb) / hg;
   }
   // Exchanged quanta: f_E = rates(Z), z_E = r_E + hg f_E (they do not feed back).
   for (std::size_t c = 0; c < channels_.size(); ++c) {
@@ -312,11 +317,18 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
     for (int n = 0; n < num_sectors(); ++n)
       if (w_[c][n].size() > 0)
         rate += w_[c][n].cwiseProduct(ConstBlock(z.data() + offset(n), dim(n), dim(n))).sum();
-    const std::int64_t e = nb + static_cast<std::int64_t>(c);
+    const auto e = static_cast<Eigen::Index>(c);
     f[e] = rate;
     z[e] = r[e] + hg * rate;
   }
   return true;
+}
+
+std::int64_t SectorSystem::active_size(const Eigen::VectorXd& y) const {
+  if (has_raising_) return size_;
+  int top = num_sectors() - 1;
+  while (top > 0 && ConstBlock(y.data() + offset(top), dim(top), dim(top)).isZero(0.0)) --top;
+  return offset_[top + 1];
 }
 
 Eigen::VectorXd SectorSystem::populations(const Eigen::VectorXd& y) const {
@@ -343,7 +355,7 @@ double SectorSystem::trace(const Eigen::VectorXd& y) const {
 }
 
 Eigen::VectorXd SectorSystem::exchanged(const Eigen::VectorXd& y) const {
-  return y.tail(static_cast<Eigen::Index>(channels_.size()));
+  return y.head(static_cast<Eigen::Index>(channels_.size()));
 }
 
 }  // namespace exact

@@ -264,7 +264,7 @@ TEST(ExactEsdirk, ConvergesAtFourthOrderOnADecayCascade) {
 }
 
 // A random sector-diagonal state in the Dicke basis, mapped to the flat eigenbasis layout of
-// SectorSystem (blocks X_n = V_n^T rho_n V_n, column-major, then one entry per channel).
+// SectorSystem (one entry per channel, then the blocks X_n = V_n^T rho_n V_n, column-major).
 struct FlatState {
   Eigen::VectorXd y;
   std::vector<Eigen::MatrixXd> rho, v;
@@ -273,7 +273,7 @@ FlatState random_state(const DickeSpace& space, const std::vector<Channel>& chan
                        unsigned seed) {
   std::srand(seed);
   FlatState out;
-  std::vector<double> flat;
+  std::vector<double> flat(channels.size(), 0.0);
   for (int n = 0; n <= space.max_excitation(); ++n) {
     const auto d = space.sector_size(n);
     Eigen::MatrixXd a = Eigen::MatrixXd::Random(d, d);
@@ -282,7 +282,6 @@ FlatState random_state(const DickeSpace& space, const std::vector<Channel>& chan
     const Eigen::MatrixXd x = out.v.back().transpose() * out.rho.back() * out.v.back();
     flat.insert(flat.end(), x.data(), x.data() + x.size());
   }
-  flat.resize(flat.size() + channels.size(), 0.0);
   out.y = Eigen::Map<Eigen::VectorXd>(flat.data(), static_cast<Eigen::Index>(flat.size()));
   return out;
 }
@@ -313,7 +312,7 @@ TEST(ExactSectorSystem, ApplyMatchesTheDickeBasisMasterEquation) {
     const FlatState st = random_state(space, channels, 7);
     Eigen::VectorXd f;
     system.apply(st.y, f);
-    std::int64_t off = 0;
+    std::int64_t off = static_cast<std::int64_t>(channels.size());
     for (int n = 0; n <= space.max_excitation(); ++n) {
       const auto d = space.sector_size(n);
       const Eigen::MatrixXd k = no_jump_generator(space, channels, n);
@@ -337,18 +336,22 @@ TEST(ExactSectorSystem, ApplyMatchesTheDickeBasisMasterEquation) {
         const Eigen::MatrixXd b = channel_block(space, channels[c], n);
         if (b.rows() > 0) rate += (b * st.rho[n] * b.transpose()).trace();
       }
-      EXPECT_NEAR(f[off + static_cast<std::int64_t>(c)], rate, 1e-11 * (1 + std::abs(rate)));
+      EXPECT_NEAR(f[static_cast<Eigen::Index>(c)], rate, 1e-11 * (1 + std::abs(rate)));
     }
     // solve_stage: z - hg A z = r to the requested accuracy, and the returned f = A z.
     for (double hg : {1e-3, 0.1, 10.0}) {
       Eigen::VectorXd z, fz, az;
       ASSERT_TRUE(system.solve_stage(hg, st.y, z, fz, 1e-12, 1e-14));
       system.apply(z, az);
-      const Eigen::Index nb = off;
-      EXPECT_LT((z.head(nb) - hg * az.head(nb) - st.y.head(nb)).cwiseAbs().maxCoeff(),
+      const auto nc = static_cast<Eigen::Index>(channels.size()), nb = off - nc;  // blocks
+      EXPECT_LT((z.tail(nb) - hg * az.tail(nb) - st.y.tail(nb)).cwiseAbs().maxCoeff(),
                 1e-10 * st.y.cwiseAbs().maxCoeff()) << "hg " << hg;
-      EXPECT_LT((fz.head(nb) - az.head(nb)).cwiseAbs().maxCoeff(),
+      EXPECT_LT((fz.tail(nb) - az.tail(nb)).cwiseAbs().maxCoeff(),
                 1e-9 * (1 + az.cwiseAbs().maxCoeff()) / std::min(1.0, hg)) << "hg " << hg;
+      // Exchanged quanta: z_E = r_E + hg rates(z), f_E = rates(z).
+      EXPECT_LT((fz.head(nc) - az.head(nc)).cwiseAbs().maxCoeff(), 1e-12 * (1 + az.norm()));
+      EXPECT_LT((z.head(nc) - st.y.head(nc) - hg * az.head(nc)).cwiseAbs().maxCoeff(),
+                1e-12 * (1 + hg * az.norm()));
     }
   }
 }

@@ -23,9 +23,11 @@
 // the lowering transfers only (block Gauss-Seidel alone converges slowly for large steps, where
 // I - h g A approaches the singular generator of the thermal steady state).
 //
-// The flat state vector y holds the blocks X_n column-major one after another, then one entry per
-// channel: the quanta exchanged through that channel so far, E_c' = rate_c <L^+ L> (lowering) or
-// rate_c <L L^+> (raising) = sum_n <G_c^T G_c, X_n>.
+// The flat state vector y holds first one entry per channel: the quanta exchanged through that
+// channel so far, E_c' = rate_c <L^+ L> (lowering) or rate_c <L L^+> (raising)
+// = sum_n <G_c^T G_c, X_n>; then the blocks X_n, n = 0, 1, ..., column-major one after another.
+// (Lowest sectors first: at zero temperature the drained top sectors are a zero tail that the
+// integrator skips, see active_size.)
 #include <Eigen/Dense>
 #include <Eigen/SparseCore>
 #include <complex>
@@ -47,7 +49,7 @@ class SectorSystem {
   const DickeSpace& space() const { return space_; }
   const std::vector<Channel>& channels() const { return channels_; }
   int num_sectors() const { return static_cast<int>(lambda_.size()); }
-  /// Length of the flat state vector: sum_n d_n^2 + number of channels.
+  /// Length of the flat state vector: number of channels + sum_n d_n^2.
   std::int64_t size() const { return size_; }
   /// Largest decay rate l_a + l_b (the stiffness).
   double max_rate() const { return max_rate_; }
@@ -81,11 +83,15 @@ class SectorSystem {
   /// cost nothing after the superradiant burst. Returns the highest sector kept.
   int drop_drained_sectors(Eigen::VectorXd& y, Eigen::VectorXd& f, double atol) const;
 
+  /// Zero temperature: the length of y up to its highest non-zero block (the rest is zero and
+  /// stays zero, as nothing flows up). With raising channels: size().
+  std::int64_t active_size(const Eigen::VectorXd& y) const;
+
   /// Populations <s|rho|s> of the Dicke basis states s (DickeSpace index): diag(V_n X_n V_n^T).
   Eigen::VectorXd populations(const Eigen::VectorXd& y) const;
   /// Trace of rho (sum of the populations).
   double trace(const Eigen::VectorXd& y) const;
-  /// Exchanged quanta per channel (the trailing entries of y).
+  /// Exchanged quanta per channel (the leading entries of y).
   Eigen::VectorXd exchanged(const Eigen::VectorXd& y) const;
 
  private:
