@@ -24,13 +24,14 @@ class SpectralPropagator {
     const double* vt = sys.eig_vt + sys.eig_offset[n];
     for (int b = team.rank(); b < d; b += team.size()) {
       const double* row = vt + static_cast<long long>(b) * d;  // column b of V
-      double re = 0.0, im = 0.0;
-      for (int a = 0; a < d; ++a) {
-        re += row[a] * ws.psi_re[a];
-        if (cplx) im += row[a] * ws.psi_im[a];
-      }
+      double re = 0.0;
+      for (int a = 0; a < d; ++a) re += row[a] * ws.psi_re[a];
       ws.coef_re[b] = re;
-      if (cplx) ws.coef_im[b] = im;
+      if (cplx) {
+        double im = 0.0;
+        for (int a = 0; a < d; ++a) im += row[a] * ws.psi_im[a];
+        ws.coef_im[b] = im;
+      }
     }
     team.sync();
   }
