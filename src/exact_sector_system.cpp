@@ -104,6 +104,7 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
     if (src < 0 || src >= num_sectors() || g_[c][src].size() == 0) continue;
     const int ds = dim(src);
     ConstBlock x(y + offset(src), ds, ds);
+    if (x.isZero(0.0)) continue;  // e.g. a drained sector above the top: nothing flows
     any = true;
     if (via_dicke_[m]) {
       if (w_src != src) {  // W = V X V^T (lower triangle, then mirrored: X is symmetric)
