@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -80,6 +81,17 @@ TEST_F(Cli, BadRunFilesAreRejectedWithOneLine) {
   expect_rejected("[system\ndomains = [4, 2]\n", "malformed TOML");
   expect_rejected("[system]\ndomains = [4, 2]\n" + ok_tail, "solver.kind", "--solver magic");
   expect_rejected("[system]\ndomains = [4, 2]\n" + ok_tail, "--set", "--set nonsense");
+}
+
+TEST_F(Cli, CudaBackendWithoutAGpuIsAOneLineError) {
+  // CPU-only build: "built without CUDA"; CUDA build on a machine without a GPU: "no usable CUDA
+  // device". Either way one line naming the field, and no output file. (On a GPU machine the run
+  // succeeds instead: that case is tested by qtraj_cuda_tests.)
+  const char* has_gpu = std::getenv("QTRAJ_TEST_HAVE_GPU");
+  if (has_gpu && std::string(has_gpu) == "1") GTEST_SKIP() << "a GPU is present";
+  expect_rejected("[system]\ndomains = [4, 2]\n[time]\nend = 1.0\npoints = 3\n[solver]\n"
+                  "kind = \"trajectories\"\ntrajectories = 10\nbackend = \"cuda\"\n",
+                  "solver.backend = \"cuda\"");
 }
 
 TEST_F(Cli, UnwritableOutputPathIsRejectedBeforeSolving) {

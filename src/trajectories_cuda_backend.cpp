@@ -1,0 +1,85 @@
+// The CUDA backend of the trajectory solver: the host loop around qtraj::cuda::TrajectoryBatchRunner
+// (include/qtraj/cuda_trajectory_runner.hpp). Compiled in every build: on a CPU-only build the
+// runner's constructor throws NotCompiled (src/device_hooks/), so `backend = "cuda"` fails with one
+// clear line.
+//
+// Batches are whole chunks of the CPU backend's fixed chunking (trajectory_run.hpp), and each chunk
+// is aggregated in index order, so GPU and CPU runs merge their trajectories in the same order.
+//
+// Status: compiles; NOT yet run on a GPU (no device in the sessions that wrote it).
+#include <chrono>
+
+#include "qtraj/cuda_trajectory_runner.hpp"
+#include "qtraj/error.hpp"
+#include "trajectory_run.hpp"
+
+namespace qtraj::backend {
+
+void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& progress) {
+  // Every bundle a trajectory can draw must be on the device before the first batch.
+  std::vector<cuda::BundleEntry> bundles;
+  for (const auto& choice : cuda::drawable_choices(run.weights, run.weight_begin))
+    bundles.push_back(cuda::BundleEntry{choice, &run.cache->get(choice)});
+  auto make_runner = [&] {
+    try {
+      return cuda::TrajectoryBatchRunner(run.weights, run.weight_begin, bundles);
+    } catch (const NotCompiled&) {
+      throw NotCompiled("solver.backend = \"cuda\"");
+    } catch (const DeviceError& e) {
+      throw DeviceError(std::string("solver.backend = \"cuda\": ") + e.what());
+    }
+  };
+  cuda::TrajectoryBatchRunner runner = make_runner();
+
+  cuda::PropagatorSettings prop;
+  prop.kind = run.adaptive ? cuda::PropagatorSettings::Kind::adaptive
+                           : cuda::PropagatorSettings::Kind::spectral;
+  prop.rtol = run.settings.rtol;
+  prop.atol = run.settings.atol;
+
+  // Batch size: whole chunks, at most ~256 MB of per-trajectory output on the device.
+  const std::int64_t bytes_per_trajectory =
+      8LL * run.n_t * run.row + 4LL * (1 + static_cast<std::int64_t>(run.channels.size()));
+  const std::int64_t max_batch = std::max<std::int64_t>(1, (256LL << 20) / bytes_per_trajectory);
+  int capacity = run.record > 0 ? 64 : 0;
+  std::vector<int> per_reservoir;
+  cuda::BatchOutput out;
+  const auto t0 = std::chrono::steady_clock::now();
+
+  for (std::int64_t c = 0; c < kNumChunks;) {
+    std::int64_t c_end = c + 1;  // chunks [c, c_end) in this batch
+    while (c_end < kNumChunks && run.chunk_begin(c_end + 1) - run.chunk_begin(c) <= max_batch)
+      ++c_end;
+    const std::int64_t first = run.chunk_begin(c), count = run.chunk_begin(c_end) - first;
+    if (count > 0) runner.run(first, count, run.settings.seed, prop, run.times, capacity, run.record, out);
+    for (std::int64_t k = c; k < c_end; ++k) {
+      trajectory::Aggregator chunk(static_cast<std::size_t>(run.n_t) * run.row);
+      for (std::int64_t t = run.chunk_begin(k); t < run.chunk_begin(k + 1); ++t) {
+        const std::int64_t r = t - first;
+        chunk.add(out.obs_of(r));
+        count_jumps(run, out.channel_counts_of(r), per_reservoir, tally.histogram);
+        if (t < run.record) {
+          const int jumps = out.jumps[r];
+          if (jumps <= capacity) {
+            tally.rec_time[t].assign(out.jump_time_of(r), out.jump_time_of(r) + jumps);
+            tally.rec_channel[t].assign(out.jump_channel_of(r), out.jump_channel_of(r) + jumps);
+          } else {  // rerun just this trajectory with room for all its jumps: it is identical
+            cuda::BatchOutput one;
+            runner.run(t, 1, run.settings.seed, prop, run.times, jumps, run.record, one);
+            tally.rec_time[t].assign(one.jump_time.begin(), one.jump_time.begin() + jumps);
+            tally.rec_channel[t].assign(one.jump_channel.begin(), one.jump_channel.begin() + jumps);
+          }
+        }
+      }
+      tally.all.merge(chunk);
+    }
+    c = c_end;
+    if (progress) {
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const std::int64_t done = run.chunk_begin(c);
+      progress(static_cast<double>(done) / run.total, format_status(done, run.total, secs));
+    }
+  }
+}
+
+}  // namespace qtraj::backend

@@ -1,0 +1,101 @@
+#pragma once
+// Internal to the trajectory solver: the set-up shared by the CPU and CUDA backends
+// (src/trajectories_solver.cpp, src/trajectories_cuda_backend.cpp) and what they accumulate.
+//
+// Trajectory t (0-based) is a pure function of (seed, t). Both backends aggregate trajectories in
+// kNumChunks fixed index ranges (independent of threads, batches or devices): each chunk's
+// Aggregator adds its trajectories in index order and the chunks are merged in chunk order.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "qtraj/run_config.hpp"
+#include "qtraj/solvers.hpp"
+#include "qtraj/trajectory/aggregator.hpp"
+#include "qtraj/trajectory/system.hpp"
+
+namespace qtraj::backend {
+
+constexpr std::int64_t kNumChunks = 256;
+
+/// Bundles by initial-component choice (one DickeSpace per j vector), built lazily, shared.
+class BundleCache {
+ public:
+  BundleCache(const Model& model, const std::vector<Channel>& channels,
+              const std::vector<std::vector<DomainComponent>>& components, bool spectral,
+              bool adaptive)
+      : model_(model), channels_(channels), components_(components), spectral_(spectral),
+        adaptive_(adaptive) {}
+
+  const trajectory::TrajectorySystem& get(const std::vector<int>& choice) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = map_.find(choice);
+    if (it != map_.end()) return *it->second;
+    std::vector<const DomainComponent*> chosen;
+    for (std::size_t i = 0; i < choice.size(); ++i) chosen.push_back(&components_[i][choice[i]]);
+    auto system = std::make_unique<trajectory::TrajectorySystem>(model_, channels_, chosen,
+                                                                 spectral_, adaptive_);
+    return *map_.emplace(choice, std::move(system)).first->second;
+  }
+
+ private:
+  const Model& model_;
+  const std::vector<Channel>& channels_;
+  const std::vector<std::vector<DomainComponent>>& components_;
+  bool spectral_, adaptive_;
+  std::mutex mutex_;
+  std::map<std::vector<int>, std::unique_ptr<trajectory::TrajectorySystem>> map_;
+};
+
+/// Everything a backend needs to run trajectories 0 .. total-1 of a validated run.
+struct TrajectoryRun {
+  const Model& model;
+  const SolverSettings& settings;
+  std::string propagator;  // "spectral" | "adaptive" ("auto" resolved)
+  bool adaptive = false;
+  std::vector<double> times;
+  int n_t = 0, m = 0, row = 0;  // row = 2M values per output time (<J^z>, <J^+J^->)
+  std::vector<Channel> channels;
+  int num_reservoirs = 0;
+  std::vector<std::vector<DomainComponent>> components;
+  std::vector<double> weights;    // all domains' component weights, concatenated
+  std::vector<int> weight_begin;  // M + 1 offsets into weights
+  std::int64_t total = 0;         // trajectories
+  std::int64_t record = 0;        // jump records for t < record
+  std::unique_ptr<BundleCache> cache;
+
+  /// Validates the settings and builds the most likely bundle (input errors surface here).
+  TrajectoryRun(const Model& model, const SolverSettings& settings, const TimeGrid& grid);
+  std::int64_t chunk_begin(std::int64_t c) const {
+    return c * (total / kNumChunks) + std::min<std::int64_t>(c, total % kNumChunks);
+  }
+};
+
+/// What the backends accumulate.
+struct Tally {
+  trajectory::Aggregator all;                        // merged chunks, in chunk order
+  std::vector<std::vector<std::int64_t>> histogram;  // [reservoir][jump count] -> trajectories
+  std::vector<std::vector<double>> rec_time;         // t < record: jump times
+  std::vector<std::vector<int>> rec_channel;         // t < record: jump channels
+
+  explicit Tally(const TrajectoryRun& run)
+      : all(static_cast<std::size_t>(run.n_t) * run.row), histogram(run.num_reservoirs),
+        rec_time(run.record), rec_channel(run.record) {}
+};
+
+/// Adds one trajectory's jumps (channel_counts[c], collapse-channel order) to a histogram.
+/// per_reservoir is scratch.
+void count_jumps(const TrajectoryRun& run, const int* channel_counts,
+                 std::vector<int>& per_reservoir,
+                 std::vector<std::vector<std::int64_t>>& histogram);
+
+/// The CUDA backend (src/trajectories_cuda_backend.cpp): fills `tally` for all trajectories.
+/// Throws NotCompiled on a CPU-only build, DeviceError without a usable GPU.
+void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& progress);
+
+/// "N/M trajectories, rate/s, ETA" for progress lines.
+std::string format_status(std::int64_t done, std::int64_t total, double seconds);
+
+}  // namespace qtraj::backend
