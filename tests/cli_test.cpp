@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "qtraj/hdf5_io.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -18,8 +20,8 @@ struct Output {
   std::string text;  // stdout and stderr
 };
 
-Output run_cli(const std::string& args) {
-  const std::string cmd = std::string(QTRAJ_CLI_PATH) + " " + args + " 2>&1";
+Output run_cli_raw(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   Output out{0, ""};
   FILE* pipe = ::popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
@@ -28,6 +30,8 @@ Output run_cli(const std::string& args) {
   out.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return out;
 }
+
+Output run_cli(const std::string& args) { return run_cli_raw(std::string(QTRAJ_CLI_PATH) + " " + args); }
 
 class Cli : public ::testing::Test {
  protected:
@@ -109,6 +113,62 @@ TEST_F(Cli, MissingFilesAreOneLineErrors) {
   r = run_cli("info " + (dir_ / "absent.h5").string());
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(std::count(r.text.begin(), r.text.end(), '\n'), 1) << r.text;
+}
+
+TEST_F(Cli, PaperFig2aExampleWritesTheContractLayout) {
+  const std::string out = (dir_ / "fig2a.h5").string();
+  const auto r = run_cli("run " QTRAJ_SOURCE_DIR "/examples/paper/fig2a.toml -q -o " + out +
+                         " --set output.plot=\"\"");
+  ASSERT_EQ(r.status, 0) << r.text;
+  const auto s = qtraj::read_result(out);
+  EXPECT_EQ(s.result.solver, "exact");
+  EXPECT_EQ(s.domains, (std::vector<long long>{40, 2}));
+  EXPECT_EQ(s.result.time.size(), 401u);
+  EXPECT_EQ(s.result.jz_over_n_mean.cols, 2u);
+  EXPECT_EQ(s.result.jz_over_n_stderr.rows, 401u);
+  EXPECT_EQ(s.result.excitations_mean.rows, 401u);
+  EXPECT_NE(s.config_text.find("--set output.plot"), std::string::npos) << s.config_text;
+  EXPECT_NE(s.config_text.find("40"), std::string::npos) << s.config_text;
+  EXPECT_FALSE(s.qtraj_version.empty());
+  // Fig. 2a at the end: domain 1 almost fully de-excited, domain 2 close to fully excited.
+  EXPECT_LT(s.result.jz_over_n_mean(400, 0), -0.45);
+  EXPECT_GT(s.result.jz_over_n_mean(400, 1), 0.4);
+  // h5dump (hdf5-tools) reads it without documentation.
+  if (std::system("command -v h5dump > /dev/null 2>&1") == 0) {
+    const auto d = run_cli_raw("h5dump -H " + out);
+    EXPECT_EQ(d.status, 0) << d.text;
+    for (const char* name : {"\"time\"", "\"jz_over_n\"", "\"mean\"", "\"stderr\"", "\"excitations\"",
+                             "\"solver\"", "\"config\"", "\"qtraj_version\"", "\"domains\""})
+      EXPECT_NE(d.text.find(name), std::string::npos) << name;
+  }
+  // `qtraj info` summarises it; `qtraj compare` of a result with itself passes.
+  const auto info = run_cli("info " + out);
+  EXPECT_EQ(info.status, 0) << info.text;
+  EXPECT_NE(info.text.find("exact"), std::string::npos) << info.text;
+  const auto cmp = run_cli("compare " + out + " " + out);
+  EXPECT_EQ(cmp.status, 0) << cmp.text;
+  EXPECT_NE(cmp.text.find("PASS"), std::string::npos) << cmp.text;
+}
+
+TEST_F(Cli, CompareFailsWithExitStatusOne) {
+  const std::string a = (dir_ / "a.h5").string(), b = (dir_ / "b.h5").string();
+  const std::string file = write("two.toml", "[system]\ndomains = [1, 1]\n[[reservoir]]\ndomains = [1, 2]\n[time]\nend = 2.0\npoints = 5\n");
+  ASSERT_EQ(run_cli("run " + file + " -q -o " + a).status, 0);
+  ASSERT_EQ(run_cli("run " + file + " -q -o " + b + " --set reservoir.1.gamma=2.0").status, 0);
+  const auto cmp = run_cli("compare " + a + " " + b);
+  EXPECT_EQ(cmp.status, 1) << cmp.text;
+  EXPECT_NE(cmp.text.find("FAIL"), std::string::npos) << cmp.text;
+}
+
+TEST_F(Cli, DemoWritesHdf5AndPlot) {
+  if (std::system("/usr/bin/python3 -c 'import h5py, matplotlib' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 with h5py and matplotlib is not installed (scripts/install-deps.sh)";
+  const std::string h5 = (dir_ / "fig2a.h5").string(), png = (dir_ / "fig2a.png").string();
+  const auto r = run_cli("demo -q -o " + h5 + " --plot " + png);
+  ASSERT_EQ(r.status, 0) << r.text;
+  EXPECT_TRUE(fs::exists(h5));
+  ASSERT_TRUE(fs::exists(png));
+  EXPECT_GT(fs::file_size(png), 10000u);
 }
 
 }  // namespace
