@@ -19,6 +19,10 @@ namespace {
 
 // sum_n d_n^2 above which the exact solver refuses (about 1.6 GB per state vector).
 constexpr double kMaxBlockEntries = 2e8;
+// Largest product Dicke dimension prod_i (N_i + 1) (DickeSpace's own default limit).
+constexpr double kMaxDickeDim = 5e7;
+// Largest total size of the /populations/domain_i tables.
+constexpr double kMaxPopulationEntries = 1e8;
 
 // The cartesian product of the domains' components: one callback per combination.
 void for_each_combination(const std::vector<std::vector<DomainComponent>>& per_domain,
@@ -66,6 +70,22 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
                        model.initial[i].to_string(), "has no component");
     n_combinations *= per_domain[i].size();
   }
+
+  // Early size checks, before anything large is allocated: the full Dicke dimension (the
+  // largest component) and the population tables n_t x sum_i (N_i + 1).
+  double full_dim = 1.0, pop_entries = 0.0;
+  for (int i = 0; i < m; ++i) {
+    full_dim *= static_cast<double>(model.spins[i]) + 1.0;
+    pop_entries += static_cast<double>(n_t) * (static_cast<double>(model.spins[i]) + 1.0);
+  }
+  if (full_dim > kMaxDickeDim)
+    throw InputError("system.domains", "Dicke dimension " + std::to_string(full_dim),
+                     "too large for the exact solver; use solver.kind = \"trajectories\" or "
+                     "\"meanfield\"");
+  if (pop_entries > kMaxPopulationEntries)
+    throw InputError("time.points", std::to_string(n_t),
+                     "the exact solver's population tables (points x sum_i (N_i + 1)) would "
+                     "hold more than 1e8 numbers; use fewer output points");
 
   Result result;
   result.solver = "exact";

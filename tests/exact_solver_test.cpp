@@ -523,6 +523,11 @@ TEST(ExactSolver, PureRelativeToleranceAndBadTolerances) {
 TEST(ExactSolver, RefusesSystemsTooLargeForTheDenseBlocks) {
   RunConfig c = make_linear({800, 800}, {"excited", "ground"}, {}, 1.0, 2);  // sum d_n^2 ~ 3.4e8
   EXPECT_THROW(solve_exact(c), InputError);
+  // Mean-field sizes fail fast, before any large allocation.
+  RunConfig big = make_linear({1000000, 10000, 100}, {"excited", "ground", "ground"}, {}, 1.0, 500);
+  EXPECT_THROW(solve_exact(big), InputError);
+  RunConfig tables = make_linear({5000000, 2}, {"excited", "ground"}, {}, 1.0, 401);
+  EXPECT_THROW(solve_exact(tables), InputError);
 }
 
 // ---------------------------------------------------------------------------------------------
