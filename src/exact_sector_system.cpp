@@ -107,11 +107,14 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
     if (x.isZero(0.0)) continue;  // e.g. a drained sector above the top: nothing flows
     any = true;
     if (via_dicke_[m]) {
-      if (w_src != src) {  // W = V X V^T (lower triangle, then mirrored: X is symmetric)
+      const bool cached = w.use_cache ? w.wc_valid[src] != 0 : w_src == src;
+      Eigen::MatrixXd& wm = w.use_cache ? w.wc[src] : w.w;
+      if (!cached) {  // W = V X V^T (lower triangle, then mirrored: X is symmetric)
         w.tmp.noalias() = vectors_[src] * x;
-        w.w.setZero(ds, ds);
-        w.w.triangularView<Eigen::Lower>() += w.tmp * vectors_[src].transpose();
-        w.w.triangularView<Eigen::StrictlyUpper>() = w.w.transpose();
+        wm.setZero(ds, ds);
+        wm.triangularView<Eigen::Lower>() += w.tmp * vectors_[src].transpose();
+        wm.triangularView<Eigen::StrictlyUpper>() = wm.transpose();
+        if (w.use_cache) w.wc_valid[src] = 1;
         w_src = src;
       }
       // S += C W C^T with C sparse (column b holds at most |S_c| entries (a, v)):
@@ -121,7 +124,7 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
       w.t1.setZero(d, ds);
       for (int j = 0; j < ds; ++j) {
         double* u = w.t1.data() + static_cast<std::ptrdiff_t>(j) * d;
-        const double* wj = w.w.data() + static_cast<std::ptrdiff_t>(j) * ds;
+        const double* wj = wm.data() + static_cast<std::ptrdiff_t>(j) * ds;
         for (int b = 0; b < ds; ++b)
           for (Eigen::SparseMatrix<double>::InnerIterator it(cb, b); it; ++it)
             u[it.row()] += it.value() * wj[b];
@@ -146,6 +149,7 @@ void SectorSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& f) const {
   f.resize(size_);
   Eigen::MatrixXd s;
   Scratch scratch;
+  scratch.start_cache(num_sectors());  // each source sector feeds up to two targets
   for (int n = 0; n < num_sectors(); ++n) {
     const int d = dim(n);
     transfer_into(n, y.data(), true, true, s, scratch);
@@ -202,12 +206,14 @@ void SectorSystem::down_solve(double hg, const double* r, double* z, double* f,
 void SectorSystem::apply_shifted(double hg, const double* v, double* out,
                                  Scratch& scratch) const {
   Eigen::MatrixXd s;
+  scratch.start_cache(num_sectors());
   for (int n = 0; n < num_sectors(); ++n) {
     const int d = dim(n);
     transfer_into(n, v, true, true, s, scratch);
     ConstBlock vn(v + offset(n), d, d);
     Block(out + offset(n), d, d) = vn - hg * (s - decay_[n].cwiseProduct(vn));
   }
+  scratch.stop_cache();
 }
 
 bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::VectorXd& z,
@@ -266,8 +272,11 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
       int k = 0;
       for (; k < restart && iterations < max_iterations; ++k, ++iterations) {
         // (I - hg A) P^{-1} v = v - hg T_up P^{-1} v, as P = I - hg (-D + T_down).
+        // The W_s of precond[k] computed by down_solve are reused by up_transfer.
+        scratch.start_cache(num_sectors());
         precondition(basis[k], precond[k]);
         up_transfer(precond[k], w);
+        scratch.stop_cache();
         w = basis[k] - hg * w;
         for (int i = 0; i <= k; ++i) {  // modified Gram-Schmidt
           hess(i, k) = w.dot(basis[i]);

@@ -97,6 +97,17 @@ class SectorSystem {
  private:
   struct Scratch {
     Eigen::MatrixXd tmp, w, t1, sd;
+    // Optional cache of W_s = V_s X_s V_s^T (Dicke route) for the one vector being processed
+    // between start_cache() and stop_cache(): each source sector is transformed once.
+    std::vector<Eigen::MatrixXd> wc;
+    std::vector<char> wc_valid;
+    bool use_cache = false;
+    void start_cache(int sectors) {
+      wc.resize(sectors);
+      wc_valid.assign(sectors, 0);
+      use_cache = true;
+    }
+    void stop_cache() { use_cache = false; }
   };
   // Transfer into sector m: s_m = sum_c G_c X_src G_c^T over channels feeding m from below
   // (raising, src = m - 1; if use_up) and/or from above (lowering, src = m + 1; if use_down).
