@@ -10,29 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "trajectory_bench_config.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace {
 
-qtraj::RunConfig config(const std::vector<long long>& spins, std::int64_t trajectories,
-                        int threads, const std::string& propagator) {
-  qtraj::RunConfig c;
-  c.model.spins = spins;
-  for (std::size_t i = 0; i < spins.size(); ++i)
-    c.model.initial.push_back(
-        qtraj::InitialState::parse(i == 0 ? "excited" : "ground", spins[i], "bench"));
-  c.time.end = 100.0;
-  c.time.points = 201;
-  c.solver.kind = "trajectories";
-  c.solver.trajectories = trajectories;
-  c.solver.seed = 1;
-  c.solver.threads = threads;
-  c.solver.propagator = propagator;
-  return c;
-}
-
 void run(benchmark::State& state, const std::vector<long long>& spins, const std::string& prop) {
-  const qtraj::RunConfig c = config(spins, state.range(0), static_cast<int>(state.range(1)), prop);
+  const qtraj::RunConfig c = qtraj::bench::trajectory_config(
+      spins, state.range(0), static_cast<int>(state.range(1)), prop);
   for (auto _ : state) {
     const qtraj::Result r = qtraj::solve_trajectories(c);
     benchmark::DoNotOptimize(r.jz_over_n_mean.data.data());

@@ -104,18 +104,10 @@ namespace {
 using namespace trajectory;
 using backend::kNumChunks;
 
-Dataset int_dataset(std::string path, std::vector<std::uint64_t> shape,
-                    std::vector<std::int64_t> values, std::string description) {
-  Dataset d;
-  d.path = std::move(path);
-  d.shape = std::move(shape);
-  d.values = std::move(values);
-  d.attributes["description"] = std::move(description);
-  return d;
-}
-
-Dataset double_dataset(std::string path, std::vector<std::uint64_t> shape,
-                       std::vector<double> values, std::string description) {
+/// A dataset with a "description" attribute; T = double or std::int64_t.
+template <class T>
+Dataset make_dataset(std::string path, std::vector<std::uint64_t> shape, std::vector<T> values,
+                     std::string description) {
   Dataset d;
   d.path = std::move(path);
   d.shape = std::move(shape);
@@ -292,9 +284,9 @@ Result assemble_result(const backend::TrajectoryRun& run, const backend::Tally& 
     }
   const auto shape_tm = std::vector<std::uint64_t>{static_cast<std::uint64_t>(n_t),
                                                    static_cast<std::uint64_t>(m)};
-  result.extra.push_back(double_dataset("/jplus_jminus/mean", shape_tm, std::move(jpjm_mean),
+  result.extra.push_back(make_dataset<double>("/jplus_jminus/mean", shape_tm, std::move(jpjm_mean),
                                         "trajectory mean of <J_i^+ J_i^->, rows = time, cols = domain"));
-  result.extra.push_back(double_dataset("/jplus_jminus/stderr", shape_tm, std::move(jpjm_err),
+  result.extra.push_back(make_dataset<double>("/jplus_jminus/stderr", shape_tm, std::move(jpjm_err),
                                         "standard error of /jplus_jminus/mean"));
 
   // Jump-count histogram per reservoir: [r][k] = trajectories with k jumps through reservoir r.
@@ -303,7 +295,7 @@ Result assemble_result(const backend::TrajectoryRun& run, const backend::Tally& 
   std::vector<std::int64_t> hist_flat(num_res * width, 0);
   for (int r = 0; r < num_res; ++r)
     std::copy(tally.histogram[r].begin(), tally.histogram[r].end(), hist_flat.begin() + r * width);
-  result.extra.push_back(int_dataset(
+  result.extra.push_back(make_dataset<std::int64_t>(
       "/jump_counts/histogram", {static_cast<std::uint64_t>(num_res), width}, std::move(hist_flat),
       "[r][k]: number of trajectories with exactly k jumps (emissions or absorptions) through "
       "reservoir r + 1"));
@@ -324,12 +316,12 @@ Result assemble_result(const backend::TrajectoryRun& run, const backend::Tally& 
     for (std::size_t c = 0; c < channels.size(); ++c)
       chdesc << " " << c << " = reservoir " << channels[c].reservoir + 1
              << (channels[c].raising ? " absorption (L^+)" : " emission (L^-)") << ";";
-    result.extra.push_back(int_dataset("/jumps/trajectory", shape, std::move(traj),
+    result.extra.push_back(make_dataset<std::int64_t>("/jumps/trajectory", shape, std::move(traj),
                                        "0-based trajectory index of each recorded jump"));
-    result.extra.push_back(double_dataset("/jumps/time", shape, std::move(when),
+    result.extra.push_back(make_dataset<double>("/jumps/time", shape, std::move(when),
                                           "jump time in units of 1/gamma"));
-    result.extra.push_back(int_dataset("/jumps/channel", shape, std::move(chan), chdesc.str()));
-    result.extra.push_back(int_dataset("/jumps/reservoir", shape, std::move(res),
+    result.extra.push_back(make_dataset<std::int64_t>("/jumps/channel", shape, std::move(chan), chdesc.str()));
+    result.extra.push_back(make_dataset<std::int64_t>("/jumps/reservoir", shape, std::move(res),
                                        "1-based reservoir of each recorded jump"));
   }
   result.attributes["trajectories"] = static_cast<std::int64_t>(run.total);

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "../trajectory_bench_config.hpp"
 #include "qtraj/cuda_backend.hpp"
 #include "qtraj/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
@@ -33,22 +34,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-qtraj::RunConfig config(const std::vector<long long>& spins, std::int64_t trajectories,
-                        int threads) {
-  qtraj::RunConfig c;
-  c.model.spins = spins;
-  for (std::size_t i = 0; i < spins.size(); ++i)
-    c.model.initial.push_back(
-        qtraj::InitialState::parse(i == 0 ? "excited" : "ground", spins[i], "bench"));
-  c.time.end = 100.0;
-  c.time.points = 201;
-  c.solver.kind = "trajectories";
-  c.solver.trajectories = trajectories;
-  c.solver.seed = 1;
-  c.solver.threads = threads;
-  c.solver.propagator = "spectral";
-  return c;
-}
 
 struct Row {
   std::string system;
@@ -67,7 +52,7 @@ Row measure(const std::vector<long long>& spins, std::int64_t n_gpu, std::int64_
   row.system += ")";
   row.gpu_trajectories = n_gpu;
   row.cpu_trajectories = n_cpu;
-  const qtraj::RunConfig cfg = config(spins, n_gpu, threads);
+  const qtraj::RunConfig cfg = qtraj::bench::trajectory_config(spins, n_gpu, threads);
   const std::vector<double> times = cfg.time.times();
   const auto channels = qtraj::collapse_channels(cfg.model);
   std::vector<std::vector<qtraj::DomainComponent>> comps;
