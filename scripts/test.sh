@@ -9,6 +9,13 @@ jobs=$(nproc)
 cmake -S . -B build -G Ninja -DQTRAJ_BUILD_CUDA=OFF
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600
+# The block-level team logic (strided loops, syncs, reductions) under ThreadSanitizer, with real
+# thread teams, plus the multi-threaded CPU backend (design.md section 3).
+cmake -S . -B build-tsan -G Ninja -DQTRAJ_BUILD_CUDA=OFF -DQTRAJ_SANITIZE_THREAD=ON \
+      -DQTRAJ_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build-tsan -j"$jobs" --target qtraj_tests
+TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/qtraj_tests \
+  --gtest_filter='TeamTrajectory.*:TrajSolver.BitIdenticalForAnyThreadCount:TrajSolver.JumpRecordsAndHistogram'
 nvcc_path=$(command -v nvcc || true)
 [ -z "$nvcc_path" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc_path=/usr/local/cuda/bin/nvcc
 if [ -n "$nvcc_path" ]; then
