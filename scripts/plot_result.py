@@ -40,12 +40,13 @@ def main():
     x = t / 2 if args.paper_time else t
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     styles = ["-", "--", ":", "-."]
+    log_axis = args.log or _is_log(t)
+    sl = slice(1, None) if log_axis else slice(None)  # t = 0 has no place on a log axis
     for i in range(mean.shape[1]):
-        ax.plot(x[1:] if args.log or _is_log(t) else x, (mean[1:, i] if args.log or _is_log(t) else mean[:, i]),
-                styles[i % 4], label=f"$N_{i + 1} = {int(domains[i])}$")
+        ax.plot(x[sl], mean[sl, i], styles[i % 4], label=f"$N_{i + 1} = {int(domains[i])}$")
         if np.any(err[:, i] > 0):
-            ax.fill_between(x, mean[:, i] - 2 * err[:, i], mean[:, i] + 2 * err[:, i], alpha=0.25)
-    if args.log or _is_log(t):
+            ax.fill_between(x[sl], mean[sl, i] - 2 * err[sl, i], mean[sl, i] + 2 * err[sl, i], alpha=0.25)
+    if log_axis:
         ax.set_xscale("log")
     ax.set_xlabel(r"$\gamma t / 2$" if args.paper_time else r"$t$ $[1/\gamma]$")
     ax.set_ylabel(r"$\langle J_i^z\rangle / N_i$")
