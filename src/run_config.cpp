@@ -232,7 +232,7 @@ SolverSettings parse_solver(const toml::table& root) {
   const toml::table* t = sub_table(root, "solver");
   if (!t) return s;
   reject_unknown_keys(*t, "solver.", {"kind", "rtol", "atol", "trajectories", "seed", "propagator",
-                                      "backend", "threads", "record_jumps"});
+                                      "backend", "threads", "record_jumps", "first_trajectory"});
   s.kind = get_choice(*t, "kind", "solver.kind", s.kind, {"exact", "trajectories", "meanfield"});
   s.rtol = get_double(*t, "rtol", "solver.rtol", s.rtol);
   if (!(s.rtol > 0 && s.rtol < 1)) throw InputError("solver.rtol", std::to_string(s.rtol), "must lie in (0, 1)");
@@ -254,6 +254,9 @@ SolverSettings parse_solver(const toml::table& root) {
   s.record_jumps = get_int(*t, "record_jumps", "solver.record_jumps", 0);
   if (s.record_jumps < 0)
     throw InputError("solver.record_jumps", std::to_string(s.record_jumps), "must be >= 0");
+  s.first_trajectory = get_int(*t, "first_trajectory", "solver.first_trajectory", 0);
+  if (s.first_trajectory < 0)
+    throw InputError("solver.first_trajectory", std::to_string(s.first_trajectory), "must be >= 0");
   return s;
 }
 

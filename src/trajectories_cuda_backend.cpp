@@ -51,7 +51,10 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
     while (c_end < kNumChunks && run.chunk_begin(c_end + 1) - run.chunk_begin(c) <= max_batch)
       ++c_end;
     const std::int64_t first = run.chunk_begin(c), count = run.chunk_begin(c_end) - first;
-    if (count > 0) runner.run(first, count, run.settings.seed, prop, run.times, capacity, run.record, out);
+    // The runner takes global trajectory indices (PhiloxStream(seed, run.first + t)).
+    if (count > 0)
+      runner.run(run.first + first, count, run.settings.seed, prop, run.times, capacity,
+                 run.first + run.record, out);
     for (std::int64_t k = c; k < c_end; ++k) {
       trajectory::Aggregator chunk(static_cast<std::size_t>(run.n_t) * run.row);
       for (std::int64_t t = run.chunk_begin(k); t < run.chunk_begin(k + 1); ++t) {
@@ -65,7 +68,8 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
             tally.rec_channel[t].assign(out.jump_channel_of(r), out.jump_channel_of(r) + jumps);
           } else {  // rerun just this trajectory with room for all its jumps: it is identical
             cuda::BatchOutput one;
-            runner.run(t, 1, run.settings.seed, prop, run.times, jumps, run.record, one);
+            runner.run(run.first + t, 1, run.settings.seed, prop, run.times, jumps,
+                       run.first + run.record, one);
             tally.rec_time[t].assign(one.jump_time.begin(), one.jump_time.begin() + jumps);
             tally.rec_channel[t].assign(one.jump_channel.begin(), one.jump_channel.begin() + jumps);
           }

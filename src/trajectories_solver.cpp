@@ -62,6 +62,7 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
     weight_begin.push_back(static_cast<int>(weights.size()));
   }
   total = settings.trajectories;
+  first = settings.first_trajectory;
   record = std::min<std::int64_t>(std::max<std::int64_t>(settings.record_jumps, 0), total);
   cache = std::make_unique<BundleCache>(model, channels, components, !adaptive, adaptive);
   // Build the most likely bundle up front: input errors (too large a space) surface here.
@@ -104,18 +105,6 @@ namespace {
 using namespace trajectory;
 using backend::kNumChunks;
 
-/// A dataset with a "description" attribute; T = double or std::int64_t.
-template <class T>
-Dataset make_dataset(std::string path, std::vector<std::uint64_t> shape, std::vector<T> values,
-                     std::string description) {
-  Dataset d;
-  d.path = std::move(path);
-  d.shape = std::move(shape);
-  d.values = std::move(values);
-  d.attributes["description"] = std::move(description);
-  return d;
-}
-
 /// Per-thread buffers, reused across trajectories (no allocation on the hot path).
 struct Worker {
   std::vector<double> work;
@@ -150,7 +139,7 @@ void run_trajectories_cpu(backend::TrajectoryRun& run, backend::Tally& tally,
   std::mutex error_mutex;
 
   auto run_one = [&](Worker& w, std::int64_t t) -> int {
-    PhiloxStream rng(settings.seed, static_cast<std::uint64_t>(t));
+    PhiloxStream rng(settings.seed, static_cast<std::uint64_t>(run.first + t));
     draw_components(rng, m, run.weights.data(), run.weight_begin.data(), w.choice.data());
     if (!w.last_bundle || w.choice != w.last_choice) {  // lock only when the choice changes
       w.last_bundle = &run.cache->get(w.choice);
@@ -260,78 +249,6 @@ void run_trajectories_cpu(backend::TrajectoryRun& run, backend::Tally& tally,
     }
 }
 
-/// Means, standard errors, histograms and jump records as the HDF5 layout wants them.
-Result assemble_result(const backend::TrajectoryRun& run, const backend::Tally& tally) {
-  const Model& model = run.model;
-  const int n_t = run.n_t, m = run.m, row = run.row, num_res = run.num_reservoirs;
-  const auto& channels = run.channels;
-  const Aggregator& all = tally.all;
-  Result result;
-  result.solver = "trajectories";
-  result.time = run.times;
-  result.resize(n_t, m);
-  std::vector<double> jpjm_mean(static_cast<std::size_t>(n_t) * m), jpjm_err(jpjm_mean.size());
-  for (int k = 0; k < n_t; ++k)
-    for (int i = 0; i < m; ++i) {
-      const double n_i = static_cast<double>(model.spins[i]);
-      const std::size_t jz = static_cast<std::size_t>(k) * row + i, pm = jz + m;
-      result.jz_over_n_mean(k, i) = all.mean(jz) / n_i;
-      result.jz_over_n_stderr(k, i) = all.standard_error(jz) / n_i;
-      result.excitations_mean(k, i) = all.mean(jz) + 0.5 * n_i;
-      result.excitations_stderr(k, i) = all.standard_error(jz);
-      jpjm_mean[static_cast<std::size_t>(k) * m + i] = all.mean(pm);
-      jpjm_err[static_cast<std::size_t>(k) * m + i] = all.standard_error(pm);
-    }
-  const auto shape_tm = std::vector<std::uint64_t>{static_cast<std::uint64_t>(n_t),
-                                                   static_cast<std::uint64_t>(m)};
-  result.extra.push_back(make_dataset<double>("/jplus_jminus/mean", shape_tm, std::move(jpjm_mean),
-                                        "trajectory mean of <J_i^+ J_i^->, rows = time, cols = domain"));
-  result.extra.push_back(make_dataset<double>("/jplus_jminus/stderr", shape_tm, std::move(jpjm_err),
-                                        "standard error of /jplus_jminus/mean"));
-
-  // Jump-count histogram per reservoir: [r][k] = trajectories with k jumps through reservoir r.
-  std::size_t width = 1;
-  for (const auto& h : tally.histogram) width = std::max(width, h.size());
-  std::vector<std::int64_t> hist_flat(num_res * width, 0);
-  for (int r = 0; r < num_res; ++r)
-    std::copy(tally.histogram[r].begin(), tally.histogram[r].end(), hist_flat.begin() + r * width);
-  result.extra.push_back(make_dataset<std::int64_t>(
-      "/jump_counts/histogram", {static_cast<std::uint64_t>(num_res), width}, std::move(hist_flat),
-      "[r][k]: number of trajectories with exactly k jumps (emissions or absorptions) through "
-      "reservoir r + 1"));
-
-  if (run.record > 0) {
-    std::vector<std::int64_t> traj, chan, res;
-    std::vector<double> when;
-    for (std::int64_t t = 0; t < run.record; ++t)
-      for (std::size_t j = 0; j < tally.rec_time[t].size(); ++j) {
-        traj.push_back(t);
-        when.push_back(tally.rec_time[t][j]);
-        chan.push_back(tally.rec_channel[t][j]);
-        res.push_back(channels[tally.rec_channel[t][j]].reservoir + 1);
-      }
-    const std::vector<std::uint64_t> shape{traj.size()};
-    std::ostringstream chdesc;
-    chdesc << "index into the collapse channels:";
-    for (std::size_t c = 0; c < channels.size(); ++c)
-      chdesc << " " << c << " = reservoir " << channels[c].reservoir + 1
-             << (channels[c].raising ? " absorption (L^+)" : " emission (L^-)") << ";";
-    result.extra.push_back(make_dataset<std::int64_t>("/jumps/trajectory", shape, std::move(traj),
-                                       "0-based trajectory index of each recorded jump"));
-    result.extra.push_back(make_dataset<double>("/jumps/time", shape, std::move(when),
-                                          "jump time in units of 1/gamma"));
-    result.extra.push_back(make_dataset<std::int64_t>("/jumps/channel", shape, std::move(chan), chdesc.str()));
-    result.extra.push_back(make_dataset<std::int64_t>("/jumps/reservoir", shape, std::move(res),
-                                       "1-based reservoir of each recorded jump"));
-  }
-  result.attributes["trajectories"] = static_cast<std::int64_t>(run.total);
-  result.attributes["seed"] = static_cast<std::int64_t>(run.settings.seed);
-  result.attributes["propagator"] = run.propagator;
-  result.attributes["record_jumps"] = static_cast<std::int64_t>(run.record);
-  result.attributes["backend"] = run.settings.backend;
-  return result;
-}
-
 }  // namespace
 
 Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
@@ -341,7 +258,24 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
     backend::run_trajectories_cuda(run, tally, progress);
   else
     run_trajectories_cpu(run, tally, progress);
-  return assemble_result(run, tally);
+
+  backend::TrajectoryStatistics stats{std::move(tally.all), std::move(tally.histogram), run.record > 0,
+                                      {}, {}, {}};
+  for (std::int64_t t = 0; t < run.record; ++t)
+    for (std::size_t j = 0; j < tally.rec_time[t].size(); ++j) {
+      stats.rec_trajectory.push_back(run.first + t);
+      stats.rec_time.push_back(tally.rec_time[t][j]);
+      stats.rec_channel.push_back(tally.rec_channel[t][j]);
+    }
+  Result result = backend::trajectory_result(run.model, run.times, run.channels,
+                                             run.num_reservoirs, stats);
+  result.attributes["trajectories"] = static_cast<std::int64_t>(run.total);
+  result.attributes["first_trajectory"] = static_cast<std::int64_t>(run.first);
+  result.attributes["seed"] = static_cast<std::int64_t>(run.settings.seed);
+  result.attributes["propagator"] = run.propagator;
+  result.attributes["record_jumps"] = static_cast<std::int64_t>(run.record);
+  result.attributes["backend"] = run.settings.backend;
+  return result;
 }
 
 }  // namespace qtraj

@@ -62,8 +62,9 @@ struct TrajectoryRun {
   std::vector<std::vector<DomainComponent>> components;
   std::vector<double> weights;    // all domains' component weights, concatenated
   std::vector<int> weight_begin;  // M + 1 offsets into weights
-  std::int64_t total = 0;         // trajectories
-  std::int64_t record = 0;        // jump records for t < record
+  std::int64_t first = 0;         // global index of local trajectory 0 (shards)
+  std::int64_t total = 0;         // trajectories: local indices 0 .. total-1, global first + local
+  std::int64_t record = 0;        // jump records for local t < record
   std::unique_ptr<BundleCache> cache;
 
   /// Validates the settings and builds the most likely bundle (input errors surface here).
@@ -84,6 +85,22 @@ struct Tally {
       : all(static_cast<std::size_t>(run.n_t) * run.row), histogram(run.num_reservoirs),
         rec_time(run.record), rec_channel(run.record) {}
 };
+
+/// The statistics of a run, or of merged shards: everything the result is made from.
+struct TrajectoryStatistics {
+  trajectory::Aggregator all;  // per output time: <J_i^z> (M values), then <J_i^+ J_i^-> (M)
+  std::vector<std::vector<std::int64_t>> histogram;  // [reservoir][jump count] -> trajectories
+  bool has_records = false;
+  std::vector<std::int64_t> rec_trajectory;  // global trajectory index of each recorded jump
+  std::vector<double> rec_time;
+  std::vector<std::int64_t> rec_channel;     // index into collapse_channels
+};
+
+/// Means, standard errors, the raw aggregator state (/aggregator/*, for merging shards exactly),
+/// histograms and jump records, as the HDF5 layout wants them. Attributes are the caller's.
+Result trajectory_result(const Model& model, const std::vector<double>& times,
+                         const std::vector<Channel>& channels, int num_reservoirs,
+                         const TrajectoryStatistics& stats);
 
 /// Adds one trajectory's jumps (channel_counts[c], collapse-channel order) to a histogram.
 /// per_reservoir is scratch.

@@ -29,6 +29,7 @@ struct SolverSettings {
   std::string backend = "cpu";      // cpu | cuda
   int threads = 0;                  // 0: all hardware threads
   std::int64_t record_jumps = 0;    // store jump times/channels of the first K trajectories
+  std::int64_t first_trajectory = 0;  // shards: run trajectory indices first .. first + trajectories - 1
 };
 
 struct OutputSettings {
