@@ -247,6 +247,39 @@ bool read_attribute(hid_t obj, const std::string& name, AttributeValue* out) {
 
 }  // namespace
 
+bool read_dataset(const std::string& file_path, const std::string& dataset_path, Dataset* out) {
+  static QuietHdf5 quiet;
+  if (H5Fis_hdf5(file_path.c_str()) <= 0) throw IoError(file_path + ": not a readable HDF5 file");
+  Handle file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose,
+              "cannot open " + file_path);
+  if (!exists(file.get(), dataset_path)) return false;
+  Handle set(H5Dopen2(file.get(), dataset_path.c_str(), H5P_DEFAULT), H5Dclose,
+             "open dataset " + dataset_path);
+  Handle type(H5Dget_type(set.get()), H5Tclose, "type of " + dataset_path);
+  Handle space(H5Dget_space(set.get()), H5Sclose, "dataspace of " + dataset_path);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(rank > 0 ? rank : 0);
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  hsize_t total = 1;
+  for (auto d : dims) total *= d;
+  out->path = dataset_path;
+  out->shape.assign(dims.begin(), dims.end());
+  if (H5Tget_class(type.get()) == H5T_INTEGER) {
+    std::vector<std::int64_t> v(total);
+    if (total > 0)
+      check(H5Dread(set.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
+            "read " + dataset_path);
+    out->values = std::move(v);
+  } else {
+    std::vector<double> v(total);
+    if (total > 0)
+      check(H5Dread(set.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
+            "read " + dataset_path);
+    out->values = std::move(v);
+  }
+  return true;
+}
+
 StoredResult read_result(const std::string& path) {
   static QuietHdf5 quiet;
   if (H5Fis_hdf5(path.c_str()) <= 0)

@@ -26,4 +26,8 @@ struct StoredResult {
 };
 StoredResult read_result(const std::string& path);
 
+/// Reads any dataset of a result file (e.g. "/aggregator/m2"): double datasets as doubles,
+/// integer ones as int64. Returns false if the file has no such dataset; throws IoError otherwise.
+bool read_dataset(const std::string& file, const std::string& dataset_path, Dataset* out);
+
 }  // namespace qtraj

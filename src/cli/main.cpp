@@ -12,6 +12,7 @@
 #include "qtraj/embedded_default.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/hdf5_io.hpp"
+#include "qtraj/merge.hpp"
 #include "qtraj/run_config.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/version.hpp"
@@ -119,6 +120,14 @@ int main(int argc, char** argv) {
   compare->add_option("--abs-tol", abs_tol, "absolute tolerance where both standard errors are "
                       "zero (default 1e-6)")->check(CLI::NonNegativeNumber);
 
+  // qtraj merge SHARD.h5... -o OUT.h5: trajectory shards (solver.first_trajectory) into one result.
+  auto* merge = app.add_subcommand(
+      "merge", "Merge trajectory shards (disjoint solver.first_trajectory ranges) into one result");
+  std::vector<std::string> merge_inputs;
+  std::string merge_out;
+  merge->add_option("shards", merge_inputs, "trajectory results of one model, grid and seed")->required();
+  merge->add_option("-o,--output", merge_out, "merged HDF5 result")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -140,6 +149,16 @@ int main(int argc, char** argv) {
     }
     if (*info) {
       std::cout << qtraj::cli::describe(qtraj::read_result(info_file), info_file);
+      return 0;
+    }
+    if (*merge) {
+      qtraj::check_output_writable(merge_out);
+      auto merged = qtraj::merge_trajectory_shards(merge_inputs);
+      merged.config.output.path = merge_out;
+      qtraj::write_result(merge_out, merged.result, merged.config);
+      std::cerr << "qtraj: merged " << merge_inputs.size() << " shards ("
+                << std::get<std::int64_t>(merged.result.attributes.at("trajectories"))
+                << " trajectories) into " << merge_out << "\n";
       return 0;
     }
     if (*compare) {
