@@ -181,20 +181,36 @@ bool exists(hid_t file, const std::string& path) {
   return H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0;
 }
 
-std::vector<double> read_doubles(hid_t file, const std::string& path, std::vector<hsize_t>* dims) {
+// Reads a dataset of an open file: integer classes as int64, everything else as double.
+Dataset read_dataset_at(hid_t file, const std::string& path) {
   Handle set(H5Dopen2(file, path.c_str(), H5P_DEFAULT), H5Dclose, "open dataset " + path);
+  Handle type(H5Dget_type(set.get()), H5Tclose, "type of " + path);
   Handle space(H5Dget_space(set.get()), H5Sclose, "dataspace of " + path);
   const int rank = H5Sget_simple_extent_ndims(space.get());
-  std::vector<hsize_t> d(rank > 0 ? rank : 0);
-  if (rank > 0) H5Sget_simple_extent_dims(space.get(), d.data(), nullptr);
+  std::vector<hsize_t> dims(rank > 0 ? rank : 0);
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   hsize_t total = 1;
-  for (auto x : d) total *= x;
-  std::vector<double> values(total);
-  if (total > 0)
-    check(H5Dread(set.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
-          "read " + path);
-  if (dims) *dims = d;
-  return values;
+  for (auto d : dims) total *= d;
+  Dataset out;
+  out.path = path;
+  out.shape.assign(dims.begin(), dims.end());
+  auto read_as = [&](auto zero, hid_t mem_type) {
+    std::vector<decltype(zero)> v(total);
+    if (total > 0)
+      check(H5Dread(set.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "read " + path);
+    out.values = std::move(v);
+  };
+  if (H5Tget_class(type.get()) == H5T_INTEGER) read_as(std::int64_t{0}, H5T_NATIVE_INT64);
+  else read_as(0.0, H5T_NATIVE_DOUBLE);
+  return out;
+}
+
+std::vector<double> read_doubles(hid_t file, const std::string& path, std::vector<hsize_t>* dims) {
+  Dataset d = read_dataset_at(file, path);
+  if (dims) dims->assign(d.shape.begin(), d.shape.end());
+  if (auto* v = std::get_if<std::vector<double>>(&d.values)) return std::move(*v);
+  const auto& ints = std::get<std::vector<std::int64_t>>(d.values);
+  return std::vector<double>(ints.begin(), ints.end());
 }
 
 Table read_table(hid_t file, const std::string& path) {
@@ -253,30 +269,7 @@ bool read_dataset(const std::string& file_path, const std::string& dataset_path,
   Handle file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose,
               "cannot open " + file_path);
   if (!exists(file.get(), dataset_path)) return false;
-  Handle set(H5Dopen2(file.get(), dataset_path.c_str(), H5P_DEFAULT), H5Dclose,
-             "open dataset " + dataset_path);
-  Handle type(H5Dget_type(set.get()), H5Tclose, "type of " + dataset_path);
-  Handle space(H5Dget_space(set.get()), H5Sclose, "dataspace of " + dataset_path);
-  const int rank = H5Sget_simple_extent_ndims(space.get());
-  std::vector<hsize_t> dims(rank > 0 ? rank : 0);
-  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-  hsize_t total = 1;
-  for (auto d : dims) total *= d;
-  out->path = dataset_path;
-  out->shape.assign(dims.begin(), dims.end());
-  if (H5Tget_class(type.get()) == H5T_INTEGER) {
-    std::vector<std::int64_t> v(total);
-    if (total > 0)
-      check(H5Dread(set.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
-            "read " + dataset_path);
-    out->values = std::move(v);
-  } else {
-    std::vector<double> v(total);
-    if (total > 0)
-      check(H5Dread(set.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
-            "read " + dataset_path);
-    out->values = std::move(v);
-  }
+  *out = read_dataset_at(file.get(), dataset_path);
   return true;
 }
 

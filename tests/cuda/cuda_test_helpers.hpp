@@ -19,6 +19,7 @@
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/system.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
+#include "../trajectory_test_helpers.hpp"
 
 #define QTRAJ_REQUIRE_CUDA_DEVICE()                                 \
   do {                                                              \
@@ -33,21 +34,9 @@ using namespace qtraj::trajectory;
 inline constexpr std::uint64_t kSeed = 20211004;
 inline constexpr int kCapacity = 128;
 
-inline Model make_model(std::vector<long long> spins, std::vector<std::string> initial, double nbar) {
-  Model m;
-  m.spins = spins;
-  for (std::size_t i = 0; i < spins.size(); ++i)
-    m.initial.push_back(InitialState::parse(initial[i], spins[i], "test"));
-  m.reservoirs = Model::default_chain(m.num_domains());
-  for (auto& r : m.reservoirs) r.nbar = nbar;
-  return m;
-}
-
-inline std::vector<double> linear_grid(double end, int points) {
-  std::vector<double> t(points);
-  for (int i = 0; i < points; ++i) t[i] = end * i / (points - 1);
-  return t;
-}
+// The models and grids of the CPU trajectory tests (tests/trajectory_test_helpers.hpp).
+using qtraj::trajectory::testing::linear_grid;
+using qtraj::trajectory::testing::make_model;
 
 /// A run's bundles, built the way solve_trajectories builds them (one TrajectorySystem per
 /// component choice), here eagerly for every choice of positive weight, with both propagators' data.
