@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <type_traits>
 
@@ -122,6 +123,9 @@ std::string temp_path_for(const std::string& path) {
 }  // namespace
 
 void check_output_writable(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError("output.path", "\"" + path + "\"", "is a directory; give a file name");
   const std::string probe = temp_path_for(path);
   {
     std::ofstream out(probe, std::ios::binary);
@@ -230,8 +234,10 @@ bool read_attribute(hid_t obj, const std::string& name, AttributeValue* out) {
   Handle space(H5Aget_space(attr.get()), H5Sclose, "attribute space");
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   const bool scalar = H5Sget_simple_extent_type(space.get()) == H5S_SCALAR;
+  if (n < 1) return false;  // empty attributes carry nothing to show
   switch (H5Tget_class(type.get())) {
     case H5T_STRING: {
+      if (n != 1) return false;  // string arrays (e.g. written by h5py) are not ours: skip them
       if (H5Tis_variable_str(type.get()) > 0) {
         char* ptr = nullptr;  // the file type (with its charset) doubles as the memory type
         check(H5Aread(attr.get(), type.get(), &ptr), "read attribute " + name);
@@ -289,6 +295,16 @@ StoredResult read_result(const std::string& path) {
   s.result.excitations_mean = exists(f, "/excitations/mean") ? read_table(f, "/excitations/mean") : zeros;
   s.result.excitations_stderr =
       exists(f, "/excitations/stderr") ? read_table(f, "/excitations/stderr") : zeros;
+  // Every table must be n_t x M, as /time and /jz_over_n/mean say.
+  const std::size_t n_t = s.result.time.size(), n_dom = s.result.jz_over_n_mean.cols;
+  for (const auto& [name, table] : {std::pair<const char*, const Table*>{"/jz_over_n/mean", &s.result.jz_over_n_mean},
+                                    {"/jz_over_n/stderr", &s.result.jz_over_n_stderr},
+                                    {"/excitations/mean", &s.result.excitations_mean},
+                                    {"/excitations/stderr", &s.result.excitations_stderr}})
+    if (table->rows != n_t || table->cols != n_dom)
+      throw IoError(path + ": " + name + " has shape " + std::to_string(table->rows) + "x" +
+                    std::to_string(table->cols) + ", expected " + std::to_string(n_t) + "x" +
+                    std::to_string(n_dom) + " (time x domain)");
   Handle root(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, "open root group");
   const int n_attr = static_cast<int>(H5Aget_num_attrs(root.get()));
   for (int a = 0; a < n_attr; ++a) {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "qtraj/error.hpp"
 
 namespace qtraj {
@@ -51,6 +53,7 @@ InitialState InitialState::parse(const std::string& text, long long n_spins,
     if (!(in >> s.theta >> s.phi) || (in >> rest) || !std::isfinite(s.theta) ||
         !std::isfinite(s.phi))
       throw InputError(field, quote(text), "expected \"coherent THETA PHI\" (radians)");
+    s.phi = std::remainder(s.phi, 2 * M_PI);  // e^{i phi (N - k)} is 2 pi periodic in phi
   } else {
     throw InputError(field, quote(text),
                      "unknown initial state; use excited | ground | \"dicke K\" | \"product K\" | "
@@ -104,9 +107,9 @@ void Model::validate() const {
           throw InputError(f + ".domains", std::to_string(d + 1), "domain listed twice");
     }
     if (!(res.gamma >= 0) || !std::isfinite(res.gamma))
-      throw InputError(f + ".gamma", std::to_string(res.gamma), "must be finite and >= 0");
+      throw InputError(f + ".gamma", fmt::format("{}", res.gamma), "must be finite and >= 0");
     if (!(res.nbar >= 0) || !std::isfinite(res.nbar))
-      throw InputError(f + ".nbar", std::to_string(res.nbar), "must be finite and >= 0");
+      throw InputError(f + ".nbar", fmt::format("{}", res.nbar), "must be finite and >= 0");
   }
 }
 
@@ -129,6 +132,16 @@ std::vector<DomainComponent> initial_components(const InitialState& state, long 
   if (n_spins > 100'000'000)
     throw InputError("system.domains", std::to_string(n_spins),
                      "too many spins for a Dicke-basis solver (use solver.kind = \"meanfield\")");
+  // Dicke-basis storage of the components: N + 1 amplitudes, or sum_j (2j + 1) ~ (N + 1)^2 / 4
+  // for "product K". Refuse before allocating (the solvers' own limit is the same 5e7).
+  const double n = static_cast<double>(n_spins);
+  const double m_abs = state.kind == InitialState::Kind::product ? std::fabs(state.k - n / 2) : n / 2;
+  const double amplitudes = state.kind == InitialState::Kind::product
+                                ? (n / 2 - m_abs + 1) * (n / 2 + m_abs + 2) : n + 1;
+  if (amplitudes > 5e7)
+    throw InputError("system.domains", std::to_string(n_spins),
+                     "too many spins for a Dicke-basis solver with initial state \"" +
+                         state.to_string() + "\" (use solver.kind = \"meanfield\")");
   const int two_j_max = static_cast<int>(n_spins);
   auto basis_state = [&](int k) {
     DomainComponent c;

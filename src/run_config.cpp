@@ -7,6 +7,9 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include <filesystem>
+#include <fmt/format.h>
+
 #include "qtraj/error.hpp"
 
 namespace qtraj {
@@ -141,7 +144,8 @@ Model parse_model(const toml::table& root) {
     if (n.is_integer()) {
       v = n.as_integer()->get();
     } else if (n.is_floating_point() && std::isfinite(n.as_floating_point()->get()) &&
-               n.as_floating_point()->get() == std::floor(n.as_floating_point()->get())) {
+               n.as_floating_point()->get() == std::floor(n.as_floating_point()->get()) &&
+               std::fabs(n.as_floating_point()->get()) < 9e15) {
       v = static_cast<std::int64_t>(n.as_floating_point()->get());  // allows 1e8
     } else {
       throw InputError(field, show(n), "must be an integer");
@@ -208,7 +212,7 @@ TimeGrid parse_time(const toml::table& root) {
   reject_unknown_keys(*t, "time.", {"end", "points", "spacing", "start"});
   grid.end = get_double(*t, "end", "time.end", grid.end);
   if (!(grid.end > 0) || !std::isfinite(grid.end))
-    throw InputError("time.end", std::to_string(grid.end), "must be finite and > 0");
+    throw InputError("time.end", fmt::format("{}", grid.end), "must be finite and > 0");
   const std::int64_t points = get_int(*t, "points", "time.points", grid.points);
   if (points < 2 || points > 100'000'000)
     throw InputError("time.points", std::to_string(points), "must lie in 2..1e8");
@@ -220,7 +224,7 @@ TimeGrid parse_time(const toml::table& root) {
       throw InputError("time.start", "", "required with spacing = \"log\" (first time > 0)");
     grid.start = get_double(*t, "start", "time.start", 0.0);
     if (!(grid.start > 0) || !(grid.start < grid.end))
-      throw InputError("time.start", std::to_string(grid.start), "must satisfy 0 < start < end");
+      throw InputError("time.start", fmt::format("{}", grid.start), "must satisfy 0 < start < end");
     if (grid.points < 3)
       throw InputError("time.points", std::to_string(grid.points), "log spacing needs >= 3 points");
   }  // linear spacing ignores `start` (so `--set time.spacing="linear"` works on a log run file)
@@ -235,9 +239,10 @@ SolverSettings parse_solver(const toml::table& root) {
                                       "backend", "threads", "record_jumps", "first_trajectory"});
   s.kind = get_choice(*t, "kind", "solver.kind", s.kind, {"exact", "trajectories", "meanfield"});
   s.rtol = get_double(*t, "rtol", "solver.rtol", s.rtol);
-  if (!(s.rtol > 0 && s.rtol < 1)) throw InputError("solver.rtol", std::to_string(s.rtol), "must lie in (0, 1)");
+  if (!(s.rtol >= 1e-14 && s.rtol < 1))
+    throw InputError("solver.rtol", fmt::format("{}", s.rtol), "must lie in [1e-14, 1)");
   s.atol = get_double(*t, "atol", "solver.atol", s.atol);
-  if (!(s.atol > 0 && s.atol < 1)) throw InputError("solver.atol", std::to_string(s.atol), "must lie in (0, 1)");
+  if (!(s.atol > 0 && s.atol < 1)) throw InputError("solver.atol", fmt::format("{}", s.atol), "must lie in (0, 1)");
   s.trajectories = get_int(*t, "trajectories", "solver.trajectories", s.trajectories);
   if (s.trajectories < 1)
     throw InputError("solver.trajectories", std::to_string(s.trajectories), "must be >= 1");
@@ -303,6 +308,9 @@ RunConfig parse_run_config(const std::string& text, const std::vector<std::strin
 }
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw IoError(path + ": cannot read the run file (not a regular file)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot read the run file");
   std::ostringstream text;

@@ -98,6 +98,32 @@ TEST_F(Cli, CudaBackendWithoutAGpuIsAOneLineError) {
                   "solver.backend = \"cuda\"");
 }
 
+TEST_F(Cli, ReviewedEdgeCasesFailWithOneLine) {
+  const std::string ok = "[system]\ndomains = [4, 2]\n[time]\nend = 1.0\npoints = 3\n";
+  // gamma * end beyond double precision for the exact solver (garbage, then a hang, before).
+  expect_rejected(ok, "time.end", "--set time.end=1e40");
+  // A float too large for an integer (undefined behaviour before).
+  expect_rejected("[system]\ndomains = [1e30, 2]\n", "system.domains[1]");
+  // Dicke-basis storage refused before allocating (4.7 GB before).
+  expect_rejected("[system]\ndomains = [100000000]\n", "too many spins");
+  expect_rejected("[system]\ndomains = [1000000]\ninitial = [\"product 500000\"]\n", "too many spins");
+  // Doubles in messages keep their value.
+  expect_rejected(ok, "(got -1e-12)", "--set solver.atol=-1e-12");
+  // A directory is not an output file; refused before solving.
+  fs::create_directories(dir_ / "adir");
+  const auto r = run_cli("run " + write("ok.toml", ok) + " -o " + (dir_ / "adir").string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.text.find("is a directory"), std::string::npos) << r.text;
+}
+
+TEST_F(Cli, OutputPathIsTakenLiterally) {
+  const std::string odd = (dir_ / "we\"ird\\name.h5").string();
+  const auto r = run_cli("run " + write("ok.toml", "[system]\ndomains = [1, 1]\n[time]\nend = 1.0\npoints = 3\n") +
+                         " -q -o '" + odd + "'");
+  ASSERT_EQ(r.status, 0) << r.text;
+  EXPECT_TRUE(fs::exists(odd));
+}
+
 TEST_F(Cli, UnwritableOutputPathIsRejectedBeforeSolving) {
   const auto r = run_cli("run " + write("ok.toml", "[system]\ndomains = [1, 1]\n") +
                          " -o " + (dir_ / "no" / "such" / "dir.h5").string());

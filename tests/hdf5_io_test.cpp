@@ -1,5 +1,6 @@
 // HDF5 layout contract: write -> read back, atomic replace, clear errors on unwritable paths.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -85,6 +86,51 @@ TEST(Hdf5Io, UnwritablePathIsAnInputErrorAndWritesNothing) {
   EXPECT_THROW(check_output_writable(path), InputError);
   EXPECT_THROW(write_result(path, small_result(), small_config()), IoError);
   EXPECT_FALSE(fs::exists(dir.path / "missing"));
+}
+
+// Files written by other programs: a string-array attribute (h5py writes these) is skipped,
+// tables whose shape does not match /time are an IoError (both crashed or read garbage before).
+TEST(Hdf5Io, ForeignFilesAreReadSafely) {
+  TempDir dir;
+  const std::string path = (dir.path / "foreign.h5").string();
+  write_result(path, small_result(), small_config());
+  {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    const hsize_t n = 64;
+    hid_t space = H5Screate_simple(1, &n, nullptr);
+    std::vector<const char*> words(n, "word");
+    hid_t attr = H5Acreate2(root, "labels", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(attr, type, words.data());
+    H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Gclose(root);
+    H5Fclose(f);
+  }
+  EXPECT_EQ(read_result(path).result.solver, "trajectories");
+  {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "/jz_over_n/stderr", H5P_DEFAULT);
+    const hsize_t dims[2] = {1, 1};
+    hid_t space = H5Screate_simple(2, dims, nullptr);
+    hid_t set = H5Dcreate2(f, "/jz_over_n/stderr", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT,
+                           H5P_DEFAULT, H5P_DEFAULT);
+    const double zero = 0.0;
+    H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &zero);
+    H5Dclose(set);
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  try {
+    read_result(path);
+    FAIL() << "no error for a 1x1 /jz_over_n/stderr";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("/jz_over_n/stderr has shape 1x1"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Hdf5Io, ReadingANonResultFails) {

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <new>
+#include <sstream>
+#include <toml++/toml.h>
 
 #include "qtraj/compare.hpp"
 #include "qtraj/embedded_default.hpp"
@@ -35,6 +37,13 @@ qtraj::ProgressFn make_progress(const std::string& solver, bool enabled) {
     if (fraction >= 1.0) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   };
+}
+
+// A TOML basic string literal for `s` (quotes, backslashes and controls escaped), for --set.
+std::string toml_string(const std::string& s) {
+  std::ostringstream out;
+  out << toml::value<std::string>(s);
+  return out.str();
 }
 
 std::string python_interpreter() {
@@ -136,14 +145,15 @@ int main(int argc, char** argv) {
 
   try {
     if (*run) {
-      if (!out_path.empty()) sets.push_back("output.path=\"" + out_path + "\"");
-      if (!solver_kind.empty()) sets.push_back("solver.kind=\"" + solver_kind + "\"");
+      if (!out_path.empty()) sets.push_back("output.path=" + toml_string(out_path));
+      if (!solver_kind.empty()) sets.push_back("solver.kind=" + toml_string(solver_kind));
       if (threads >= 0) sets.push_back("solver.threads=" + std::to_string(threads));
       return run_config(qtraj::load_run_config(run_file, sets), plot_path, quiet);
     }
     if (*demo) {
-      std::vector<std::string> demo_sets{"output.path=\"" + demo_out + "\"",
-                                         "output.plot=\"" + (demo_no_plot ? std::string() : demo_plot) + "\""};
+      std::vector<std::string> demo_sets{
+          "output.path=" + toml_string(demo_out),
+          "output.plot=" + toml_string(demo_no_plot ? std::string() : demo_plot)};
       return run_config(qtraj::parse_run_config(qtraj::kDefaultRunFile, demo_sets, "embedded fig2a.toml"),
                         "", quiet);
     }
