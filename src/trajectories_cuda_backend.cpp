@@ -9,13 +9,23 @@
 // Status: compiles; NOT yet run on a GPU (no device in the sessions that wrote it).
 #include <chrono>
 
+#include "qtraj/cuda_backend.hpp"
 #include "qtraj/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
+#include "qtraj/trajectory/trajectory.hpp"
 #include "trajectory_run.hpp"
 
 namespace qtraj::backend {
 
 void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& progress) {
+  // Fail fast (CPU-only build, no device) before building any bundle.
+  try {
+    (void)cuda::device_summary();
+  } catch (const NotCompiled&) {
+    throw NotCompiled("solver.backend = \"cuda\"");
+  } catch (const DeviceError& e) {
+    throw DeviceError(std::string("solver.backend = \"cuda\": ") + e.what());
+  }
   // Every bundle a trajectory can draw must be on the device before the first batch.
   std::vector<cuda::BundleEntry> bundles;
   for (const auto& choice : cuda::drawable_choices(run.weights, run.weight_begin))
@@ -59,6 +69,9 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
       trajectory::Aggregator chunk(static_cast<std::size_t>(run.n_t) * run.row);
       for (std::int64_t t = run.chunk_begin(k); t < run.chunk_begin(k + 1); ++t) {
         const std::int64_t r = t - first;
+        if (out.jumps[r] == trajectory::kTrajectoryIncomplete)
+          throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
+                      " did not reach time.end (the adaptive propagator's step limit)");
         chunk.add(out.obs_of(r));
         count_jumps(run, out.channel_counts_of(r), per_reservoir, tally.histogram);
         if (t < run.record) {

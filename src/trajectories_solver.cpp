@@ -14,7 +14,10 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <limits>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "qtraj/error.hpp"
 #include "qtraj/solvers.hpp"
@@ -48,11 +51,23 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   if (adaptive && !(settings.rtol > 0 && settings.atol > 0))
     throw InputError("solver.rtol", std::to_string(settings.rtol),
                      "rtol and atol must be > 0 for the adaptive propagator");
+  if (settings.first_trajectory > std::numeric_limits<std::int64_t>::max() - settings.trajectories)
+    throw InputError("solver.first_trajectory", std::to_string(settings.first_trajectory),
+                     "first_trajectory + trajectories must fit in 64 bits");
   times = grid.times();
   n_t = static_cast<int>(times.size());
   m = model.num_domains();
   row = 2 * m;
   channels = collapse_channels(model);
+  if (adaptive) {
+    // DOPRI5 is explicit: its step stays ~3/rate however long the state has been stationary.
+    double max_rate = 0.0;
+    for (const auto& c : channels) max_rate = std::max(max_rate, c.rate);
+    if (max_rate * grid.end > 1e5)
+      throw InputError("time.end", fmt::format("{}", grid.end),
+                       "the adaptive propagator needs gamma (nbar + 1) * end <= 1e5 (explicit "
+                       "steps); use solver.propagator = \"spectral\" for long runs");
+  }
   num_reservoirs = static_cast<int>(
       (model.reservoirs.empty() ? Model::default_chain(m) : model.reservoirs).size());
   weight_begin.push_back(0);
@@ -186,6 +201,10 @@ void run_trajectories_cpu(backend::TrajectoryRun& run, backend::Tally& tally,
         Aggregator chunk(n_values);
         for (std::int64_t t = run.chunk_begin(c); t < run.chunk_begin(c + 1); ++t) {
           int jumps = run_one(w, t);
+          if (jumps == kTrajectoryIncomplete)
+            throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
+                        " did not reach time.end (the adaptive propagator's step limit); use "
+                        "solver.propagator = \"spectral\" or a shorter time.end");
           if (t < record && jumps > static_cast<int>(w.jump_time.size())) {
             // Grow and rerun: the trajectory is a pure function of (seed, t).
             w.jump_time.resize(jumps);
@@ -219,7 +238,7 @@ void run_trajectories_cpu(backend::TrajectoryRun& run, backend::Tally& tally,
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;
   for (int k = 0; k < threads; ++k) pool.emplace_back(work, std::ref(workers[k]));
-  if (progress) {
+  if (progress) try {
     auto last = t0;
     while (done.load() < total && !failed) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -231,6 +250,10 @@ void run_trajectories_cpu(backend::TrajectoryRun& run, backend::Tally& tally,
         progress(static_cast<double>(d) / total, backend::format_status(d, total, secs));
       }
     }
+  } catch (...) {  // a throwing callback: stop the workers, join them, then report
+    failed = true;
+    for (auto& th : pool) th.join();
+    throw;
   }
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);

@@ -109,6 +109,11 @@ TEST_F(Cli, ReviewedEdgeCasesFailWithOneLine) {
   expect_rejected("[system]\ndomains = [1000000]\ninitial = [\"product 500000\"]\n", "too many spins");
   // Doubles in messages keep their value.
   expect_rejected(ok, "(got -1e-12)", "--set solver.atol=-1e-12");
+  // The explicit adaptive propagator on a very long run (hung, then wrote stale rows, before).
+  const std::string traj = ok + "[solver]\nkind = \"trajectories\"\ntrajectories = 10\n";
+  expect_rejected(traj, "time.end", "--set solver.propagator=adaptive --set time.end=1e6");
+  // Trajectory indices must fit in 64 bits (signed overflow before).
+  expect_rejected(traj, "solver.first_trajectory", "--set solver.first_trajectory=9223372036854775807");
   // A directory is not an output file; refused before solving.
   fs::create_directories(dir_ / "adir");
   const auto r = run_cli("run " + write("ok.toml", ok) + " -o " + (dir_ / "adir").string());

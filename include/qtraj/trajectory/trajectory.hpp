@@ -60,8 +60,13 @@ struct TrajectoryStart {
   bool complex_state = false;
 };
 
+/// run_trajectory's return value for a trajectory whose output rows are not all written.
+constexpr int kTrajectoryIncomplete = -1;
+
 /// Runs one trajectory from `start` to out.times[num_times - 1]. Returns the number of jumps
-/// (jumps beyond out.jump_capacity are counted but not stored).
+/// (jumps beyond out.jump_capacity are counted but not stored), or kTrajectoryIncomplete if the
+/// propagator stopped before writing every output row (the adaptive step limit): the caller must
+/// not use such a trajectory's output.
 template <class Team, class Propagator>
 QTRAJ_HD int run_trajectory(Team& team, const SystemView& sys, Propagator& prop, PhiloxStream& rng,
                             const TrajectoryStart& start, const TrajectoryWorkspace& ws,
@@ -116,7 +121,7 @@ QTRAJ_HD int run_trajectory(Team& team, const SystemView& sys, Propagator& prop,
     prop.load(team, sys, ws, n, cplx);
   }
   team.sync();
-  return jumps;
+  return next_out == out.num_times ? jumps : kTrajectoryIncomplete;
 }
 
 }  // namespace qtraj::trajectory
