@@ -132,13 +132,14 @@ std::vector<DomainComponent> initial_components(const InitialState& state, long 
   if (n_spins > 100'000'000)
     throw InputError("system.domains", std::to_string(n_spins),
                      "too many spins for a Dicke-basis solver (use solver.kind = \"meanfield\")");
-  // Dicke-basis storage of the components: N + 1 amplitudes, or sum_j (2j + 1) ~ (N + 1)^2 / 4
-  // for "product K". Refuse before allocating (the solvers' own limit is the same 5e7).
+  // Dicke-basis storage of the components, refused before allocating: N + 1 amplitudes (the
+  // solvers' Dicke dimension limit is 5e7 anyway), or for "product K" sum_j (2j + 1) =
+  // (N/2 - |m| + 1)(N/2 + |m| + 1), stored densely: at most 2e8 complex numbers (3.2 GB).
   const double n = static_cast<double>(n_spins);
-  const double m_abs = state.kind == InitialState::Kind::product ? std::fabs(state.k - n / 2) : n / 2;
-  const double amplitudes = state.kind == InitialState::Kind::product
-                                ? (n / 2 - m_abs + 1) * (n / 2 + m_abs + 2) : n + 1;
-  if (amplitudes > 5e7)
+  const bool product = state.kind == InitialState::Kind::product;
+  const double m_abs = product ? std::fabs(static_cast<double>(state.k) - n / 2) : n / 2;
+  const double amplitudes = product ? (n / 2 - m_abs + 1) * (n / 2 + m_abs + 1) : n + 1;
+  if (amplitudes > (product ? 2e8 : 5e7))
     throw InputError("system.domains", std::to_string(n_spins),
                      "too many spins for a Dicke-basis solver with initial state \"" +
                          state.to_string() + "\" (use solver.kind = \"meanfield\")");

@@ -121,20 +121,26 @@ MergedShards merge_trajectory_shards(const std::vector<std::string>& paths) {
                                                    std::get<std::vector<double>>(s.m2.values));
     if (k == 0) stats.all = std::move(part);
     else stats.all.merge(part);
-    if (const auto* h = std::get_if<std::vector<std::int64_t>>(&s.histogram.values);
-        h && s.histogram.shape.size() == 2 && static_cast<int>(s.histogram.shape[0]) == num_res) {
-      const std::size_t width = s.histogram.shape[1];
-      for (int r = 0; r < num_res; ++r) {
-        auto& dst = stats.histogram[r];
-        if (dst.size() < width) dst.resize(width, 0);
-        for (std::size_t c = 0; c < width; ++c) dst[c] += (*h)[r * width + c];
-      }
+    const auto* h = std::get_if<std::vector<std::int64_t>>(&s.histogram.values);
+    if (!h || s.histogram.shape.size() != 2 || static_cast<int>(s.histogram.shape[0]) != num_res)
+      throw InputError(s.path, "", "has no /jump_counts/histogram of " + std::to_string(num_res) +
+                                       " rows (one per reservoir)");
+    const std::size_t width = s.histogram.shape[1];
+    for (int r = 0; r < num_res; ++r) {
+      auto& dst = stats.histogram[r];
+      if (dst.size() < width) dst.resize(width, 0);
+      for (std::size_t c = 0; c < width; ++c) dst[c] += (*h)[r * width + c];
     }
     if (s.has_records) {
       stats.has_records = true;
       const auto& t = std::get<std::vector<std::int64_t>>(s.jump_traj.values);
       const auto& w = std::get<std::vector<double>>(s.jump_time.values);
       const auto& c = std::get<std::vector<std::int64_t>>(s.jump_channel.values);
+      if (t.size() != w.size() || t.size() != c.size())
+        throw InputError(s.path, "", "has /jumps datasets of different lengths");
+      for (std::int64_t ch : c)
+        if (ch < 0 || ch >= static_cast<std::int64_t>(channels.size()))
+          throw InputError(s.path + ": /jumps/channel", std::to_string(ch), "is not a channel of the model");
       stats.rec_trajectory.insert(stats.rec_trajectory.end(), t.begin(), t.end());
       stats.rec_time.insert(stats.rec_time.end(), w.begin(), w.end());
       stats.rec_channel.insert(stats.rec_channel.end(), c.begin(), c.end());

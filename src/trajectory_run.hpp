@@ -29,15 +29,24 @@ class BundleCache {
       : model_(model), channels_(channels), components_(components), spectral_(spectral),
         adaptive_(adaptive) {}
 
+  /// The bundle of a choice, built on first use. The map lock is held only for the lookup; the
+  /// build (eigendecompositions) runs outside it, once per choice (call_once), so threads that
+  /// draw different choices build in parallel.
   const trajectory::TrajectorySystem& get(const std::vector<int>& choice) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = map_.find(choice);
-    if (it != map_.end()) return *it->second;
-    std::vector<const DomainComponent*> chosen;
-    for (std::size_t i = 0; i < choice.size(); ++i) chosen.push_back(&components_[i][choice[i]]);
-    auto system = std::make_unique<trajectory::TrajectorySystem>(model_, channels_, chosen,
-                                                                 spectral_, adaptive_);
-    return *map_.emplace(choice, std::move(system)).first->second;
+    Entry* entry;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto& slot = map_[choice];
+      if (!slot) slot = std::make_unique<Entry>();
+      entry = slot.get();
+    }
+    std::call_once(entry->once, [&] {
+      std::vector<const DomainComponent*> chosen;
+      for (std::size_t i = 0; i < choice.size(); ++i) chosen.push_back(&components_[i][choice[i]]);
+      entry->system = std::make_unique<trajectory::TrajectorySystem>(model_, channels_, chosen,
+                                                                     spectral_, adaptive_);
+    });
+    return *entry->system;
   }
 
  private:
@@ -45,8 +54,12 @@ class BundleCache {
   const std::vector<Channel>& channels_;
   const std::vector<std::vector<DomainComponent>>& components_;
   bool spectral_, adaptive_;
+  struct Entry {
+    std::once_flag once;
+    std::unique_ptr<trajectory::TrajectorySystem> system;
+  };
   std::mutex mutex_;
-  std::map<std::vector<int>, std::unique_ptr<trajectory::TrajectorySystem>> map_;
+  std::map<std::vector<int>, std::unique_ptr<Entry>> map_;
 };
 
 /// Everything a backend needs to run trajectories 0 .. total-1 of a validated run.
