@@ -74,16 +74,9 @@ TEST(TrajPropagator, DarkStateNeverJumps) {
   const double psi_re[2] = {1 / std::sqrt(2.0), -1 / std::sqrt(2.0)}, psi_im[2] = {0, 0};
   for (bool adaptive : {false, true}) {
     SharedRun run(f, 8);
-    std::vector<double> work = run.work;
-    TrajectoryWorkspace ws = TrajectoryWorkspace::carve(run.work.data(), sys.max_sector_dim, sys.num_channels);
-    TrajectoryOutput out;
-    out.times = f.times.data();
-    out.num_times = static_cast<int>(f.times.size());
-    out.obs = run.result.obs.data();
-    out.jump_time = run.result.jump_time.data();
-    out.jump_channel = run.result.jump_channel.data();
-    out.jump_capacity = 8;
-    out.channel_counts = run.result.channel_counts.data();
+    TrajectoryWorkspace ws =
+        TrajectoryWorkspace::carve(run.work.data(), sys.max_sector_dim, sys.num_channels);
+    TrajectoryOutput out = run.output(f.times);  // jump capacity 8
     PhiloxStream rng(1, 0);
     SerialTeam team;
     TrajectoryStart start{1, psi_re, psi_im, false};

@@ -62,6 +62,18 @@ struct SharedRun {
     result.jump_channel.assign(capacity, -1);
     result.channel_counts.assign(v.num_channels, 0);
   }
+  /// The TrajectoryOutput that writes into these buffers.
+  TrajectoryOutput output(const std::vector<double>& times) {
+    TrajectoryOutput out;
+    out.times = times.data();
+    out.num_times = static_cast<int>(times.size());
+    out.obs = result.obs.data();
+    out.jump_time = result.jump_time.data();
+    out.jump_channel = result.jump_channel.data();
+    out.jump_capacity = static_cast<int>(result.jump_time.size());
+    out.channel_counts = result.channel_counts.data();
+    return out;
+  }
 };
 
 /// Runs trajectory `index` (seed `seed`) with `team`, sector drawn as the solver does.
@@ -77,14 +89,7 @@ void run_one(Team& team, const Fixture& f, SharedRun& run, std::uint64_t seed, s
                         f.system->complex_state()};
   TrajectoryWorkspace ws = TrajectoryWorkspace::carve(run.work.data(), sys.max_sector_dim,
                                                       sys.num_channels);
-  TrajectoryOutput out;
-  out.times = f.times.data();
-  out.num_times = static_cast<int>(f.times.size());
-  out.obs = run.result.obs.data();
-  out.jump_time = run.result.jump_time.data();
-  out.jump_channel = run.result.jump_channel.data();
-  out.jump_capacity = static_cast<int>(run.result.jump_time.size());
-  out.channel_counts = run.result.channel_counts.data();
+  TrajectoryOutput out = run.output(f.times);
   int jumps;
   if (adaptive) {
     AdaptivePropagator prop(rtol, atol);
