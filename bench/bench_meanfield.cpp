@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "qtraj/meanfield.hpp"
+#include "qtraj/meanfield/cumulant_equations.hpp"
+#include "qtraj/meanfield/rosenbrock.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace {

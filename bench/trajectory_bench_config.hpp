@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "qtraj/run_config.hpp"
+#include "qtraj/model/run_config.hpp"
 
 namespace qtraj::bench {
 

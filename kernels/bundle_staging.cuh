@@ -3,7 +3,7 @@
 // SystemView, the sector probabilities and the initial state, each copied with its exact length
 // derived from the view itself. Host-only C++ (no CUDA header), templated on the copier so the
 // runner copies to the device (cudaMalloc + cudaMemcpy) and the tests copy into guarded host
-// buffers (tests/cuda/trajectory_batch_body_test.cpp), which checks these lengths without a GPU.
+// buffers (tests/backend/cuda/trajectory_batch_body_test.cpp), which checks these lengths without a GPU.
 //
 // Array lengths (dim = sector_begin[max_excitation + 1], M domains, C channels):
 //   two_j, n_spins: M;  sector_begin: max_excitation + 2;  k, lower, lower_amp, raise, raise_amp:

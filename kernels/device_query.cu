@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "qtraj/cuda_backend.hpp"
+#include "qtraj/backend/cuda_device.hpp"
 #include "qtraj/error.hpp"
 #include "cuda_check.cuh"
 

@@ -1,10 +1,10 @@
 #pragma once
 // The per-trajectory body of the batch kernel, host-device and templated on the team, so that the
-// CPU can run the exact code the kernel runs (tests/cuda/trajectory_batch_body_test.cpp runs it
+// CPU can run the exact code the kernel runs (tests/backend/cuda/trajectory_batch_body_test.cpp runs it
 // with SerialTeam and ThreadTeam on host pointers; trajectory_kernel.cu with BlockTeam on device
 // pointers). No CUDA runtime header: plain C++ includes this file too.
 //
-// Draws of trajectory t, identical to the CPU backend (src/trajectories_solver.cpp):
+// Draws of trajectory t, identical to the CPU backend (src/backend/cpu_trajectories.cpp):
 //   rng = PhiloxStream(seed, t); draw_components (M draws) -> bundle; draw_sector (1 draw);
 //   run_trajectory (per jump: waiting-time draw, channel draw).
 #include <cstdint>

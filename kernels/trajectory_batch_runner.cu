@@ -1,4 +1,4 @@
-// qtraj::cuda::TrajectoryBatchRunner (include/qtraj/cuda_trajectory_runner.hpp): uploads the
+// qtraj::cuda::TrajectoryBatchRunner (include/qtraj/backend/cuda_trajectory_runner.hpp): uploads the
 // bundles once, launches trajectory_kernel.cu per batch, copies the per-trajectory outputs back.
 //
 // Status: compiles with nvcc 13 for sm_90; not yet run on a GPU.
@@ -13,7 +13,7 @@
 #include "bundle_staging.cuh"
 #include "cuda_check.cuh"
 #include "trajectory_kernel.cuh"
-#include "qtraj/cuda_trajectory_runner.hpp"
+#include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/trajectory/system.hpp"
 

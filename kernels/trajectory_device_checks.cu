@@ -1,4 +1,4 @@
-// Device self-checks for tests/cuda (declared in include/qtraj/cuda_trajectory_runner.hpp,
+// Device self-checks for tests/backend/cuda (declared in include/qtraj/backend/cuda_trajectory_runner.hpp,
 // namespace qtraj::cuda::testing): our Philox stream against cuRAND's Philox4_32_10, and
 // BlockTeam::reduce_sum for arbitrary block sizes.
 //
@@ -11,7 +11,7 @@
 
 #include "block_team.cuh"
 #include "cuda_check.cuh"
-#include "qtraj/cuda_trajectory_runner.hpp"
+#include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/trajectory/philox.hpp"
 
 namespace qtraj::cuda::testing {

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "../trajectory_bench_config.hpp"
-#include "qtraj/cuda_backend.hpp"
-#include "qtraj/cuda_trajectory_runner.hpp"
+#include "qtraj/backend/cuda_device.hpp"
+#include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/aggregator.hpp"

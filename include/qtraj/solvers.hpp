@@ -2,8 +2,8 @@
 // The solver entry points. Each returns a filled Result (time grid from config.time).
 #include <functional>
 
-#include "qtraj/result.hpp"
-#include "qtraj/run_config.hpp"
+#include "qtraj/io/result.hpp"
+#include "qtraj/model/run_config.hpp"
 
 namespace qtraj {
 

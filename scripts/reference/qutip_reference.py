@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Full-space reference numbers for tests/exact_solver_test.cpp.
+"""Full-space reference numbers for tests/exact/exact_solver_test.cpp.
 
 Builds the FULL tensor-product space of single spin-1/2 particles (2^N_total states, no Dicke
 reduction, no symmetry used), J_i^- = sum of sigma^- over the spins of domain i,
@@ -15,7 +15,7 @@ With --dicke it instead solves the paper's Fig. 2 systems N = (40, 2), (12, 6, 2
 qutip.jmat (exact for these permutation-symmetric initial states; far too large for the full
 2^N space), mesolve atol 1e-12, rtol 1e-10, and prints <J_i^z>/N_i at t = 5, 20, 100. This takes
 minutes: (40, 2) 36 s, (12, 6, 2) 69 s; (8, 6, 5, 1) did not finish within 38 minutes on a
-shared 2-core machine, so tests/exact_solver_test.cpp holds the first two only.
+shared 2-core machine, so tests/exact/exact_solver_test.cpp holds the first two only.
 """
 import sys
 import time

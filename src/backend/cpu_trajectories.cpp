@@ -1,4 +1,4 @@
-// The Monte Carlo wavefunction solver, CPU backend (design.md section 3, issue #3).
+// The trajectory solver's CPU backend: std::threads over fixed chunks (design.md section 3).
 //
 // Trajectory t (0-based) uses PhiloxStream(seed, t) only, so its jumps do not depend on the thread
 // that runs it. Aggregation is bit-identical for any thread count and scheduling: trajectories are
@@ -20,105 +20,16 @@
 #include <fmt/format.h>
 
 #include "qtraj/error.hpp"
-#include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
 #include "qtraj/trajectory/aggregator.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/system.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
-#include "trajectory_run.hpp"
+#include "trajectory/run.hpp"
 
-namespace qtraj {
-namespace backend {
-
-using namespace trajectory;
-
-TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settings_in,
-                             const TimeGrid& grid)
-    : model(model_in), settings(settings_in) {
-  model.validate();
-  if (settings.backend != "cpu" && settings.backend != "cuda")
-    throw InputError("solver.backend", "\"" + settings.backend + "\"", "use cpu | cuda");
-  propagator = settings.propagator == "auto" ? "spectral"  // no Hamiltonian: spectral applies
-                                             : settings.propagator;
-  if (propagator != "spectral" && propagator != "adaptive")
-    throw InputError("solver.propagator", "\"" + settings.propagator + "\"",
-                     "use auto | spectral | adaptive");
-  adaptive = propagator == "adaptive";
-  if (settings.trajectories < 1)
-    throw InputError("solver.trajectories", std::to_string(settings.trajectories),
-                     "must be >= 1");
-  if (adaptive && !(settings.rtol > 0 && settings.atol > 0))
-    throw InputError("solver.rtol", std::to_string(settings.rtol),
-                     "rtol and atol must be > 0 for the adaptive propagator");
-  if (settings.first_trajectory > std::numeric_limits<std::int64_t>::max() - settings.trajectories)
-    throw InputError("solver.first_trajectory", std::to_string(settings.first_trajectory),
-                     "first_trajectory + trajectories must fit in 64 bits");
-  times = grid.times();
-  n_t = static_cast<int>(times.size());
-  m = model.num_domains();
-  row = 2 * m;
-  channels = collapse_channels(model);
-  if (adaptive) {
-    // DOPRI5 is explicit: its step stays ~3/rate however long the state has been stationary.
-    double max_rate = 0.0;
-    for (const auto& c : channels) max_rate = std::max(max_rate, c.rate);
-    if (max_rate * grid.end > 1e5)
-      throw InputError("time.end", fmt::format("{}", grid.end),
-                       "the adaptive propagator needs gamma (nbar + 1) * end <= 1e5 (explicit "
-                       "steps); use solver.propagator = \"spectral\" for long runs");
-  }
-  num_reservoirs = static_cast<int>(
-      (model.reservoirs.empty() ? Model::default_chain(m) : model.reservoirs).size());
-  weight_begin.push_back(0);
-  for (int i = 0; i < m; ++i) {
-    components.push_back(initial_components(model.initial[i], model.spins[i]));
-    for (const auto& c : components.back()) weights.push_back(c.weight);
-    weight_begin.push_back(static_cast<int>(weights.size()));
-  }
-  total = settings.trajectories;
-  first = settings.first_trajectory;
-  record = std::min<std::int64_t>(std::max<std::int64_t>(settings.record_jumps, 0), total);
-  cache = std::make_unique<BundleCache>(model, channels, components, !adaptive, adaptive);
-  // Build the most likely bundle up front: input errors (too large a space) surface here.
-  std::vector<int> choice(m);
-  for (int i = 0; i < m; ++i)
-    choice[i] = static_cast<int>(
-        std::max_element(weights.begin() + weight_begin[i], weights.begin() + weight_begin[i + 1]) -
-        (weights.begin() + weight_begin[i]));
-  cache->get(choice);
-}
-
-void count_jumps(const TrajectoryRun& run, const int* channel_counts,
-                 std::vector<int>& per_reservoir,
-                 std::vector<std::vector<std::int64_t>>& histogram) {
-  per_reservoir.assign(run.num_reservoirs, 0);
-  for (std::size_t ch = 0; ch < run.channels.size(); ++ch)
-    per_reservoir[run.channels[ch].reservoir] += channel_counts[ch];
-  for (int r = 0; r < run.num_reservoirs; ++r) {
-    auto& h = histogram[r];
-    if (static_cast<int>(h.size()) <= per_reservoir[r]) h.resize(per_reservoir[r] + 1, 0);
-    ++h[per_reservoir[r]];
-  }
-}
-
-std::string format_status(std::int64_t done, std::int64_t total, double seconds) {
-  std::ostringstream s;
-  const double rate = seconds > 0 ? done / seconds : 0.0;
-  s << done << "/" << total << " trajectories, ";
-  s.precision(3);
-  s << rate << "/s, ETA ";
-  if (rate > 0) s << std::fixed << (total - done) / rate << " s";
-  else s << "?";
-  return s.str();
-}
-
-}  // namespace backend
-
-namespace {
+namespace qtraj::backend {
 
 using namespace trajectory;
-using backend::kNumChunks;
 
 /// Per-thread buffers, reused across trajectories (no allocation on the hot path).
 struct Worker {
@@ -134,7 +45,7 @@ struct Worker {
 };
 
 /// The CPU backend: std::threads over fixed chunks, SerialTeam per trajectory.
-void run_trajectories_cpu(backend::TrajectoryRun& run, backend::Tally& tally,
+void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
                           const ProgressFn& progress) {
   const SolverSettings& settings = run.settings;
   const std::int64_t total = run.total, record = run.record;
@@ -212,7 +123,7 @@ void run_trajectories_cpu(backend::TrajectoryRun& run, backend::Tally& tally,
             jumps = run_one(w, t);
           }
           chunk.add(w.obs.data());
-          backend::count_jumps(run, w.channel_counts.data(), w.per_reservoir, w.histogram);
+          count_jumps(run, w.channel_counts.data(), w.per_reservoir, w.histogram);
           if (t < record) {
             tally.rec_time[t].assign(w.jump_time.begin(), w.jump_time.begin() + jumps);
             tally.rec_channel[t].assign(w.jump_channel.begin(), w.jump_channel.begin() + jumps);
@@ -247,7 +158,7 @@ void run_trajectories_cpu(backend::TrajectoryRun& run, backend::Tally& tally,
         last = now;
         const double secs = std::chrono::duration<double>(now - t0).count();
         const std::int64_t d = done.load();
-        progress(static_cast<double>(d) / total, backend::format_status(d, total, secs));
+        progress(static_cast<double>(d) / total, format_status(d, total, secs));
       }
     }
   } catch (...) {  // a throwing callback: stop the workers, join them, then report
@@ -259,7 +170,7 @@ void run_trajectories_cpu(backend::TrajectoryRun& run, backend::Tally& tally,
   if (error) std::rethrow_exception(error);
   if (progress) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    progress(1.0, backend::format_status(total, total, secs));
+    progress(1.0, format_status(total, total, secs));
   }
   if (merge_next != kNumChunks) throw Error("trajectories: internal error, chunks left unmerged");
 
@@ -272,33 +183,4 @@ void run_trajectories_cpu(backend::TrajectoryRun& run, backend::Tally& tally,
     }
 }
 
-}  // namespace
-
-Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
-  backend::TrajectoryRun run(config.model, config.solver, config.time);
-  backend::Tally tally(run);
-  if (config.solver.backend == "cuda")
-    backend::run_trajectories_cuda(run, tally, progress);
-  else
-    run_trajectories_cpu(run, tally, progress);
-
-  backend::TrajectoryStatistics stats{std::move(tally.all), std::move(tally.histogram), run.record > 0,
-                                      {}, {}, {}};
-  for (std::int64_t t = 0; t < run.record; ++t)
-    for (std::size_t j = 0; j < tally.rec_time[t].size(); ++j) {
-      stats.rec_trajectory.push_back(run.first + t);
-      stats.rec_time.push_back(tally.rec_time[t][j]);
-      stats.rec_channel.push_back(tally.rec_channel[t][j]);
-    }
-  Result result = backend::trajectory_result(run.model, run.times, run.channels,
-                                             run.num_reservoirs, stats);
-  result.attributes["trajectories"] = static_cast<std::int64_t>(run.total);
-  result.attributes["first_trajectory"] = static_cast<std::int64_t>(run.first);
-  result.attributes["seed"] = static_cast<std::int64_t>(run.settings.seed);
-  result.attributes["propagator"] = run.propagator;
-  result.attributes["record_jumps"] = static_cast<std::int64_t>(run.record);
-  result.attributes["backend"] = run.settings.backend;
-  return result;
-}
-
-}  // namespace qtraj
+}  // namespace qtraj::backend

@@ -1,19 +1,19 @@
 // The CUDA backend of the trajectory solver: the host loop around qtraj::cuda::TrajectoryBatchRunner
-// (include/qtraj/cuda_trajectory_runner.hpp). Compiled in every build: on a CPU-only build the
-// runner's constructor throws NotCompiled (src/device_hooks/), so `backend = "cuda"` fails with one
+// (include/qtraj/backend/cuda_trajectory_runner.hpp). Compiled in every build: on a CPU-only build the
+// runner's constructor throws NotCompiled (src/backend/device_hooks/), so `backend = "cuda"` fails with one
 // clear line.
 //
-// Batches are whole chunks of the CPU backend's fixed chunking (trajectory_run.hpp), and each chunk
+// Batches are whole chunks of the CPU backend's fixed chunking (src/trajectory/run.hpp), and each chunk
 // is aggregated in index order, so GPU and CPU runs merge their trajectories in the same order.
 //
 // Status: compiles; NOT yet run on a GPU (no device in the sessions that wrote it).
 #include <chrono>
 
-#include "qtraj/cuda_backend.hpp"
-#include "qtraj/cuda_trajectory_runner.hpp"
+#include "qtraj/backend/cuda_device.hpp"
+#include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
-#include "trajectory_run.hpp"
+#include "trajectory/run.hpp"
 
 namespace qtraj::backend {
 

@@ -10,12 +10,12 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-#include "qtraj/compare.hpp"
+#include "qtraj/io/compare.hpp"
 #include "qtraj/embedded_default.hpp"
 #include "qtraj/error.hpp"
-#include "qtraj/hdf5_io.hpp"
-#include "qtraj/merge.hpp"
-#include "qtraj/run_config.hpp"
+#include "qtraj/io/hdf5.hpp"
+#include "qtraj/trajectory/merge.hpp"
+#include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/version.hpp"
 #include "run_summary.hpp"

@@ -2,9 +2,9 @@
 // Human-readable text for the CLI: run summaries, `qtraj info` and `qtraj compare`.
 #include <string>
 
-#include "qtraj/compare.hpp"
-#include "qtraj/hdf5_io.hpp"
-#include "qtraj/run_config.hpp"
+#include "qtraj/io/compare.hpp"
+#include "qtraj/io/hdf5.hpp"
+#include "qtraj/model/run_config.hpp"
 
 namespace qtraj::cli {
 

@@ -13,7 +13,8 @@
 #include <limits>
 
 #include "qtraj/error.hpp"
-#include "qtraj/exact_solver.hpp"
+#include "qtraj/exact/sector_system.hpp"
+#include "qtraj/exact/esdirk.hpp"
 
 namespace qtraj {
 namespace exact {

@@ -1,9 +1,9 @@
-// The cascade operator of the exact solver in the eigenbases of the K_n (see exact_solver.hpp).
+// The cascade operator of the exact solver in the eigenbases of the K_n (see include/qtraj/exact/sector_system.hpp).
 #include <algorithm>
 #include <cmath>
 
-#include "qtraj/exact_solver.hpp"
-#include "qtraj/sector_operators.hpp"
+#include "qtraj/exact/sector_system.hpp"
+#include "qtraj/model/sector_operators.hpp"
 
 namespace qtraj {
 namespace exact {

@@ -2,7 +2,7 @@
 //
 // The initial state is a mixture over the cartesian product of the domains' fixed-j components
 // (initial_components); weights multiply. Each combination lives in its own DickeSpace(two_j) and
-// is integrated separately (exact_esdirk.cpp on the cascade of exact_sector_system.cpp); the
+// is integrated separately (esdirk.cpp on the cascade of sector_system.cpp); the
 // weighted observables are summed. For a component with spins j_i in a domain of N_i spins, the
 // basis state |j_i, k_i - j_i> has J^z = k_i - j_i, J^+ J^- = k_i (2 j_i - k_i + 1), and
 // k_i + (N_i - 2 j_i)/2 physically excited spins (the P(k_i) index).
@@ -13,7 +13,8 @@
 #include <fmt/format.h>
 
 #include "qtraj/error.hpp"
-#include "qtraj/exact_solver.hpp"
+#include "qtraj/exact/sector_system.hpp"
+#include "qtraj/exact/esdirk.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace qtraj {

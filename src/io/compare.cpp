@@ -1,4 +1,4 @@
-#include "qtraj/compare.hpp"
+#include "qtraj/io/compare.hpp"
 
 #include <cmath>
 

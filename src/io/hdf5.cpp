@@ -1,5 +1,5 @@
-// HDF5 output and input through the C API. Layout: see include/qtraj/result.hpp.
-#include "qtraj/hdf5_io.hpp"
+// HDF5 output and input through the C API. Layout: see include/qtraj/io/result.hpp.
+#include "qtraj/io/hdf5.hpp"
 
 #include <hdf5.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "qtraj/result.hpp"
+#include "qtraj/io/result.hpp"
 
 namespace qtraj {
 

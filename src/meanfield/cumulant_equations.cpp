@@ -1,5 +1,5 @@
 // The second-order cumulant equations of docs/meanfield.md, compiled into a quadratic polynomial
-// in scaled variables (see include/qtraj/meanfield.hpp for the equations and the layout).
+// in scaled variables (see include/qtraj/meanfield/cumulant_equations.hpp for the equations and the layout).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "qtraj/error.hpp"
-#include "qtraj/meanfield.hpp"
+#include "qtraj/meanfield/cumulant_equations.hpp"
 
 namespace qtraj {
 namespace meanfield {

@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "qtraj/error.hpp"
-#include "qtraj/meanfield.hpp"
+#include "qtraj/meanfield/rosenbrock.hpp"
 
 namespace qtraj {
 namespace meanfield {

@@ -1,12 +1,13 @@
-// solve_meanfield: the second-order cumulant equations (meanfield_equations.cpp) integrated with
-// Rodas4 (meanfield_rosenbrock.cpp) onto the run's output grid. docs/meanfield.md has the math.
+// solve_meanfield: the second-order cumulant equations (cumulant_equations.cpp) integrated with
+// Rodas4 (rosenbrock.cpp) onto the run's output grid. docs/meanfield.md has the math.
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "qtraj/error.hpp"
-#include "qtraj/meanfield.hpp"
+#include "qtraj/meanfield/cumulant_equations.hpp"
+#include "qtraj/meanfield/rosenbrock.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace qtraj {

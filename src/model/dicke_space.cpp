@@ -1,5 +1,5 @@
-// Product Dicke basis ordered by excitation sectors (see include/qtraj/dicke_space.hpp).
-#include "qtraj/dicke_space.hpp"
+// Product Dicke basis ordered by excitation sectors (see include/qtraj/model/dicke_space.hpp).
+#include "qtraj/model/dicke_space.hpp"
 
 #include <algorithm>
 #include <numeric>

@@ -1,5 +1,5 @@
 // Model validation, collapse channels and the initial-state decomposition of design.md section 2.
-#include "qtraj/model.hpp"
+#include "qtraj/model/model.hpp"
 
 #include <cmath>
 #include <sstream>

@@ -1,5 +1,5 @@
 // TOML run files (toml++). Every error names the field and the value, in one line.
-#include "qtraj/run_config.hpp"
+#include "qtraj/model/run_config.hpp"
 
 #include <cmath>
 #include <fstream>

@@ -1,5 +1,5 @@
 // Per-sector dense matrices of the collapse channels and of K_n (see sector_operators.hpp).
-#include "qtraj/sector_operators.hpp"
+#include "qtraj/model/sector_operators.hpp"
 
 #include <cmath>
 

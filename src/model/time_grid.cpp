@@ -1,6 +1,6 @@
 #include <cmath>
 
-#include "qtraj/run_config.hpp"
+#include "qtraj/model/run_config.hpp"
 
 namespace qtraj {
 

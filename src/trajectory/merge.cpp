@@ -1,11 +1,11 @@
-// `qtraj merge`: statistics of disjoint trajectory shards (see include/qtraj/merge.hpp).
+// `qtraj merge`: statistics of disjoint trajectory shards (see include/qtraj/trajectory/merge.hpp).
 #include <algorithm>
 #include <sstream>
 
 #include "qtraj/error.hpp"
-#include "qtraj/hdf5_io.hpp"
-#include "qtraj/merge.hpp"
-#include "trajectory_run.hpp"
+#include "qtraj/io/hdf5.hpp"
+#include "qtraj/trajectory/merge.hpp"
+#include "trajectory/run.hpp"
 
 namespace qtraj {
 namespace {

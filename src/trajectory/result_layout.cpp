@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "trajectory_run.hpp"
+#include "trajectory/run.hpp"
 
 namespace qtraj::backend {
 namespace {

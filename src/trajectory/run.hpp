@@ -1,6 +1,6 @@
 #pragma once
 // Internal to the trajectory solver: the set-up shared by the CPU and CUDA backends
-// (src/trajectories_solver.cpp, src/trajectories_cuda_backend.cpp) and what they accumulate.
+// (src/backend/cpu_trajectories.cpp, src/backend/cuda_trajectories.cpp) and what they accumulate.
 //
 // Trajectory t (0-based) is a pure function of (seed, t). Both backends aggregate trajectories in
 // kNumChunks fixed index ranges (independent of threads, batches or devices): each chunk's
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "qtraj/run_config.hpp"
+#include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/aggregator.hpp"
 #include "qtraj/trajectory/system.hpp"
@@ -121,7 +121,10 @@ void count_jumps(const TrajectoryRun& run, const int* channel_counts,
                  std::vector<int>& per_reservoir,
                  std::vector<std::vector<std::int64_t>>& histogram);
 
-/// The CUDA backend (src/trajectories_cuda_backend.cpp): fills `tally` for all trajectories.
+/// The CPU backend (src/backend/cpu_trajectories.cpp): std::threads over the fixed chunks.
+void run_trajectories_cpu(TrajectoryRun& run, Tally& tally, const ProgressFn& progress);
+
+/// The CUDA backend (src/backend/cuda_trajectories.cpp): fills `tally` for all trajectories.
 /// Throws NotCompiled on a CPU-only build, DeviceError without a usable GPU.
 void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& progress);
 

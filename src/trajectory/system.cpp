@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "qtraj/sector_operators.hpp"
+#include "qtraj/model/sector_operators.hpp"
 
 namespace qtraj::trajectory {
 namespace {

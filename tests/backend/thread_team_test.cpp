@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "qtraj/trajectory/thread_team.hpp"
-#include "trajectory_test_helpers.hpp"
+#include "qtraj/backend/thread_team.hpp"
+#include "trajectory/test_helpers.hpp"
 
 using namespace qtraj;
 using namespace qtraj::trajectory;

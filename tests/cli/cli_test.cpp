@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "qtraj/hdf5_io.hpp"
+#include "qtraj/io/hdf5.hpp"
 
 namespace {
 

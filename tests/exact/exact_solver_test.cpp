@@ -7,8 +7,9 @@
 #include <numeric>
 
 #include "qtraj/error.hpp"
-#include "qtraj/exact_solver.hpp"
-#include "qtraj/sector_operators.hpp"
+#include "qtraj/exact/sector_system.hpp"
+#include "qtraj/exact/esdirk.hpp"
+#include "qtraj/model/sector_operators.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace qtraj {

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "qtraj/compare.hpp"
+#include "qtraj/io/compare.hpp"
 #include "qtraj/error.hpp"
 
 namespace qtraj {

@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "qtraj/error.hpp"
-#include "qtraj/hdf5_io.hpp"
+#include "qtraj/io/hdf5.hpp"
 
 namespace qtraj {
 namespace {

@@ -1,7 +1,8 @@
 // Tests of the second-order cumulant (mean-field) solver: the equations against the master
 // equation at t = 0, the integrator, sanity limits, the paper's mean-field targets (design.md
 // section 6, issue #4) and convergence to the exact solver as N grows.
-#include "qtraj/meanfield.hpp"
+#include "qtraj/meanfield/cumulant_equations.hpp"
+#include "qtraj/meanfield/rosenbrock.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,8 +17,8 @@
 #include <vector>
 
 #include "qtraj/error.hpp"
-#include "qtraj/model.hpp"
-#include "qtraj/run_config.hpp"
+#include "qtraj/model/model.hpp"
+#include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace {

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <numeric>
 
-#include "qtraj/dicke_space.hpp"
+#include "qtraj/model/dicke_space.hpp"
 #include "qtraj/error.hpp"
-#include "qtraj/model.hpp"
-#include "qtraj/sector_operators.hpp"
+#include "qtraj/model/model.hpp"
+#include "qtraj/model/sector_operators.hpp"
 
 namespace qtraj {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "qtraj/error.hpp"
-#include "qtraj/run_config.hpp"
+#include "qtraj/model/run_config.hpp"
 
 namespace qtraj {
 namespace {

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "qtraj/error.hpp"
-#include "qtraj/hdf5_io.hpp"
-#include "qtraj/merge.hpp"
+#include "qtraj/io/hdf5.hpp"
+#include "qtraj/trajectory/merge.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace qtraj {

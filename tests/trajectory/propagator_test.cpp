@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "trajectory_test_helpers.hpp"
+#include "trajectory/test_helpers.hpp"
 
 using namespace qtraj;
 using namespace qtraj::trajectory;

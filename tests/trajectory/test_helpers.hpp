@@ -4,8 +4,8 @@
 #include <memory>
 #include <vector>
 
-#include "qtraj/model.hpp"
-#include "qtraj/sector_operators.hpp"
+#include "qtraj/model/model.hpp"
+#include "qtraj/model/sector_operators.hpp"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/system.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 // GPU entry points, declared once. A build with QTRAJ_BUILD_CUDA=ON implements them in kernels/;
-// a CPU-only build links src/device_hooks/, where each throws NotCompiled (Ginkgo's device hooks).
+// a CPU-only build links src/backend/device_hooks/, where each throws NotCompiled (Ginkgo's device hooks).
 #include <string>
 
 namespace qtraj::cuda {

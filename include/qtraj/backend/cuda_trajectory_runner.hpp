@@ -1,13 +1,13 @@
 #pragma once
 // The CUDA trajectory backend, host API (design.md section 3). Plain C++: no CUDA header needed to
 // use it. A build with QTRAJ_BUILD_CUDA=ON implements it in kernels/trajectory_batch_runner.cu;
-// a CPU-only build links src/device_hooks/cuda_stubs.cpp, where every entry point throws
+// a CPU-only build links src/backend/device_hooks/cuda_stubs.cpp, where every entry point throws
 // qtraj::NotCompiled (Ginkgo's device hooks).
 //
 // Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU (no device where it was written).
 //
 // What it does: trajectory t of a run is a pure function of (seed, t) (PhiloxStream(seed, t), the
-// same draws in the same order as the CPU backend, src/trajectories_solver.cpp). The runner uploads
+// same draws in the same order as the CPU backend, src/backend/cpu_trajectories.cpp). The runner uploads
 // the flat bundle data (every array of each bundle's SystemView, the sector probabilities and the
 // sector-normalised initial state) once, then runs batches of consecutive trajectory indices,
 // one trajectory per thread block, with the very same run_trajectory<Team, Propagator> code as the
@@ -170,7 +170,7 @@ class TrajectoryBatchRunner {
 
 namespace testing {
 
-/// Device self-check of the random streams (tests/cuda): on the GPU, for blocks b < num_blocks of
+/// Device self-check of the random streams (tests/backend/cuda): on the GPU, for blocks b < num_blocks of
 /// trajectory `trajectory`, words [4b, 4b + 4) of
 ///   ours:          PhiloxStream(seed, trajectory).block(b),
 ///   curand_block:  curand_Philox4x32_10({b_lo, b_hi, t_lo, t_hi}, {seed_lo, seed_hi}),

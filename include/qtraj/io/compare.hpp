@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "qtraj/result.hpp"
+#include "qtraj/io/result.hpp"
 
 namespace qtraj {
 

@@ -3,8 +3,8 @@
 // interrupted run never leaves a half-written file at `path`.
 #include <string>
 
-#include "qtraj/result.hpp"
-#include "qtraj/run_config.hpp"
+#include "qtraj/io/result.hpp"
+#include "qtraj/model/run_config.hpp"
 
 namespace qtraj {
 

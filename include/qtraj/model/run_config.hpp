@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "qtraj/model.hpp"
+#include "qtraj/model/model.hpp"
 
 namespace qtraj {
 

@@ -10,8 +10,8 @@
 #include <Eigen/Dense>
 #include <vector>
 
-#include "qtraj/dicke_space.hpp"
-#include "qtraj/model.hpp"
+#include "qtraj/model/dicke_space.hpp"
+#include "qtraj/model/model.hpp"
 
 namespace qtraj {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "qtraj/result.hpp"
-#include "qtraj/run_config.hpp"
+#include "qtraj/io/result.hpp"
+#include "qtraj/model/run_config.hpp"
 
 namespace qtraj {
 

@@ -9,8 +9,8 @@
 #include <memory>
 #include <vector>
 
-#include "qtraj/dicke_space.hpp"
-#include "qtraj/model.hpp"
+#include "qtraj/model/dicke_space.hpp"
+#include "qtraj/model/model.hpp"
 #include "qtraj/trajectory/system_view.hpp"
 
 namespace qtraj::trajectory {

@@ -1,8 +1,8 @@
 // Compiled only when QTRAJ_BUILD_CUDA=OFF: every GPU entry point throws NotCompiled.
 #include <algorithm>
 
-#include "qtraj/cuda_backend.hpp"
-#include "qtraj/cuda_trajectory_runner.hpp"
+#include "qtraj/backend/cuda_device.hpp"
+#include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
 
 namespace qtraj::cuda {

@@ -1,5 +1,5 @@
 #pragma once
-// Shared by the tests in tests/cuda: the bundles of a run built as solve_trajectories builds them,
+// Shared by the tests in tests/backend/cuda: the bundles of a run built as solve_trajectories builds them,
 // the CPU reference of one trajectory (exactly the CPU backend's run_one, SerialTeam), and
 // comparisons of a BatchOutput with CPU trajectories.
 #include <gtest/gtest.h>
@@ -12,14 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "qtraj/cuda_trajectory_runner.hpp"
-#include "qtraj/model.hpp"
+#include "qtraj/backend/cuda_trajectory_runner.hpp"
+#include "qtraj/model/model.hpp"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
 #include "qtraj/trajectory/philox.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/system.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
-#include "../trajectory_test_helpers.hpp"
+#include "trajectory/test_helpers.hpp"
 
 #define QTRAJ_REQUIRE_CUDA_DEVICE()                                 \
   do {                                                              \
@@ -34,7 +34,7 @@ using namespace qtraj::trajectory;
 inline constexpr std::uint64_t kSeed = 20211004;
 inline constexpr int kCapacity = 128;
 
-// The models and grids of the CPU trajectory tests (tests/trajectory_test_helpers.hpp).
+// The models and grids of the CPU trajectory tests (tests/trajectory/test_helpers.hpp).
 using qtraj::trajectory::testing::linear_grid;
 using qtraj::trajectory::testing::make_model;
 
@@ -81,7 +81,7 @@ struct CpuTrajectory {
   int jumps = 0;
 };
 
-/// Trajectory t exactly as src/trajectories_solver.cpp runs it (SerialTeam).
+/// Trajectory t exactly as src/backend/cpu_trajectories.cpp runs it (SerialTeam).
 inline CpuTrajectory run_cpu(const Case& c, std::uint64_t seed, std::int64_t t,
                       const PropagatorSettings& p, int capacity) {
   const int md = c.model.num_domains();

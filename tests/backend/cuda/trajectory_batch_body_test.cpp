@@ -5,9 +5,9 @@
 // the runner's upload, here into guarded host buffers) are checked against the CPU backend:
 //  - with SerialTeam: bit-identical to the reference (the same arithmetic in the same order);
 //  - with ThreadTeams of 3 and 7 threads (strided loops, barriers, reductions: a CPU stand-in for a
-//    thread block), to 1e-10 (spectral) / 1e-8 (adaptive), as tests/trajectory_team_test.cpp.
+//    thread block), to 1e-10 (spectral) / 1e-8 (adaptive), as tests/backend/thread_team_test.cpp.
 // What this cannot check: BlockTeam itself, shared/global memory placement, the CUDA runtime calls
-// (tests/cuda/trajectory_cuda_test.cpp does, on a machine with a GPU).
+// (tests/backend/cuda/trajectory_cuda_test.cpp does, on a machine with a GPU).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "cuda_test_helpers.hpp"
-#include "qtraj/trajectory/thread_team.hpp"
+#include "qtraj/backend/thread_team.hpp"
 #include "bundle_staging.cuh"
 #include "trajectory_batch.cuh"
 

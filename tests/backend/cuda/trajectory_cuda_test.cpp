@@ -7,7 +7,7 @@
 // summation order (block reductions vs serial sums), FMA contraction and the last bit of the
 // device's exp/log, so the expected deviation is ~1e-13. For the adaptive propagator 1e-8: its
 // step-size controller and dense-output root search amplify rounding differences (see
-// tests/trajectory_team_test.cpp, where ThreadTeams of several threads need the same bound).
+// tests/backend/thread_team_test.cpp, where ThreadTeams of several threads need the same bound).
 //
 // Without a CUDA device every test here skips with "no CUDA device" (it cannot pass silently).
 // Status when written: compiled with nvcc 13; never run on a GPU.
@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "cuda_test_helpers.hpp"
-#include "qtraj/cuda_trajectory_runner.hpp"
+#include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
-#include "qtraj/model.hpp"
+#include "qtraj/model/model.hpp"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
 #include "qtraj/trajectory/aggregator.hpp"
 #include "qtraj/trajectory/philox.hpp"

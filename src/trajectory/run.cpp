@@ -1,0 +1,97 @@
+// The set-up shared by the CPU and CUDA trajectory backends (run.hpp): validation of the solver
+// settings, the collapse channels, the initial-state components and their bundles, plus the
+// jump-count histogram and progress-line helpers.
+#include <algorithm>
+#include <limits>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "qtraj/error.hpp"
+#include "trajectory/run.hpp"
+
+namespace qtraj::backend {
+
+using namespace trajectory;
+
+TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settings_in,
+                             const TimeGrid& grid)
+    : model(model_in), settings(settings_in) {
+  model.validate();
+  if (settings.backend != "cpu" && settings.backend != "cuda")
+    throw InputError("solver.backend", "\"" + settings.backend + "\"", "use cpu | cuda");
+  propagator = settings.propagator == "auto" ? "spectral"  // no Hamiltonian: spectral applies
+                                             : settings.propagator;
+  if (propagator != "spectral" && propagator != "adaptive")
+    throw InputError("solver.propagator", "\"" + settings.propagator + "\"",
+                     "use auto | spectral | adaptive");
+  adaptive = propagator == "adaptive";
+  if (settings.trajectories < 1)
+    throw InputError("solver.trajectories", std::to_string(settings.trajectories),
+                     "must be >= 1");
+  if (adaptive && !(settings.rtol > 0 && settings.atol > 0))
+    throw InputError("solver.rtol", std::to_string(settings.rtol),
+                     "rtol and atol must be > 0 for the adaptive propagator");
+  if (settings.first_trajectory > std::numeric_limits<std::int64_t>::max() - settings.trajectories)
+    throw InputError("solver.first_trajectory", std::to_string(settings.first_trajectory),
+                     "first_trajectory + trajectories must fit in 64 bits");
+  times = grid.times();
+  n_t = static_cast<int>(times.size());
+  m = model.num_domains();
+  row = 2 * m;
+  channels = collapse_channels(model);
+  if (adaptive) {
+    // DOPRI5 is explicit: its step stays ~3/rate however long the state has been stationary.
+    double max_rate = 0.0;
+    for (const auto& c : channels) max_rate = std::max(max_rate, c.rate);
+    if (max_rate * grid.end > 1e5)
+      throw InputError("time.end", fmt::format("{}", grid.end),
+                       "the adaptive propagator needs gamma (nbar + 1) * end <= 1e5 (explicit "
+                       "steps); use solver.propagator = \"spectral\" for long runs");
+  }
+  num_reservoirs = static_cast<int>(
+      (model.reservoirs.empty() ? Model::default_chain(m) : model.reservoirs).size());
+  weight_begin.push_back(0);
+  for (int i = 0; i < m; ++i) {
+    components.push_back(initial_components(model.initial[i], model.spins[i]));
+    for (const auto& c : components.back()) weights.push_back(c.weight);
+    weight_begin.push_back(static_cast<int>(weights.size()));
+  }
+  total = settings.trajectories;
+  first = settings.first_trajectory;
+  record = std::min<std::int64_t>(std::max<std::int64_t>(settings.record_jumps, 0), total);
+  cache = std::make_unique<BundleCache>(model, channels, components, !adaptive, adaptive);
+  // Build the most likely bundle up front: input errors (too large a space) surface here.
+  std::vector<int> choice(m);
+  for (int i = 0; i < m; ++i)
+    choice[i] = static_cast<int>(
+        std::max_element(weights.begin() + weight_begin[i], weights.begin() + weight_begin[i + 1]) -
+        (weights.begin() + weight_begin[i]));
+  cache->get(choice);
+}
+
+void count_jumps(const TrajectoryRun& run, const int* channel_counts,
+                 std::vector<int>& per_reservoir,
+                 std::vector<std::vector<std::int64_t>>& histogram) {
+  per_reservoir.assign(run.num_reservoirs, 0);
+  for (std::size_t ch = 0; ch < run.channels.size(); ++ch)
+    per_reservoir[run.channels[ch].reservoir] += channel_counts[ch];
+  for (int r = 0; r < run.num_reservoirs; ++r) {
+    auto& h = histogram[r];
+    if (static_cast<int>(h.size()) <= per_reservoir[r]) h.resize(per_reservoir[r] + 1, 0);
+    ++h[per_reservoir[r]];
+  }
+}
+
+std::string format_status(std::int64_t done, std::int64_t total, double seconds) {
+  std::ostringstream s;
+  const double rate = seconds > 0 ? done / seconds : 0.0;
+  s << done << "/" << total << " trajectories, ";
+  s.precision(3);
+  s << rate << "/s, ETA ";
+  if (rate > 0) s << std::fixed << (total - done) / rate << " s";
+  else s << "?";
+  return s.str();
+}
+
+}  // namespace qtraj::backend
