@@ -61,6 +61,7 @@ struct TrajectoryBatchArgs {
   // Global workspace (nullptr: shared memory).
   double* d_scratch = nullptr;
   long long scratch_stride = 0;  // doubles per block
+  int krylov_basis = 0;  // > 0: workspaces carry the Krylov region (TrajectoryWorkspace::carve)
 };
 
 /// Mixed-radix key of a component choice, domain 0 most significant:

@@ -15,6 +15,7 @@
 #include "trajectory_kernel.cuh"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
+#include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/system.hpp"
 
 namespace qtraj::cuda {
@@ -226,6 +227,8 @@ void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uin
                                 std::int64_t record_end, BatchOutput& out) {
   Impl& s = *impl_;
   const bool adaptive = propagator.kind == PropagatorSettings::Kind::adaptive;
+  const bool krylov = propagator.kind == PropagatorSettings::Kind::krylov;
+  const int kind = static_cast<int>(propagator.kind);
   if (first < 0 || count < 0) throw Error(std::string(kWho) + ": negative trajectory range");
   if (times.empty()) throw Error(std::string(kWho) + ": empty output grid");
   if (!(times[0] >= 0.0) || !std::is_sorted(times.begin(), times.end()))
@@ -234,10 +237,10 @@ void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uin
   if (adaptive && !s.adaptive_ok)
     throw Error(std::string(kWho) + ": adaptive propagator asked for, but a bundle was built "
                                     "without the sparse K (TrajectorySystem(..., adaptive = true))");
-  if (!adaptive && !s.spectral_ok)
+  if (!adaptive && !krylov && !s.spectral_ok)
     throw Error(std::string(kWho) + ": spectral propagator asked for, but a bundle was built "
                                     "without eigensystems (TrajectorySystem(..., spectral = true))");
-  if (adaptive && !(propagator.rtol > 0 && propagator.atol > 0))
+  if ((adaptive || krylov) && !(propagator.rtol > 0 && propagator.atol > 0))
     throw Error(std::string(kWho) + ": rtol and atol must be > 0 for the adaptive propagator");
 
   const int n_t = static_cast<int>(times.size());
@@ -291,7 +294,7 @@ void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uin
 
   // Block size: one thread per sector component (strided loops cover the rest).
   cudaFuncAttributes attr{};
-  QTRAJ_CUDA_CHECK(gpu_trajectory_kernel_attributes(adaptive, &attr));
+  QTRAJ_CUDA_CHECK(gpu_trajectory_kernel_attributes(kind, &attr));
   const int block = s.launch.block_size > 0 ? s.launch.block_size : block_size_for(s.max_dim);
   if (block > attr.maxThreadsPerBlock)
     throw DeviceError(std::string(kWho) + ": block size " + std::to_string(block) +
@@ -299,7 +302,8 @@ void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uin
                       " threads (" + std::to_string(attr.numRegs) + " registers per thread)");
 
   // Workspace: shared memory if doubles_needed * 8 fits the opt-in budget (minus static shared).
-  const long long ws_doubles = TrajectoryWorkspace::doubles_needed(s.max_dim, c);
+  args.krylov_basis = krylov ? trajectory::kKrylovMaxBasis : 0;
+  const long long ws_doubles = TrajectoryWorkspace::doubles_needed(s.max_dim, c, args.krylov_basis);
   const long long ws_bytes = ws_doubles * static_cast<long long>(sizeof(double));
   int optin = 0;
   QTRAJ_CUDA_CHECK(
@@ -313,12 +317,12 @@ void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uin
                       std::to_string(optin) + " bytes, " + std::to_string(attr.sharedSizeBytes) +
                       " static)");
   const std::size_t dyn_shared = shared ? static_cast<std::size_t>(ws_bytes) : 0;
-  if (shared) QTRAJ_CUDA_CHECK(gpu_set_trajectory_shared_limit(adaptive, static_cast<int>(dyn_shared)));
+  if (shared) QTRAJ_CUDA_CHECK(gpu_set_trajectory_shared_limit(kind, static_cast<int>(dyn_shared)));
 
   // Grid: as many blocks as fit on the device at once (grid-stride covers the rest).
   int sms = 0, per_sm = 0;
   QTRAJ_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, s.info.device));
-  QTRAJ_CUDA_CHECK(gpu_trajectory_occupancy(adaptive, block, dyn_shared, &per_sm));
+  QTRAJ_CUDA_CHECK(gpu_trajectory_occupancy(kind, block, dyn_shared, &per_sm));
   if (per_sm < 1)
     throw DeviceError(std::string(kWho) + ": no block of " + std::to_string(block) +
                       " threads with " + std::to_string(dyn_shared) +
@@ -341,7 +345,10 @@ void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uin
   s.info.max_shared_optin = optin;
 
   QTRAJ_CUDA_CHECK(cudaEventRecord(s.start));
-  if (adaptive)
+  if (krylov)
+    QTRAJ_CUDA_CHECK(gpu_run_trajectories_krylov(args, propagator.rtol, propagator.atol,
+                                                 static_cast<int>(grid), block, dyn_shared, 0));
+  else if (adaptive)
     QTRAJ_CUDA_CHECK(gpu_run_trajectories_adaptive(args, propagator.rtol, propagator.atol,
                                                    static_cast<int>(grid), block, dyn_shared, 0));
   else

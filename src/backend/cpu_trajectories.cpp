@@ -22,6 +22,7 @@
 #include "qtraj/error.hpp"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
 #include "qtraj/trajectory/aggregator.hpp"
+#include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/system.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
@@ -75,11 +76,12 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     const SystemView& sys = bundle.view();
     const auto& p = bundle.sector_probability();
     const int n = draw_sector(rng, p.data(), static_cast<int>(p.size()));
+    const int basis = run.krylov ? kKrylovMaxBasis : 0;
     const auto need = static_cast<std::size_t>(
-        TrajectoryWorkspace::doubles_needed(sys.max_sector_dim, sys.num_channels));
+        TrajectoryWorkspace::doubles_needed(sys.max_sector_dim, sys.num_channels, basis));
     if (w.work.size() < need) w.work.resize(need);
     TrajectoryWorkspace ws =
-        TrajectoryWorkspace::carve(w.work.data(), sys.max_sector_dim, sys.num_channels);
+        TrajectoryWorkspace::carve(w.work.data(), sys.max_sector_dim, sys.num_channels, basis);
     TrajectoryStart start{n, bundle.start_re(n), bundle.start_im(n), bundle.complex_state()};
     TrajectoryOutput out;
     out.times = run.times.data();
@@ -92,6 +94,10 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     SerialTeam team;
     if (run.adaptive) {
       AdaptivePropagator prop(settings.rtol, settings.atol);
+      return run_trajectory(team, sys, prop, rng, start, ws, out);
+    }
+    if (run.krylov) {
+      KrylovPropagator prop(settings.rtol, settings.atol, basis);
       return run_trajectory(team, sys, prop, rng, start, ws, out);
     }
     SpectralPropagator prop;
@@ -114,8 +120,9 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
           int jumps = run_one(w, t);
           if (jumps == kTrajectoryIncomplete)
             throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
-                        " did not reach time.end (the adaptive propagator's step limit); use "
-                        "solver.propagator = \"spectral\" or a shorter time.end");
+                        " did not reach time.end (the " + run.propagator +
+                        " propagator's step limit); use solver.propagator = \"spectral\" or a "
+                        "shorter time.end");
           if (t < record && jumps > static_cast<int>(w.jump_time.size())) {
             // Grow and rerun: the trajectory is a pure function of (seed, t).
             w.jump_time.resize(jumps);

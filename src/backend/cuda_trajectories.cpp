@@ -42,8 +42,9 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
   cuda::TrajectoryBatchRunner runner = make_runner();
 
   cuda::PropagatorSettings prop;
-  prop.kind = run.adaptive ? cuda::PropagatorSettings::Kind::adaptive
-                           : cuda::PropagatorSettings::Kind::spectral;
+  prop.kind = run.krylov     ? cuda::PropagatorSettings::Kind::krylov
+              : run.adaptive ? cuda::PropagatorSettings::Kind::adaptive
+                             : cuda::PropagatorSettings::Kind::spectral;
   prop.rtol = run.settings.rtol;
   prop.atol = run.settings.atol;
 
@@ -71,7 +72,8 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
         const std::int64_t r = t - first;
         if (out.jumps[r] == trajectory::kTrajectoryIncomplete)
           throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
-                      " did not reach time.end (the adaptive propagator's step limit)");
+                      " did not reach time.end (the " + run.propagator +
+                      " propagator's step limit)");
         chunk.add(out.obs_of(r));
         count_jumps(run, out.channel_counts_of(r), per_reservoir, tally.histogram);
         if (t < run.record) {

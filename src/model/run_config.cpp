@@ -79,6 +79,43 @@ std::string get_string(const toml::table& t, const std::string& key, const std::
   throw InputError(field, show(*node), "must be a string");
 }
 
+// solver.memory_limit: bytes as a positive number, or a string "<number> <unit>" with unit
+// B, kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024).
+std::int64_t get_memory_limit(const toml::table& t, const std::string& field) {
+  const toml::node* node = t.get("memory_limit");
+  if (!node) return 0;
+  double bytes = -1;
+  if (node->is_integer() || node->is_floating_point()) {
+    bytes = *node->value<double>();
+  } else if (auto s = node->as_string()) {
+    const std::string text = s->get();
+    std::size_t used = 0;
+    double number = -1;
+    try {
+      number = std::stod(text, &used);
+    } catch (const std::exception&) {
+      throw InputError(field, show(*node), "must be bytes or \"<number> <unit>\" (B, kB, MB, GB, "
+                                           "TB, KiB, MiB, GiB, TiB)");
+    }
+    std::string unit = text.substr(used);
+    unit.erase(0, unit.find_first_not_of(' '));
+    const std::pair<const char*, double> units[] = {
+        {"", 1.0}, {"B", 1.0}, {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+        {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+    double scale = -1;
+    for (const auto& [name, factor] : units)
+      if (unit == name) scale = factor;
+    if (scale < 0)
+      throw InputError(field, show(*node), "unknown unit (use B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)");
+    bytes = number * scale;
+  } else {
+    throw InputError(field, show(*node), "must be bytes or a string such as \"8 GiB\"");
+  }
+  if (!(bytes >= 1) || !(bytes < 9e18))
+    throw InputError(field, show(*node), "must be at least 1 byte (and below 9e18)");
+  return static_cast<std::int64_t>(bytes);
+}
+
 std::string get_choice(const toml::table& t, const std::string& key, const std::string& field,
                        const std::string& fallback, const std::set<std::string>& choices) {
   std::string v = get_string(t, key, field, fallback);
@@ -236,7 +273,8 @@ SolverSettings parse_solver(const toml::table& root) {
   const toml::table* t = sub_table(root, "solver");
   if (!t) return s;
   reject_unknown_keys(*t, "solver.", {"kind", "rtol", "atol", "trajectories", "seed", "propagator",
-                                      "backend", "threads", "record_jumps", "first_trajectory"});
+                                      "backend", "threads", "record_jumps", "first_trajectory",
+                                      "memory_limit"});
   s.kind = get_choice(*t, "kind", "solver.kind", s.kind, {"exact", "trajectories", "meanfield"});
   s.rtol = get_double(*t, "rtol", "solver.rtol", s.rtol);
   if (!(s.rtol >= 1e-14 && s.rtol < 1))
@@ -250,7 +288,8 @@ SolverSettings parse_solver(const toml::table& root) {
   if (seed < 0) throw InputError("solver.seed", std::to_string(seed), "must be >= 0");
   s.seed = static_cast<std::uint64_t>(seed);
   s.propagator = get_choice(*t, "propagator", "solver.propagator", s.propagator,
-                            {"auto", "spectral", "adaptive"});
+                            {"auto", "spectral", "adaptive", "krylov"});
+  s.memory_limit = get_memory_limit(*t, "solver.memory_limit");
   s.backend = get_choice(*t, "backend", "solver.backend", s.backend, {"cpu", "cuda"});
   const std::int64_t threads = get_int(*t, "threads", "solver.threads", 0);
   if (threads < 0 || threads > 4096)

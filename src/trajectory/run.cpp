@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "qtraj/error.hpp"
+#include "trajectory/propagator_choice.hpp"
 #include "trajectory/run.hpp"
 
 namespace qtraj::backend {
@@ -20,11 +21,15 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   model.validate();
   if (settings.backend != "cpu" && settings.backend != "cuda")
     throw InputError("solver.backend", "\"" + settings.backend + "\"", "use cpu | cuda");
-  propagator = settings.propagator == "auto" ? "spectral"  // no Hamiltonian: spectral applies
-                                             : settings.propagator;
-  if (propagator != "spectral" && propagator != "adaptive")
+  if (settings.memory_limit < 0)
+    throw InputError("solver.memory_limit", std::to_string(settings.memory_limit),
+                     "must be > 0 bytes (0: the default, 25% of physical memory)");
+  memory_limit = settings.memory_limit > 0 ? settings.memory_limit : default_memory_limit();
+  propagator = settings.propagator;  // "auto" is resolved below, once the components are known
+  if (propagator != "auto" && propagator != "spectral" && propagator != "adaptive" &&
+      propagator != "krylov")
     throw InputError("solver.propagator", "\"" + settings.propagator + "\"",
-                     "use auto | spectral | adaptive");
+                     "use auto | spectral | adaptive | krylov");
   adaptive = propagator == "adaptive";
   if (settings.trajectories < 1)
     throw InputError("solver.trajectories", std::to_string(settings.trajectories),
@@ -60,13 +65,23 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   total = settings.trajectories;
   first = settings.first_trajectory;
   record = std::min<std::int64_t>(std::max<std::int64_t>(settings.record_jumps, 0), total);
-  cache = std::make_unique<BundleCache>(model, channels, components, !adaptive, adaptive);
   // Build the most likely bundle up front: input errors (too large a space) surface here.
   std::vector<int> choice(m);
   for (int i = 0; i < m; ++i)
     choice[i] = static_cast<int>(
         std::max_element(weights.begin() + weight_begin[i], weights.begin() + weight_begin[i + 1]) -
         (weights.begin() + weight_begin[i]));
+  if (propagator == "auto") {  // no Hamiltonian: spectral if it fits the budget, else Krylov
+    bool any_raising = false;
+    for (const auto& c : channels) any_raising = any_raising || c.raising;
+    propagator = choose_propagator(components, choice, any_raising, memory_limit);
+  }
+  krylov = propagator == "krylov";
+  if (krylov && !(settings.rtol > 0 && settings.atol > 0))
+    throw InputError("solver.rtol", std::to_string(settings.rtol),
+                     "rtol and atol must be > 0 for the Krylov propagator");
+  cache = std::make_unique<BundleCache>(model, channels, components, propagator == "spectral",
+                                        adaptive);
   cache->get(choice);
 }
 

@@ -66,8 +66,10 @@ class BundleCache {
 struct TrajectoryRun {
   const Model& model;
   const SolverSettings& settings;
-  std::string propagator;  // "spectral" | "adaptive" ("auto" resolved)
+  std::string propagator;  // "spectral" | "adaptive" | "krylov" ("auto" resolved)
   bool adaptive = false;
+  bool krylov = false;
+  std::int64_t memory_limit = 0;  // bytes (settings.memory_limit, or the default: 25% of RAM)
   std::vector<double> times;
   int n_t = 0, m = 0, row = 0;  // row = 2M values per output time (<J^z>, <J^+J^->)
   std::vector<Channel> channels;

@@ -7,6 +7,7 @@
 #include "qtraj/model/model.hpp"
 #include "qtraj/model/sector_operators.hpp"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
+#include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/system.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
@@ -50,13 +51,16 @@ struct OneTrajectory {
   int jumps = 0;
 };
 
-/// Shared buffers of one trajectory run by a team.
+/// Shared buffers of one trajectory run by a team (workspace carved for any propagator, the
+/// Krylov region included).
 struct SharedRun {
   std::vector<double> work;
   OneTrajectory result;
   SharedRun(const Fixture& f, int capacity) {
     const auto& v = f.system->view();
-    work.assign(TrajectoryWorkspace::doubles_needed(v.max_sector_dim, v.num_channels), 0.0);
+    work.assign(
+        TrajectoryWorkspace::doubles_needed(v.max_sector_dim, v.num_channels, kKrylovMaxBasis),
+        0.0);
     result.obs.assign(f.times.size() * 2 * v.num_domains, -99.0);
     result.jump_time.assign(capacity, 0.0);
     result.jump_channel.assign(capacity, -1);
@@ -76,10 +80,11 @@ struct SharedRun {
   }
 };
 
-/// Runs trajectory `index` (seed `seed`) with `team`, sector drawn as the solver does.
-template <class Team>
-void run_one(Team& team, const Fixture& f, SharedRun& run, std::uint64_t seed, std::uint64_t index,
-             bool adaptive, double rtol = 1e-10, double atol = 1e-12) {
+/// Runs trajectory `index` (seed `seed`) with `team` and propagator `prop`, sector drawn as the
+/// solver does.
+template <class Team, class Propagator>
+void run_with(Team& team, const Fixture& f, SharedRun& run, std::uint64_t seed,
+              std::uint64_t index, Propagator& prop) {
   const auto& sys = f.system->view();
   PhiloxStream rng(seed, index);
   for (int i = 0; i < sys.num_domains; ++i) rng.uniform();  // component draws (one component)
@@ -88,17 +93,31 @@ void run_one(Team& team, const Fixture& f, SharedRun& run, std::uint64_t seed, s
   TrajectoryStart start{n, f.system->start_re(n), f.system->start_im(n),
                         f.system->complex_state()};
   TrajectoryWorkspace ws = TrajectoryWorkspace::carve(run.work.data(), sys.max_sector_dim,
-                                                      sys.num_channels);
+                                                      sys.num_channels, kKrylovMaxBasis);
   TrajectoryOutput out = run.output(f.times);
-  int jumps;
+  const int jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
+  if (team.rank() == 0) run.result.jumps = jumps;
+}
+
+/// run_with the spectral (adaptive = false) or the adaptive propagator.
+template <class Team>
+void run_one(Team& team, const Fixture& f, SharedRun& run, std::uint64_t seed, std::uint64_t index,
+             bool adaptive, double rtol = 1e-10, double atol = 1e-12) {
   if (adaptive) {
     AdaptivePropagator prop(rtol, atol);
-    jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
+    run_with(team, f, run, seed, index, prop);
   } else {
     SpectralPropagator prop;
-    jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
+    run_with(team, f, run, seed, index, prop);
   }
-  if (team.rank() == 0) run.result.jumps = jumps;
+}
+
+/// run_with the Krylov propagator.
+template <class Team>
+void run_krylov(Team& team, const Fixture& f, SharedRun& run, std::uint64_t seed,
+                std::uint64_t index, double rtol, double atol, int basis = kKrylovMaxBasis) {
+  KrylovPropagator prop(rtol, atol, basis);
+  run_with(team, f, run, seed, index, prop);
 }
 
 inline std::vector<double> linear_grid(double end, int points) {

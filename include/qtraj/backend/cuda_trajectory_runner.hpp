@@ -52,10 +52,10 @@ namespace qtraj::cuda {
 
 /// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp).
 struct PropagatorSettings {
-  enum class Kind { spectral, adaptive };
+  enum class Kind { spectral, adaptive, krylov };  // int values 0, 1, 2 in the kernel launchers
   Kind kind = Kind::spectral;
-  double rtol = 1e-8;   // adaptive only
-  double atol = 1e-10;  // adaptive only
+  double rtol = 1e-8;   // adaptive and krylov
+  double atol = 1e-10;  // adaptive and krylov
 };
 
 /// Where each block's TrajectoryWorkspace lives.

@@ -46,6 +46,8 @@ struct SystemView {
 };
 
 /// Shared per-trajectory scratch (one per team). Sizes in doubles, d = max_sector_dim.
+/// krylov_basis > 0 (the Krylov propagator's largest basis m, krylov_propagator.hpp) appends its
+/// region: 2 (m + 1) d for the Lanczos vectors (re, im) and (m + 1)^2 + 8 (m + 1) small arrays.
 struct TrajectoryWorkspace {
   double* psi_re;  // d: the Dicke-basis state (sector-local)
   double* psi_im;
@@ -55,13 +57,21 @@ struct TrajectoryWorkspace {
   double* coef_im;
   double* rk;       // 20 d: adaptive (y, y1, ystage, k1..k7, each re and im)
   double* channel_weight;  // C
+  double* krylov = nullptr;  // krylov_doubles(d, m): Krylov basis and Lanczos matrix (or nullptr)
 
-  /// Number of doubles a workspace needs.
-  QTRAJ_HD static long long doubles_needed(int max_dim, int num_channels) {
-    return 26LL * max_dim + num_channels;
+  /// Doubles of the Krylov region for basis size m (0: none).
+  QTRAJ_HD static long long krylov_doubles(int max_dim, int krylov_basis) {
+    if (krylov_basis <= 0) return 0;
+    const long long m1 = krylov_basis + 1;
+    return 2 * m1 * max_dim + m1 * m1 + 8 * m1;
   }
-  /// Carves a workspace out of `base` (doubles_needed(...) doubles).
-  QTRAJ_HD static TrajectoryWorkspace carve(double* base, int max_dim, int num_channels) {
+  /// Number of doubles a workspace needs.
+  QTRAJ_HD static long long doubles_needed(int max_dim, int num_channels, int krylov_basis = 0) {
+    return 26LL * max_dim + num_channels + krylov_doubles(max_dim, krylov_basis);
+  }
+  /// Carves a workspace out of `base` (doubles_needed(...) doubles, same arguments).
+  QTRAJ_HD static TrajectoryWorkspace carve(double* base, int max_dim, int num_channels,
+                                            int krylov_basis = 0) {
     TrajectoryWorkspace w;
     const long long d = max_dim;
     w.psi_re = base;
@@ -72,7 +82,7 @@ struct TrajectoryWorkspace {
     w.coef_im = base + 5 * d;
     w.rk = base + 6 * d;
     w.channel_weight = base + 26 * d;
-    (void)num_channels;
+    w.krylov = krylov_basis > 0 ? base + 26 * d + num_channels : nullptr;
     return w;
   }
 };

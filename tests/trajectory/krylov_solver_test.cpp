@@ -1,0 +1,158 @@
+// solve_trajectories with the Krylov propagator: ensembles against the exact solver (4 standard
+// errors at every output time, as tests/trajectory/solver_test.cpp does for spectral/adaptive), a
+// large system far beyond the spectral propagator in bounded time, `auto`'s choice under
+// solver.memory_limit, and bad input. Fixed seeds; tolerances statistical, never tuned.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "qtraj/error.hpp"
+#include "qtraj/model/run_config.hpp"
+#include "qtraj/solvers.hpp"
+#include "trajectory/propagator_choice.hpp"
+
+namespace qtraj {
+namespace {
+
+RunConfig make_config(std::vector<long long> spins, std::vector<std::string> initial, double t_end,
+                      int points, std::int64_t trajectories, const std::string& propagator,
+                      double nbar = 0.0) {
+  RunConfig c;
+  c.model.spins = spins;
+  for (std::size_t i = 0; i < spins.size(); ++i)
+    c.model.initial.push_back(InitialState::parse(initial[i], spins[i], "test"));
+  c.model.reservoirs = Model::default_chain(c.model.num_domains());
+  for (auto& r : c.model.reservoirs) r.nbar = nbar;
+  c.time.end = t_end;
+  c.time.points = points;
+  c.solver.kind = "trajectories";
+  c.solver.trajectories = trajectories;
+  c.solver.seed = 2024;
+  c.solver.propagator = propagator;
+  c.solver.threads = 2;
+  c.solver.rtol = 1e-8;
+  c.solver.atol = 1e-10;
+  return c;
+}
+
+void expect_within_4_sigma(const Result& traj, const Result& exact) {
+  ASSERT_EQ(traj.time.size(), exact.time.size());
+  for (std::size_t k = 0; k < traj.time.size(); ++k)
+    for (std::size_t i = 0; i < traj.jz_over_n_mean.cols; ++i) {
+      const double diff = traj.jz_over_n_mean(k, i) - exact.jz_over_n_mean(k, i);
+      const double se = traj.jz_over_n_stderr(k, i);
+      EXPECT_LE(std::abs(diff), 4 * se + 1e-10)
+          << "t = " << traj.time[k] << ", domain " << i + 1 << ": trajectories "
+          << traj.jz_over_n_mean(k, i) << " +- " << se << ", exact " << exact.jz_over_n_mean(k, i);
+    }
+}
+
+void krylov_vs_exact(std::vector<long long> spins, std::vector<std::string> initial,
+                     std::int64_t trajectories, double nbar = 0.0, double t_end = 12.0,
+                     int points = 13) {
+  RunConfig e = make_config(spins, initial, t_end, points, 1, "auto", nbar);
+  e.solver.kind = "exact";
+  e.solver.rtol = 1e-10;
+  e.solver.atol = 1e-12;
+  const Result exact = solve_exact(e);
+  const Result traj =
+      solve_trajectories(make_config(spins, initial, t_end, points, trajectories, "krylov", nbar));
+  EXPECT_EQ(std::get<std::string>(traj.attributes.at("propagator")), "krylov");
+  expect_within_4_sigma(traj, exact);
+}
+
+}  // namespace
+
+TEST(TrajKrylovSolver, MatchesExact40And2) { krylov_vs_exact({40, 2}, {"excited", "ground"}, 4000); }
+TEST(TrajKrylovSolver, MatchesExact12And6And2) {
+  krylov_vs_exact({12, 6, 2}, {"excited", "ground", "ground"}, 4000);
+}
+TEST(TrajKrylovSolver, MatchesExact8And6And5And1) {
+  krylov_vs_exact({8, 6, 5, 1}, {"excited", "ground", "ground", "ground"}, 2000);
+}
+TEST(TrajKrylovSolver, MatchesExactThermal) {
+  krylov_vs_exact({4, 3, 1}, {"excited", "ground", "ground"}, 4000, 0.5, 10.0, 11);
+}
+TEST(TrajKrylovSolver, MatchesExactMixedAndCoherentInitialStates) {
+  krylov_vs_exact({5, 3}, {"product 2", "coherent 1.0 0.3"}, 4000, 0.0, 10.0, 11);
+  krylov_vs_exact({4, 2, 2}, {"coherent 2.0 -0.5", "product 1", "dicke 1"}, 4000, 0.2, 10.0, 11);
+}
+
+TEST(TrajKrylovSolver, MatchesExactOnLogGridToLongTimes) {
+  // t = 0, 0.01 .. 1000: long no-jump stretches (restarted bases) and dark final states.
+  RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 1000.0, 13, 4000, "krylov");
+  c.time.spacing = TimeGrid::Spacing::log;
+  c.time.start = 0.01;
+  const Result traj = solve_trajectories(c);
+  RunConfig e = c;
+  e.solver.kind = "exact";
+  e.solver.rtol = 1e-10;
+  e.solver.atol = 1e-12;
+  expect_within_4_sigma(traj, solve_exact(e));
+}
+
+TEST(TrajKrylovSolver, LargeSystemRunsInBoundedTime) {
+  // (2000,200,20): sectors up to d_n = 4221, dimension 8.4e6; the spectral propagator would need
+  // ~2 x 2000 x 4221^2 doubles (~0.5 TB) of eigenvectors. A few Krylov trajectories to t = 2e-3
+  // (the start of the superradiant burst, a few tens of jumps each).
+  RunConfig c = make_config({2000, 200, 20}, {"excited", "ground", "ground"}, 2e-3, 5, 2, "auto");
+  c.solver.record_jumps = 2;
+  const Result r = solve_trajectories(c);
+  EXPECT_EQ(std::get<std::string>(r.attributes.at("propagator")), "krylov");
+  // Energy only leaves domain 1 (zero temperature, chain): <J_1^z>/N_1 decreases from 1/2, the
+  // excitations stay within the initial n0 = 2000.
+  EXPECT_EQ(r.jz_over_n_mean(0, 0), 0.5);
+  for (std::size_t k = 1; k < r.time.size(); ++k) {
+    EXPECT_LE(r.jz_over_n_mean(k, 0), r.jz_over_n_mean(k - 1, 0) + 1e-12);
+    double total = 0;
+    for (int i = 0; i < 3; ++i) total += r.excitations_mean(k, i);
+    EXPECT_LE(total, 2000.0 + 1e-9);
+  }
+  EXPECT_LT(r.jz_over_n_mean(4, 0), 0.5);  // some trajectory has jumped by t = 2e-3
+}
+
+TEST(TrajKrylovSolver, AutoChoosesByMemoryLimit) {
+  RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 5.0, 3, 20, "auto");
+  EXPECT_EQ(std::get<std::string>(solve_trajectories(c).attributes.at("propagator")), "spectral");
+  c.solver.memory_limit = 1000;  // bytes: (12,6,2)'s eigenvectors need ~50 kB
+  EXPECT_EQ(std::get<std::string>(solve_trajectories(c).attributes.at("propagator")), "krylov");
+  c.solver.memory_limit = 1LL << 30;
+  EXPECT_EQ(std::get<std::string>(solve_trajectories(c).attributes.at("propagator")), "spectral");
+  // An explicit propagator ignores the budget.
+  c.solver.memory_limit = 1000;
+  c.solver.propagator = "spectral";
+  EXPECT_EQ(std::get<std::string>(solve_trajectories(c).attributes.at("propagator")), "spectral");
+}
+
+TEST(TrajKrylovSolver, SpectralCostEstimate) {
+  // (2, 1): sectors n = 0..3 have d = 1, 2, 2, 1 (k_1 in 0..2, k_2 in 0..1).
+  const auto cost = backend::spectral_cost({2, 1}, 3);
+  EXPECT_EQ(cost.max_dim, 2);
+  EXPECT_DOUBLE_EQ(cost.setup, 1 + 8 + 8 + 1);
+  EXPECT_DOUBLE_EQ(cost.bytes, 8.0 * (2 * (1 + 4 + 4 + 1) + 3 * 4 + 6));
+  // Only the sectors up to max_sector count.
+  EXPECT_DOUBLE_EQ(backend::spectral_cost({2, 1}, 1).setup, 1 + 8);
+  // (2000,200,20) from the fully excited first domain: far beyond any memory budget.
+  EXPECT_GT(backend::spectral_cost({2000, 200, 20}, 2000).bytes, 1e11);
+  EXPECT_GT(backend::default_memory_limit(), 0);
+}
+
+TEST(TrajKrylovSolver, RejectsBadInput) {
+  RunConfig c = make_config({2, 1}, {"excited", "ground"}, 1.0, 3, 10, "krylov");
+  c.solver.memory_limit = -5;
+  EXPECT_THROW(solve_trajectories(c), InputError);
+  c.solver.memory_limit = 0;
+  c.solver.rtol = 0;
+  EXPECT_THROW(solve_trajectories(c), InputError);
+  const std::string base = "[system]\ndomains = [2, 1]\n[solver]\nkind = \"trajectories\"\n";
+  for (const char* bad : {"memory_limit = 0", "memory_limit = -1", "memory_limit = \"12 parsecs\"",
+                          "memory_limit = \"GB\"", "memory_limit = \"nan GB\"",
+                          "memory_limit = true", "memory_limit = 0.5", "propagator = \"lanczos\""})
+    EXPECT_THROW(parse_run_config(base + bad + "\n"), InputError) << bad;
+  EXPECT_EQ(parse_run_config(base + "memory_limit = \"2 GiB\"\n").solver.memory_limit, 2LL << 30);
+  EXPECT_EQ(parse_run_config(base + "memory_limit = \"1.5GB\"\n").solver.memory_limit, 1500000000LL);
+  EXPECT_EQ(parse_run_config(base + "memory_limit = 4096\n").solver.memory_limit, 4096);
+  EXPECT_EQ(parse_run_config(base + "propagator = \"krylov\"\n").solver.propagator, "krylov");
+}
+
+}  // namespace qtraj
