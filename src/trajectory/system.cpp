@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "qtraj/model/sector_operators.hpp"
 
@@ -19,30 +20,35 @@ std::vector<int> two_js_of(const std::vector<const DomainComponent*>& components
 
 TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                                    const std::vector<const DomainComponent*>& components,
-                                   bool spectral, bool adaptive)
-    : space_(two_js_of(components)) {
-  const int m = space_.num_domains();
-  const std::int64_t dim = space_.dim();
-  const int max_n = space_.max_excitation();
-  two_j_ = space_.two_js();
+                                   bool spectral, bool adaptive) {
+  auto space = std::make_unique<DickeSpace>(two_js_of(components));
+  const bool lean = !spectral && !adaptive;  // Krylov: matrix-free, nothing per sector
+  const int m = space->num_domains();
+  const std::int64_t dim = space->dim();
+  const int max_n = space->max_excitation();
+  two_j_ = space->two_js();
   for (int i = 0; i < m; ++i) n_spins_.push_back(static_cast<double>(model.spins[i]));
-  sector_begin_ = space_.sector_offsets();
-  k_ = space_.k_table();
+  sector_begin_ = space->sector_offsets();
+  k_ = space->k_table();
   lower_.resize(dim * m);
   raise_.resize(dim * m);
-  lower_amp_.resize(dim * m);
-  raise_amp_.resize(dim * m);
-  obs_diag_.resize(dim * 2 * m);
+  if (!lean) {
+    lower_amp_.resize(dim * m);
+    raise_amp_.resize(dim * m);
+    obs_diag_.resize(dim * 2 * m);
+  }
   for (std::int64_t s = 0; s < dim; ++s)
     for (int i = 0; i < m; ++i) {
-      lower_[s * m + i] = static_cast<int>(space_.lowered(s, i));
-      raise_[s * m + i] = static_cast<int>(space_.raised(s, i));
-      lower_amp_[s * m + i] = space_.lower_amplitude(s, i);
-      raise_amp_[s * m + i] = space_.raise_amplitude(s, i);
+      lower_[s * m + i] = static_cast<int>(space->lowered(s, i));
+      raise_[s * m + i] = static_cast<int>(space->raised(s, i));
+      if (lean) continue;
+      lower_amp_[s * m + i] = space->lower_amplitude(s, i);
+      raise_amp_[s * m + i] = space->raise_amplitude(s, i);
       const int k = k_[s * m + i];
       obs_diag_[s * 2 * m + i] = k - 0.5 * two_j_[i];
       obs_diag_[s * 2 * m + m + i] = static_cast<double>(k) * (two_j_[i] - k + 1);
     }
+  if (lean) space.reset();  // its int64 ladder tables are the largest arrays of all
   bool any_raising = false;
   channel_domain_begin_.push_back(0);
   for (const auto& c : channels) {
@@ -55,22 +61,26 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
 
   // Initial state psi(s) = prod_i a_i[k_i(s)], split by sector and normalised per sector.
   psi0_re_.assign(dim, 0.0);
-  psi0_im_.assign(dim, 0.0);
+  if (!lean) psi0_im_.assign(dim, 0.0);
   sector_prob_.assign(max_n + 1, 0.0);
-  for (std::int64_t s = 0; s < dim; ++s) {
-    std::complex<double> a = 1.0;
-    for (int i = 0; i < m; ++i) a *= components[i]->amplitudes[k_[s * m + i]];
-    psi0_re_[s] = a.real();
-    psi0_im_[s] = a.imag();
-    if (a.imag() != 0.0) complex_ = true;
-    sector_prob_[space_.excitation(s)] += std::norm(a);
-  }
+  for (int n = 0; n <= max_n; ++n)
+    for (std::int64_t s = sector_begin_[n]; s < sector_begin_[n + 1]; ++s) {
+      std::complex<double> a = 1.0;
+      for (int i = 0; i < m; ++i) a *= components[i]->amplitudes[k_[s * m + i]];
+      psi0_re_[s] = a.real();
+      if (a.imag() != 0.0) {
+        complex_ = true;
+        if (psi0_im_.empty()) psi0_im_.assign(dim, 0.0);
+      }
+      if (!psi0_im_.empty()) psi0_im_[s] = a.imag();
+      sector_prob_[n] += std::norm(a);
+    }
   for (int n = 0; n <= max_n; ++n) {
     if (sector_prob_[n] <= 0.0) continue;
     const double inv = 1.0 / std::sqrt(sector_prob_[n]);
-    for (std::int64_t s = space_.sector_begin(n); s < space_.sector_begin(n + 1); ++s) {
+    for (std::int64_t s = sector_begin_[n]; s < sector_begin_[n + 1]; ++s) {
       psi0_re_[s] *= inv;
-      psi0_im_[s] *= inv;
+      if (!psi0_im_.empty()) psi0_im_[s] *= inv;
     }
   }
   max_sector_ = 0;
@@ -80,16 +90,16 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
 
   int max_dim = 1;
   for (int n = 0; n <= max_sector_; ++n)
-    max_dim = std::max<int>(max_dim, static_cast<int>(space_.sector_size(n)));
+    max_dim = std::max<int>(max_dim, static_cast<int>(sector_begin_[n + 1] - sector_begin_[n]));
 
   eig_offset_.assign(max_n + 1, 0);
-  lambda_.assign(dim, 0.0);
+  if (spectral) lambda_.assign(dim, 0.0);
   if (adaptive) k_row_ptr_.assign(dim + 1, 0);
   std::int64_t offset = 0;
   for (int n = 0; n <= max_sector_; ++n) {
-    const std::int64_t d = space_.sector_size(n), begin = space_.sector_begin(n);
+    const std::int64_t begin = sector_begin_[n], d = sector_begin_[n + 1] - begin;
     if (spectral) {
-      const SectorEigen eig = diagonalize_sector(space_, channels, n);
+      const SectorEigen eig = diagonalize_sector(*space, channels, n);
       eig_offset_[n] = offset;
       eig_v_.resize(offset + d * d);
       eig_vt_.resize(offset + d * d);
@@ -106,7 +116,7 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
       offset += d * d;
     }
     if (adaptive) {
-      const Eigen::MatrixXd kn = no_jump_generator(space_, channels, n);
+      const Eigen::MatrixXd kn = no_jump_generator(*space, channels, n);
       for (std::int64_t a = 0; a < d; ++a) {
         for (std::int64_t b = 0; b < d; ++b)
           if (kn(a, b) != 0.0) {
@@ -128,17 +138,17 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
   view_.n_spins = n_spins_.data();
   view_.sector_begin = sector_begin_.data();
   view_.k = k_.data();
-  view_.obs_diag = obs_diag_.data();
+  view_.obs_diag = lean ? nullptr : obs_diag_.data();
   view_.lower = lower_.data();
-  view_.lower_amp = lower_amp_.data();
+  view_.lower_amp = lean ? nullptr : lower_amp_.data();
   view_.raise = raise_.data();
-  view_.raise_amp = raise_amp_.data();
+  view_.raise_amp = lean ? nullptr : raise_amp_.data();
   view_.channel_amp = channel_amp_.data();
   view_.channel_raising = channel_raising_.data();
   view_.channel_domain_begin = channel_domain_begin_.data();
   view_.channel_domains = channel_domains_.data();
   view_.spectral_max_sector = spectral ? max_sector_ : -1;
-  view_.lambda = lambda_.data();
+  view_.lambda = spectral ? lambda_.data() : nullptr;
   view_.eig_offset = eig_offset_.data();
   view_.eig_v = eig_v_.data();
   view_.eig_vt = eig_vt_.data();

@@ -147,7 +147,7 @@ class KrylovPropagator {
     const std::int64_t src_begin = sys.sector_begin[channel_target(sys, c, n_)];
     const bool raising = sys.channel_raising[c] != 0;
     const int* from = raising ? sys.raise : sys.lower;
-    const double* amp = raising ? sys.raise_amp : sys.lower_amp;
+    const double* amp = raising ? sys.raise_amp : sys.lower_amp;  // nullptr: lean bundle
     const double scale = 0.5 * sys.channel_amp[c];
     const int dom_begin = sys.channel_domain_begin[c], dom_end = sys.channel_domain_begin[c + 1];
     for (int a = team.rank(); a < d_; a += team.size()) {
@@ -157,7 +157,8 @@ class KrylovPropagator {
         const int i = sys.channel_domains[q];
         const int src = from[s * m + i];
         if (src < 0) continue;
-        const double w = scale * amp[s * m + i];
+        const double w =
+            scale * (amp ? amp[s * m + i] : (raising ? sys.raise_amp_of(s, i) : sys.lower_amp_of(s, i)));
         re += w * x_re[src - src_begin];
         if (cplx_) im += w * x_im[src - src_begin];
       }

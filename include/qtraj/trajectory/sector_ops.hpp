@@ -24,7 +24,7 @@ QTRAJ_HD double apply_channel(Team& team, const SystemView& sys, int c, int n, c
   const int d_out = sys.sector_dim(target);
   const bool raising = sys.channel_raising[c] != 0;
   const int* from = raising ? sys.lower : sys.raise;
-  const double* amp = raising ? sys.lower_amp : sys.raise_amp;
+  const double* amp = raising ? sys.lower_amp : sys.raise_amp;  // nullptr: lean bundle
   const double scale = sys.channel_amp[c];
   const int dom_begin = sys.channel_domain_begin[c], dom_end = sys.channel_domain_begin[c + 1];
   double local = 0.0;
@@ -35,7 +35,8 @@ QTRAJ_HD double apply_channel(Team& team, const SystemView& sys, int c, int n, c
       const int i = sys.channel_domains[q];
       const int src = from[s * m + i];
       if (src < 0) continue;
-      const double w = scale * amp[s * m + i];
+      const double w =
+          scale * (amp ? amp[s * m + i] : (raising ? sys.lower_amp_of(s, i) : sys.raise_amp_of(s, i)));
       re += w * in_re[src - src_begin];
       if (cplx) im += w * in_im[src - src_begin];
     }
@@ -90,8 +91,17 @@ QTRAJ_HD void record_observables(Team& team, const SystemView& sys, int n, const
     for (int a = team.rank(); a < d; a += team.size()) {
       double p = re[a] * re[a];
       if (cplx) p += im[a] * im[a];
-      const double* diag = sys.obs_diag + (begin + a) * width + q0;
-      for (int q = 0; q < nb; ++q) acc[q] += p * diag[q];
+      if (sys.obs_diag) {
+        const double* diag = sys.obs_diag + (begin + a) * width + q0;
+        for (int q = 0; q < nb; ++q) acc[q] += p * diag[q];
+      } else {  // lean bundle: k_i - j_i and k_i (2 j_i - k_i + 1) from the k table
+        const int* kk = sys.k + (begin + a) * m;
+        for (int q = 0; q < nb; ++q) {
+          const int col = q0 + q, i = col < m ? col : col - m;
+          const double k_i = kk[i];
+          acc[q] += p * (col < m ? k_i - 0.5 * sys.two_j[i] : k_i * (sys.two_j[i] - k_i + 1.0));
+        }
+      }
     }
     for (int q = 0; q < nb; ++q) {
       const double v = team.reduce_sum(acc[q]);

@@ -1,7 +1,10 @@
 #pragma once
 // Host side of the trajectory engine: one "bundle" per distinct choice of initial components
-// (i.e. per j vector): the DickeSpace, flat ladder tables, channels, per-sector eigensystems
-// (spectral) and/or the sparse K (adaptive), and the initial state split by sector. Built once,
+// (i.e. per j vector): the flat ladder tables of its DickeSpace, channels, per-sector eigensystems
+// (spectral) and/or the sparse K (adaptive), and the initial state split by sector. A bundle with
+// neither (the Krylov propagator's) is lean: no amplitude or observable tables (computed from k),
+// no eigenvalues, no imaginary part of a real initial state: 36 + 8 bytes per state for M = 3,
+// and the DickeSpace is released before the state vectors are allocated. Built once,
 // then shared read-only by all worker threads (and copied to the device by the CUDA backend)
 // through SystemView.
 #include <complex>
@@ -28,18 +31,19 @@ class TrajectorySystem {
   TrajectorySystem& operator=(const TrajectorySystem&) = delete;
 
   const SystemView& view() const { return view_; }
-  const DickeSpace& space() const { return space_; }
   int max_sector() const { return max_sector_; }
   /// p_n = ||P_n psi||^2, n = 0..max_excitation.
   const std::vector<double>& sector_probability() const { return sector_prob_; }
   /// The normalised P_n psi (sector-local), as a trajectory start.
-  const double* start_re(int n) const { return psi0_re_.data() + space_.sector_begin(n); }
-  const double* start_im(int n) const { return psi0_im_.data() + space_.sector_begin(n); }
+  const double* start_re(int n) const { return psi0_re_.data() + sector_begin_[n]; }
+  /// (A lean bundle with a real initial state returns start_re: never read, complex_state() false.)
+  const double* start_im(int n) const {
+    return (psi0_im_.empty() ? psi0_re_.data() : psi0_im_.data()) + sector_begin_[n];
+  }
   /// True if some amplitude of the initial state is not real (then states are complex).
   bool complex_state() const { return complex_; }
 
  private:
-  DickeSpace space_;
   int max_sector_ = 0;
   bool complex_ = false;
   std::vector<int> two_j_;

@@ -4,6 +4,8 @@
 // Everything is raw pointers into flat arrays (built on the host by TrajectorySystem, system.hpp;
 // copied to the device by the CUDA backend). Indices: a "global" state index s is the DickeSpace
 // index; a sector-local index a = s - sector_begin[n] addresses state vectors of sector n.
+#include <math.h>
+
 #include <cstdint>
 
 #include "qtraj/hd.hpp"
@@ -24,6 +26,8 @@ struct SystemView {
   const double* lower_amp = nullptr;  // dim x M: <s - e_i| J_i^- |s> = sqrt(k_i (2 j_i - k_i + 1))
   const int* raise = nullptr;       // dim x M: index of J_i^+ |s>, -1 if k_i = 2 j_i
   const double* raise_amp = nullptr;  // dim x M: <s + e_i| J_i^+ |s> = sqrt((k_i + 1)(2 j_i - k_i))
+  // obs_diag, lower_amp and raise_amp are nullptr in a lean bundle (Krylov propagator: 48 M bytes
+  // per state less): their values are then computed from k and two_j (lower_amp_of etc. below).
   // Channels C_c = amp_c sum_{i in S_c} J_i^{-/+}, amp_c = sqrt(rate_c).
   const double* channel_amp = nullptr;       // C
   const int* channel_raising = nullptr;      // C: 0 lowering (n -> n-1), 1 raising (n -> n+1)
@@ -42,6 +46,18 @@ struct SystemView {
 
   QTRAJ_HD int sector_dim(int n) const {
     return static_cast<int>(sector_begin[n + 1] - sector_begin[n]);
+  }
+  /// <s - e_i| J_i^- |s> = sqrt(k_i (2 j_i - k_i + 1)), from the table or computed.
+  QTRAJ_HD double lower_amp_of(std::int64_t s, int i) const {
+    if (lower_amp) return lower_amp[s * num_domains + i];
+    const double k_i = k[s * num_domains + i];
+    return ::sqrt(k_i * (two_j[i] - k_i + 1.0));
+  }
+  /// <s + e_i| J_i^+ |s> = sqrt((k_i + 1)(2 j_i - k_i)), from the table or computed.
+  QTRAJ_HD double raise_amp_of(std::int64_t s, int i) const {
+    if (raise_amp) return raise_amp[s * num_domains + i];
+    const double k_i = k[s * num_domains + i];
+    return ::sqrt((k_i + 1.0) * (two_j[i] - k_i));
   }
 };
 
