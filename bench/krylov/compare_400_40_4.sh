@@ -1,7 +1,8 @@
 #!/bin/sh
 # Krylov vs spectral on (400,40,4), first domain excited, chain, t = 0, 1e-3 .. 100 (log, 31 points),
 # side by side in one run (issue #9):
-#   1. wall time of `qtraj run` for each propagator (set-up + trajectories), 1 thread;
+#   1. CPU and wall time of `qtraj run` for each propagator (set-up + trajectories), 1 thread
+#      (CPU time: the development machine is shared, so wall time depends on its load);
 #   2. the same seed: the same trajectories (max |difference| of the means, expected ~1e-8);
 #   3. independent seeds: the two ensembles within 4 standard errors (`qtraj compare`).
 # Usage: bench/krylov/compare_400_40_4.sh [build/qtraj] [trajectories] [out dir]
@@ -25,12 +26,12 @@ trajectories = $NTRAJ
 seed = 1
 threads = 1
 TOML
-run() {  # name, then --set overrides
+run() {  # name, then --set overrides; CPU seconds (user + sys) and wall seconds of the process
   name=$1; shift
-  start=$(date +%s.%N)
-  "$QTRAJ" run "$OUT/run.toml" -o "$OUT/$name.h5" "$@" > /dev/null 2>&1
-  end=$(date +%s.%N)
-  echo "$name: $(echo "$end - $start" | bc) s for $NTRAJ trajectories (1 thread, set-up included)"
+  /usr/bin/time -f "%U %S %e" -o "$OUT/$name.time" "$QTRAJ" run "$OUT/run.toml" -o "$OUT/$name.h5" "$@" \
+    > /dev/null 2>&1
+  read -r user sys wall < "$OUT/$name.time"
+  echo "$name: $(echo "$user + $sys" | bc) s CPU, $wall s wall, $NTRAJ trajectories (1 thread, set-up included)"
 }
 run spectral --set solver.propagator=\"spectral\"
 run krylov --set solver.propagator=\"krylov\"

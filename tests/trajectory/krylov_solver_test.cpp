@@ -63,24 +63,24 @@ void krylov_vs_exact(std::vector<long long> spins, std::vector<std::string> init
 
 }  // namespace
 
-TEST(TrajKrylovSolver, MatchesExact40And2) { krylov_vs_exact({40, 2}, {"excited", "ground"}, 4000); }
+TEST(TrajKrylovSolver, MatchesExact40And2) { krylov_vs_exact({40, 2}, {"excited", "ground"}, 2000); }
 TEST(TrajKrylovSolver, MatchesExact12And6And2) {
-  krylov_vs_exact({12, 6, 2}, {"excited", "ground", "ground"}, 4000);
+  krylov_vs_exact({12, 6, 2}, {"excited", "ground", "ground"}, 2000);
 }
 TEST(TrajKrylovSolver, MatchesExact8And6And5And1) {
-  krylov_vs_exact({8, 6, 5, 1}, {"excited", "ground", "ground", "ground"}, 2000);
+  krylov_vs_exact({8, 6, 5, 1}, {"excited", "ground", "ground", "ground"}, 1000);
 }
 TEST(TrajKrylovSolver, MatchesExactThermal) {
-  krylov_vs_exact({4, 3, 1}, {"excited", "ground", "ground"}, 4000, 0.5, 10.0, 11);
+  krylov_vs_exact({4, 3, 1}, {"excited", "ground", "ground"}, 1500, 0.5, 10.0, 11);
 }
 TEST(TrajKrylovSolver, MatchesExactMixedAndCoherentInitialStates) {
-  krylov_vs_exact({5, 3}, {"product 2", "coherent 1.0 0.3"}, 4000, 0.0, 10.0, 11);
-  krylov_vs_exact({4, 2, 2}, {"coherent 2.0 -0.5", "product 1", "dicke 1"}, 4000, 0.2, 10.0, 11);
+  krylov_vs_exact({5, 3}, {"product 2", "coherent 1.0 0.3"}, 2000, 0.0, 10.0, 11);
+  krylov_vs_exact({4, 2, 2}, {"coherent 2.0 -0.5", "product 1", "dicke 1"}, 2000, 0.2, 10.0, 11);
 }
 
 TEST(TrajKrylovSolver, MatchesExactOnLogGridToLongTimes) {
   // t = 0, 0.01 .. 1000: long no-jump stretches (restarted bases) and dark final states.
-  RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 1000.0, 13, 4000, "krylov");
+  RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 1000.0, 13, 2000, "krylov");
   c.time.spacing = TimeGrid::Spacing::log;
   c.time.start = 0.01;
   const Result traj = solve_trajectories(c);
