@@ -36,7 +36,7 @@ run() {  # name, then --set overrides; CPU seconds (user + sys) and wall seconds
 run spectral --set solver.propagator=\"spectral\"
 run krylov --set solver.propagator=\"krylov\"
 run krylov_seed2 --set solver.propagator=\"krylov\" --set solver.seed=2
-python3 - "$OUT" <<PY
+/usr/bin/python3 - "$OUT" <<PY
 import sys, h5py, numpy as np
 out = sys.argv[1]
 s = h5py.File(out + "/spectral.h5")["jz_over_n/mean"][()]

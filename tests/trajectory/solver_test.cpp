@@ -62,7 +62,7 @@ struct Run {
   std::int64_t trajectories;
 };
 
-// Both propagators against one exact solution (the exact solver dominates the test time).
+// All propagators against one exact solution (the exact solver dominates the test time).
 void compare_with_exact(std::vector<long long> spins, std::vector<std::string> initial,
                         std::vector<Run> runs, double nbar = 0.0, double t_end = 12.0,
                         int points = 13) {
@@ -75,17 +75,19 @@ void compare_with_exact(std::vector<long long> spins, std::vector<std::string> i
     SCOPED_TRACE(run.propagator);
     const Result traj = solve_trajectories(
         make_config(spins, initial, t_end, points, run.trajectories, run.propagator, nbar));
+    EXPECT_EQ(std::get<std::string>(traj.attributes.at("propagator")), run.propagator);
     expect_within_4_sigma(traj, exact);
   }
 }
 
-const std::vector<Run> kBoth = {{"spectral", 10000}, {"adaptive", 2000}};
+// The Krylov propagator (~10x the spectral cost per trajectory on these small sectors) runs 2000.
+const std::vector<Run> kBoth = {{"spectral", 10000}, {"adaptive", 2000}, {"krylov", 2000}};
 
 }  // namespace
 
 TEST(TrajSolver, TwoSpinsRelaxToAQuarter) {
   // N = (1, 1), first excited: steady <J_i^z>/N_i = -1/4 for both (design.md section 6).
-  for (const char* prop : {"spectral", "adaptive"}) {
+  for (const char* prop : {"spectral", "adaptive", "krylov"}) {
     const Result r = solve_trajectories(make_config({1, 1}, {"excited", "ground"}, 60.0, 4, 10000, prop));
     for (int i = 0; i < 2; ++i)
       EXPECT_NEAR(r.jz_over_n_mean(3, i), -0.25, 4 * r.jz_over_n_stderr(3, i)) << prop;
