@@ -203,3 +203,22 @@ TEST_F(Cli, DemoWritesHdf5AndPlot) {
 }
 
 }  // namespace
+
+TEST_F(Cli, AutoPropagatorFollowsMemoryLimitAndInfoShowsIt) {
+  // `auto` with a tiny solver.memory_limit runs the Krylov propagator; `qtraj info` says which ran.
+  const std::string out = (dir_ / "k.h5").string();
+  const std::string file = write("k.toml", "[system]\ndomains = [6, 2]\n[time]\nend = 2.0\npoints = 3\n"
+                                           "[solver]\nkind = \"trajectories\"\ntrajectories = 20\n"
+                                           "memory_limit = \"1 kB\"\n");
+  ASSERT_EQ(run_cli("run " + file + " -q -o " + out).status, 0);
+  auto info = run_cli("info " + out);
+  EXPECT_EQ(info.status, 0) << info.text;
+  EXPECT_NE(info.text.find("propagator    krylov"), std::string::npos) << info.text;
+  ASSERT_EQ(run_cli("run " + file + " -q -o " + out + " --set 'solver.memory_limit=\"1 GiB\"'").status, 0);
+  info = run_cli("info " + out);
+  EXPECT_NE(info.text.find("propagator    spectral"), std::string::npos) << info.text;
+  expect_rejected("[system]\ndomains = [4, 2]\n[solver]\nkind = \"trajectories\"\nmemory_limit = -3\n",
+                  "solver.memory_limit");
+  expect_rejected("[system]\ndomains = [4, 2]\n[solver]\nkind = \"trajectories\"\n"
+                  "memory_limit = \"3 furlongs\"\n", "solver.memory_limit");
+}
