@@ -110,12 +110,15 @@ class KrylovPropagator {
       if (last) return -1.0;
       evolved_state(team, tau, ws.psi_re, ws.psi_im);  // restart from psi(t + tau)
       t += tau;
+      ++restarts_;
     }
     return -1.0;
   }
 
-  /// Basis size and exactness of the last Lanczos build (tests, benchmarks).
+  /// Basis size of the last Lanczos build, and the number of restarts (time-stepped segments)
+  /// since construction (tests, benchmarks).
   QTRAJ_HD int basis_size() const { return m_; }
+  QTRAJ_HD long long restarts() const { return restarts_; }
 
  private:
   QTRAJ_HD void bind(const TrajectoryWorkspace& ws) {
@@ -377,6 +380,7 @@ class KrylovPropagator {
   int n_ = 0, d_ = 0, m_ = 0;
   bool cplx_ = false, exact_ = false;
   double coef_norm_ = 0.0;
+  long long restarts_ = 0;
   double *alpha_ = nullptr, *beta_ = nullptr, *theta_ = nullptr, *coef_ = nullptr;
   double *first_ = nullptr, *y_ = nullptr, *work_ = nullptr, *s_ = nullptr, *q_ = nullptr;
 };
