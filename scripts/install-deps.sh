@@ -10,11 +10,13 @@
 #   libgtest-dev libbenchmark-dev   unit tests and micro-benchmarks
 #   python3-qutip python3-h5py python3-matplotlib python3-numpy
 #                            reference values (scripts/reference), benchmarks against QuTiP, plots
+#   podman buildah debootstrap   build and check the container image (scripts/docker-check.sh)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libhdf5-dev hdf5-tools libtomlplusplus-dev libcli11-dev libfmt-dev libeigen3-dev
       librandom123-dev libgtest-dev libbenchmark-dev
-      python3 python3-numpy python3-h5py python3-matplotlib python3-qutip)
+      python3 python3-numpy python3-h5py python3-matplotlib python3-qutip
+      podman buildah debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "install-deps: all packages present"; exit 0; fi
