@@ -152,16 +152,34 @@ fi
   -o "$work/traj_outside.h5"
 cp "$mnt/work/fig2a.h5" "$work/fig2a_inside.h5"
 cp "$mnt/work/traj.h5" "$work/traj_inside.h5"
-dump() { h5dump -m %.17g -d "$2" "$1" | sed -n '/DATA {/,/}/p'; }
+# Bit for bit is expected (same sources, same Debian compiler and libraries). A Debian point
+# release between this machine and the image may change the last bits: up to 1e-12 is then a
+# warning, more an error. `qtraj compare` (within 4 standard errors) must pass in any case.
+same_numbers() {  # inside.h5 outside.h5 -> prints "identical" or the largest difference
+  python3 - "$1" "$2" <<'PY'
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
+worst = 0.0
+for ds in ("/time", "/jz_over_n/mean", "/jz_over_n/stderr"):
+    x, y = a[ds][()], b[ds][()]
+    if x.shape != y.shape:
+        print(f"{ds}: shape {x.shape} vs {y.shape}"); sys.exit(1)
+    if not np.array_equal(x, y):
+        worst = max(worst, float(np.max(np.abs(x - y))))
+print("identical" if worst == 0.0 else f"max |difference| {worst:.3g}")
+sys.exit(0 if worst <= 1e-12 else 1)
+PY
+}
+identical=1
 for pair in fig2a traj; do
-  for ds in /jz_over_n/mean /time; do
-    if ! diff <(dump "$work/${pair}_inside.h5" "$ds") <(dump "$work/${pair}_outside.h5" "$ds") >/dev/null; then
-      "$qtraj_out" compare "$work/${pair}_inside.h5" "$work/${pair}_outside.h5" >&2 || true
-      fail "$pair: $ds inside the image differs from the qtraj built outside"
-    fi
-  done
+  verdict=$(same_numbers "$work/${pair}_inside.h5" "$work/${pair}_outside.h5") \
+    || fail "$pair: /jz_over_n inside the image differs from the qtraj built outside: $verdict"
+  if [ "$verdict" != identical ]; then
+    identical=0
+    echo "docker-check: WARNING: $pair inside vs outside: $verdict (not bit for bit)" >&2
+  fi
   "$qtraj_out" compare "$work/${pair}_inside.h5" "$work/${pair}_outside.h5" >/dev/null \
     || fail "$pair: qtraj compare inside vs outside"
 done
 echo "docker-check: OK: $tag (build ${build_s} s, $(( size / 1000000 )) MB): demo and trajectories" \
-     "inside give the same /jz_over_n/mean as outside (bit for bit)" >&2
+     "inside give the same /jz_over_n as outside ($([ $identical = 1 ] && echo bit for bit || echo within 1e-12))" >&2
