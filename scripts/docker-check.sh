@@ -11,6 +11,7 @@
 #   QTRAJ_DOCKER_BASE       base image (default debian:bookworm-slim; when absent it is built
 #                           with debootstrap from this machine's Debian mirror and imported)
 #   QTRAJ_BIN               the qtraj built outside (default build/qtraj)
+#   QTRAJ_DOCKER_NO_CACHE=1 build without Podman's layer cache (what a fresh CI machine does)
 #
 # Podman runs here as root with `podman build --isolation chroot`; `podman run` cannot set
 # rlimits on these machines, so commands run inside the image with `buildah run --isolation
@@ -36,6 +37,9 @@ base=${QTRAJ_DOCKER_BASE:-debian:bookworm-slim}
 qtraj_out=${QTRAJ_BIN:-build/qtraj}
 [ -x "$qtraj_out" ] || fail "$qtraj_out not found (build qtraj first, or set QTRAJ_BIN)"
 command -v h5dump >/dev/null || fail "h5dump not found (hdf5-tools)"
+# Debian's python3 (h5py, numpy from scripts/install-deps.sh), not one earlier on PATH.
+python=/usr/bin/python3; [ -x "$python" ] || python=python3
+"$python" -c 'import h5py, numpy' 2>/dev/null || fail "$python lacks h5py/numpy (python3-h5py)"
 
 work=$(mktemp -d /tmp/qtraj-docker-check.XXXXXX)
 ctr=""
@@ -91,6 +95,7 @@ fi
 
 # --- pip's index and CA bundle, as this machine's pip uses them --------------------------------
 build_args=(--build-arg "BASE_IMAGE=$base" --build-arg "QTRAJ_CUDA=$cuda")
+[ "${QTRAJ_DOCKER_NO_CACHE:-0}" = 1 ] && build_args+=(--no-cache)
 if [ "$cuda" = ON ]; then
   index=${PIP_INDEX_URL:-$(pip3 config get global.index-url 2>/dev/null || true)}
   [ -n "$index" ] && build_args+=(--build-arg "PIP_INDEX_URL=$index")
@@ -156,7 +161,7 @@ cp "$mnt/work/traj.h5" "$work/traj_inside.h5"
 # release between this machine and the image may change the last bits: up to 1e-12 is then a
 # warning, more an error. `qtraj compare` (within 4 standard errors) must pass in any case.
 same_numbers() {  # inside.h5 outside.h5 -> prints "identical" or the largest difference
-  python3 - "$1" "$2" <<'PY'
+  "$python" - "$1" "$2" <<'PY'
 import sys, h5py, numpy as np
 a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
 worst = 0.0
