@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the container image (docker/Dockerfile) with Podman and checks it: `qtraj demo` and a
-# short trajectory run inside the image write HDF5 results that `qtraj info` reads, and the demo
-# inside writes the same /jz_over_n/mean as the qtraj built outside (build/qtraj).
+# short trajectory run inside the image write HDF5 results that `qtraj info` reads, and both
+# give the same /time and /jz_over_n as the qtraj built outside (build/qtraj), bit for bit.
 # Called by scripts/test.sh (CI); runs on its own from the repository root too.
 #
 #   QTRAJ_SKIP_DOCKER=1     skip the check
