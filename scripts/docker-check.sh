@@ -116,6 +116,12 @@ build_s=$(( $(date +%s) - t0 ))
 new_id=$(podman image inspect --format '{{.Id}}' "$tag")
 # The previous build of this tag, now untagged: remove it (rebuildable, nothing else uses it).
 if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then podman rmi "$old_id" >/dev/null 2>&1 || true; fi
+# Earlier build stages of this variant (untagged, 0.7-1.2 GB each): keep the newest, the layer
+# cache of the next run, and remove the others.
+podman images --filter dangling=true --filter "label=qtraj.build-stage=cuda-$cuda" \
+  --sort created --format '{{.ID}}' | tail -n +2 | while read -r id; do
+  podman rmi "$id" >/dev/null 2>&1 || true
+done
 size=$(podman image inspect --format '{{.Size}}' "$tag")
 echo "docker-check: $tag built in ${build_s} s, $(( size / 1000000 )) MB" >&2
 
