@@ -5,6 +5,7 @@
 //
 // Batches are whole chunks of the CPU backend's fixed chunking (src/trajectory/run.hpp), and each chunk
 // is aggregated in index order, so GPU and CPU runs merge their trajectories in the same order.
+// Runs the chunks of run.chunks (an MPI rank's or a resume's share), consecutive ones batched.
 //
 // Status: compiles; NOT yet run on a GPU (no device in the sessions that wrote it).
 #include <chrono>
@@ -56,10 +57,19 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
   cuda::BatchOutput out;
   const auto t0 = std::chrono::steady_clock::now();
 
-  for (std::int64_t c = 0; c < kNumChunks;) {
-    std::int64_t c_end = c + 1;  // chunks [c, c_end) in this batch
-    while (c_end < kNumChunks && run.chunk_begin(c_end + 1) - run.chunk_begin(c) <= max_batch)
+  const auto n_chunks = static_cast<std::size_t>(run.chunks.size());
+  const std::int64_t local_total = run.chunk_trajectories();
+  std::int64_t local_done = 0;
+  for (std::size_t i = 0; i < n_chunks;) {
+    if (run.stop && run.stop->load()) return;  // unfinished chunks rerun on --resume
+    const std::int64_t c = run.chunks[i];
+    std::int64_t c_end = c + 1;  // chunks [c, c_end) in this batch: consecutive entries of run.chunks
+    std::size_t i_end = i + 1;
+    while (i_end < n_chunks && run.chunks[i_end] == c_end &&
+           run.chunk_begin(c_end + 1) - run.chunk_begin(c) <= max_batch) {
       ++c_end;
+      ++i_end;
+    }
     const std::int64_t first = run.chunk_begin(c), count = run.chunk_begin(c_end) - first;
     // The runner takes global trajectory indices (PhiloxStream(seed, run.first + t)).
     if (count > 0)
@@ -67,13 +77,14 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
                  run.first + run.record, out);
     for (std::int64_t k = c; k < c_end; ++k) {
       trajectory::Aggregator chunk(static_cast<std::size_t>(run.n_t) * run.row);
+      Histogram histogram(run.num_reservoirs);
       for (std::int64_t t = run.chunk_begin(k); t < run.chunk_begin(k + 1); ++t) {
         const std::int64_t r = t - first;
         if (out.jumps[r] == trajectory::kTrajectoryIncomplete)
           throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
                       " did not reach time.end (the adaptive propagator's step limit)");
         chunk.add(out.obs_of(r));
-        count_jumps(run, out.channel_counts_of(r), per_reservoir, tally.histogram);
+        count_jumps(run, out.channel_counts_of(r), per_reservoir, histogram);
         if (t < run.record) {
           const int jumps = out.jumps[r];
           if (jumps <= capacity) {
@@ -88,13 +99,14 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
           }
         }
       }
-      tally.all.merge(chunk);
+      tally.chunk_done(k, std::move(chunk), histogram);
     }
-    c = c_end;
+    i = i_end;
+    local_done += count;
     if (progress) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const std::int64_t done = run.chunk_begin(c);
-      progress(static_cast<double>(done) / run.total, format_status(done, run.total, secs));
+      progress(static_cast<double>(local_done) / local_total,
+               format_status(local_done, local_total, secs));
     }
   }
 }

@@ -60,6 +60,7 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   total = settings.trajectories;
   first = settings.first_trajectory;
   record = std::min<std::int64_t>(std::max<std::int64_t>(settings.record_jumps, 0), total);
+  for (std::int64_t c = 0; c < kNumChunks; ++c) chunks.push_back(c);
   cache = std::make_unique<BundleCache>(model, channels, components, !adaptive, adaptive);
   // Build the most likely bundle up front: input errors (too large a space) surface here.
   std::vector<int> choice(m);
@@ -68,6 +69,12 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
         std::max_element(weights.begin() + weight_begin[i], weights.begin() + weight_begin[i + 1]) -
         (weights.begin() + weight_begin[i]));
   cache->get(choice);
+}
+
+std::int64_t TrajectoryRun::chunk_trajectories() const {
+  std::int64_t n = 0;
+  for (std::int64_t c : chunks) n += chunk_begin(c + 1) - chunk_begin(c);
+  return n;
 }
 
 void count_jumps(const TrajectoryRun& run, const int* channel_counts,

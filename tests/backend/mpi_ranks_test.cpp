@@ -1,0 +1,102 @@
+// MPI ranks (src/backend/mpi_trajectories.cpp) through mpirun, as users start them: R = 1, 2, 3
+// ranks give the file of a plain run bit for bit (means, standard errors, raw aggregator state,
+// histograms, jump records spread over all ranks), and an error on one rank ends all of them
+// with one line. Needs a build with MPI (QTRAJ_BUILD_MPI); skipped otherwise.
+#include <filesystem>
+#include <fstream>
+
+#include "cli/cli_helpers.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using qtraj::testing::run_command;
+
+#ifdef QTRAJ_MPIEXEC
+const std::string kMpirun = std::string(QTRAJ_MPIEXEC) + " --allow-run-as-root --oversubscribe -n ";
+#endif
+
+// record_jumps covers trajectories of every rank's chunks (all 5000).
+const char* kRunFile =
+    "[system]\ndomains = [8, 4, 2]\n[time]\nend = 3.0\npoints = 7\n"
+    "[solver]\nkind = \"trajectories\"\nseed = 3\ntrajectories = 5000\nrecord_jumps = 5000\n";
+
+class MpiRanks : public ::testing::Test {
+ protected:
+  fs::path dir_;
+  std::string run_file_;
+  void SetUp() override {
+#ifndef QTRAJ_MPIEXEC
+    GTEST_SKIP() << "built without MPI (QTRAJ_BUILD_MPI=OFF)";
+#endif
+    dir_ = fs::temp_directory_path() /
+           ("qtraj_mpi_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    run_file_ = (dir_ / "run.toml").string();
+    std::ofstream(run_file_) << kRunFile;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  std::string qtraj_run(const std::string& out, const std::string& extra = "") const {
+    return std::string(QTRAJ_CLI_PATH) + " run " + run_file_ + " -o " + out + " -q --threads 1 " + extra;
+  }
+};
+
+TEST_F(MpiRanks, AnyNumberOfRanksGivesThePlainRunBitForBit) {
+#ifdef QTRAJ_MPIEXEC
+  const std::string plain = (dir_ / "plain.h5").string();
+  auto r = run_command(qtraj_run(plain));
+  ASSERT_EQ(r.status, 0) << r.text;
+  for (int ranks : {1, 2, 3}) {
+    const std::string out = (dir_ / ("ranks" + std::to_string(ranks) + ".h5")).string();
+    r = run_command(kMpirun + std::to_string(ranks) + " " + qtraj_run(out));
+    ASSERT_EQ(r.status, 0) << r.text;
+    qtraj::testing::expect_same_trajectory_result(out, plain);
+    const auto stored = qtraj::read_result(out);
+    EXPECT_EQ(std::get<std::int64_t>(stored.result.attributes.at("aggregator_count")), 5000);
+    if (ranks > 1) {
+      EXPECT_EQ(std::get<std::int64_t>(stored.result.attributes.at("mpi_ranks")), ranks);
+    }
+  }
+  // Only rank 0 writes: no stray temporary files of other ranks.
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+#endif
+}
+
+TEST_F(MpiRanks, AnErrorOnOneRankEndsAllRanksWithOneLine) {
+#ifdef QTRAJ_MPIEXEC
+  // Only rank 0 checks the output path: rank 1 is fine until the ranks agree on the error.
+  const std::string out = (dir_ / "missing" / "out.h5").string();
+  const auto r = run_command("timeout 120 " + kMpirun + "2 " + qtraj_run(out));
+  EXPECT_NE(r.status, 0) << r.text;
+  EXPECT_NE(r.status, 124) << "mpirun hung: " << r.text;
+  EXPECT_EQ(std::count(r.text.begin(), r.text.end(), '\n') >= 1, true);
+  std::size_t ours = 0, at = 0;
+  while ((at = r.text.find("qtraj: error: ", at)) != std::string::npos) ++ours, ++at;
+  EXPECT_EQ(ours, 1u) << r.text;
+  EXPECT_NE(r.text.find("output.path"), std::string::npos) << r.text;
+  EXPECT_FALSE(fs::exists(out));
+#endif
+}
+
+TEST_F(MpiRanks, ResumesAOneProcessCheckpointOnTwoRanks) {
+#ifdef QTRAJ_MPIEXEC
+  // A one-process run stopped by SIGTERM (timeout) leaves a checkpoint; two ranks finish it.
+  const std::string big = "--set output.checkpoint_seconds=0.05 --set solver.trajectories=200000";
+  const std::string out = (dir_ / "out.h5").string(), plain = (dir_ / "plain.h5").string();
+  auto r = run_command("timeout --preserve-status -s TERM 0.4 " + qtraj_run(out, big));
+  if (r.status == 0) GTEST_SKIP() << "the run finished before the signal";
+  ASSERT_EQ(r.status, 128 + 15) << r.text;
+  r = run_command(kMpirun + "2 " + qtraj_run(out, big + " --resume"));
+  ASSERT_EQ(r.status, 0) << r.text;
+  EXPECT_FALSE(fs::exists(out + ".ckpt"));
+  r = run_command(qtraj_run(plain, big));
+  ASSERT_EQ(r.status, 0) << r.text;
+  qtraj::testing::expect_same_trajectory_result(out, plain);
+#endif
+}
+
+}  // namespace
