@@ -163,10 +163,14 @@ TallyState read_checkpoint(const std::string& path, const TrajectoryRun& run,
                                                  values<double>(mean, path), values<double>(m2, path));
   if (state.all.size() != n_values || state.folded < 0 || state.folded > kNumChunks)
     throw InputError("--resume", path, "the checkpoint's aggregator has the wrong shape");
-  const auto& chunks = values<std::int64_t>(need(path, "/checkpoint/pending_chunks"), path);
-  const auto& counts = values<std::int64_t>(need(path, "/checkpoint/pending_counts"), path);
-  const auto& pm = values<double>(need(path, "/checkpoint/pending_mean"), path);
-  const auto& pm2 = values<double>(need(path, "/checkpoint/pending_m2"), path);
+  const Dataset d_chunks = need(path, "/checkpoint/pending_chunks"),
+                d_counts = need(path, "/checkpoint/pending_counts"),
+                d_mean = need(path, "/checkpoint/pending_mean"),
+                d_m2 = need(path, "/checkpoint/pending_m2");
+  const auto& chunks = values<std::int64_t>(d_chunks, path);
+  const auto& counts = values<std::int64_t>(d_counts, path);
+  const auto& pm = values<double>(d_mean, path);
+  const auto& pm2 = values<double>(d_m2, path);
   if (counts.size() != chunks.size() || pm.size() != chunks.size() * n_values || pm2.size() != pm.size())
     throw InputError("--resume", path, "the checkpoint's pending chunks have inconsistent shapes");
   for (std::size_t k = 0; k < chunks.size(); ++k)
