@@ -108,4 +108,29 @@ TEST_F(MpiRanks, ResumesAOneProcessCheckpointOnTwoRanks) {
 #endif
 }
 
+// A build without MPI started by mpirun with several ranks would have every rank run the whole
+// job and race to write one file: it refuses in one line instead (the launcher's environment is
+// what it sees).
+TEST(MpiWithoutMpi, SeveralRanksAreRefusedByABuildWithoutMpi) {
+#ifdef QTRAJ_MPIEXEC
+  GTEST_SKIP() << "this build has MPI (tested above)";
+#else
+  const fs::path dir = fs::temp_directory_path() / ("qtraj_nompi_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string run_file = (dir / "run.toml").string(), out = (dir / "out.h5").string();
+  std::ofstream(run_file) << kRunFile;
+  const auto r = run_command("OMPI_COMM_WORLD_SIZE=2 " + std::string(QTRAJ_CLI_PATH) + " run " +
+                             run_file + " -o " + out);
+  EXPECT_EQ(r.status, 2) << r.text;
+  EXPECT_EQ(std::count(r.text.begin(), r.text.end(), '\n'), 1) << r.text;
+  EXPECT_NE(r.text.find("built without MPI"), std::string::npos) << r.text;
+  EXPECT_FALSE(fs::exists(out));
+  const auto one = run_command("OMPI_COMM_WORLD_SIZE=1 " + std::string(QTRAJ_CLI_PATH) + " run " +
+                               run_file + " -q -o " + out);  // one rank: a plain run
+  EXPECT_EQ(one.status, 0) << one.text;
+  EXPECT_TRUE(fs::exists(out));
+  fs::remove_all(dir);
+#endif
+}
+
 }  // namespace
