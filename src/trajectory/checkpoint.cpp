@@ -217,12 +217,14 @@ void Checkpointer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Checkpointer::write_now() {
+bool Checkpointer::write_now() {
   try {
     write_checkpoint(path_, run_, config_, tally_.snapshot());
     ++writes_;
+    return true;
   } catch (const std::exception& e) {
     std::cerr << "qtraj: warning: checkpoint not written: " << e.what() << "\n";
+    return false;
   }
 }
 

@@ -28,8 +28,8 @@ class Checkpointer {
                const RunConfig& config, const Tally& tally);
   ~Checkpointer() { stop(); }
   void stop();
-  /// Snapshot + write now (on the caller's thread; call after stop()).
-  void write_now();
+  /// Snapshot + write now (on the caller's thread; call after stop()). False if it failed.
+  bool write_now();
   int writes() const { return writes_; }
 
  private:

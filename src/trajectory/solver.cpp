@@ -2,6 +2,7 @@
 // Validates the run (TrajectoryRun), restores a checkpoint (--resume), hands the missing chunks to
 // the CPU, CUDA or MPI backend (src/backend/), writes checkpoints meanwhile, and turns the tally
 // into the result layout (result_layout.cpp).
+#include <csignal>
 #include <filesystem>
 #include <memory>
 
@@ -30,12 +31,16 @@ void run_here(backend::TrajectoryRun& run, backend::Tally& tally, const Progress
   else backend::run_trajectories_cpu(run, tally, progress);
   writer.stop();
   if (stop_requested().load() && !tally.complete()) {
-    writer.write_now();
+    const bool saved = writer.write_now();
     const auto done = tally.snapshot().done_chunks().size();
     const int sig = stop_signal();
-    throw Interrupted("interrupted by " + std::string(sig == 15 ? "SIGTERM" : sig == 2 ? "SIGINT" : "a signal") +
-                          ": " + std::to_string(done) + " of " + std::to_string(backend::kNumChunks) +
-                          " chunks saved in " + path +
+    const std::string by = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
+    if (!saved)
+      throw Interrupted("interrupted by " + by + "; the last checkpoint could not be written (" + path +
+                            "); --resume continues from the one before, if there is one",
+                        sig);
+    throw Interrupted("interrupted by " + by + ": " + std::to_string(done) + " of " +
+                          std::to_string(backend::kNumChunks) + " chunks saved in " + path +
                           "; continue with the same command and --resume",
                       sig);
   }
