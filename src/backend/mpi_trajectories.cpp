@@ -37,8 +37,8 @@ void select_local_gpu(int local_rank) {
 
 }  // namespace
 
-void run_trajectories_mpi(TrajectoryRun& run, Tally& tally, const ProgressFn& progress,
-                          Communicator& comm) {
+void run_trajectories_mpi(TrajectoryRun& run, Tally& tally, Communicator& comm,
+                          const std::function<void()>& run_local) {
   // Piece r of the chunk list: entries begin(r) .. begin(r+1)-1 (sizes differ by at most one;
   // rank 0 gets the first chunks, so its own chunks fold into its tally as they finish).
   const auto n = static_cast<std::int64_t>(run.chunks.size());
@@ -48,12 +48,8 @@ void run_trajectories_mpi(TrajectoryRun& run, Tally& tally, const ProgressFn& pr
                                          run.chunks.begin() + begin(r + 1));
   std::exception_ptr error;
   try {
-    if (run.settings.backend == "cuda") {
-      select_local_gpu(comm.local_rank());
-      run_trajectories_cuda(run, tally, progress);
-    } else {
-      run_trajectories_cpu(run, tally, progress);
-    }
+    if (run.settings.backend == "cuda") select_local_gpu(comm.local_rank());
+    run_local();  // run_trajectories_cpu or run_trajectories_cuda on run.chunks
   } catch (...) {
     error = std::current_exception();
   }

@@ -87,15 +87,15 @@ int run_config(qtraj::RunConfig config, const std::string& plot_override, bool q
   if (config.output.resume && !trajectories)
     throw qtraj::InputError("--resume", "solver.kind = \"" + config.solver.kind + "\"",
                             "only trajectory runs write checkpoints");
-  if (trajectories && world.size() == 1 && config.output.checkpoint_seconds > 0)
-    qtraj::install_stop_handlers();  // SIGINT/SIGTERM: last checkpoint, then exit
+  if (trajectories && config.output.checkpoint_seconds > 0)
+    qtraj::install_stop_handlers();  // SIGINT/SIGTERM (mpirun forwards them): last checkpoint, exit
   const auto start = Clock::now();
   const qtraj::Result result =
       qtraj::solve(config, make_progress(config.solver.kind, !quiet && root));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!root) return 0;
   qtraj::write_result(config.output.path, result, config);
-  if (trajectories) std::remove(qtraj::checkpoint_path(config.output.path).c_str());
+  if (trajectories) qtraj::remove_checkpoints(config.output.path);
   if (!quiet && result.attributes.count("resumed_chunks"))
     std::cerr << "qtraj: resumed from " << qtraj::checkpoint_path(config.output.path) << " ("
               << std::get<std::int64_t>(result.attributes.at("resumed_chunks"))
@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
       return c.passed ? 0 : 1;
     }
   } catch (const qtraj::Interrupted& e) {
-    return fail(std::string("qtraj: ") + e.what(), e.exit_code(), false);
+    return fail(std::string("qtraj: ") + e.what(), e.exit_code(), true);  // MPI: after agreeing
   } catch (const qtraj::backend::ParallelError& e) {
     return fail(std::string("qtraj: error: ") + e.what(), 2, true);
   } catch (const qtraj::Error& e) {

@@ -9,6 +9,7 @@
 // checkpoint_num_chunks, checkpoint_fingerprint, seed, trajectories, first_trajectory.
 #include "qtraj/trajectory/checkpoint.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -36,7 +37,34 @@ extern "C" void on_stop_signal(int sig) {
 
 }  // namespace
 
-std::string checkpoint_path(const std::string& output_path) { return output_path + ".ckpt"; }
+std::string checkpoint_path(const std::string& output_path, int rank) {
+  return output_path + ".ckpt" + (rank > 0 ? ".rank-" + std::to_string(rank) : std::string());
+}
+
+std::vector<std::string> existing_checkpoints(const std::string& output_path) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (fs::is_regular_file(checkpoint_path(output_path), ec)) files.push_back(checkpoint_path(output_path));
+  const fs::path out(output_path);
+  const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  const std::string prefix = out.filename().string() + ".ckpt.rank-";
+  std::vector<std::pair<long, std::string>> ranks;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    ranks.emplace_back(std::stol(digits), checkpoint_path(output_path, static_cast<int>(std::stol(digits))));
+  }
+  std::sort(ranks.begin(), ranks.end());
+  for (const auto& r : ranks) files.push_back(r.second);
+  return files;
+}
+
+void remove_checkpoints(const std::string& output_path) {
+  for (const auto& f : existing_checkpoints(output_path)) std::remove(f.c_str());
+}
 
 std::string run_fingerprint(const std::string& text) {
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
@@ -86,21 +114,32 @@ const std::vector<T>& values(const Dataset& d, const std::string& path) {
 
 void write_checkpoint(const std::string& path, const TrajectoryRun& run, const RunConfig& config,
                       const TallyState& state) {
-  TrajectoryStatistics stats{state.all, state.histogram, run.record > 0, {}, state.rec_time,
-                             state.rec_channel};
+  TrajectoryStatistics stats{state.all, state.total_histogram(), run.record > 0, {},
+                             state.rec_time, state.rec_channel};
   for (std::int64_t t : state.rec_trajectory) stats.rec_trajectory.push_back(run.first + t);
   for (auto& h : stats.histogram)
     if (h.empty()) h.assign(1, 0);
   Result result = trajectory_result(run.model, run.times, run.channels, run.num_reservoirs, stats);
   result.solver = kSolverName;
   const std::uint64_t p = state.pending.size(), n_values = state.all.size();
-  std::vector<std::int64_t> chunks, counts;
+  const auto num_res = static_cast<std::size_t>(run.num_reservoirs);
+  std::size_t width = 1;  // histograms as R x width tables, zero-padded
+  for (const auto& h : stats.histogram) width = std::max(width, h.size());
+  auto flat = [&](const Histogram& h, std::vector<std::int64_t>& out) {
+    for (std::size_t r = 0; r < num_res; ++r)
+      for (std::size_t k = 0; k < width; ++k)
+        out.push_back(r < h.size() && k < h[r].size() ? h[r][k] : 0);
+  };
+  std::vector<std::int64_t> chunks, counts, prefix_hist, pending_hist;
   std::vector<double> mean, m2;
-  for (const auto& [c, a] : state.pending) {
+  flat(state.histogram, prefix_hist);
+  for (const auto& [c, chunk] : state.pending) {
+    const auto& a = chunk.all;
     chunks.push_back(c);
     counts.push_back(a.count());
     mean.insert(mean.end(), a.means().begin(), a.means().end());
     m2.insert(m2.end(), a.m2().begin(), a.m2().end());
+    flat(chunk.histogram, pending_hist);
   }
   auto add = [&](const char* name, std::vector<std::uint64_t> shape, auto v, const char* what) {
     Dataset d;
@@ -114,6 +153,10 @@ void write_checkpoint(const std::string& path, const TrajectoryRun& run, const R
   add("/checkpoint/pending_counts", {p}, counts, "their trajectory counts");
   add("/checkpoint/pending_mean", {p, n_values}, mean, "their Welford means (layout of /aggregator/mean)");
   add("/checkpoint/pending_m2", {p, n_values}, m2, "their Welford M2");
+  add("/checkpoint/prefix_histogram", {num_res, width}, prefix_hist,
+      "jump-count histogram of the merged prefix (layout of /jump_counts/histogram)");
+  add("/checkpoint/pending_histogram", {p, num_res, width}, pending_hist,
+      "jump-count histograms of the pending chunks");
   auto& attrs = result.attributes;
   attrs["checkpoint_folded_chunks"] = state.folded;
   attrs["checkpoint_num_chunks"] = static_cast<std::int64_t>(kNumChunks);
@@ -173,20 +216,31 @@ TallyState read_checkpoint(const std::string& path, const TrajectoryRun& run,
   const auto& pm2 = values<double>(d_m2, path);
   if (counts.size() != chunks.size() || pm.size() != chunks.size() * n_values || pm2.size() != pm.size())
     throw InputError("--resume", path, "the checkpoint's pending chunks have inconsistent shapes");
-  for (std::size_t k = 0; k < chunks.size(); ++k)
-    state.pending.emplace(
-        chunks[k], trajectory::Aggregator::from_state(
-                       counts[k], std::vector<double>(pm.begin() + k * n_values, pm.begin() + (k + 1) * n_values),
-                       std::vector<double>(pm2.begin() + k * n_values, pm2.begin() + (k + 1) * n_values)));
-  const Dataset hist = need(path, "/jump_counts/histogram");
-  const auto& h = values<std::int64_t>(hist, path);
-  if (hist.shape.size() != 2 || static_cast<int>(hist.shape[0]) != run.num_reservoirs)
-    throw InputError("--resume", path, "the checkpoint's histogram has the wrong shape");
-  state.histogram.resize(run.num_reservoirs);
-  for (int r = 0; r < run.num_reservoirs; ++r) {
-    auto& row = state.histogram[r];
-    row.assign(h.begin() + r * hist.shape[1], h.begin() + (r + 1) * hist.shape[1]);
-    while (!row.empty() && row.back() == 0) row.pop_back();  // as counted: last entry > 0
+  const Dataset d_prefix = need(path, "/checkpoint/prefix_histogram"),
+                d_hists = need(path, "/checkpoint/pending_histogram");
+  const auto& ph = values<std::int64_t>(d_prefix, path);
+  const auto& hs = values<std::int64_t>(d_hists, path);
+  const auto num_res = static_cast<std::size_t>(run.num_reservoirs);
+  if (d_prefix.shape.size() != 2 || d_prefix.shape[0] != num_res ||
+      hs.size() != chunks.size() * ph.size())
+    throw InputError("--resume", path, "the checkpoint's histograms have the wrong shape");
+  const std::size_t width = d_prefix.shape[1];
+  auto histogram = [&](const std::int64_t* h) {  // R x width table -> rows as counted
+    Histogram out(num_res);
+    for (std::size_t r = 0; r < num_res; ++r) {
+      out[r].assign(h + r * width, h + (r + 1) * width);
+      while (!out[r].empty() && out[r].back() == 0) out[r].pop_back();  // last count > 0
+    }
+    return out;
+  };
+  state.histogram = histogram(ph.data());
+  for (std::size_t k = 0; k < chunks.size(); ++k) {
+    ChunkState chunk;
+    chunk.all = trajectory::Aggregator::from_state(
+        counts[k], std::vector<double>(pm.begin() + k * n_values, pm.begin() + (k + 1) * n_values),
+        std::vector<double>(pm2.begin() + k * n_values, pm2.begin() + (k + 1) * n_values));
+    chunk.histogram = histogram(hs.data() + k * ph.size());
+    state.pending.emplace(chunks[k], std::move(chunk));
   }
   Dataset traj, when, chan;
   if (read_dataset(path, "/jumps/trajectory", &traj)) {

@@ -6,6 +6,7 @@
 // kNumChunks fixed index ranges (independent of threads, batches or devices): each chunk's
 // Aggregator adds its trajectories in index order and the chunks are merged in chunk order.
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -94,22 +95,30 @@ struct TrajectoryRun {
 
 using Histogram = std::vector<std::vector<std::int64_t>>;  // [reservoir][jump count] -> trajectories
 
+/// One finished chunk: its aggregator and its jump-count histogram.
+struct ChunkState {
+  trajectory::Aggregator all;
+  Histogram histogram;
+};
+
 /// A snapshot of a Tally: what a checkpoint stores and what an MPI rank sends to rank 0. Only
-/// finished chunks are in it. Chunks 0 .. folded-1 are Chan-merged into `all` in chunk order;
-/// later finished chunks wait unmerged in `pending` (merging them out of order would change the
-/// rounding). Records: one entry per jump of the finished chunks' trajectories t < record (local
-/// t, in trajectory order).
+/// finished chunks are in it. Chunks 0 .. folded-1 are Chan-merged into `all` in chunk order
+/// (`histogram` is their summed histogram); later finished chunks wait unmerged in `pending`
+/// (merging them out of order would change the rounding). Records: one entry per jump of the
+/// finished chunks' trajectories t < record (local t, in trajectory order).
 struct TallyState {
   std::int64_t folded = 0;
   trajectory::Aggregator all;
-  std::map<std::int64_t, trajectory::Aggregator> pending;
   Histogram histogram;
+  std::map<std::int64_t, ChunkState> pending;
   std::vector<std::int64_t> rec_trajectory;
   std::vector<double> rec_time;
   std::vector<std::int64_t> rec_channel;
 
   /// The finished chunks, ascending: 0 .. folded-1 and the pending ones.
   std::vector<std::int64_t> done_chunks() const;
+  /// The histogram of all finished chunks.
+  Histogram total_histogram() const;
   /// Flat bytes (same binary on both ends: MPI ranks of one job) and back.
   std::vector<char> serialize() const;
   static TallyState deserialize(const std::vector<char>& bytes);
@@ -127,8 +136,10 @@ class Tally {
   /// The finished chunks so far (thread-safe).
   TallyState snapshot() const;
   /// Adds finished chunks from a checkpoint or another rank. A state with folded > 0 (a
-  /// checkpoint) is taken only by a tally that has no chunks yet. Throws Error on a chunk seen twice.
-  void absorb(const TallyState& state);
+  /// checkpoint) is taken only by a tally that has no chunks yet. A chunk the tally already has is
+  /// skipped with its records when `skip_known` (checkpoint files of several ranks may overlap:
+  /// the states are equal, trajectory t being a function of (seed, t)); else it throws Error.
+  void absorb(const TallyState& state, bool skip_known = false);
   /// True once chunks 0 .. kNumChunks-1 are all merged into `all`.
   bool complete() const;
 
@@ -139,11 +150,11 @@ class Tally {
 
  private:
   void fold_locked();
-  void add_histogram_locked(const Histogram& h);
   const TrajectoryRun& run_;
   mutable std::mutex mutex_;
   std::int64_t folded_ = 0;
-  std::map<std::int64_t, trajectory::Aggregator> pending_;
+  Histogram prefix_histogram_;  // of chunks 0 .. folded_-1
+  std::map<std::int64_t, ChunkState> pending_;
 };
 
 /// The statistics of a run, or of merged shards: everything the result is made from.
@@ -178,11 +189,12 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
 
 class Communicator;
 /// MPI ranks (src/backend/mpi_trajectories.cpp): splits run.chunks into `comm.size()` contiguous
-/// pieces, runs piece `comm.rank()` on the CPU or CUDA backend (local rank -> GPU), agrees on
-/// errors (one rank failing fails all, no hang), and gathers the ranks' finished chunks into
+/// pieces, keeps piece `comm.rank()` in run.chunks and calls run_local() (the CPU or CUDA
+/// backend, with checkpoints; with backend = "cuda" after picking the local rank's GPU), agrees
+/// on errors (one rank failing fails all, no hang), and gathers the ranks' finished chunks into
 /// rank 0's tally in rank order. On rank 0 the tally is then what a one-process run gives.
-void run_trajectories_mpi(TrajectoryRun& run, Tally& tally, const ProgressFn& progress,
-                          Communicator& comm);
+void run_trajectories_mpi(TrajectoryRun& run, Tally& tally, Communicator& comm,
+                          const std::function<void()>& run_local);
 
 /// "N/M trajectories, rate/s, ETA" for progress lines.
 std::string format_status(std::int64_t done, std::int64_t total, double seconds);

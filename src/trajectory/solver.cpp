@@ -1,9 +1,9 @@
 // solve_trajectories: the Monte Carlo wavefunction solver's entry point (design.md section 3).
-// Validates the run (TrajectoryRun), restores a checkpoint (--resume), hands the missing chunks to
+// Validates the run (TrajectoryRun), restores checkpoints (--resume), hands the missing chunks to
 // the CPU, CUDA or MPI backend (src/backend/), writes checkpoints meanwhile, and turns the tally
 // into the result layout (result_layout.cpp).
+#include <algorithm>
 #include <csignal>
-#include <filesystem>
 #include <memory>
 
 #include "qtraj/backend/communicator.hpp"
@@ -15,35 +15,51 @@
 namespace qtraj {
 namespace {
 
-/// Runs run.chunks on this process (one-process runs), with checkpoints when `checkpoint`.
+std::string signal_name(int sig) {
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
+}
+
+/// Runs run.chunks on this process (the whole run, or an MPI rank's piece), writing this rank's
+/// checkpoint file every output.checkpoint_seconds when `checkpoint`. Stopped by a signal: writes
+/// a last checkpoint and throws Interrupted. In MPI runs a rank also writes one when it is done,
+/// so that a failure elsewhere loses none of its chunks.
 void run_here(backend::TrajectoryRun& run, backend::Tally& tally, const ProgressFn& progress,
-              const RunConfig& config, bool checkpoint) {
-  const bool cuda = config.solver.backend == "cuda";
-  if (!checkpoint) {
-    if (cuda) backend::run_trajectories_cuda(run, tally, progress);
+              const RunConfig& config, bool checkpoint, int rank, bool parallel) {
+  auto run_backend = [&] {
+    if (config.solver.backend == "cuda") backend::run_trajectories_cuda(run, tally, progress);
     else backend::run_trajectories_cpu(run, tally, progress);
-    return;
-  }
-  const std::string path = checkpoint_path(config.output.path);
+  };
+  if (!checkpoint) return run_backend();
+  const std::string path = checkpoint_path(config.output.path, rank);
   run.stop = &stop_requested();
   backend::Checkpointer writer(path, config.output.checkpoint_seconds, run, config, tally);
-  if (cuda) backend::run_trajectories_cuda(run, tally, progress);
-  else backend::run_trajectories_cpu(run, tally, progress);
+  run_backend();
   writer.stop();
-  if (stop_requested().load() && !tally.complete()) {
-    const bool saved = writer.write_now();
-    const auto done = tally.snapshot().done_chunks().size();
-    const int sig = stop_signal();
-    const std::string by = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
-    if (!saved)
-      throw Interrupted("interrupted by " + by + "; the last checkpoint could not be written (" + path +
-                            "); --resume continues from the one before, if there is one",
-                        sig);
-    throw Interrupted("interrupted by " + by + ": " + std::to_string(done) + " of " +
-                          std::to_string(backend::kNumChunks) + " chunks saved in " + path +
-                          "; continue with the same command and --resume",
-                      sig);
+  bool mine_done = true;  // all of run.chunks finished (the signal may come after that)
+  {
+    const auto done = tally.snapshot().done_chunks();
+    for (std::int64_t c : run.chunks)
+      mine_done = mine_done && std::binary_search(done.begin(), done.end(), c);
   }
+  const bool stopped = stop_requested().load() && !mine_done;
+  if (!stopped) {
+    if (parallel) writer.write_now();
+    return;
+  }
+  const bool saved = writer.write_now();
+  const std::string by = signal_name(stop_signal());
+  if (!saved)
+    throw Interrupted("interrupted by " + by + "; the last checkpoint could not be written (" +
+                          path + "); --resume continues from the one before, if there is one",
+                      stop_signal());
+  const auto done = tally.snapshot().done_chunks().size();
+  throw Interrupted("interrupted by " + by + ": " +
+                        (parallel ? "the ranks' finished chunks are saved in " + path + "*"
+                                  : std::to_string(done) + " of " +
+                                        std::to_string(backend::kNumChunks) +
+                                        " chunks saved in " + path) +
+                        "; continue with the same command and --resume",
+                    stop_signal());
 }
 
 }  // namespace
@@ -51,28 +67,34 @@ void run_here(backend::TrajectoryRun& run, backend::Tally& tally, const Progress
 Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
   backend::Communicator& comm = backend::world();
   const bool parallel = comm.size() > 1;
-  // MPI runs do not write checkpoints (each rank holds only its own chunks); they can resume one.
-  const bool checkpoint = !parallel && config.output.checkpoint_seconds > 0;
-  const std::string ckpt = checkpoint_path(config.output.path);
+  const bool checkpoint = config.output.checkpoint_seconds > 0;
   std::unique_ptr<backend::TrajectoryRun> run;
   std::unique_ptr<backend::Tally> tally;
   std::int64_t resumed_chunks = -1;
+  bool consolidate = false;
   std::exception_ptr error;
   try {  // errors of the set-up must reach every rank (agree_on_error), not leave some waiting
     run = std::make_unique<backend::TrajectoryRun>(config.model, config.solver, config.time);
     tally = std::make_unique<backend::Tally>(*run);
-    std::error_code ec;
+    const auto files = existing_checkpoints(config.output.path);
     if (config.output.resume) {
-      const backend::TallyState state = backend::read_checkpoint(ckpt, *run, config);
-      std::vector<bool> done(backend::kNumChunks, false);
-      for (std::int64_t c : state.done_chunks()) done[c] = true;
+      if (files.empty())
+        throw InputError("--resume", checkpoint_path(config.output.path),
+                         "no checkpoint to resume from");
+      // Every rank reads every file (the done chunks); rank 0 keeps the restored tally.
+      for (const auto& f : files)
+        tally->absorb(backend::read_checkpoint(f, *run, config), /*skip_known=*/true);
+      const auto done = tally->snapshot().done_chunks();
+      std::vector<bool> is_done(backend::kNumChunks, false);
+      for (std::int64_t c : done) is_done[c] = true;
       run->chunks.clear();
       for (std::int64_t c = 0; c < backend::kNumChunks; ++c)
-        if (!done[c]) run->chunks.push_back(c);
-      resumed_chunks = backend::kNumChunks - static_cast<std::int64_t>(run->chunks.size());
-      if (comm.rank() == 0) tally->absorb(state);  // the other ranks only skip the done chunks
-    } else if (checkpoint && std::filesystem::exists(ckpt, ec)) {
-      throw InputError("output.path", ckpt,
+        if (!is_done[c]) run->chunks.push_back(c);
+      resumed_chunks = static_cast<std::int64_t>(done.size());
+      consolidate = checkpoint && files.size() > 1;
+      if (comm.rank() != 0) tally = std::make_unique<backend::Tally>(*run);
+    } else if (checkpoint && !files.empty()) {
+      throw InputError("output.path", files.front(),
                        "a checkpoint of an interrupted run exists: continue it with --resume, or "
                        "delete it to start over");
     }
@@ -80,11 +102,32 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
     error = std::current_exception();
   }
   backend::agree_on_error(error, comm);
+  if (consolidate) {
+    // Several checkpoint files (an MPI run's): once every rank has read them, rank 0 puts all
+    // restored chunks in OUTPUT.ckpt before any rank overwrites its own file with new chunks.
+    try {
+      if (comm.rank() == 0)
+        backend::write_checkpoint(checkpoint_path(config.output.path), *run, config,
+                                  tally->snapshot());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    backend::agree_on_error(error, comm);
+  }
 
-  if (parallel)
-    backend::run_trajectories_mpi(*run, *tally, comm.rank() == 0 ? progress : ProgressFn(), comm);
-  else
-    run_here(*run, *tally, progress, config, checkpoint);
+  if (parallel) {
+    try {
+      const ProgressFn shown = comm.rank() == 0 ? progress : ProgressFn();
+      backend::run_trajectories_mpi(*run, *tally, comm, [&] {
+        run_here(*run, *tally, shown, config, checkpoint, comm.rank(), true);
+      });
+    } catch (const backend::ParallelError& e) {
+      if (stop_requested().load()) throw Interrupted(e.what(), stop_signal());
+      throw;
+    }
+  } else {
+    run_here(*run, *tally, progress, config, checkpoint, 0, false);
+  }
   if (comm.rank() != 0) return Result{};  // rank 0 writes the result
   if (!tally->complete()) throw Error("trajectories: internal error, chunks missing from the tally");
 

@@ -10,25 +10,31 @@ namespace qtraj::backend {
 
 using trajectory::Aggregator;
 
-Tally::Tally(const TrajectoryRun& run)
-    : all(static_cast<std::size_t>(run.n_t) * run.row), histogram(run.num_reservoirs),
-      rec_time(run.record), rec_channel(run.record), run_(run) {}
+namespace {
 
-void Tally::fold_locked() {
-  for (auto it = pending_.find(folded_); it != pending_.end(); it = pending_.find(folded_)) {
-    all.merge(it->second);
-    pending_.erase(it);
-    ++folded_;
+/// dst += h (integer counts: any order gives the same sums).
+void add_histogram(Histogram& dst, const Histogram& h) {
+  if (h.size() > dst.size()) dst.resize(h.size());
+  for (std::size_t r = 0; r < h.size(); ++r) {
+    auto& row = dst[r];
+    if (row.size() < h[r].size()) row.resize(h[r].size(), 0);
+    for (std::size_t k = 0; k < h[r].size(); ++k) row[k] += h[r][k];
   }
 }
 
-void Tally::add_histogram_locked(const Histogram& h) {
-  // Integer counts: any order gives the same sums.
-  if (h.size() > histogram.size()) histogram.resize(h.size());
-  for (std::size_t r = 0; r < h.size(); ++r) {
-    auto& dst = histogram[r];
-    if (dst.size() < h[r].size()) dst.resize(h[r].size(), 0);
-    for (std::size_t k = 0; k < h[r].size(); ++k) dst[k] += h[r][k];
+}  // namespace
+
+Tally::Tally(const TrajectoryRun& run)
+    : all(static_cast<std::size_t>(run.n_t) * run.row), histogram(run.num_reservoirs),
+      rec_time(run.record), rec_channel(run.record), run_(run),
+      prefix_histogram_(run.num_reservoirs) {}
+
+void Tally::fold_locked() {
+  for (auto it = pending_.find(folded_); it != pending_.end(); it = pending_.find(folded_)) {
+    all.merge(it->second.all);
+    add_histogram(prefix_histogram_, it->second.histogram);
+    pending_.erase(it);
+    ++folded_;
   }
 }
 
@@ -36,8 +42,8 @@ void Tally::chunk_done(std::int64_t c, Aggregator&& chunk, const Histogram& h) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (c < folded_ || pending_.count(c))
     throw Error("trajectories: internal error, chunk " + std::to_string(c) + " finished twice");
-  pending_.emplace(c, std::move(chunk));
-  add_histogram_locked(h);
+  pending_.emplace(c, ChunkState{std::move(chunk), h});
+  add_histogram(histogram, h);
   fold_locked();
 }
 
@@ -53,13 +59,19 @@ std::vector<std::int64_t> TallyState::done_chunks() const {
   return done;
 }
 
+Histogram TallyState::total_histogram() const {
+  Histogram total = histogram;
+  for (const auto& [c, chunk] : pending) add_histogram(total, chunk.histogram);
+  return total;
+}
+
 TallyState Tally::snapshot() const {
   std::lock_guard<std::mutex> lock(mutex_);
   TallyState s;
   s.folded = folded_;
   s.all = all;
+  s.histogram = prefix_histogram_;
   s.pending = pending_;
-  s.histogram = histogram;
   // Records of the finished chunks only: their vectors were written before chunk_done (which
   // took the mutex we hold), the others may be in flight.
   for (std::int64_t c : s.done_chunks())
@@ -73,8 +85,9 @@ TallyState Tally::snapshot() const {
   return s;
 }
 
-void Tally::absorb(const TallyState& s) {
+void Tally::absorb(const TallyState& s, bool skip_known) {
   std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<bool> taken(kNumChunks, false);  // chunks whose records we take from `s`
   if (s.folded > 0) {
     if (folded_ > 0 || !pending_.empty() || all.count() > 0)
       throw Error("trajectories: internal error, a merged prefix can only start a tally");
@@ -83,18 +96,33 @@ void Tally::absorb(const TallyState& s) {
                   " values per trajectory, this run " + std::to_string(all.size()));
     all = s.all;
     folded_ = s.folded;
+    prefix_histogram_ = s.histogram;
+    prefix_histogram_.resize(run_.num_reservoirs);
+    add_histogram(histogram, s.histogram);
+    for (std::int64_t c = 0; c < s.folded; ++c) taken[c] = true;
   }
-  for (const auto& [c, a] : s.pending) {
-    if (c < folded_ || pending_.count(c) || c < 0 || c >= kNumChunks)
+  for (const auto& [c, chunk] : s.pending) {
+    if (c < 0 || c >= kNumChunks) throw Error("trajectories: no chunk " + std::to_string(c));
+    if (c < folded_ || pending_.count(c)) {
+      if (skip_known) continue;
       throw Error("trajectories: chunk " + std::to_string(c) + " finished twice");
-    if (a.size() != all.size()) throw Error("trajectories: chunk states of different sizes");
-    pending_.emplace(c, a);
+    }
+    if (chunk.all.size() != all.size()) throw Error("trajectories: chunk states of different sizes");
+    pending_.emplace(c, chunk);
+    add_histogram(histogram, chunk.histogram);
+    taken[c] = true;
   }
-  add_histogram_locked(s.histogram);
   for (std::size_t j = 0; j < s.rec_trajectory.size(); ++j) {
     const std::int64_t t = s.rec_trajectory[j];
     if (t < 0 || t >= run_.record) throw Error("trajectories: jump record of trajectory " +
                                                std::to_string(t) + " outside record_jumps");
+    // Chunk of t: the last c with chunk_begin(c) <= t.
+    std::int64_t lo = 0, hi = kNumChunks - 1;
+    while (lo < hi) {
+      const std::int64_t mid = (lo + hi + 1) / 2;
+      if (run_.chunk_begin(mid) <= t) lo = mid; else hi = mid - 1;
+    }
+    if (!taken[lo]) continue;
     rec_time[t].push_back(s.rec_time[j]);
     rec_channel[t].push_back(static_cast<int>(s.rec_channel[j]));
   }
@@ -116,6 +144,10 @@ struct Writer {
     put<std::int64_t>(static_cast<std::int64_t>(v.size()));
     const auto* p = reinterpret_cast<const char*>(v.data());
     out.insert(out.end(), p, p + v.size() * sizeof(T));
+  }
+  void put_histogram(const Histogram& h) {
+    put<std::int64_t>(static_cast<std::int64_t>(h.size()));
+    for (const auto& row : h) put_vector(row);
   }
   void put_aggregator(const Aggregator& a) {
     put<std::int64_t>(a.count());
@@ -144,6 +176,11 @@ struct Reader {
     pos += n * sizeof(T);
     return v;
   }
+  Histogram get_histogram() {
+    Histogram h(get<std::int64_t>());
+    for (auto& row : h) row = get_vector<std::int64_t>();
+    return h;
+  }
   Aggregator get_aggregator() {
     const auto count = get<std::int64_t>();
     auto mean = get_vector<double>();
@@ -158,13 +195,13 @@ std::vector<char> TallyState::serialize() const {
   Writer w;
   w.put<std::int64_t>(folded);
   w.put_aggregator(all);
+  w.put_histogram(histogram);
   w.put<std::int64_t>(static_cast<std::int64_t>(pending.size()));
-  for (const auto& [c, a] : pending) {
+  for (const auto& [c, chunk] : pending) {
     w.put<std::int64_t>(c);
-    w.put_aggregator(a);
+    w.put_aggregator(chunk.all);
+    w.put_histogram(chunk.histogram);
   }
-  w.put<std::int64_t>(static_cast<std::int64_t>(histogram.size()));
-  for (const auto& h : histogram) w.put_vector(h);
   w.put_vector(rec_trajectory);
   w.put_vector(rec_time);
   w.put_vector(rec_channel);
@@ -176,13 +213,15 @@ TallyState TallyState::deserialize(const std::vector<char>& bytes) {
   TallyState s;
   s.folded = r.get<std::int64_t>();
   s.all = r.get_aggregator();
+  s.histogram = r.get_histogram();
   const auto n_pending = r.get<std::int64_t>();
   for (std::int64_t k = 0; k < n_pending; ++k) {
     const auto c = r.get<std::int64_t>();
-    s.pending.emplace(c, r.get_aggregator());
+    ChunkState chunk;
+    chunk.all = r.get_aggregator();
+    chunk.histogram = r.get_histogram();
+    s.pending.emplace(c, std::move(chunk));
   }
-  s.histogram.resize(r.get<std::int64_t>());
-  for (auto& h : s.histogram) h = r.get_vector<std::int64_t>();
   s.rec_trajectory = r.get_vector<std::int64_t>();
   s.rec_time = r.get_vector<double>();
   s.rec_channel = r.get_vector<std::int64_t>();

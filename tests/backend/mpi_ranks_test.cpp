@@ -108,6 +108,36 @@ TEST_F(MpiRanks, ResumesAOneProcessCheckpointOnTwoRanks) {
 #endif
 }
 
+TEST_F(MpiRanks, SigtermedMpiRunResumesOnThreeRanks) {
+#ifdef QTRAJ_MPIEXEC
+  // mpirun forwards SIGTERM: every rank writes its checkpoint file and exits; three ranks (then
+  // reading two ranks' files) finish the run to the plain run's file, bit for bit.
+  const std::string big = "--set output.checkpoint_seconds=0.05 --set solver.trajectories=60000";
+  const std::string out = (dir_ / "out.h5").string(), plain = (dir_ / "plain.h5").string();
+  const pid_t pid = qtraj::testing::start_command(kMpirun + "2 " + qtraj_run(out, big),
+                                                  (dir_ / "log").string());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!(fs::exists(out + ".ckpt") && fs::exists(out + ".ckpt.rank-1")) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "the run was not interrupted";
+  ASSERT_TRUE(fs::exists(out + ".ckpt.rank-1"));
+  EXPECT_FALSE(fs::exists(out));
+  auto r = run_command(kMpirun + "3 " + qtraj_run(out, big + " --resume"));
+  ASSERT_EQ(r.status, 0) << r.text;
+  EXPECT_FALSE(fs::exists(out + ".ckpt"));
+  EXPECT_FALSE(fs::exists(out + ".ckpt.rank-1"));
+  EXPECT_FALSE(fs::exists(out + ".ckpt.rank-2"));
+  r = run_command(qtraj_run(plain, big));
+  ASSERT_EQ(r.status, 0) << r.text;
+  qtraj::testing::expect_same_trajectory_result(out, plain);
+  EXPECT_GT(std::get<std::int64_t>(qtraj::read_result(out).result.attributes.at("resumed_chunks")), 0);
+#endif
+}
+
 // A build without MPI started by mpirun with several ranks would have every rank run the whole
 // job and race to write one file: it refuses in one line instead (the launcher's environment is
 // what it sees).

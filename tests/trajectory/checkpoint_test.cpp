@@ -41,13 +41,13 @@ class Checkpoint : public ::testing::Test {
     return parse_run_config(kRun, sets);
   }
   // Runs only `chunks` of the run and writes their checkpoint, as an interrupted run would.
-  backend::TallyState partial(const RunConfig& c, std::vector<std::int64_t> chunks) {
+  backend::TallyState partial(const RunConfig& c, std::vector<std::int64_t> chunks, int rank = 0) {
     backend::TrajectoryRun run(c.model, c.solver, c.time);
     backend::Tally tally(run);
     run.chunks = std::move(chunks);
     backend::run_trajectories_cpu(run, tally, {});
     backend::TallyState s = tally.snapshot();
-    backend::write_checkpoint(checkpoint_path(c.output.path), run, c, s);
+    backend::write_checkpoint(checkpoint_path(c.output.path, rank), run, c, s);
     return s;
   }
 };
@@ -123,6 +123,24 @@ TEST_F(Checkpoint, ResumeIsBitIdenticalToAnUninterruptedRun) {
     EXPECT_EQ(std::get<std::int64_t>(resumed.attributes.at("aggregator_count")), 3001);
     fs::remove(checkpoint_path(c.output.path));
   }
+}
+
+TEST_F(Checkpoint, OverlappingRankCheckpointsCountEveryChunkOnce) {
+  // Rank files of an MPI run, plus a stale one that repeats chunks of the others (left by an
+  // earlier resume): each chunk, its histogram and its jump records are taken once.
+  const Result whole = solve_trajectories(config());
+  RunConfig c = config();
+  partial(c, {0, 1, 2, 3, 60, 61});
+  partial(c, {61, 62, 63, 64, 120}, 1);
+  partial(c, {2, 3, 120, 121, 255}, 2);
+  EXPECT_EQ(existing_checkpoints(c.output.path).size(), 3u);
+  c.output.resume = true;
+  const Result resumed = solve_trajectories(c);
+  expect_identical(resumed, whole);
+  EXPECT_EQ(std::get<std::int64_t>(resumed.attributes.at("resumed_chunks")), 12);
+  EXPECT_EQ(std::get<std::int64_t>(resumed.attributes.at("aggregator_count")), 3001);
+  remove_checkpoints(c.output.path);
+  EXPECT_TRUE(existing_checkpoints(c.output.path).empty());
 }
 
 TEST_F(Checkpoint, ForeignCheckpointsAreRefusedInOneLine) {

@@ -11,15 +11,24 @@
 // only the missing chunks, so the result is bit-identical to an uninterrupted run; unfinished
 // chunks are rerun from their first trajectory (trajectory t depends on (seed, t) only), so
 // nothing is counted twice. The CLI removes the checkpoint once the result is written.
+//
+// MPI runs: rank 0 writes OUTPUT.ckpt, rank k > 0 OUTPUT.ckpt.rank-k (its own chunks). --resume
+// reads all of them, on any number of ranks; chunks found in several files (left by an earlier
+// resume) are taken once: their states are equal.
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "qtraj/error.hpp"
 
 namespace qtraj {
 
-/// OUTPUT.ckpt, beside the output file.
-std::string checkpoint_path(const std::string& output_path);
+/// OUTPUT.ckpt (rank 0) or OUTPUT.ckpt.rank-K, beside the output file.
+std::string checkpoint_path(const std::string& output_path, int rank = 0);
+/// The checkpoint files of OUTPUT that exist: OUTPUT.ckpt first, then the ranks' in rank order.
+std::vector<std::string> existing_checkpoints(const std::string& output_path);
+/// Removes them all (after the result is written).
+void remove_checkpoints(const std::string& output_path);
 
 /// 64-bit FNV-1a of the run-file text after --set overrides, as 16 hex digits.
 std::string run_fingerprint(const std::string& config_text);
