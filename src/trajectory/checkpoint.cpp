@@ -5,6 +5,8 @@
 // /jump_counts/histogram and /jumps/* of all finished chunks, and
 //   /checkpoint/pending_chunks (P), /checkpoint/pending_counts (P),
 //   /checkpoint/pending_mean, /checkpoint/pending_m2 (P x n_t*2M): finished chunks after the prefix;
+//   /checkpoint/prefix_histogram (R x W), /checkpoint/pending_histogram (P x R x W): histograms
+//   per chunk, so that files of several ranks that share chunks are merged exactly;
 // root attributes solver = "trajectories_checkpoint", checkpoint_folded_chunks = F,
 // checkpoint_num_chunks, checkpoint_fingerprint, seed, trajectories, first_trajectory.
 #include "qtraj/trajectory/checkpoint.hpp"
