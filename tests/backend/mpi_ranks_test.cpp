@@ -112,7 +112,8 @@ TEST_F(MpiRanks, SigtermedMpiRunResumesOnThreeRanks) {
 #ifdef QTRAJ_MPIEXEC
   // mpirun forwards SIGTERM: every rank writes its checkpoint file and exits; three ranks (then
   // reading two ranks' files) finish the run to the plain run's file, bit for bit.
-  const std::string big = "--set output.checkpoint_seconds=0.05 --set solver.trajectories=60000";
+  // 200000 trajectories: ~0.7 s per rank on an idle machine, so the signal comes mid-run.
+  const std::string big = "--set output.checkpoint_seconds=0.05 --set solver.trajectories=200000";
   const std::string out = (dir_ / "out.h5").string(), plain = (dir_ / "plain.h5").string();
   const pid_t pid = qtraj::testing::start_command(kMpirun + "2 " + qtraj_run(out, big),
                                                   (dir_ / "log").string());

@@ -15,10 +15,10 @@ namespace {
 namespace fs = std::filesystem;
 using qtraj::testing::run_command;
 
-// ~0.7 s of trajectories on one thread (idle machine); a checkpoint every 0.05 s.
+// ~1 s of trajectories on one thread (idle machine); a checkpoint every 0.05 s.
 const char* kRunFile =
     "[system]\ndomains = [12, 6, 2]\n[time]\nend = 4.0\npoints = 9\n"
-    "[solver]\nkind = \"trajectories\"\nseed = 11\ntrajectories = 50000\nrecord_jumps = 300\n"
+    "[solver]\nkind = \"trajectories\"\nseed = 11\ntrajectories = 80000\nrecord_jumps = 300\n"
     "[output]\ncheckpoint_seconds = 0.05\n";
 
 class Resume : public ::testing::Test {
@@ -66,7 +66,7 @@ class Resume : public ::testing::Test {
     EXPECT_FALSE(fs::exists(ckpt_)) << "the checkpoint outlived the finished run";
     qtraj::testing::expect_same_trajectory_result(out_, reference());
     const auto stored = qtraj::read_result(out_);
-    EXPECT_EQ(std::get<std::int64_t>(stored.result.attributes.at("aggregator_count")), 50000);
+    EXPECT_EQ(std::get<std::int64_t>(stored.result.attributes.at("aggregator_count")), 80000);
     EXPECT_GT(std::get<std::int64_t>(stored.result.attributes.at("resumed_chunks")), 0);
   }
 };
