@@ -5,11 +5,17 @@
 //   ./build-cuda4/qtraj_cuda_bench [--trajectories 100000] [--cpu-trajectories 10000]
 //                                  [--batch 25000] [--block 0] [--threads 0]
 //
-// GPU end-to-end = TrajectoryBatchRunner::run per batch (kernel, copy back) plus the host
-// Aggregator over every trajectory's observables, as solve_trajectories would do; "kernel" counts
-// the kernel time alone (CUDA events). Upload of the bundle is timed separately. CPU =
-// solve_trajectories with backend = "cpu" (all of it: bundles, trajectories, aggregation).
-// Status when written: compiled with nvcc 13; never run on a GPU, so no numbers are recorded yet.
+// Columns:
+//   old_t/s    the former host loop: TrajectoryBatchRunner::run per batch (kernel, copy back every
+//              trajectory's observables) plus the host Aggregator over them;
+//   kernel_t/s the trajectory kernel alone in that loop (CUDA events);
+//   ens_t/s    TrajectoryBatchRunner::run_ensemble over 256 chunks: device aggregation, batches,
+//              streams, O(n_t M) per chunk copied back (what solve_trajectories now does after
+//              the bundles are built); ens_kern_t/s its kernels alone (trajectories + reduction);
+//   e2e_t/s    solve_trajectories with backend = "cuda", all of it (bundles, upload, ensemble);
+//   cpu_t/s    solve_trajectories with backend = "cpu" (bundles, trajectories, aggregation).
+// Upload of the bundle is timed separately (upload_s). Status when written: compiled with
+// nvcc 13; never run on a GPU, so no numbers are recorded yet (scripts/gpu-check.sh runs it).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -39,6 +45,9 @@ struct Row {
   std::string system;
   std::int64_t gpu_trajectories = 0, cpu_trajectories = 0;
   double upload_s = 0, gpu_s = 0, kernel_s = 0, cpu_s = 0;
+  double ens_s = 0, ens_kernel_s = 0, e2e_s = 0;
+  int batches = 0;
+  double ens_mean_last = 0;
   int block = 0, grid = 0;
   bool shared = false;
   double gpu_mean_last = 0, cpu_mean_last = 0;  // <J_1^z> at t_end: a sanity column
@@ -84,6 +93,35 @@ Row measure(const std::vector<long long>& spins, std::int64_t n_gpu, std::int64_
   row.shared = runner.last_launch().shared_workspace;
   row.gpu_mean_last = agg.mean(values - 2 * spins.size()) / spins[0];
 
+  // GPU ensemble: chunks aggregated on the device.
+  qtraj::cuda::EnsembleRequest req;
+  for (std::int64_t c = 0; c <= 256; ++c)
+    req.chunk_begin.push_back(c * (n_gpu / 256) + std::min<std::int64_t>(c, n_gpu % 256));
+  req.seed = cfg.solver.seed;
+  req.times = times;
+  for (const auto& ch : channels) req.channel_reservoir.push_back(ch.reservoir);
+  req.num_reservoirs = static_cast<int>(spins.size()) - 1;
+  qtraj::trajectory::Aggregator ens(values);
+  qtraj::cuda::EnsembleSink sink;
+  sink.chunk = [&](std::int64_t, std::int64_t count, const double* mean, const double* m2) {
+    ens.merge(qtraj::trajectory::Aggregator::from_state(
+        count, std::vector<double>(mean, mean + values), std::vector<double>(m2, m2 + values)));
+  };
+  std::vector<std::vector<std::int64_t>> histogram;
+  t0 = Clock::now();
+  runner.run_ensemble(req, sink, histogram);
+  row.ens_s = seconds_since(t0);
+  row.ens_kernel_s = runner.last_ensemble().kernel_ms * 1e-3;
+  row.batches = runner.last_ensemble().batches;
+  row.ens_mean_last = ens.mean(values - 2 * spins.size()) / spins[0];
+
+  // GPU end to end through the solver (bundles, upload, ensemble).
+  qtraj::RunConfig gpu_cfg = cfg;
+  gpu_cfg.solver.backend = "cuda";
+  t0 = Clock::now();
+  (void)qtraj::solve_trajectories(gpu_cfg);
+  row.e2e_s = seconds_since(t0);
+
   // CPU backend.
   qtraj::RunConfig cpu_cfg = cfg;
   cpu_cfg.solver.trajectories = n_cpu;
@@ -112,17 +150,23 @@ int main(int argc, char** argv) {
     std::printf("devices:\n%s", qtraj::cuda::device_summary().c_str());
     std::printf("CPU threads: %d\n\n", threads > 0 ? threads
                                                   : static_cast<int>(std::thread::hardware_concurrency()));
-    std::printf("%-12s %9s %9s %9s %12s %12s %12s %9s %6s %6s %4s %10s %10s\n", "system", "gpu_traj",
-                "upload_s", "gpu_s", "gpu_traj/s", "kernel_t/s", "cpu_traj/s", "speedup", "block",
-                "grid", "shm", "gpu<Jz>/N", "cpu<Jz>/N");
+    std::printf("%-12s %9s %9s %11s %11s %11s %11s %11s %11s %8s %8s %5s %6s %6s %4s %10s %10s %10s\n",
+                "system", "gpu_traj", "upload_s", "old_t/s", "kernel_t/s", "ens_t/s",
+                "ens_kern_t/s", "e2e_t/s", "cpu_t/s", "e2e/cpu", "ens/kern", "batch", "block",
+                "grid", "shm", "old<Jz>/N", "ens<Jz>/N", "cpu<Jz>/N");
     for (const auto& spins : {std::vector<long long>{12, 6, 2}, std::vector<long long>{40, 2}}) {
       const Row r = measure(spins, n_gpu, n_cpu, batch, block, threads);
       const double gpu_rate = r.gpu_trajectories / r.gpu_s;
       const double cpu_rate = r.cpu_trajectories / r.cpu_s;
-      std::printf("%-12s %9lld %9.3f %9.3f %12.4g %12.4g %12.4g %9.2f %6d %6d %4s %10.5f %10.5f\n",
-                  r.system.c_str(), static_cast<long long>(r.gpu_trajectories), r.upload_s, r.gpu_s,
-                  gpu_rate, r.gpu_trajectories / r.kernel_s, cpu_rate, gpu_rate / cpu_rate, r.block,
-                  r.grid, r.shared ? "yes" : "no", r.gpu_mean_last, r.cpu_mean_last);
+      const double ens_rate = r.gpu_trajectories / r.ens_s;
+      const double ens_kernel_rate = r.gpu_trajectories / r.ens_kernel_s;
+      const double e2e_rate = r.gpu_trajectories / r.e2e_s;
+      std::printf("%-12s %9lld %9.3f %11.4g %11.4g %11.4g %11.4g %11.4g %11.4g %8.2f %8.2f %5d %6d %6d %4s %10.5f %10.5f %10.5f\n",
+                  r.system.c_str(), static_cast<long long>(r.gpu_trajectories), r.upload_s,
+                  gpu_rate, r.gpu_trajectories / r.kernel_s, ens_rate, ens_kernel_rate, e2e_rate,
+                  cpu_rate, e2e_rate / cpu_rate, ens_rate / ens_kernel_rate, r.batches, r.block,
+                  r.grid, r.shared ? "yes" : "no", r.gpu_mean_last, r.ens_mean_last,
+                  r.cpu_mean_last);
     }
   } catch (const qtraj::Error& e) {
     std::fprintf(stderr, "qtraj_cuda_bench: %s\n", e.what());

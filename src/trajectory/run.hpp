@@ -25,9 +25,9 @@ class BundleCache {
  public:
   BundleCache(const Model& model, const std::vector<Channel>& channels,
               const std::vector<std::vector<DomainComponent>>& components, bool spectral,
-              bool adaptive)
+              bool adaptive, int setup_threads = 1)
       : model_(model), channels_(channels), components_(components), spectral_(spectral),
-        adaptive_(adaptive) {}
+        adaptive_(adaptive), setup_threads_(setup_threads) {}
 
   /// The bundle of a choice, built on first use. The map lock is held only for the lookup; the
   /// build (eigendecompositions) runs outside it, once per choice (call_once), so threads that
@@ -43,8 +43,8 @@ class BundleCache {
     std::call_once(entry->once, [&] {
       std::vector<const DomainComponent*> chosen;
       for (std::size_t i = 0; i < choice.size(); ++i) chosen.push_back(&components_[i][choice[i]]);
-      entry->system = std::make_unique<trajectory::TrajectorySystem>(model_, channels_, chosen,
-                                                                     spectral_, adaptive_);
+      entry->system = std::make_unique<trajectory::TrajectorySystem>(
+          model_, channels_, chosen, spectral_, adaptive_, setup_threads_);
     });
     return *entry->system;
   }
@@ -54,6 +54,7 @@ class BundleCache {
   const std::vector<Channel>& channels_;
   const std::vector<std::vector<DomainComponent>>& components_;
   bool spectral_, adaptive_;
+  int setup_threads_;  // threads for each bundle's per-sector eigendecompositions
   struct Entry {
     std::once_flag once;
     std::unique_ptr<trajectory::TrajectorySystem> system;
