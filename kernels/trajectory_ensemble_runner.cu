@@ -303,11 +303,15 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
     red.d_carry_mean = d_carry;
     red.d_carry_m2 = d_carry + num_values;
     QTRAJ_CUDA_CHECK(gpu_reduce_chunks(red, kReduceBlock, compute.s));
-    for (int r = 0; r < num_res; ++r)
-      QTRAJ_CUDA_CHECK(gpu_count_histogram(d_temp, cub_temp, sl.reservoir.as<int>() + r * count,
+    // CUB on the compute stream, one call after another: one temporary buffer serves them all.
+    for (int r = 0; r < num_res; ++r) {
+      std::size_t bytes = cub_temp;
+      QTRAJ_CUDA_CHECK(gpu_count_histogram(d_temp, bytes, sl.reservoir.as<int>() + r * count,
                                            sl.hist.as<int>() + r * bins, bins,
                                            static_cast<int>(count), compute.s));
-    QTRAJ_CUDA_CHECK(gpu_min_int(d_temp, cub_temp, sl.jumps.as<int>(), sl.min.as<int>(),
+    }
+    std::size_t bytes = cub_temp;
+    QTRAJ_CUDA_CHECK(gpu_min_int(d_temp, bytes, sl.jumps.as<int>(), sl.min.as<int>(),
                                  static_cast<int>(count), compute.s));
     QTRAJ_CUDA_CHECK(cudaEventRecord(sl.kernel_stop.e, compute.s));
     QTRAJ_CUDA_CHECK(cudaEventRecord(sl.computed.e, compute.s));

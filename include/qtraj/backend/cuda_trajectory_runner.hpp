@@ -4,16 +4,20 @@
 // a CPU-only build links src/backend/device_hooks/cuda_stubs.cpp, where every entry point throws
 // qtraj::NotCompiled (Ginkgo's device hooks).
 //
-// Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU (no device where it was written).
+// Status: compiles with nvcc 13 for sm_90. run() ran on an H100 (issue 8); run_ensemble() has NOT
+// yet run on a GPU (its CPU emulation: tests/backend/ensemble_reduction_test.cpp).
 //
 // What it does: trajectory t of a run is a pure function of (seed, t) (PhiloxStream(seed, t), the
 // same draws in the same order as the CPU backend, src/backend/cpu_trajectories.cpp). The runner uploads
 // the flat bundle data (every array of each bundle's SystemView, the sector probabilities and the
 // sector-normalised initial state) once, then runs batches of consecutive trajectory indices,
 // one trajectory per thread block, with the very same run_trajectory<Team, Propagator> code as the
-// CPU (team = the block), and copies each trajectory's TrajectoryOutput back to the host. The host
-// aggregates them exactly like CPU trajectories (Aggregator::add of each obs row block, in index
-// order, jump-count histograms from channel_counts, jump records from jump_time / jump_channel).
+// CPU (team = the block). Two ways to get results:
+//   run():          each trajectory's TrajectoryOutput copied back (tests, reruns of long jump
+//                   records; the host would aggregate them like CPU trajectories);
+//   run_ensemble(): a whole run of fixed chunks aggregated on the device (the solver's path since
+//                   issue 8): per chunk (count, mean, M2), the jump-count histogram and the jump
+//                   records of the first `record` trajectories are all that comes back.
 //
 // How the caller wires it into solve_trajectories (what must be provided):
 //   1. the bundles: one TrajectorySystem per initial-component choice that a trajectory of the run
