@@ -2,8 +2,9 @@
 # One command for every GPU check of qtraj (issue 8), in two halves:
 #
 #   scripts/gpu-check.sh bundle   HERE (a development machine with the dependencies): builds the CUDA
-#                                 build in Release (build-gpu/) and copies qtraj, qtraj_cuda_tests,
-#                                 qtraj_cuda_bench, every shared library `ldd` lists for them except
+#                                 build in Release (build-gpu/, or $QTRAJ_GPU_BUILD_DIR to reuse
+#                                 one), copies qtraj, qtraj_cuda_tests, qtraj_cuda_bench, every
+#                                 shared library `ldd` lists for them except
 #                                 glibc's (libc, libm, libpthread, libdl, librt, ld-linux) and the
 #                                 run files into gpu-bundle/ (git-ignored; must stay < 64 MiB).
 #   scripts/gpu-check.sh run      THERE (a GPU machine with nvcc/cmake/ninja but no HDF5, toml++,
@@ -33,7 +34,7 @@ is_glibc() {
 do_bundle() {
   set -e
   cd "$here"
-  local build=build-gpu
+  local build="${QTRAJ_GPU_BUILD_DIR:-build-gpu}"  # reuse an existing CUDA build dir if you have one
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQTRAJ_BUILD_CUDA=ON \
         -DQTRAJ_BUILD_BENCH=OFF -DQTRAJ_BUILD_TESTS=ON >/dev/null
   cmake --build "$build" -j"$(nproc)" --target qtraj qtraj_cuda_tests qtraj_cuda_bench
