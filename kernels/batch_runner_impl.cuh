@@ -105,7 +105,7 @@ struct KernelConfig {
   long long ws_doubles = 0;  // per block, sized for the propagator
   bool shared = false;       // workspace in shared memory (else a global scratch slice)
   std::size_t dyn_shared = 0;
-  long long grid = 0;        // blocks resident at once (before capping by the batch size)
+  long long grid = 0;        // blocks resident at once, at most the trajectories to run
 };
 
 }  // namespace detail
@@ -211,7 +211,8 @@ struct TrajectoryBatchRunner::Impl {
   void validate(const PropagatorSettings& propagator, const std::vector<double>& times) const;
   /// Block size, workspace placement (per-propagator size), grid; allocates the global scratch if
   /// the workspace does not fit shared memory; fills info.
-  detail::KernelConfig configure(bool adaptive);
+  /// `count`: trajectories the launches will cover at most (caps the grid and the scratch).
+  detail::KernelConfig configure(bool adaptive, std::int64_t count);
   /// Launches the trajectory kernel of `cfg` on `stream`.
   void launch_trajectories(const detail::KernelConfig& cfg, const PropagatorSettings& propagator,
                            TrajectoryBatchArgs args, cudaStream_t stream);

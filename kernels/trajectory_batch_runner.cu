@@ -57,7 +57,7 @@ void TrajectoryBatchRunner::Impl::validate(const PropagatorSettings& propagator,
     throw Error(std::string(kWho) + ": rtol and atol must be > 0 for the adaptive propagator");
 }
 
-detail::KernelConfig TrajectoryBatchRunner::Impl::configure(bool adaptive) {
+detail::KernelConfig TrajectoryBatchRunner::Impl::configure(bool adaptive, std::int64_t count) {
   detail::KernelConfig cfg;
   cfg.adaptive = adaptive;
   const int c = num_channels;
@@ -100,6 +100,19 @@ detail::KernelConfig TrajectoryBatchRunner::Impl::configure(bool adaptive) {
                       " bytes of dynamic shared memory fits on an SM");
   cfg.grid = static_cast<long long>(per_sm) * sms;
   if (launch.max_blocks > 0) cfg.grid = std::min<long long>(cfg.grid, launch.max_blocks);
+  cfg.grid = std::max<long long>(1, std::min<long long>(cfg.grid, count));
+  if (!cfg.shared) {
+    // Global workspaces: at most a quarter of the free memory (fewer resident blocks, grid-stride
+    // covers the rest), so a large sector never makes the scratch itself an out-of-memory error.
+    std::size_t free_bytes = 0, total_bytes = 0;
+    QTRAJ_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const long long fit = static_cast<long long>(free_bytes / 4) / std::max<long long>(ws_bytes, 1);
+    if (fit < 1)
+      throw DeviceError(std::string(kWho) + ": one block's workspace (" +
+                        detail::format_bytes(double(ws_bytes)) + ") does not fit a quarter of the " +
+                        detail::format_bytes(double(free_bytes)) + " free device memory");
+    cfg.grid = std::min(cfg.grid, fit);
+  }
   if (!cfg.shared)
     scratch.ensure(static_cast<std::size_t>(cfg.grid * ws_bytes),
                    "global workspaces (" + std::to_string(cfg.grid) + " blocks x " +
@@ -188,8 +201,7 @@ void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uin
   args.jump_capacity = jump_capacity;
   args.record_end = record_end;
 
-  const detail::KernelConfig cfg = s.configure(adaptive);
-  s.info.grid_size = static_cast<int>(std::max<long long>(1, std::min<long long>(cfg.grid, count)));
+  const detail::KernelConfig cfg = s.configure(adaptive, count);
 
   QTRAJ_CUDA_CHECK(cudaEventRecord(s.start));
   s.launch_trajectories(cfg, propagator, args, 0);

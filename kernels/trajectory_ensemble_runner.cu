@@ -136,7 +136,7 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   if (c > 0)
     QTRAJ_CUDA_CHECK(cudaMemcpy(d_channel_reservoir, req.channel_reservoir.data(), c * sizeof(int),
                                 cudaMemcpyHostToDevice));
-  const detail::KernelConfig cfg = s.configure(adaptive);  // allocates the global scratch if needed
+  const detail::KernelConfig cfg = s.configure(adaptive, total);  // global scratch if needed
 
   // Batch size from the free memory: fixed buffers first, then per-trajectory buffers.
   const std::size_t max_segments = static_cast<std::size_t>(num_chunks) + 1;
