@@ -72,6 +72,36 @@ TEST(Workspace, SpectralRunsInItsSmallerWorkspace) {
     }
 }
 
+TEST(Workspace, SpectralRunsInAnExactlySizedHeapWorkspace) {
+  // No guard: a heap block of exactly workspace_doubles<SpectralPropagator> doubles, so an
+  // AddressSanitizer build reports any access past it. Checked when written (g++ -fsanitize=address
+  // of this file against libqtraj_core.a; the propagator templates are instantiated here): clean;
+  // with one double less, ASan reports the heap-buffer-overflow (channel_weight, trajectory.hpp).
+  Fixture f(make_model({5, 3, 2}, {"coherent 1.1 0.7", "dicke 1", "coherent 2.0 -0.4"}, 0.3),
+            linear_grid(10.0, 21));
+  const auto& sys = f.system->view();
+  for (std::uint64_t index : {0, 3}) {
+    std::vector<double> exact(static_cast<std::size_t>(
+        workspace_doubles<SpectralPropagator>(sys.max_sector_dim, sys.num_channels)));
+    SharedRun run(f, 256);
+    PhiloxStream rng(11, index);
+    for (int i = 0; i < sys.num_domains; ++i) rng.uniform();
+    const auto& p = f.system->sector_probability();
+    const int n = draw_sector(rng, p.data(), static_cast<int>(p.size()));
+    TrajectoryStart start{n, f.system->start_re(n), f.system->start_im(n), true};
+    const TrajectoryWorkspace ws =
+        carve_workspace<SpectralPropagator>(exact.data(), sys.max_sector_dim, sys.num_channels);
+    TrajectoryOutput out = run.output(f.times);
+    SerialTeam team;
+    SpectralPropagator prop;
+    const int jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
+    SharedRun ref(f, 256);
+    run_one(team, f, ref, 11, index, false);
+    EXPECT_EQ(jumps, ref.result.jumps);
+    EXPECT_EQ(run.result.obs, ref.result.obs);
+  }
+}
+
 TEST(SystemSetup, ThreadedEigensystemsAreBitIdentical) {
   // Sectors of many sizes (and a thermal model: every sector up to the top has data).
   for (double nbar : {0.0, 0.3}) {
