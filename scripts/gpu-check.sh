@@ -130,9 +130,9 @@ do_run() {
   local sanitizer
   sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
   if [ -n "$sanitizer" ]; then
-    step "compute-sanitizer memcheck" 90 "$sanitizer" --tool memcheck --error-exitcode 9 \
+    step "compute-sanitizer memcheck" 120 "$sanitizer" --tool memcheck --error-exitcode 9 \
       "$bundle/bin/qtraj_cuda_tests" \
-      --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.*'
+      --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*'
   else
     say "compute-sanitizer: not found, memcheck skipped"
   fi
