@@ -8,9 +8,9 @@
 
 #include <vector>
 
-#include "trajectory_bench_config.hpp"
 #include "qtraj/model/model.hpp"
 #include "qtraj/trajectory/system.hpp"
+#include "trajectory_bench_config.hpp"
 
 namespace {
 
@@ -32,8 +32,18 @@ void setup(benchmark::State& state, const std::vector<long long>& spins) {
 void BM_Setup_400_40_4(benchmark::State& s) { setup(s, {400, 40, 4}); }
 void BM_Setup_200_40_8(benchmark::State& s) { setup(s, {200, 40, 8}); }
 
-BENCHMARK(BM_Setup_400_40_4)->Arg(1)->Arg(2)->Iterations(2)->Unit(benchmark::kSecond)->UseRealTime();
-BENCHMARK(BM_Setup_200_40_8)->Arg(1)->Arg(2)->Iterations(2)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK(BM_Setup_400_40_4)
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(2)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
+BENCHMARK(BM_Setup_200_40_8)
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(2)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
 
 }  // namespace
 

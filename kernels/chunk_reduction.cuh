@@ -1,11 +1,11 @@
 #pragma once
 // The CUDA backend's ensemble reduction, host-device and templated on the team so the CPU tests run
-// the very code the kernels run (tests/backend/ensemble_reduction_test.cpp; kernels/ensemble_kernels.cu
-// launches it). No CUDA runtime header: plain C++ includes this file too.
+// the very code the kernels run (tests/backend/ensemble_reduction_test.cpp; launched by
+// kernels/ensemble_kernels.cu). No CUDA runtime header: plain C++ includes this file too.
 //
 // Per batch, the trajectory kernel leaves each trajectory's observables in d_obs
 // (count x V doubles, V = num_times x 2M, row r = t - batch first). A batch covers pieces
-// ("segments") of the fixed chunks (src/trajectory/run.hpp; plan: include/qtraj/backend/batch_plan.hpp).
+// ("segments") of the fixed chunks (src/trajectory/run.hpp; the plan: batch_plan.hpp).
 // For every (segment, value v) one thread walks the segment's trajectories in index order with
 // Welford's update (welford.hpp), continuing the chunk's state carried over from the previous batch
 // when the chunk was split. That is exactly the CPU backend's Aggregator::add of the chunk's

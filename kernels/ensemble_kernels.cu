@@ -20,8 +20,8 @@ struct ThreadRange {
 
 __global__ void reduce_chunks_kernel(const ChunkReduceArgs args) {
   const long long v_begin = static_cast<long long>(blockIdx.x) * blockDim.x;
-  const long long v_end = v_begin + blockDim.x < args.num_values ? v_begin + blockDim.x
-                                                                 : args.num_values;
+  const long long v_end =
+      v_begin + blockDim.x < args.num_values ? v_begin + blockDim.x : args.num_values;
   ThreadRange team;
   reduce_segment_tile(team, args, static_cast<int>(blockIdx.y), v_begin, v_end);
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Host launchers of the ensemble kernels (HOOMD style: gpu_... returns the cudaError_t of the launch
-// or of the CUB call). The reduction body is chunk_reduction.cuh (host-device, tested on the CPU).
+// Host launchers of the ensemble kernels (HOOMD style: gpu_... returns the cudaError_t of the
+// launch or of the CUB call). The reduction body is chunk_reduction.cuh (host-device, tested on the
+// CPU).
 #include <cuda_runtime.h>
 
 #include <cstddef>

@@ -3,7 +3,8 @@
 //
 // Per batch k (plan: batch_plan.hpp; buffers of slot k % 2 where two batches can be in flight):
 //   compute stream: segment table H2D -> trajectory kernel -> chunk reduction (chunk_reduction.cuh)
-//                   -> cub histogram per reservoir -> cub min of the jump totals -> event computed[k%2]
+//                   -> cub histogram per reservoir -> cub min of the jump totals -> event
+//                   computed[k%2]
 //   copy stream:    waits computed[k%2] -> D2H of the chunk states, histogram, min and the jump
 //                   records into pinned host buffers -> event copied[k%2]
 //   host:           while batch k runs, waits copied[(k-1)%2] and hands batch k-1 to the sink.
@@ -45,12 +46,15 @@ class PinnedBuffer {
     if (status != cudaSuccess) {
       (void)cudaGetLastError();
       ptr_ = nullptr;
-      throw DeviceError(std::string(kWho) + ": cudaMallocHost of " + detail::format_bytes(double(bytes)) +
-                        " for " + what + " failed: " + cudaGetErrorString(status));
+      throw DeviceError(std::string(kWho) + ": cudaMallocHost of " +
+                        detail::format_bytes(double(bytes)) + " for " + what +
+                        " failed: " + cudaGetErrorString(status));
     }
   }
   template <class T>
-  T* as() const { return static_cast<T*>(ptr_); }
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
 
  private:
   void* ptr_ = nullptr;
@@ -129,7 +133,8 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
 
   QTRAJ_CUDA_CHECK(cudaSetDevice(s.info.device));
   double* d_times = static_cast<double*>(s.times.ensure(n_t * sizeof(double), "the output grid"));
-  QTRAJ_CUDA_CHECK(cudaMemcpy(d_times, req.times.data(), n_t * sizeof(double), cudaMemcpyHostToDevice));
+  QTRAJ_CUDA_CHECK(
+      cudaMemcpy(d_times, req.times.data(), n_t * sizeof(double), cudaMemcpyHostToDevice));
   detail::DeviceBuffer channel_reservoir, obs, counts, carry, temp;
   int* d_channel_reservoir = static_cast<int*>(
       channel_reservoir.ensure(std::max(c, 1) * sizeof(int), "channel reservoirs"));
@@ -174,12 +179,12 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   const std::size_t n = static_cast<std::size_t>(std::max<std::int64_t>(largest, 1));
   const std::string batch_txt = " (batches of " + std::to_string(largest) + " trajectories)";
 
-  double* d_obs = static_cast<double*>(obs.ensure(n * num_values * sizeof(double),
-                                                  "per-trajectory observables" + batch_txt));
-  int* d_counts = static_cast<int*>(counts.ensure(n * std::max(c, 1) * sizeof(int),
-                                                  "per-channel jump counts" + batch_txt));
-  double* d_carry = static_cast<double*>(carry.ensure(2 * num_values * sizeof(double),
-                                                      "split-chunk Welford state"));
+  double* d_obs = static_cast<double*>(
+      obs.ensure(n * num_values * sizeof(double), "per-trajectory observables" + batch_txt));
+  int* d_counts = static_cast<int*>(
+      counts.ensure(n * std::max(c, 1) * sizeof(int), "per-channel jump counts" + batch_txt));
+  double* d_carry = static_cast<double*>(
+      carry.ensure(2 * num_values * sizeof(double), "split-chunk Welford state"));
   void* d_temp = temp.ensure(std::max<std::size_t>(cub_temp, 1), "CUB temporary storage");
   Slot slots[2];
   for (Slot& sl : slots) {
@@ -254,99 +259,103 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   };
 
   try {
-  for (std::size_t k = 0; k < plan.size(); ++k) {
-    const PlannedBatch& b = plan[k];
-    Slot& sl = slots[k & 1];
-    if (sl.batch >= 0) finish(sl);  // batch k - 2 (normally finished in the previous round)
-    const std::int64_t count = b.end - b.begin;
-    // Set-up: the segment table in pinned memory, then H2D on the compute stream.
-    ReductionSegment* hs = sl.h_segments.as<ReductionSegment>();
-    const std::vector<ReductionSegment> table = reduction_segments(b);
-    std::copy(table.begin(), table.end(), hs);
-    const int nseg = static_cast<int>(b.segments.size());
-    QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.segments.as<ReductionSegment>(), hs,
-                                     nseg * sizeof(ReductionSegment), cudaMemcpyHostToDevice,
-                                     compute.s));
-    TrajectoryBatchArgs args;
-    args.d_bundles = s.d_bundles;
-    args.d_bundle_of_choice = s.d_bundle_of_choice;
-    args.d_weights = s.d_weights;
-    args.d_weight_begin = s.d_weight_begin;
-    args.num_domains = s.num_domains;
-    args.num_channels = c;
-    args.max_dim = s.max_dim;
-    args.seed = req.seed;
-    args.first = req.first + b.begin;
-    args.count = count;
-    args.d_times = d_times;
-    args.num_times = n_t;
-    args.d_obs = d_obs;
-    args.d_jumps = sl.jumps.as<int>();
-    args.d_channel_counts = d_counts;
-    args.d_jump_time = sl.rec_time.as<double>();
-    args.d_jump_channel = sl.rec_channel.as<int>();
-    args.jump_capacity = cap;
-    args.record_end = req.first + req.record;
-    args.d_channel_reservoir = d_channel_reservoir;
-    args.num_reservoirs = num_res;
-    args.d_reservoir_counts = sl.reservoir.as<int>();
-    QTRAJ_CUDA_CHECK(cudaEventRecord(sl.kernel_start.e, compute.s));
-    s.launch_trajectories(cfg, req.propagator, args, compute.s);
+    for (std::size_t k = 0; k < plan.size(); ++k) {
+      const PlannedBatch& b = plan[k];
+      Slot& sl = slots[k & 1];
+      if (sl.batch >= 0) finish(sl);  // batch k - 2 (normally finished in the previous round)
+      const std::int64_t count = b.end - b.begin;
+      // Set-up: the segment table in pinned memory, then H2D on the compute stream.
+      ReductionSegment* hs = sl.h_segments.as<ReductionSegment>();
+      const std::vector<ReductionSegment> table = reduction_segments(b);
+      std::copy(table.begin(), table.end(), hs);
+      const int nseg = static_cast<int>(b.segments.size());
+      QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.segments.as<ReductionSegment>(), hs,
+                                       nseg * sizeof(ReductionSegment), cudaMemcpyHostToDevice,
+                                       compute.s));
+      TrajectoryBatchArgs args;
+      args.d_bundles = s.d_bundles;
+      args.d_bundle_of_choice = s.d_bundle_of_choice;
+      args.d_weights = s.d_weights;
+      args.d_weight_begin = s.d_weight_begin;
+      args.num_domains = s.num_domains;
+      args.num_channels = c;
+      args.max_dim = s.max_dim;
+      args.seed = req.seed;
+      args.first = req.first + b.begin;
+      args.count = count;
+      args.d_times = d_times;
+      args.num_times = n_t;
+      args.d_obs = d_obs;
+      args.d_jumps = sl.jumps.as<int>();
+      args.d_channel_counts = d_counts;
+      args.d_jump_time = sl.rec_time.as<double>();
+      args.d_jump_channel = sl.rec_channel.as<int>();
+      args.jump_capacity = cap;
+      args.record_end = req.first + req.record;
+      args.d_channel_reservoir = d_channel_reservoir;
+      args.num_reservoirs = num_res;
+      args.d_reservoir_counts = sl.reservoir.as<int>();
+      QTRAJ_CUDA_CHECK(cudaEventRecord(sl.kernel_start.e, compute.s));
+      s.launch_trajectories(cfg, req.propagator, args, compute.s);
 
-    ChunkReduceArgs red;
-    red.d_obs = d_obs;
-    red.num_values = num_values;
-    red.d_segments = sl.segments.as<ReductionSegment>();
-    red.num_segments = nseg;
-    red.d_mean = sl.mean.as<double>();
-    red.d_m2 = sl.m2.as<double>();
-    red.d_carry_mean = d_carry;
-    red.d_carry_m2 = d_carry + num_values;
-    QTRAJ_CUDA_CHECK(gpu_reduce_chunks(red, kReduceBlock, compute.s));
-    // CUB on the compute stream, one call after another: one temporary buffer serves them all.
-    for (int r = 0; r < num_res; ++r) {
+      ChunkReduceArgs red;
+      red.d_obs = d_obs;
+      red.num_values = num_values;
+      red.d_segments = sl.segments.as<ReductionSegment>();
+      red.num_segments = nseg;
+      red.d_mean = sl.mean.as<double>();
+      red.d_m2 = sl.m2.as<double>();
+      red.d_carry_mean = d_carry;
+      red.d_carry_m2 = d_carry + num_values;
+      QTRAJ_CUDA_CHECK(gpu_reduce_chunks(red, kReduceBlock, compute.s));
+      // CUB on the compute stream, one call after another: one temporary buffer serves them all.
+      for (int r = 0; r < num_res; ++r) {
+        std::size_t bytes = cub_temp;
+        QTRAJ_CUDA_CHECK(gpu_count_histogram(d_temp, bytes, sl.reservoir.as<int>() + r * count,
+                                             sl.hist.as<int>() + r * bins, bins,
+                                             static_cast<int>(count), compute.s));
+      }
       std::size_t bytes = cub_temp;
-      QTRAJ_CUDA_CHECK(gpu_count_histogram(d_temp, bytes, sl.reservoir.as<int>() + r * count,
-                                           sl.hist.as<int>() + r * bins, bins,
-                                           static_cast<int>(count), compute.s));
-    }
-    std::size_t bytes = cub_temp;
-    QTRAJ_CUDA_CHECK(gpu_min_int(d_temp, bytes, sl.jumps.as<int>(), sl.min.as<int>(),
-                                 static_cast<int>(count), compute.s));
-    QTRAJ_CUDA_CHECK(cudaEventRecord(sl.kernel_stop.e, compute.s));
-    QTRAJ_CUDA_CHECK(cudaEventRecord(sl.computed.e, compute.s));
+      QTRAJ_CUDA_CHECK(gpu_min_int(d_temp, bytes, sl.jumps.as<int>(), sl.min.as<int>(),
+                                   static_cast<int>(count), compute.s));
+      QTRAJ_CUDA_CHECK(cudaEventRecord(sl.kernel_stop.e, compute.s));
+      QTRAJ_CUDA_CHECK(cudaEventRecord(sl.computed.e, compute.s));
 
-    // Copy-back of batch k on the copy stream, after its kernels.
-    QTRAJ_CUDA_CHECK(cudaStreamWaitEvent(copy.s, sl.computed.e, 0));
-    QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_mean.as<double>(), sl.mean.as<double>(),
-                                     nseg * num_values * sizeof(double), cudaMemcpyDeviceToHost, copy.s));
-    QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_m2.as<double>(), sl.m2.as<double>(),
-                                     nseg * num_values * sizeof(double), cudaMemcpyDeviceToHost, copy.s));
-    QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_hist.as<int>(), sl.hist.as<int>(),
-                                     static_cast<std::size_t>(num_res) * bins * sizeof(int),
-                                     cudaMemcpyDeviceToHost, copy.s));
-    QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_min.as<int>(), sl.min.as<int>(), sizeof(int),
-                                     cudaMemcpyDeviceToHost, copy.s));
-    const std::int64_t rec_here = std::min(count, req.record - b.begin);
-    if (rec_here > 0) {
-      QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_rec_jumps.as<int>(), sl.jumps.as<int>(),
-                                       rec_here * sizeof(int), cudaMemcpyDeviceToHost, copy.s));
-      QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_rec_time.as<double>(), sl.rec_time.as<double>(),
-                                       rec_here * cap * sizeof(double), cudaMemcpyDeviceToHost, copy.s));
-      QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_rec_channel.as<int>(), sl.rec_channel.as<int>(),
-                                       rec_here * cap * sizeof(int), cudaMemcpyDeviceToHost, copy.s));
+      // Copy-back of batch k on the copy stream, after its kernels.
+      QTRAJ_CUDA_CHECK(cudaStreamWaitEvent(copy.s, sl.computed.e, 0));
+      QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_mean.as<double>(), sl.mean.as<double>(),
+                                       nseg * num_values * sizeof(double), cudaMemcpyDeviceToHost,
+                                       copy.s));
+      QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_m2.as<double>(), sl.m2.as<double>(),
+                                       nseg * num_values * sizeof(double), cudaMemcpyDeviceToHost,
+                                       copy.s));
+      QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_hist.as<int>(), sl.hist.as<int>(),
+                                       static_cast<std::size_t>(num_res) * bins * sizeof(int),
+                                       cudaMemcpyDeviceToHost, copy.s));
+      QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_min.as<int>(), sl.min.as<int>(), sizeof(int),
+                                       cudaMemcpyDeviceToHost, copy.s));
+      const std::int64_t rec_here = std::min(count, req.record - b.begin);
+      if (rec_here > 0) {
+        QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_rec_jumps.as<int>(), sl.jumps.as<int>(),
+                                         rec_here * sizeof(int), cudaMemcpyDeviceToHost, copy.s));
+        QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_rec_time.as<double>(), sl.rec_time.as<double>(),
+                                         rec_here * cap * sizeof(double), cudaMemcpyDeviceToHost,
+                                         copy.s));
+        QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_rec_channel.as<int>(), sl.rec_channel.as<int>(),
+                                         rec_here * cap * sizeof(int), cudaMemcpyDeviceToHost,
+                                         copy.s));
+      }
+      QTRAJ_CUDA_CHECK(cudaEventRecord(sl.copied.e, copy.s));
+      sl.batch = static_cast<std::int64_t>(k);
+      // While batch k runs: hand batch k - 1 to the sink.
+      Slot& prev = slots[(k + 1) & 1];
+      if (prev.batch >= 0) finish(prev);
     }
-    QTRAJ_CUDA_CHECK(cudaEventRecord(sl.copied.e, copy.s));
-    sl.batch = static_cast<std::int64_t>(k);
-    // While batch k runs: hand batch k - 1 to the sink.
-    Slot& prev = slots[(k + 1) & 1];
-    if (prev.batch >= 0) finish(prev);
-  }
-  for (std::size_t k = plan.size(); k < plan.size() + 2; ++k) {  // the last one or two batches
-    Slot& sl = slots[k & 1];
-    if (sl.batch >= 0) finish(sl);
-  }
-  QTRAJ_CUDA_CHECK(cudaStreamSynchronize(copy.s));
+    for (std::size_t k = plan.size(); k < plan.size() + 2; ++k) {  // the last one or two batches
+      Slot& sl = slots[k & 1];
+      if (sl.batch >= 0) finish(sl);
+    }
+    QTRAJ_CUDA_CHECK(cudaStreamSynchronize(copy.s));
   } catch (...) {  // let the work in flight end before the buffers are freed
     cudaStreamSynchronize(compute.s);
     cudaStreamSynchronize(copy.s);

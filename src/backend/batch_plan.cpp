@@ -46,9 +46,10 @@ std::vector<PlannedBatch> plan_batches(const std::vector<std::int64_t>& chunk_be
   return batches;
 }
 
-std::size_t batch_bytes_per_trajectory(int num_times, int row, int num_channels,
-                                       int num_reservoirs, int record_capacity) {
-  const std::size_t obs = sizeof(double) * static_cast<std::size_t>(num_times) * static_cast<std::size_t>(row);
+std::size_t batch_bytes_per_trajectory(int num_times, int row, int num_channels, int num_reservoirs,
+                                       int record_capacity) {
+  const std::size_t obs =
+      sizeof(double) * static_cast<std::size_t>(num_times) * static_cast<std::size_t>(row);
   const std::size_t counts = sizeof(int) * (static_cast<std::size_t>(num_channels) +
                                             2 * (1 + static_cast<std::size_t>(num_reservoirs)));
   const std::size_t records =
@@ -59,8 +60,10 @@ std::size_t batch_bytes_per_trajectory(int num_times, int row, int num_channels,
 std::int64_t batch_capacity(std::size_t free_bytes, std::size_t fixed_bytes,
                             std::size_t per_trajectory_bytes, std::size_t cap_bytes,
                             double fraction) {
-  if (per_trajectory_bytes == 0) throw std::invalid_argument("batch_capacity: zero bytes per trajectory");
-  const double usable = fraction * static_cast<double>(free_bytes) - static_cast<double>(fixed_bytes);
+  if (per_trajectory_bytes == 0)
+    throw std::invalid_argument("batch_capacity: zero bytes per trajectory");
+  const double usable =
+      fraction * static_cast<double>(free_bytes) - static_cast<double>(fixed_bytes);
   const double budget = std::min(usable, static_cast<double>(cap_bytes));
   if (!(budget >= static_cast<double>(per_trajectory_bytes))) return 0;
   return static_cast<std::int64_t>(budget / static_cast<double>(per_trajectory_bytes));

@@ -1,10 +1,10 @@
 // The CUDA backend's batch planning (include/qtraj/backend/batch_plan.hpp), host-only.
+#include "qtraj/backend/batch_plan.hpp"
+
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 #include <vector>
-
-#include "qtraj/backend/batch_plan.hpp"
 
 using namespace qtraj::cuda;
 

@@ -17,13 +17,13 @@
 
 #include "bundle_staging.cuh"
 #include "chunk_reduction.cuh"
-#include "trajectory_batch.cuh"
 #include "qtraj/backend/batch_plan.hpp"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/backend/thread_team.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "trajectory/run.hpp"
 #include "trajectory/test_helpers.hpp"
+#include "trajectory_batch.cuh"
 
 using namespace qtraj;
 using namespace qtraj::backend;
@@ -62,8 +62,9 @@ Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block
   int max_dim = 1;
   for (const auto& choice : drawable_choices(run.weights, run.weight_begin)) {
     table[choice_key(run.weight_begin.data(), m, choice.data())] = static_cast<int>(bundles.size());
-    bundles.push_back(stage_bundle(run.cache->get(choice), "",
-                                   [](const auto* src, std::size_t, const std::string&) { return src; }));
+    bundles.push_back(
+        stage_bundle(run.cache->get(choice), "",
+                     [](const auto* src, std::size_t, const std::string&) { return src; }));
     max_dim = std::max(max_dim, bundles.back().view.max_sector_dim);
   }
   std::vector<int> channel_reservoir;
@@ -76,7 +77,8 @@ Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block
   e.all = Aggregator(static_cast<std::size_t>(num_values));
   e.rec_time.resize(run.record);
   e.rec_channel.resize(run.record);
-  std::vector<double> work(static_cast<std::size_t>(workspace_doubles<SpectralPropagator>(max_dim, c)));
+  std::vector<double> work(
+      static_cast<std::size_t>(workspace_doubles<SpectralPropagator>(max_dim, c)));
   const TrajectoryWorkspace ws = carve_workspace<SpectralPropagator>(work.data(), max_dim, c);
   std::vector<double> carry(2 * num_values, -1.0);
   for (const PlannedBatch& b : plan_batches(chunk_begin, max_batch)) {
@@ -180,7 +182,8 @@ Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block
         e.rec_channel[b.begin + r] = one_channel;
         continue;
       }
-      e.rec_time[b.begin + r].assign(rec_time.begin() + r * cap, rec_time.begin() + r * cap + jumps[r]);
+      e.rec_time[b.begin + r].assign(rec_time.begin() + r * cap,
+                                     rec_time.begin() + r * cap + jumps[r]);
       e.rec_channel[b.begin + r].assign(rec_channel.begin() + r * cap,
                                         rec_channel.begin() + r * cap + jumps[r]);
     }
@@ -222,8 +225,8 @@ void check_all_shapes(const RunCase& rc, int bins) {
   Tally cpu(run);
   run_trajectories_cpu(run, cpu, {});
   // Batch sizes: one batch, chunk-aligned-ish, odd, and 1 and 2 (every chunk split).
-  for (std::int64_t max_batch : {run.total, std::int64_t(97), std::int64_t(7), std::int64_t(2),
-                                 std::int64_t(1)}) {
+  for (std::int64_t max_batch :
+       {run.total, std::int64_t(97), std::int64_t(7), std::int64_t(2), std::int64_t(1)}) {
     for (int block : {1, 7, 32, 65, 128}) {
       SCOPED_TRACE("max_batch " + std::to_string(max_batch) + ", reduction block " +
                    std::to_string(block));

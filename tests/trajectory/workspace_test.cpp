@@ -1,5 +1,5 @@
-// Per-propagator workspace sizes (system_view.hpp: workspace_doubles<P>, carve_workspace<P>) and the
-// multi-threaded per-sector set-up of TrajectorySystem.
+// Per-propagator workspace sizes (system_view.hpp: workspace_doubles<P>, carve_workspace<P>) and
+// the multi-threaded per-sector set-up of TrajectorySystem.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,7 +18,8 @@ namespace {
 /// workspace_doubles<SpectralPropagator> doubles followed by a NaN guard, checks the guard.
 OneTrajectory run_in_tight_workspace(const Fixture& f, std::uint64_t index, bool& guard_intact) {
   const auto& sys = f.system->view();
-  const long long need = workspace_doubles<SpectralPropagator>(sys.max_sector_dim, sys.num_channels);
+  const long long need =
+      workspace_doubles<SpectralPropagator>(sys.max_sector_dim, sys.num_channels);
   constexpr int kGuard = 512;
   std::vector<double> buf(static_cast<std::size_t>(need) + kGuard,
                           std::numeric_limits<double>::quiet_NaN());

@@ -42,11 +42,11 @@ std::vector<PlannedBatch> plan_batches(const std::vector<std::int64_t>& chunk_be
 /// buffer), its per-channel jump counts (C ints), its jump total and per-reservoir counts (ints,
 /// two buffers: double buffering) and, when jumps are recorded, record_capacity jump records
 /// (double + int each, two buffers).
-std::size_t batch_bytes_per_trajectory(int num_times, int row, int num_channels,
-                                       int num_reservoirs, int record_capacity);
+std::size_t batch_bytes_per_trajectory(int num_times, int row, int num_channels, int num_reservoirs,
+                                       int record_capacity);
 
-/// Largest batch (trajectories) that fits: floor(min(cap_bytes, fraction * free_bytes - fixed_bytes)
-/// / per_trajectory_bytes), 0 if it is below 1.
+/// Largest batch (trajectories) that fits: floor(min(cap_bytes, fraction * free_bytes -
+/// fixed_bytes) / per_trajectory_bytes), 0 if it is below 1.
 std::int64_t batch_capacity(std::size_t free_bytes, std::size_t fixed_bytes,
                             std::size_t per_trajectory_bytes, std::size_t cap_bytes,
                             double fraction = 0.8);

@@ -30,7 +30,8 @@ struct EnsembleResult {
   EnsembleInfo info;
 };
 
-EnsembleRequest request(const Case& c, std::int64_t total, std::int64_t chunks, std::int64_t record) {
+EnsembleRequest request(const Case& c, std::int64_t total, std::int64_t chunks,
+                        std::int64_t record) {
   EnsembleRequest req;
   for (std::int64_t k = 0; k <= chunks; ++k)
     req.chunk_begin.push_back(k * (total / chunks) + std::min<std::int64_t>(k, total % chunks));
@@ -92,10 +93,12 @@ TEST(CudaEnsemble, DeviceAggregationEqualsHostAggregatorOfTheSameTrajectories) {
   Aggregator host(values);
   for (std::int64_t k = 0; k < chunks; ++k) {
     Aggregator chunk(values);
-    for (std::int64_t t = req.chunk_begin[k]; t < req.chunk_begin[k + 1]; ++t) chunk.add(out.obs_of(t));
+    for (std::int64_t t = req.chunk_begin[k]; t < req.chunk_begin[k + 1]; ++t)
+      chunk.add(out.obs_of(t));
     host.merge(chunk);
   }
-  for (std::int64_t max_batch : {std::int64_t(0), std::int64_t(1000), std::int64_t(7), std::int64_t(5)}) {
+  for (std::int64_t max_batch :
+       {std::int64_t(0), std::int64_t(1000), std::int64_t(7), std::int64_t(5)}) {
     SCOPED_TRACE("max_batch " + std::to_string(max_batch));
     EnsembleRequest r = req;
     r.max_batch = max_batch;
