@@ -136,8 +136,9 @@ do_run() {
   else
     say "compute-sanitizer: not found, memcheck skipped"
   fi
-  step "qtraj_cuda_bench (10^6 trajectories; CPU backend with 16 threads)" 90 \
-    "$bundle/bin/qtraj_cuda_bench" --trajectories 1000000 --cpu-trajectories 200000 --threads 16
+  step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 150 \
+    "$bundle/bin/qtraj_cuda_bench" --trajectories 1000000 --cpu-trajectories 200000 --threads 16 \
+    --big 20000
   local work="${TMPDIR:-/tmp}/qtraj-gpu-check.$$"
   mkdir -p "$work"
   step "qtraj run (exact)" 30 "$bundle/bin/qtraj" run "$bundle/run/fig2b-trajectories.toml" -q \

@@ -3,7 +3,7 @@
 // 201 linear output points, spectral propagator), for N = (12, 6, 2) and (40, 2).
 //
 //   ./build-cuda4/qtraj_cuda_bench [--trajectories 100000] [--cpu-trajectories 10000]
-//                                  [--batch 25000] [--block 0] [--threads 0]
+//                                  [--batch 25000] [--block 0] [--threads 0] [--big 0]
 //
 // Columns:
 //   old_t/s    the former host loop: TrajectoryBatchRunner::run per batch (kernel, copy back every
@@ -16,6 +16,7 @@
 //   cpu_t/s    solve_trajectories with backend = "cpu" (bundles, trajectories, aggregation).
 // Upload of the bundle is timed separately (upload_s). Status when written: compiled with
 // nvcc 13; never run on a GPU, so no numbers are recorded yet (scripts/gpu-check.sh runs it).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -72,7 +73,9 @@ Row measure(const std::vector<long long>& spins, std::int64_t n_gpu, std::int64_
 
   // GPU: bundle build + upload, then batches with host aggregation.
   auto t0 = Clock::now();
-  qtraj::trajectory::TrajectorySystem system(cfg.model, channels, chosen, true, false);
+  const int setup_threads =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  qtraj::trajectory::TrajectorySystem system(cfg.model, channels, chosen, true, false, setup_threads);
   qtraj::cuda::LaunchSettings launch;
   launch.block_size = block;
   qtraj::cuda::TrajectoryBatchRunner runner(system, launch);
@@ -146,6 +149,8 @@ int main(int argc, char** argv) {
   const std::int64_t batch = arg_int(argc, argv, "--batch", 25000);
   const int block = static_cast<int>(arg_int(argc, argv, "--block", 0));
   const int threads = static_cast<int>(arg_int(argc, argv, "--threads", 0));
+  // --big N: also (400,40,4) with N GPU and N/10 CPU trajectories (set-up included in e2e/cpu).
+  const std::int64_t big = arg_int(argc, argv, "--big", 0);
   try {
     std::printf("devices:\n%s", qtraj::cuda::device_summary().c_str());
     std::printf("CPU threads: %d\n\n", threads > 0 ? threads
@@ -154,8 +159,14 @@ int main(int argc, char** argv) {
                 "system", "gpu_traj", "upload_s", "old_t/s", "kernel_t/s", "ens_t/s",
                 "ens_kern_t/s", "e2e_t/s", "cpu_t/s", "e2e/cpu", "ens/kern", "batch", "block",
                 "grid", "shm", "old<Jz>/N", "ens<Jz>/N", "cpu<Jz>/N");
-    for (const auto& spins : {std::vector<long long>{12, 6, 2}, std::vector<long long>{40, 2}}) {
-      const Row r = measure(spins, n_gpu, n_cpu, batch, block, threads);
+    struct Case {
+      std::vector<long long> spins;
+      std::int64_t gpu, cpu;
+    };
+    std::vector<Case> cases{{{12, 6, 2}, n_gpu, n_cpu}, {{40, 2}, n_gpu, n_cpu}};
+    if (big > 0) cases.push_back({{400, 40, 4}, big, std::max<std::int64_t>(1, big / 10)});
+    for (const Case& cs : cases) {
+      const Row r = measure(cs.spins, cs.gpu, cs.cpu, batch, block, threads);
       const double gpu_rate = r.gpu_trajectories / r.gpu_s;
       const double cpu_rate = r.cpu_trajectories / r.cpu_s;
       const double ens_rate = r.gpu_trajectories / r.ens_s;
