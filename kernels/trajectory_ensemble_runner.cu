@@ -144,25 +144,28 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   const detail::KernelConfig cfg = s.configure(adaptive, total);  // global scratch if needed
 
   // Batch size from the free memory: fixed buffers first, then per-trajectory buffers.
-  const std::size_t max_segments = static_cast<std::size_t>(num_chunks) + 1;
   std::size_t cub_temp = 0, t1 = 0, t2 = 0;
   const int sample_cap = 1 << 30;  // CUB's int offsets: batches stay below 2^30 trajectories
   QTRAJ_CUDA_CHECK(gpu_count_histogram(nullptr, t1, nullptr, nullptr, bins, sample_cap, 0));
   QTRAJ_CUDA_CHECK(gpu_min_int(nullptr, t2, nullptr, nullptr, sample_cap, 0));
   cub_temp = std::max(t1, t2);
-  const std::size_t per_slot_fixed =
-      max_segments * (sizeof(ReductionSegment) + 2 * sizeof(double) * num_values) +
-      sizeof(int) * (static_cast<std::size_t>(num_res) * bins + 1);
-  const std::size_t fixed = 2 * per_slot_fixed + 2 * sizeof(double) * num_values + cub_temp;
+  // Fixed: per slot (2) the chunk states and segment table of each segment, the histogram and min;
+  // the split-chunk carry; CUB's temporary storage. The segment part shrinks with the batch.
+  const std::size_t segment_bytes =
+      2 * (sizeof(ReductionSegment) + 2 * sizeof(double) * static_cast<std::size_t>(num_values));
+  const std::size_t fixed = 2 * sizeof(int) * (static_cast<std::size_t>(num_res) * bins + 1) +
+                            2 * sizeof(double) * num_values + cub_temp;
   std::size_t free_bytes = 0, total_bytes = 0;
   QTRAJ_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   const std::size_t per_trajectory = batch_bytes_per_trajectory(n_t, row, c, num_res, cap);
-  std::int64_t max_batch = batch_capacity(free_bytes, fixed, per_trajectory, kBatchCapBytes);
+  std::int64_t max_batch = ensemble_batch_capacity(free_bytes, fixed, segment_bytes, num_chunks,
+                                                   per_trajectory, kBatchCapBytes);
   max_batch = std::min<std::int64_t>(max_batch, sample_cap);
   if (req.max_batch > 0) max_batch = std::min(max_batch, req.max_batch);
   if (max_batch < 1)
     throw DeviceError(std::string(kWho) + ": not even one trajectory fits the device: " +
                       detail::format_bytes(double(fixed)) + " fixed + " +
+                      detail::format_bytes(double(2 * segment_bytes)) + " for two chunk states + " +
                       detail::format_bytes(double(per_trajectory)) + " per trajectory, " +
                       detail::format_bytes(double(free_bytes)) + " free");
   const std::vector<PlannedBatch> plan = plan_batches(req.chunk_begin, max_batch);
@@ -210,7 +213,7 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
       sl.h_rec_channel.allocate(rec_rows * cap * sizeof(int), "jump-channel records");
     }
   }
-  info.batch_bytes = n * per_trajectory + fixed;
+  info.batch_bytes = n * per_trajectory + fixed + most_segments * segment_bytes;
   Stream compute, copy;
   std::vector<std::pair<std::int64_t, int>> reruns;  // (t, jumps) recorded beyond cap slots
 

@@ -69,6 +69,28 @@ std::int64_t batch_capacity(std::size_t free_bytes, std::size_t fixed_bytes,
   return static_cast<std::int64_t>(budget / static_cast<double>(per_trajectory_bytes));
 }
 
+std::int64_t ensemble_batch_capacity(std::size_t free_bytes, std::size_t fixed_bytes,
+                                     std::size_t segment_bytes, std::int64_t num_chunks,
+                                     std::size_t per_trajectory_bytes, std::size_t cap_bytes,
+                                     double fraction) {
+  // f(B) = the batch that fits when the segment bound is that of a batch of B: non-increasing in
+  // B, so "f(B) >= B" holds for B = 1 .. B* and fails beyond: bisection finds B*.
+  auto fits = [&](std::int64_t b) {
+    const std::int64_t segments = std::min(b, num_chunks) + 1;
+    return batch_capacity(free_bytes, fixed_bytes + segment_bytes * static_cast<std::size_t>(segments),
+                          per_trajectory_bytes, cap_bytes, fraction);
+  };
+  const std::int64_t all = fits(num_chunks);  // bound of any batch of >= num_chunks trajectories
+  if (all >= num_chunks) return all;
+  std::int64_t lo = 0, hi = num_chunks;  // fits(lo) >= lo holds (lo = 0), fits(hi) < hi
+  while (hi - lo > 1) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    if (fits(mid) >= mid) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
 bool add_binned_histogram(const int* bins, int num_bins, int num_reservoirs, std::int64_t count,
                           std::vector<std::vector<std::int64_t>>& histogram) {
   for (int r = 0; r < num_reservoirs; ++r) {

@@ -116,3 +116,21 @@ TEST(BatchPlan, HistogramBinsAndFallback) {
   add_counted_histogram(counts.data(), 2, 3, h);
   EXPECT_EQ(h, (std::vector<std::vector<std::int64_t>>{{2, 3, 1, 0, 0, 1}, {7}}));
 }
+
+TEST(BatchPlan, EnsembleCapacityShrinksTheSegmentBound) {
+  const std::size_t mib = std::size_t(1) << 20;
+  const std::size_t per = 10000, seg = 2 * mib;  // a large grid: 2 MiB of chunk state per segment
+  // Small per-segment state: the all-chunks bound holds and the plain capacity is returned.
+  EXPECT_EQ(ensemble_batch_capacity(1000 * mib, 0, 1000, 256, per, 256 * mib),
+            batch_capacity(1000 * mib, 1000 * 257, per, 256 * mib));
+  // 257 segments x 2 MiB = 514 MiB > 0.8 x 600 MiB: the all-chunks bound refuses, fewer fit.
+  EXPECT_EQ(batch_capacity(600 * mib, seg * 257, per, 256 * mib), 0);
+  const std::int64_t b = ensemble_batch_capacity(600 * mib, 0, seg, 256, per, 256 * mib);
+  ASSERT_GT(b, 0);
+  ASSERT_LT(b, 256);
+  // b is consistent (b trajectories fit with b + 1 segments) and maximal (b + 1 do not).
+  EXPECT_GE(batch_capacity(600 * mib, seg * (b + 1), per, 256 * mib), b);
+  EXPECT_LT(batch_capacity(600 * mib, seg * (b + 2), per, 256 * mib), b + 1);
+  // Nothing fits: 0.
+  EXPECT_EQ(ensemble_batch_capacity(mib, 0, seg, 256, per, 256 * mib), 0);
+}

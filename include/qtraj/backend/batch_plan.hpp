@@ -51,6 +51,17 @@ std::int64_t batch_capacity(std::size_t free_bytes, std::size_t fixed_bytes,
                             std::size_t per_trajectory_bytes, std::size_t cap_bytes,
                             double fraction = 0.8);
 
+/// Largest batch when the fixed memory also grows with the segments a batch may hold (the device's
+/// per-segment chunk states): fixed = fixed_bytes + segment_bytes x segments, where a batch of B
+/// trajectories over num_chunks chunks holds at most min(B, num_chunks) + 1 segments. Returns the
+/// largest B with batch_capacity(free, fixed(min(B, num_chunks) + 1), per_trajectory, cap) >= B
+/// (so a large output grid does not make the all-chunks bound refuse a run that fits with fewer
+/// segments per batch); 0 if not even B = 1 fits.
+std::int64_t ensemble_batch_capacity(std::size_t free_bytes, std::size_t fixed_bytes,
+                                     std::size_t segment_bytes, std::int64_t num_chunks,
+                                     std::size_t per_trajectory_bytes, std::size_t cap_bytes,
+                                     double fraction = 0.8);
+
 /// Adds one batch's device histogram (bins[res * num_bins + k] = trajectories with k jumps through
 /// reservoir res, k < num_bins; larger counts are not binned) to histogram[res][k]. Returns false,
 /// adding nothing, if some reservoir's bins hold fewer than `count` trajectories (a count fell
