@@ -5,6 +5,8 @@
 // Trajectory t (0-based) is a pure function of (seed, t). Both backends aggregate trajectories in
 // kNumChunks fixed index ranges (independent of threads, batches or devices): each chunk's
 // Aggregator adds its trajectories in index order and the chunks are merged in chunk order.
+#include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,8 +45,18 @@ class BundleCache {
     std::call_once(entry->once, [&] {
       std::vector<const DomainComponent*> chosen;
       for (std::size_t i = 0; i < choice.size(); ++i) chosen.push_back(&components_[i][choice[i]]);
-      entry->system = std::make_unique<trajectory::TrajectorySystem>(
-          model_, channels_, chosen, spectral_, adaptive_, setup_threads_);
+      // Builds running at the same time (CPU workers drawing new choices) share the set-up
+      // threads instead of each taking all of them; the data does not depend on the count.
+      const int concurrent = ++building_;
+      const int threads = std::max(1, setup_threads_ / concurrent);
+      try {
+        entry->system = std::make_unique<trajectory::TrajectorySystem>(
+            model_, channels_, chosen, spectral_, adaptive_, threads);
+      } catch (...) {
+        --building_;
+        throw;
+      }
+      --building_;
     });
     return *entry->system;
   }
@@ -55,6 +67,7 @@ class BundleCache {
   const std::vector<std::vector<DomainComponent>>& components_;
   bool spectral_, adaptive_;
   int setup_threads_;  // threads for each bundle's per-sector eigendecompositions
+  std::atomic<int> building_{0};  // bundle builds in progress
   struct Entry {
     std::once_flag once;
     std::unique_ptr<trajectory::TrajectorySystem> system;
