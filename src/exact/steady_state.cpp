@@ -1,9 +1,10 @@
 // The zero-temperature steady state in one top-down sweep (see include/qtraj/exact/steady_state.hpp
 // and docs/steady_state.md).
 //
-// Work per swept sector n (d = d_n): the eigensystem of K_n (LAPACK-free, Eigen's
-// SelfAdjointEigenSolver, the bulk of the time) and about 6 d^3 flops of GEMMs (V^T R V and
-// V X V^T, each with a symmetric result). The eigensystems do not depend on the sweep, so
+// Work per swept sector n (d = d_n): the eigensystem of K_n (the bulk of the time: LAPACK's
+// divide-and-conquer dsyevd where the build found LAPACKE, about 4x faster than Eigen's
+// SelfAdjointEigenSolver at d ~ 1300 (bench/RESULTS.md), else Eigen's) and about 6 d^3 flops of
+// GEMMs (V^T R V and V X V^T, each with a symmetric result). The eigensystems do not depend on the sweep, so
 // `threads` workers compute them ahead of it (std::async, at most `threads` sectors ahead: the
 // memory is a few d^2 matrices per sector in flight, never sum_n d_n^2); the sweep itself runs
 // on the calling thread. Results do not depend on the number of threads.
@@ -16,6 +17,13 @@
 #include <thread>
 
 #include "qtraj/error.hpp"
+
+#ifdef QTRAJ_HAVE_LAPACKE
+#include <lapacke.h>
+// OpenBLAS's own threads would oversubscribe the workers that call dsyevd concurrently; where
+// LAPACK is OpenBLAS, it is set to one thread (weak: absent from other LAPACKs).
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+#endif
 
 namespace qtraj {
 namespace exact {
@@ -49,7 +57,30 @@ struct Sector {
   Eigen::MatrixXd vectors;
 };
 
-Sector prepare_sector(const DickeSpace& space, const std::vector<Channel>& channels, int n) {
+// K = V diag(lambda) V^T, ascending eigenvalues; false if the solver failed.
+bool symmetric_eigen(Eigen::MatrixXd k, SteadyOptions::Eigensolver which, Eigen::VectorXd& lambda,
+                     Eigen::MatrixXd& vectors) {
+#ifdef QTRAJ_HAVE_LAPACKE
+  if (which == SteadyOptions::Eigensolver::lapack) {
+    const auto d = static_cast<lapack_int>(k.rows());
+    lambda.resize(d);
+    if (d > 0 && LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', d, k.data(), d, lambda.data()) != 0)
+      return false;
+    vectors = std::move(k);
+    return true;
+  }
+#else
+  (void)which;
+#endif
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(k);
+  if (eig.info() != Eigen::Success) return false;
+  lambda = eig.eigenvalues();
+  vectors = eig.eigenvectors();
+  return true;
+}
+
+Sector prepare_sector(const DickeSpace& space, const std::vector<Channel>& channels, int n,
+                      SteadyOptions::Eigensolver which) {
   Sector s;
   const auto d = static_cast<Eigen::Index>(space.sector_size(n));
   if (n == 0) {  // nothing below: K_0 = 0, every state dark
@@ -62,15 +93,21 @@ Sector prepare_sector(const DickeSpace& space, const std::vector<Channel>& chann
     s.blocks.push_back(lowering_block(space, c, n));
     k += Sparse(s.blocks.back().transpose() * s.blocks.back());
   }
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(0.5 * Eigen::MatrixXd(k));
-  if (eig.info() != Eigen::Success)
+  if (!symmetric_eigen(0.5 * Eigen::MatrixXd(k), which, s.lambda, s.vectors))
     throw Error("steady solver: the eigensolver failed on sector " + std::to_string(n));
-  s.lambda = eig.eigenvalues().cwiseMax(0.0);
-  s.vectors = eig.eigenvectors();
+  s.lambda = s.lambda.cwiseMax(0.0);  // K_n >= 0: negative round-off is zero
   return s;
 }
 
 }  // namespace
+
+bool lapack_available() {
+#ifdef QTRAJ_HAVE_LAPACKE
+  return true;
+#else
+  return false;
+#endif
+}
 
 SteadyState steady_state(const DickeSpace& space, const std::vector<Channel>& channels,
                          const std::vector<std::complex<double>>& psi,
@@ -101,6 +138,9 @@ SteadyState steady_state(const DickeSpace& space, const std::vector<Channel>& ch
 
   double total_work = 0.0, work = 0.0;
   for (int n = 0; n <= out.top_sector; ++n) total_work += std::pow(double(space.sector_size(n)), 3);
+#ifdef QTRAJ_HAVE_LAPACKE
+  if (openblas_set_num_threads) openblas_set_num_threads(1);
+#endif
   int threads = options.threads > 0 ? options.threads
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::deque<std::future<Sector>> ahead;
@@ -108,7 +148,7 @@ SteadyState steady_state(const DickeSpace& space, const std::vector<Channel>& ch
   auto launch = [&] {
     if (next < 0) return;
     ahead.push_back(std::async(std::launch::async, prepare_sector, std::cref(space),
-                               std::cref(channels), next--));
+                               std::cref(channels), next--, options.eigensolver));
   };
   for (int i = 0; i < threads; ++i) launch();
 

@@ -163,6 +163,12 @@ TEST(SteadyState, SweepConservesTraceAndExcitations) {
   EXPECT_GT(a.populations.minCoeff(), -1e-12);
   EXPECT_EQ(a.populations, b.populations);
   EXPECT_EQ(a.emitted, b.emitted);
+  // LAPACK's dsyevd (where built) and Eigen's eigensolver: the same steady state.
+  exact::SteadyOptions with_eigen;
+  with_eigen.eigensolver = exact::SteadyOptions::Eigensolver::eigen;
+  const auto e = exact::steady_state(space, channels, psi, with_eigen);
+  EXPECT_LT((a.populations - e.populations).cwiseAbs().maxCoeff(), 1e-12);
+  EXPECT_LT((a.emitted - e.emitted).cwiseAbs().maxCoeff(), 1e-12);
 }
 
 TEST(SteadyState, GroundStateStaysAndNothingIsEmitted) {

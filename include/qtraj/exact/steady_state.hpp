@@ -32,6 +32,10 @@ struct SteadyOptions {
   double dark_tolerance = 1e-10;
   /// Threads that diagonalise the sectors ahead of the sweep (0: all hardware threads).
   int threads = 0;
+  /// LAPACK's dsyevd (divide and conquer; used where the build has LAPACKE, see
+  /// lapack_available()) or Eigen's SelfAdjointEigenSolver (always available).
+  enum class Eigensolver { lapack, eigen };
+  Eigensolver eigensolver = Eigensolver::lapack;
 };
 
 struct SteadyState {
@@ -50,6 +54,9 @@ struct SteadyState {
   double max_dark_relative = 0.0;
   double min_bright_relative = 1.0;
 };
+
+/// Whether this build has LAPACK's dsyevd (else Eigensolver::lapack falls back to Eigen's).
+bool lapack_available();
 
 /// Steady state of the pure initial state psi (amplitudes over the DickeSpace index; the
 /// diagonal blocks Re(psi_n psi_n^+) are used: see the comment in sector_system.hpp). Every
