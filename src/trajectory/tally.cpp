@@ -47,6 +47,21 @@ void Tally::chunk_done(std::int64_t c, Aggregator&& chunk, const Histogram& h) {
   fold_locked();
 }
 
+void Tally::chunks_done(std::vector<std::pair<std::int64_t, Aggregator>>&& chunks,
+                        const Histogram& h) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& [c, a] : chunks)
+    if (c < folded_ || pending_.count(c))
+      throw Error("trajectories: internal error, chunk " + std::to_string(c) + " finished twice");
+  bool first = true;
+  for (auto& [c, a] : chunks) {
+    pending_.emplace(c, ChunkState{std::move(a), first ? h : Histogram(run_.num_reservoirs)});
+    first = false;
+  }
+  add_histogram(histogram, h);
+  fold_locked();
+}
+
 bool Tally::complete() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return folded_ == kNumChunks;
@@ -104,8 +119,16 @@ void Tally::absorb(const TallyState& s, bool skip_known) {
   for (const auto& [c, chunk] : s.pending) {
     if (c < 0 || c >= kNumChunks) throw Error("trajectories: no chunk " + std::to_string(c));
     if (c < folded_ || pending_.count(c)) {
-      if (skip_known) continue;
-      throw Error("trajectories: chunk " + std::to_string(c) + " finished twice");
+      // A chunk in two checkpoint files: the same state (trajectory t is a function of (seed,
+      // t), and chunk states are only ever copied). Checked where both are still unmerged.
+      const auto known = pending_.find(c);
+      if (skip_known && (known == pending_.end() ||
+                         (known->second.histogram == chunk.histogram &&
+                          known->second.all.count() == chunk.all.count() &&
+                          known->second.all.means() == chunk.all.means())))
+        continue;
+      throw Error("trajectories: chunk " + std::to_string(c) +
+                  (skip_known ? " differs between checkpoint files" : " finished twice"));
     }
     if (chunk.all.size() != all.size()) throw Error("trajectories: chunk states of different sizes");
     pending_.emplace(c, chunk);
