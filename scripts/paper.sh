@@ -38,6 +38,9 @@ for p in ${PYTHON:-} python3 /usr/bin/python3; do
 done
 [ -n "$python" ] || { echo "paper.sh: needs python3 with h5py, matplotlib, numpy" >&2; exit 2; }
 mkdir -p "$out"
+figures="fig2a fig2b fig2c fig3a fig3b fig4a fig4b eq5"
+for fig in $figures; do rm -f "$out/$fig.png" "$out/$fig.pdf"; done  # the final check sees new files only
+rm -f "$out/numbers.md" "$out"/eq5-n*-x*.h5
 ex="$root/examples/paper"
 start=$(date +%s)
 
@@ -93,7 +96,7 @@ done
 
 # Every figure must be there and non-empty.
 missing=0
-for fig in fig2a fig2b fig2c fig3a fig3b fig4a fig4b eq5; do
+for fig in $figures; do
   for ext in png pdf; do
     if [ ! -s "$out/$fig.$ext" ]; then
       echo "paper.sh: MISSING or empty: $out/$fig.$ext" >&2

@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
 """The paper's figures and numbers from the HDF5 files scripts/paper.sh writes.
 
-usage: paper_figures.py OUT_DIR [--quick]
+usage: paper_figures.py OUT_DIR [--quick] [--update-doc docs/paper.md]
 
 Reads OUT_DIR/<run>.h5 (fig2a, fig2a-trajectories, fig2a-trajectories-exact, ..., fig3a, fig3b,
 fig4a, fig4a-product, fig4b, fig4b-product, eq5-n<N1>-x<x>) and writes OUT_DIR/<fig>.png and
 .pdf for fig2a fig2b fig2c fig3a fig3b fig4a fig4b eq5, plus OUT_DIR/numbers.md: every number
 docs/paper.md quotes, computed here from the HDF5 files. Time axes are the paper's gamma t / 2
 (qtraj stores t in units of 1/gamma).
+
+--update-doc FILE replaces every block
+    <!-- numbers:KEY -->
+    ...
+    <!-- /numbers -->
+in FILE by the section of numbers.md for KEY (fig2a, fig2b, fig2c, fig3a, fig3b, fig4a, fig4b,
+eq5), so the document quotes the numbers of the last run and none typed by hand; with
+--figures-dir DIR it also copies the PNGs there.
 """
 import argparse
 import glob
@@ -112,7 +120,12 @@ def crossing(r, col, level, rising):
 
 
 def fmt_vec(v, digits=3):
-    return "(" + ", ".join(f"{x:+.{digits}f}" for x in v) + ")"
+    return "(" + ", ".join(_num(x, digits) for x in v) + ")"
+
+
+def _num(x, digits):
+    """+0.000 rather than -0.000 for values that round to zero."""
+    return f"{(x if abs(x) >= 0.5 * 10 ** -digits else 0.0):+.{digits}f}"
 
 
 def fig2(out, notes):
@@ -137,7 +150,7 @@ def fig2(out, notes):
         z, zero_dev = max_z_score(tr, tr_ex)
         final = ex.mean[-1]
         n = ex.domains
-        notes.append(f"### Fig. 2{tag}, {what} (exact, t = {ex.t[-1]:g}/gamma)\n")
+        notes.append(f"### Fig. 2{tag}, {what} (exact, t = {ex.t[-1]:g}/gamma) <!-- key:fig2{tag} -->\n")
         notes.append(f"- final <J_i^z>/N_i: {fmt_vec(final)}")
         notes.append(f"- final excitations k_i: {fmt_vec(ex.exc[-1], 2)} of {tuple(n)}")
         if len(n) > 2:
@@ -164,9 +177,10 @@ def fig3(out, notes):
         t1 = crossing(r, 0, 0.0, False)
         t2 = crossing(r, 1, -0.5 + 0.5 * (peak2 + 0.5), True)
         t3 = crossing(r, 2, -0.5 + 0.5 * (final3 + 0.5), True)
-        notes.append(f"### Fig. 3{tag}, N = {tuple(r.domains)} (mean field, {r.closure})\n")
+        notes.append(f"### Fig. 3{tag}, N = {tuple(r.domains)} (mean field, {r.closure}) <!-- key:fig3{tag} -->\n")
         notes.append(f"- half-way times, gamma t / 2: D1 decay {t1 / 2:.3g}, D2 rise {t2 / 2:.3g}, "
-                     f"D3 rise {t3 / 2:.3g} (D3 / D2 = {t3 / t2:.0f})")
+                     f"D3 rise {t3 / 2:.3g} (D3 / D2 = {t3 / t2:.0f}); superradiant delay "
+                     f"ln(N_1)/N_1 = {np.log(r.domains[0]) / r.domains[0] / 2:.3g} on this axis")
         notes.append(f"- D2 peak <J_2^z>/N_2 = {peak2:.5f}; final <J_i^z>/N_i = {fmt_vec(r.mean[-1], 5)}\n")
 
 
@@ -185,10 +199,10 @@ def fig4(out, notes):
             ax.legend(fontsize=8, loc="lower left")
         axs[1].set_ylabel("")
         save(fig, out, f"fig4{tag}")
-        notes.append(f"### Fig. 4{tag}, N = {tuple(dk.domains)} ({solver}), <J_1^z>(0) = 0\n")
+        notes.append(f"### Fig. 4{tag}, N = {tuple(dk.domains)} ({solver}), <J_1^z>(0) = 0 <!-- key:fig4{tag} -->\n")
         for r, name in ((dk, "dicke N_1/2"), (pr, "product N_1/2")):
             mx = ", ".join(f"D{i + 1} {r.mean[:, i].max():+.4f}" for i in range(1, r.mean.shape[1]))
-            notes.append(f"- {name}: <J_1^z>/N_1(0) = {r.mean[0, 0]:+.4f}; max over time: {mx}; "
+            notes.append(f"- {name}: <J_1^z>/N_1(0) = {_num(r.mean[0, 0], 4)}; max over time: {mx}; "
                          f"final {fmt_vec(r.mean[-1], 4)}")
         notes.append("")
 
@@ -203,7 +217,7 @@ def eq5(out, notes):
     fig, ax = plt.subplots(figsize=(5.4, 4.3))
     xs = np.linspace(0, 0.5, 2)
     ax.plot(xs, xs, "k-", lw=0.8, label=r"Eq. 5: $y = x$")
-    notes.append("### Eq. 5, N = (N_1, 100), first domain |j = N_1/2, m = x N_1> (mean field)\n")
+    notes.append("### Eq. 5, N = (N_1, 100), first domain |j = N_1/2, m = x N_1> (mean field) <!-- key:eq5 -->\n")
     notes.append("| N_1 | x = <J_1^z>/N_1(0) | <J_2^z>/N_2 (t -> inf) | max_t <J_2^z>/N_2 | final - x |")
     notes.append("|---|---|---|---|---|")
     for (n1, items), mk in zip(sorted(runs.items()), ("s", "o", "^")):
@@ -223,10 +237,45 @@ def eq5(out, notes):
     save(fig, out, "eq5")
 
 
+def sections(notes):
+    """numbers.md split into {key: text} at the '### ... <!-- key:K -->' headings."""
+    out, key = {}, None
+    for line in notes:
+        m = re.search(r"<!-- key:(\w+) -->", line)
+        if m:
+            key = m.group(1)
+            out[key] = [re.sub(r"\s*<!-- key:\w+ -->", "", line).replace("### ", "Run: ", 1)]
+        elif key:
+            out[key].append(line)
+    return {k: "\n".join(v).strip() + "\n" for k, v in out.items()}
+
+
+def update_doc(path, notes, quick):
+    if quick:
+        sys.exit("paper_figures.py: --update-doc wants the numbers of a full run, not --quick")
+    text = open(path).read()
+    found = set()
+
+    def repl(m):
+        key = m.group(1)
+        if key not in secs:
+            sys.exit(f"paper_figures.py: {path}: no numbers for '{key}'")
+        found.add(key)
+        return f"<!-- numbers:{key} -->\n{secs[key]}<!-- /numbers -->"
+
+    secs = sections(notes)
+    text = re.sub(r"<!-- numbers:(\w+) -->.*?<!-- /numbers -->", repl, text, flags=re.S)
+    with open(path, "w") as f:
+        f.write(text)
+    print(f"paper_figures.py: {path}: numbers updated for {', '.join(sorted(found))}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
     ap.add_argument("--quick", action="store_true", help="mark numbers.md as a quick-mode run")
+    ap.add_argument("--update-doc", default=None, help="splice the numbers into this Markdown file")
+    ap.add_argument("--figures-dir", default=None, help="with --update-doc: copy the PNGs here")
     args = ap.parse_args()
     notes = ["# Numbers behind the figures (written by scripts/paper_figures.py from the HDF5 files)",
              "", "Time axis of the figures: gamma t / 2 (the paper's); half-way times below are on it too.",
@@ -237,6 +286,13 @@ def main():
     eq5(args.out, notes)
     with open(os.path.join(args.out, "numbers.md"), "w") as f:
         f.write("\n".join(notes) + "\n")
+    if args.update_doc:
+        update_doc(args.update_doc, notes, args.quick)
+        if args.figures_dir:
+            import shutil
+            os.makedirs(args.figures_dir, exist_ok=True)
+            for name in ("fig2a", "fig2b", "fig2c", "fig3a", "fig3b", "fig4a", "fig4b", "eq5"):
+                shutil.copy(os.path.join(args.out, name + ".png"), args.figures_dir)
     print(f"paper_figures.py: figures and numbers.md written to {args.out}/")
 
 

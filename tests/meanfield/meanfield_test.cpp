@@ -627,7 +627,9 @@ TEST(MeanFieldConvergence, TwoDomainsApproachExactSolver) {
 TEST(MeanFieldConvergence, ThreeDomainsApproachExactSolver) {
   // design.md section 5's example family (200, 20, 2) at a quarter and half size (the exact
   // solver takes ~30 s at (200, 20, 2) itself; measured there: max 0.13). Measured max:
-  // 0.38 at (50,5,1), 0.23 at (100,10,1). Here every measure falls, the max included.
+  // 0.38 at (50,5,1), 0.23 at (100,10,1) with the symmetric closure; 0.364, 0.211 with the
+  // default z_right (two-domain runs are identical under both: docs/meanfield.md section 3.1).
+  // Here every measure falls, the max included.
   // At ratios 5:2 -- (20,4,2), (40,8,4), (80,16,8) -- the max stays near 0.38 (0.378, 0.394,
   // 0.373): mean field freezes domain 2 with residual excitation and the exact domain-3 steady
   // state is still far from its large-N value at those sizes (docs/meanfield.md).
