@@ -65,7 +65,7 @@ def main():
     closures = args.closures.split(",")
     os.makedirs(args.cache, exist_ok=True)
 
-    print("| N | solver | final <J_i^z>/N_i | max_i final error | max over t, i |")
+    print("| N (t_end) | solver | final <J_i^z>/N_i | max_i final error | max over t, i |")
     print("|---|---|---|---|---|")
     for n in sizes:
         tag = "_".join(map(str, n))
@@ -75,7 +75,7 @@ def main():
             run(args.qtraj, n, "exact", exact_path, args.t_end, args.points)
         te, ze = jz(exact_path)
         fmt = lambda v: "(" + ", ".join(f"{x:+.3f}" for x in v) + ")"
-        print(f"| ({','.join(map(str, n))}) | exact | {fmt(ze[-1])} | | |")
+        print(f"| ({','.join(map(str, n))}) (t = {te[-1]:g}) | exact | {fmt(ze[-1])} | | |")
         for c in closures:
             mf_path = os.path.join(args.cache, f"mf_{c}_{tag}.h5")
             run(args.qtraj, n, "meanfield", mf_path, te[-1], len(te), c)
