@@ -6,6 +6,7 @@
 #   libcli11-dev             the `qtraj` command line (sub-commands, --help everywhere)
 #   libfmt-dev               formatting of messages and progress lines
 #   libeigen3-dev            dense symmetric eigensolvers for the per-sector generators
+#   libopenblas-dev liblapacke-dev   LAPACK dsyevd (OpenBLAS) for the steady solver's sectors, ~4x Eigen's
 #   librandom123-dev         Philox4x32 counter-based RNG on the CPU (same stream as cuRAND's Philox)
 #   libgtest-dev libbenchmark-dev   unit tests and micro-benchmarks
 #   python3-qutip python3-h5py python3-matplotlib python3-numpy
@@ -13,6 +14,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libhdf5-dev hdf5-tools libtomlplusplus-dev libcli11-dev libfmt-dev libeigen3-dev
+      libopenblas-dev liblapacke-dev
       librandom123-dev libgtest-dev libbenchmark-dev
       python3 python3-numpy python3-h5py python3-matplotlib python3-qutip)
 missing=()

@@ -99,9 +99,9 @@ int main(int argc, char** argv) {
   bool quiet = false;
   run->add_option("file", run_file, "TOML run file")->required();
   run->add_option("-o,--output", out_path, "HDF5 output path (overrides output.path)");
-  run->add_option("--solver", solver_kind, "exact | trajectories | meanfield (overrides solver.kind)");
+  run->add_option("--solver", solver_kind, "exact | trajectories | meanfield | steady (overrides solver.kind)");
   run->add_option("--set", sets, "override a run-file key, e.g. --set time.end=50 (repeatable)");
-  run->add_option("--threads", threads, "CPU threads for trajectories (0: all cores)");
+  run->add_option("--threads", threads, "CPU threads for trajectories and the steady solver (0: all cores)");
   run->add_option("--plot", plot_path, "also write a PNG plot of <J_i^z>/N_i");
   run->add_flag("-q,--quiet", quiet, "no progress or summary on stderr");
 

@@ -238,7 +238,8 @@ SolverSettings parse_solver(const toml::table& root) {
   reject_unknown_keys(*t, "solver.", {"kind", "rtol", "atol", "trajectories", "seed", "propagator",
                                       "backend", "threads", "record_jumps", "first_trajectory",
                                       "closure"});
-  s.kind = get_choice(*t, "kind", "solver.kind", s.kind, {"exact", "trajectories", "meanfield"});
+  s.kind = get_choice(*t, "kind", "solver.kind", s.kind,
+                      {"exact", "trajectories", "meanfield", "steady"});
   s.rtol = get_double(*t, "rtol", "solver.rtol", s.rtol);
   if (!(s.rtol >= 1e-14 && s.rtol < 1))
     throw InputError("solver.rtol", fmt::format("{}", s.rtol), "must lie in [1e-14, 1)");

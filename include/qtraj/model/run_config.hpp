@@ -19,7 +19,7 @@ struct TimeGrid {
 };
 
 struct SolverSettings {
-  std::string kind = "exact";  // exact | trajectories | meanfield
+  std::string kind = "exact";  // exact | trajectories | meanfield | steady
   double rtol = 1e-8;          // adaptive integrators: relative tolerance
   double atol = 1e-10;         // adaptive integrators: absolute tolerance
   // trajectories
