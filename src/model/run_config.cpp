@@ -274,10 +274,15 @@ OutputSettings parse_output(const toml::table& root) {
   OutputSettings o;
   const toml::table* t = sub_table(root, "output");
   if (!t) return o;
-  reject_unknown_keys(*t, "output.", {"path", "plot"});
+  reject_unknown_keys(*t, "output.", {"path", "plot", "checkpoint_seconds"});
   o.path = get_string(*t, "path", "output.path", o.path);
   if (o.path.empty()) throw InputError("output.path", "\"\"", "must not be empty");
   o.plot = get_string(*t, "plot", "output.plot", o.plot);
+  o.checkpoint_seconds = get_double(*t, "checkpoint_seconds", "output.checkpoint_seconds",
+                                    o.checkpoint_seconds);
+  if (!(o.checkpoint_seconds >= 0) || !std::isfinite(o.checkpoint_seconds))
+    throw InputError("output.checkpoint_seconds", fmt::format("{}", o.checkpoint_seconds),
+                     "must be finite and >= 0 (0: no checkpoints)");
   return o;
 }
 

@@ -37,6 +37,8 @@ struct SolverSettings {
 struct OutputSettings {
   std::string path = "qtraj.h5";
   std::string plot;  // optional PNG path written by scripts/plot_result.py (empty: none)
+  double checkpoint_seconds = 300;  // trajectories: checkpoint every this many seconds (0: never)
+  bool resume = false;  // not a run-file key: `qtraj run --resume` continues from the checkpoint
 };
 
 struct RunConfig {
