@@ -128,8 +128,7 @@ TEST(MeanFieldClosure, DefaultIsTheMostAccurateAgainstTheExactSolver) {
   //   (12,6,2): symmetric 0.369/0.369, z_right 0.335/0.335, z_left 0.389/0.389 (docs/meanfield.md).
   // Required here: the default is no worse than either other closure, and its errors stay at
   // the measured values (+0.005 for integrator and platform round-off; the exact solver runs at
-  // rtol 1e-8). The issue's targets (0.1 at (60,30,10), 0.15 at (30,15,5)) are NOT met by any
-  // second-order closure (docs/meanfield.md), so they are not asserted.
+  // rtol 1e-8). The issue's sizes and targets: SteadyStateErrorAtTheIssuesSizes.
   struct Case {
     std::vector<long long> n;
     double final_bound, max_bound;
@@ -152,6 +151,39 @@ TEST(MeanFieldClosure, DefaultIsTheMostAccurateAgainstTheExactSolver) {
     for (std::size_t k = 1; k < errors.size(); ++k) EXPECT_LE(errors[0].final, errors[k].final + 1e-12);
     EXPECT_LE(errors[0].final, c.final_bound);
     EXPECT_LE(errors[0].max, c.max_bound);
+  }
+}
+
+TEST(MeanFieldClosure, SteadyStateErrorAtTheIssuesSizes) {
+  // Issue #11's sizes, final values only: the exact t = inf values from the steady solver
+  // (solver.kind = "steady", ~1 s at (60,30,10)), mean field at t = 20 (settled to 4 digits).
+  // scripts/meanfield_closure_table.py measured max_i |MF - exact| (docs/meanfield.md 3.1):
+  //   (30,15,5):  symmetric 0.310, z_right 0.201  (issue target 0.15: NOT met)
+  //   (60,30,10): symmetric 0.234, z_right 0.105  (issue target 0.10: NOT met)
+  // Required: the default at least as good as symmetric, and at the measured value + 0.005.
+  struct Case {
+    std::string n;
+    double bound;
+  };
+  for (const Case& c : {Case{"30,15,5", 0.206}, Case{"60,30,10", 0.110}}) {
+    qtraj::RunConfig config = qtraj::parse_run_config(run_file(""), {"system.domains=[" + c.n + "]"});
+    config.solver.kind = "steady";
+    const auto exact = qtraj::solve(config);
+    ASSERT_EQ(exact.time.size(), 1u);
+    config.solver.kind = "meanfield";
+    double err[2] = {0, 0};
+    int idx = 0;
+    for (const char* name : {qtraj::meanfield::kDefaultClosure, "symmetric"}) {
+      config.solver.closure = name;
+      const auto mf = qtraj::solve(config);
+      for (std::size_t i = 0; i < 3; ++i)
+        err[idx] = std::max(err[idx], std::abs(mf.jz_over_n_mean(mf.time.size() - 1, i) -
+                                               exact.jz_over_n_mean(0, i)));
+      std::printf("N = (%s) %-9s final error %.3f\n", c.n.c_str(), name, err[idx]);
+      ++idx;
+    }
+    EXPECT_LE(err[0], err[1] + 1e-12) << c.n;
+    EXPECT_LE(err[0], c.bound) << c.n;
   }
 }
 
