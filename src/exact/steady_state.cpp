@@ -57,7 +57,8 @@ struct Sector {
   Eigen::MatrixXd vectors;
 };
 
-// K = V diag(lambda) V^T, ascending eigenvalues; false if the solver failed.
+}  // namespace
+
 bool symmetric_eigen(Eigen::MatrixXd k, SteadyOptions::Eigensolver which, Eigen::VectorXd& lambda,
                      Eigen::MatrixXd& vectors) {
 #ifdef QTRAJ_HAVE_LAPACKE
@@ -78,6 +79,8 @@ bool symmetric_eigen(Eigen::MatrixXd k, SteadyOptions::Eigensolver which, Eigen:
   vectors = eig.eigenvectors();
   return true;
 }
+
+namespace {
 
 Sector prepare_sector(const DickeSpace& space, const std::vector<Channel>& channels, int n,
                       SteadyOptions::Eigensolver which) {
