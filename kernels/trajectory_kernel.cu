@@ -28,7 +28,10 @@ __global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Pr
 
   double* base = args.d_scratch != nullptr ? args.d_scratch + blockIdx.x * args.scratch_stride
                                            : shared_workspace;
-  const TrajectoryWorkspace ws = TrajectoryWorkspace::carve(base, args.max_dim, args.num_channels);
+  // Sized per propagator (spectral 8 d + C doubles, adaptive 26 d + C): the host's scratch_stride
+  // and shared_bytes use the same workspace_doubles<Propagator>.
+  const TrajectoryWorkspace ws =
+      trajectory::carve_workspace<Propagator>(base, args.max_dim, args.num_channels);
   const std::int64_t end = args.first + args.count;
   // Every thread walks the same t sequence, so all block-level syncs inside match up.
   for (std::int64_t t = args.first + blockIdx.x; t < end; t += gridDim.x)

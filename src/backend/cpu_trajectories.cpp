@@ -75,11 +75,14 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     const SystemView& sys = bundle.view();
     const auto& p = bundle.sector_probability();
     const int n = draw_sector(rng, p.data(), static_cast<int>(p.size()));
+    // Workspace sized for the propagator (spectral 8 d + C, adaptive 26 d + C doubles).
+    const long long scratch = run.adaptive ? AdaptivePropagator::scratch_doubles(sys.max_sector_dim)
+                                           : SpectralPropagator::scratch_doubles(sys.max_sector_dim);
     const auto need = static_cast<std::size_t>(
-        TrajectoryWorkspace::doubles_needed(sys.max_sector_dim, sys.num_channels));
+        TrajectoryWorkspace::doubles_needed(sys.max_sector_dim, sys.num_channels, scratch));
     if (w.work.size() < need) w.work.resize(need);
     TrajectoryWorkspace ws =
-        TrajectoryWorkspace::carve(w.work.data(), sys.max_sector_dim, sys.num_channels);
+        TrajectoryWorkspace::carve(w.work.data(), sys.max_sector_dim, sys.num_channels, scratch);
     TrajectoryStart start{n, bundle.start_re(n), bundle.start_im(n), bundle.complex_state()};
     TrajectoryOutput out;
     out.times = run.times.data();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -60,7 +61,12 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   total = settings.trajectories;
   first = settings.first_trajectory;
   record = std::min<std::int64_t>(std::max<std::int64_t>(settings.record_jumps, 0), total);
-  cache = std::make_unique<BundleCache>(model, channels, components, !adaptive, adaptive);
+  // Set-up on all cores (solver.threads; 0: all): the per-sector eigensystems of a bundle.
+  const int setup_threads = settings.threads > 0
+                                ? settings.threads
+                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  cache = std::make_unique<BundleCache>(model, channels, components, !adaptive, adaptive,
+                                        setup_threads);
   // Build the most likely bundle up front: input errors (too large a space) surface here.
   std::vector<int> choice(m);
   for (int i = 0; i < m; ++i)

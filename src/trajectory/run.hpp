@@ -5,6 +5,8 @@
 // Trajectory t (0-based) is a pure function of (seed, t). Both backends aggregate trajectories in
 // kNumChunks fixed index ranges (independent of threads, batches or devices): each chunk's
 // Aggregator adds its trajectories in index order and the chunks are merged in chunk order.
+#include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,9 +27,9 @@ class BundleCache {
  public:
   BundleCache(const Model& model, const std::vector<Channel>& channels,
               const std::vector<std::vector<DomainComponent>>& components, bool spectral,
-              bool adaptive)
+              bool adaptive, int setup_threads = 1)
       : model_(model), channels_(channels), components_(components), spectral_(spectral),
-        adaptive_(adaptive) {}
+        adaptive_(adaptive), setup_threads_(setup_threads) {}
 
   /// The bundle of a choice, built on first use. The map lock is held only for the lookup; the
   /// build (eigendecompositions) runs outside it, once per choice (call_once), so threads that
@@ -43,8 +45,18 @@ class BundleCache {
     std::call_once(entry->once, [&] {
       std::vector<const DomainComponent*> chosen;
       for (std::size_t i = 0; i < choice.size(); ++i) chosen.push_back(&components_[i][choice[i]]);
-      entry->system = std::make_unique<trajectory::TrajectorySystem>(model_, channels_, chosen,
-                                                                     spectral_, adaptive_);
+      // Builds running at the same time (CPU workers drawing new choices) share the set-up
+      // threads instead of each taking all of them; the data does not depend on the count.
+      const int concurrent = ++building_;
+      const int threads = std::max(1, setup_threads_ / concurrent);
+      try {
+        entry->system = std::make_unique<trajectory::TrajectorySystem>(
+            model_, channels_, chosen, spectral_, adaptive_, threads);
+      } catch (...) {
+        --building_;
+        throw;
+      }
+      --building_;
     });
     return *entry->system;
   }
@@ -54,6 +66,8 @@ class BundleCache {
   const std::vector<Channel>& channels_;
   const std::vector<std::vector<DomainComponent>>& components_;
   bool spectral_, adaptive_;
+  int setup_threads_;  // threads for each bundle's per-sector eigendecompositions
+  std::atomic<int> building_{0};  // bundle builds in progress
   struct Entry {
     std::once_flag once;
     std::unique_ptr<trajectory::TrajectorySystem> system;
