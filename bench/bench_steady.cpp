@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "qtraj/exact/steady_state.hpp"
+#include "qtraj/model/sector_operators.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace {
@@ -62,6 +63,30 @@ BENCHMARK(BM_Steady_12_6_2)->Args({1, 0})->Args({1, 1})->Unit(benchmark::kMillis
 BENCHMARK(BM_Steady_8_6_5_1)->Args({1, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Steady_60_30_10)->Args({1, 0})->Args({1, 1})->Args({2, 0})->Args({2, 1})
     ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+// One eigensystem of the largest swept sector of (120, 60, 20) (n = 120, d = 1281), the step
+// that dominates the large runs. Argument: 0 LAPACK dsyevd, 1 Eigen.
+void BM_SectorEigensystem_120_60_20(benchmark::State& state) {
+  if (state.range(0) == 0 && !qtraj::exact::lapack_available()) {
+    state.SkipWithError("built without LAPACKE");
+    return;
+  }
+  const qtraj::DickeSpace space({120, 60, 20});
+  qtraj::Model model;
+  model.spins = {120, 60, 20};
+  const Eigen::MatrixXd k = qtraj::no_jump_generator(space, qtraj::collapse_channels(model), 120);
+  const auto which = state.range(0) == 0 ? qtraj::exact::SteadyOptions::Eigensolver::lapack
+                                         : qtraj::exact::SteadyOptions::Eigensolver::eigen;
+  Eigen::VectorXd lambda;
+  Eigen::MatrixXd vectors;
+  for (auto _ : state) {
+    if (!qtraj::exact::symmetric_eigen(k, which, lambda, vectors)) state.SkipWithError("failed");
+    benchmark::DoNotOptimize(vectors.data());
+  }
+  state.counters["d"] = static_cast<double>(k.rows());
+}
+BENCHMARK(BM_SectorEigensystem_120_60_20)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)
+    ->UseRealTime()->Iterations(1);
 
 }  // namespace
 

@@ -48,7 +48,8 @@ Result solve_steady(const RunConfig& config, const ProgressFn& progress) {
                      "the steady solver runs on the CPU only (use backend = \"cpu\")");
   if (!config.output.plot.empty())
     throw InputError("output.plot", "\"" + config.output.plot + "\"",
-                     "a steady-state result has no time axis to plot; remove output.plot");
+                     "a steady-state result has no time axis to plot; remove output.plot (or "
+                     "--set output.plot=\"\")");
   double full_dim = 1.0;
   for (int i = 0; i < m; ++i) full_dim *= static_cast<double>(model.spins[i]) + 1.0;
   if (full_dim > kMaxDickeDim)

@@ -4,10 +4,11 @@
 // Work per swept sector n (d = d_n): the eigensystem of K_n (the bulk of the time: LAPACK's
 // divide-and-conquer dsyevd where the build found LAPACKE, about 4x faster than Eigen's
 // SelfAdjointEigenSolver at d ~ 1300 (bench/RESULTS.md), else Eigen's) and about 6 d^3 flops of
-// GEMMs (V^T R V and V X V^T, each with a symmetric result). The eigensystems do not depend on the sweep, so
-// `threads` workers compute them ahead of it (std::async, at most `threads` sectors ahead: the
-// memory is a few d^2 matrices per sector in flight, never sum_n d_n^2); the sweep itself runs
-// on the calling thread. Results do not depend on the number of threads.
+// GEMMs (V^T R V and V X V^T, each with a symmetric result). The eigensystems do not depend on
+// the sweep, so `threads` workers compute them ahead of it (std::async, at most `threads`
+// sectors ahead: a few d^2 matrices per sector in flight, capped at ~4 GiB, never
+// sum_n d_n^2); the sweep itself runs on the calling thread. Results do not depend on the
+// number of threads.
 #include "qtraj/exact/steady_state.hpp"
 
 #include <Eigen/SparseCore>
@@ -57,7 +58,8 @@ struct Sector {
   Eigen::MatrixXd vectors;
 };
 
-// K = V diag(lambda) V^T, ascending eigenvalues; false if the solver failed.
+}  // namespace
+
 bool symmetric_eigen(Eigen::MatrixXd k, SteadyOptions::Eigensolver which, Eigen::VectorXd& lambda,
                      Eigen::MatrixXd& vectors) {
 #ifdef QTRAJ_HAVE_LAPACKE
@@ -78,6 +80,8 @@ bool symmetric_eigen(Eigen::MatrixXd k, SteadyOptions::Eigensolver which, Eigen:
   vectors = eig.eigenvectors();
   return true;
 }
+
+namespace {
 
 Sector prepare_sector(const DickeSpace& space, const std::vector<Channel>& channels, int n,
                       SteadyOptions::Eigensolver which) {
@@ -143,6 +147,10 @@ SteadyState steady_state(const DickeSpace& space, const std::vector<Channel>& ch
 #endif
   int threads = options.threads > 0 ? options.threads
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Each sector in flight holds K_n and V_n (2 d^2 doubles): keep them within ~4 GiB.
+  double d_max = 1.0;
+  for (int n = 0; n <= out.top_sector; ++n) d_max = std::max(d_max, double(space.sector_size(n)));
+  threads = std::max(1, std::min(threads, static_cast<int>(4.0 * (1 << 30) / (16.0 * d_max * d_max))));
   std::deque<std::future<Sector>> ahead;
   int next = out.top_sector;
   auto launch = [&] {

@@ -58,6 +58,11 @@ struct SteadyState {
 /// Whether this build has LAPACK's dsyevd (else Eigensolver::lapack falls back to Eigen's).
 bool lapack_available();
 
+/// K = V diag(lambda) V^T for a symmetric K with the chosen solver (ascending eigenvalues);
+/// false if it failed. What the sweep calls per sector (exposed for bench/bench_steady.cpp).
+bool symmetric_eigen(Eigen::MatrixXd k, SteadyOptions::Eigensolver which, Eigen::VectorXd& lambda,
+                     Eigen::MatrixXd& vectors);
+
 /// Steady state of the pure initial state psi (amplitudes over the DickeSpace index; the
 /// diagonal blocks Re(psi_n psi_n^+) are used: see the comment in sector_system.hpp). Every
 /// channel must be lowering (zero temperature); throws Error otherwise. `progress` (may be
