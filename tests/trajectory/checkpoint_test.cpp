@@ -107,6 +107,38 @@ TEST_F(Checkpoint, TallyFoldsInChunkOrderWhateverOrderChunksFinish) {
   EXPECT_THROW(tally.chunk_done(7, trajectory::Aggregator(chunks[7]), one_each), Error);
 }
 
+TEST_F(Checkpoint, SegmentsEnterTheTallyTogether) {
+  // The CUDA backend's segments: several chunks with one histogram, all or none in a snapshot,
+  // the histogram kept on the first chunk through a checkpoint file and back.
+  RunConfig c = config();
+  backend::TrajectoryRun run(c.model, c.solver, c.time);
+  backend::Tally tally(run);
+  const std::size_t n = static_cast<std::size_t>(run.n_t) * run.row;
+  std::vector<double> v(n, 0.25);
+  trajectory::Aggregator a(n), b(n);
+  a.add(v.data());
+  b.add(v.data());
+  b.add(v.data());
+  const backend::Histogram h(run.num_reservoirs, std::vector<std::int64_t>{1, 2});
+  tally.chunks_done({{3, a}, {4, b}}, h);
+  const backend::TallyState s = tally.snapshot();
+  EXPECT_EQ(s.done_chunks(), (std::vector<std::int64_t>{3, 4}));
+  EXPECT_EQ(s.pending.at(3).histogram, h);
+  EXPECT_EQ(s.total_histogram(), h);
+  EXPECT_THROW(tally.chunks_done({{5, a}, {4, b}}, h), Error);  // 4 twice: nothing taken
+  EXPECT_EQ(tally.snapshot().done_chunks(), (std::vector<std::int64_t>{3, 4}));
+  const std::string path = checkpoint_path(c.output.path);
+  backend::write_checkpoint(path, run, c, s);
+  backend::Tally back(run);
+  back.absorb(backend::read_checkpoint(path, run, c));
+  back.absorb(backend::read_checkpoint(path, run, c), /*skip_known=*/true);  // same file twice
+  const backend::TallyState r = back.snapshot();
+  EXPECT_EQ(r.done_chunks(), s.done_chunks());
+  EXPECT_EQ(r.total_histogram(), h);
+  EXPECT_EQ(r.pending.at(4).all.count(), 2);
+  EXPECT_EQ(r.pending.at(4).all.means(), b.means());
+}
+
 TEST_F(Checkpoint, ResumeIsBitIdenticalToAnUninterruptedRun) {
   const Result whole = solve_trajectories(config());
   // A prefix plus stragglers beyond it (what several threads leave behind), and an empty one.
