@@ -9,6 +9,7 @@
 //   run_trajectory (per jump: waiting-time draw, channel draw).
 #include <cstdint>
 
+#include "chunk_reduction.cuh"
 #include "qtraj/hd.hpp"
 #include "qtraj/trajectory/system_view.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
@@ -18,8 +19,9 @@ namespace qtraj::cuda {
 /// Largest number of domains the kernel accepts (per-thread component choice array).
 constexpr int kMaxKernelDomains = 64;
 
-/// Written to d_jumps[r] when trajectory r drew a component choice that has no bundle.
-constexpr int kMissingBundle = -1;
+/// Written to d_jumps[r] when trajectory r drew a component choice that has no bundle (distinct from
+/// run_trajectory's kTrajectoryIncomplete = -1, so the host can tell the two apart).
+constexpr int kMissingBundle = -2;
 
 /// One bundle: its SystemView, the sector probabilities p_n = ||P_n psi0||^2
 /// (num_sectors = max_excitation + 1 values) and the sector-normalised initial state (dim values
@@ -54,14 +56,18 @@ struct TrajectoryBatchArgs {
   double* d_obs = nullptr;          // count x num_times x 2M
   int* d_jumps = nullptr;           // count
   int* d_channel_counts = nullptr;  // count x C
-  double* d_jump_time = nullptr;    // count x jump_capacity
-  int* d_jump_channel = nullptr;    // count x jump_capacity
+  double* d_jump_time = nullptr;    // rows x jump_capacity, rows >= min(count, record_end - first)
+  int* d_jump_channel = nullptr;    // rows x jump_capacity
   int jump_capacity = 0;
   std::int64_t record_end = 0;  // t < record_end stores its first jump_capacity jumps
+  // Per-reservoir jump counts (ensemble runs; nullptr: not written), reservoir-major:
+  // d_reservoir_counts[res * count + r] (one contiguous row of samples per reservoir for CUB).
+  const int* d_channel_reservoir = nullptr;  // C: reservoir of each channel
+  int num_reservoirs = 0;
+  int* d_reservoir_counts = nullptr;
   // Global workspace (nullptr: shared memory).
   double* d_scratch = nullptr;
   long long scratch_stride = 0;  // doubles per block
-  int krylov_basis = 0;  // > 0: workspaces carry the Krylov region (TrajectoryWorkspace::carve)
 };
 
 /// Mixed-radix key of a component choice, domain 0 most significant:
@@ -105,14 +111,20 @@ QTRAJ_HD void run_batch_trajectory(Team& team, const TrajectoryBatchArgs& args,
   out.times = args.d_times;
   out.num_times = args.num_times;
   out.obs = args.d_obs + r * args.num_times * row_len;
-  out.jump_capacity = t < args.record_end ? args.jump_capacity : 0;
-  out.jump_time = args.d_jump_time + r * args.jump_capacity;
-  out.jump_channel = args.d_jump_channel + r * args.jump_capacity;
+  const bool recorded = t < args.record_end && args.jump_capacity > 0;
+  out.jump_capacity = recorded ? args.jump_capacity : 0;
+  out.jump_time = recorded ? args.d_jump_time + r * args.jump_capacity : nullptr;
+  out.jump_channel = recorded ? args.d_jump_channel + r * args.jump_capacity : nullptr;
   out.channel_counts = args.d_channel_counts + r * args.num_channels;
 
   Propagator prop = prototype;
   const int jumps = trajectory::run_trajectory(team, sys, prop, rng, start, ws, out);
-  if (team.rank() == 0) args.d_jumps[r] = jumps;
+  if (team.rank() == 0) {
+    args.d_jumps[r] = jumps;
+    if (args.d_reservoir_counts != nullptr)
+      reservoir_jump_counts(out.channel_counts, args.d_channel_reservoir, args.num_channels,
+                            args.num_reservoirs, args.d_reservoir_counts + r, args.count);
+  }
   // run_trajectory ends with team.sync(): the workspace is free for the next trajectory.
 }
 

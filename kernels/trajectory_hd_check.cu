@@ -3,7 +3,6 @@
 // backend will call. The real kernel (one trajectory per thread block, a block team over CUB)
 // comes with the CUDA backend; this kernel is never launched.
 #include "qtraj/trajectory/adaptive_propagator.hpp"
-#include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
 
@@ -27,11 +26,7 @@ __global__ void trajectory_hd_check_kernel(SystemView sys, double* d_work, doubl
   out.jump_capacity = 16;
   out.channel_counts = d_channel_counts;
   TrajectoryStart start{0, d_start_re, d_start_re, false};
-  if (adaptive == 2) {  // Krylov: d_work must hold doubles_needed(..., kKrylovMaxBasis)
-    ws = TrajectoryWorkspace::carve(d_work, sys.max_sector_dim, sys.num_channels, kKrylovMaxBasis);
-    KrylovPropagator prop(1e-8, 1e-10);
-    run_trajectory(team, sys, prop, rng, start, ws, out);
-  } else if (adaptive) {
+  if (adaptive) {
     AdaptivePropagator prop(1e-8, 1e-10);
     run_trajectory(team, sys, prop, rng, start, ws, out);
   } else {

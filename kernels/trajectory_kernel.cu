@@ -9,14 +9,12 @@
 #include "block_team.cuh"
 #include "trajectory_kernel.cuh"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
-#include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
 
 namespace qtraj::cuda {
 
 using trajectory::AdaptivePropagator;
-using trajectory::KrylovPropagator;
 using trajectory::SpectralPropagator;
 using trajectory::TrajectoryWorkspace;
 
@@ -30,8 +28,10 @@ __global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Pr
 
   double* base = args.d_scratch != nullptr ? args.d_scratch + blockIdx.x * args.scratch_stride
                                            : shared_workspace;
-  const TrajectoryWorkspace ws = TrajectoryWorkspace::carve(base, args.max_dim, args.num_channels,
-                                                             args.krylov_basis);
+  // Sized per propagator (spectral 8 d + C doubles, adaptive 26 d + C): the host's scratch_stride
+  // and shared_bytes use the same workspace_doubles<Propagator>.
+  const TrajectoryWorkspace ws =
+      trajectory::carve_workspace<Propagator>(base, args.max_dim, args.num_channels);
   const std::int64_t end = args.first + args.count;
   // Every thread walks the same t sequence, so all block-level syncs inside match up.
   for (std::int64_t t = args.first + blockIdx.x; t < end; t += gridDim.x)
@@ -47,27 +47,25 @@ cudaError_t launch(const TrajectoryBatchArgs& args, const Propagator& prototype,
   return cudaPeekAtLastError();
 }
 
-// kind: 0 spectral, 1 adaptive, 2 krylov (PropagatorSettings::Kind).
-const void* kernel_of(int kind) {
-  if (kind == 2) return reinterpret_cast<const void*>(&trajectory_batch_kernel<KrylovPropagator>);
-  return kind == 1 ? reinterpret_cast<const void*>(&trajectory_batch_kernel<AdaptivePropagator>)
-                   : reinterpret_cast<const void*>(&trajectory_batch_kernel<SpectralPropagator>);
+const void* kernel_of(bool adaptive) {
+  return adaptive ? reinterpret_cast<const void*>(&trajectory_batch_kernel<AdaptivePropagator>)
+                  : reinterpret_cast<const void*>(&trajectory_batch_kernel<SpectralPropagator>);
 }
 
 }  // namespace
 
-cudaError_t gpu_trajectory_kernel_attributes(int kind, cudaFuncAttributes* attr) {
-  return cudaFuncGetAttributes(attr, kernel_of(kind));
+cudaError_t gpu_trajectory_kernel_attributes(bool adaptive, cudaFuncAttributes* attr) {
+  return cudaFuncGetAttributes(attr, kernel_of(adaptive));
 }
 
-cudaError_t gpu_set_trajectory_shared_limit(int kind, int bytes) {
-  return cudaFuncSetAttribute(kernel_of(kind), cudaFuncAttributeMaxDynamicSharedMemorySize,
+cudaError_t gpu_set_trajectory_shared_limit(bool adaptive, int bytes) {
+  return cudaFuncSetAttribute(kernel_of(adaptive), cudaFuncAttributeMaxDynamicSharedMemorySize,
                               bytes);
 }
 
-cudaError_t gpu_trajectory_occupancy(int kind, int block_size, std::size_t shared_bytes,
+cudaError_t gpu_trajectory_occupancy(bool adaptive, int block_size, std::size_t shared_bytes,
                                      int* blocks_per_sm) {
-  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, kernel_of(kind),
+  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, kernel_of(adaptive),
                                                        block_size, shared_bytes);
 }
 
@@ -81,13 +79,6 @@ cudaError_t gpu_run_trajectories_adaptive(const TrajectoryBatchArgs& args, doubl
                                           double atol, int grid_size, int block_size,
                                           std::size_t shared_bytes, cudaStream_t stream) {
   return launch(args, AdaptivePropagator(rtol, atol), grid_size, block_size, shared_bytes, stream);
-}
-
-cudaError_t gpu_run_trajectories_krylov(const TrajectoryBatchArgs& args, double rtol, double atol,
-                                        int grid_size, int block_size, std::size_t shared_bytes,
-                                        cudaStream_t stream) {
-  return launch(args, KrylovPropagator(rtol, atol, args.krylov_basis), grid_size, block_size,
-                shared_bytes, stream);
 }
 
 }  // namespace qtraj::cuda

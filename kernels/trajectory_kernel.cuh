@@ -20,26 +20,19 @@ namespace qtraj::cuda {
 
 /// The kernel's attributes (sharedSizeBytes = its static shared memory, BlockTeam::TempStorage,
 /// which counts against the opt-in shared memory budget; localSizeBytes; numRegs).
-cudaError_t gpu_trajectory_kernel_attributes(int kind, cudaFuncAttributes* attr);
+cudaError_t gpu_trajectory_kernel_attributes(bool adaptive, cudaFuncAttributes* attr);
 
 /// Raises the kernel's dynamic shared memory limit to `bytes` (cudaFuncSetAttribute).
-cudaError_t gpu_set_trajectory_shared_limit(int kind, int bytes);
+cudaError_t gpu_set_trajectory_shared_limit(bool adaptive, int bytes);
 
 /// Resident blocks per SM for this block size and dynamic shared memory.
-cudaError_t gpu_trajectory_occupancy(int kind, int block_size, std::size_t shared_bytes,
+cudaError_t gpu_trajectory_occupancy(bool adaptive, int block_size, std::size_t shared_bytes,
                                      int* blocks_per_sm);
 
 /// Launches the spectral-propagator kernel.
 cudaError_t gpu_run_trajectories_spectral(const TrajectoryBatchArgs& args, int grid_size,
                                           int block_size, std::size_t shared_bytes,
                                           cudaStream_t stream);
-
-/// kind (above): 0 spectral, 1 adaptive, 2 krylov (PropagatorSettings::Kind).
-
-/// Launches the Krylov kernel (args.krylov_basis > 0: the workspaces' Krylov region).
-cudaError_t gpu_run_trajectories_krylov(const TrajectoryBatchArgs& args, double rtol, double atol,
-                                        int grid_size, int block_size, std::size_t shared_bytes,
-                                        cudaStream_t stream);
 
 /// Launches the adaptive (DOPRI5) kernel with tolerances rtol, atol.
 cudaError_t gpu_run_trajectories_adaptive(const TrajectoryBatchArgs& args, double rtol,

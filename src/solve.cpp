@@ -8,7 +8,8 @@ Result solve(const RunConfig& config, const ProgressFn& progress) {
   if (kind == "exact") return solve_exact(config, progress);
   if (kind == "trajectories") return solve_trajectories(config, progress);
   if (kind == "meanfield") return solve_meanfield(config, progress);
-  throw InputError("solver.kind", "\"" + kind + "\"", "use exact | trajectories | meanfield");
+  if (kind == "steady") return solve_steady(config, progress);
+  throw InputError("solver.kind", "\"" + kind + "\"", "use exact | trajectories | meanfield | steady");
 }
 
 }  // namespace qtraj

@@ -16,6 +16,9 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress = {});
 Result solve_meanfield(const RunConfig& config, const ProgressFn& progress = {});
 /// Monte Carlo wavefunction trajectories (design.md section 3).
 Result solve_trajectories(const RunConfig& config, const ProgressFn& progress = {});
+/// Exact zero-temperature steady state in one sweep over the sectors (docs/steady_state.md):
+/// one output time, t = inf. Throws InputError for nbar > 0.
+Result solve_steady(const RunConfig& config, const ProgressFn& progress = {});
 
 /// Dispatches on config.solver.kind.
 Result solve(const RunConfig& config, const ProgressFn& progress = {});

@@ -1,12 +1,21 @@
-// The CUDA backend of the trajectory solver: the host loop around qtraj::cuda::TrajectoryBatchRunner
-// (include/qtraj/backend/cuda_trajectory_runner.hpp). Compiled in every build: on a CPU-only build the
-// runner's constructor throws NotCompiled (src/backend/device_hooks/), so `backend = "cuda"` fails with one
-// clear line.
+// The CUDA backend of the trajectory solver: hands the run's fixed chunks to
+// qtraj::cuda::TrajectoryBatchRunner::run_ensemble (include/qtraj/backend/cuda_trajectory_runner.hpp),
+// which runs them in batches and aggregates each chunk on the device. Compiled in every build: on
+// a CPU-only build the runner's constructor throws NotCompiled (src/backend/device_hooks/), so
+// `backend = "cuda"` fails with one clear line.
 //
-// Batches are whole chunks of the CPU backend's fixed chunking (src/trajectory/run.hpp), and each chunk
-// is aggregated in index order, so GPU and CPU runs merge their trajectories in the same order.
+// The chunks are those of the CPU backend (src/trajectory/run.hpp); each chunk's Welford state comes
+// back from the device (the same sequential Welford as the CPU's Aggregator::add, welford.hpp) and
+// the chunks are merged in chunk order (Tally), exactly as the CPU backend merges them.
+//
+// Only the chunks of run.chunks run (an MPI rank's piece, or what a resume left), in segments of
+// at most kSegmentChunks consecutive chunks, one run_ensemble each: its histogram covers the
+// segment, so the segment's chunks enter the Tally together (Tally::chunks_done), with the
+// histogram on its first chunk, and a checkpoint holds whole segments. A stop request (signal)
+// is honoured between segments.
 //
 // Status: compiles; NOT yet run on a GPU (no device in the sessions that wrote it).
+#include <algorithm>
 #include <chrono>
 
 #include "qtraj/backend/cuda_device.hpp"
@@ -17,7 +26,14 @@
 
 namespace qtraj::backend {
 
+constexpr std::int64_t kSegmentChunks = 16;  // chunks per run_ensemble (1/16 of a fresh run)
+
 void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& progress) {
+  // The Krylov propagator is not wired into the CUDA ensemble runner yet (docs/krylov.md).
+  if (run.krylov)
+    throw InputError("solver.propagator", "\"krylov\"",
+                     "not available with solver.backend = \"cuda\" yet; use backend = \"cpu\" "
+                     "(or memory_limit large enough for spectral)");
   // Fail fast (CPU-only build, no device) before building any bundle.
   try {
     (void)cuda::device_summary();
@@ -30,74 +46,69 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
   std::vector<cuda::BundleEntry> bundles;
   for (const auto& choice : cuda::drawable_choices(run.weights, run.weight_begin))
     bundles.push_back(cuda::BundleEntry{choice, &run.cache->get(choice)});
-  auto make_runner = [&] {
+  auto rethrow_device = [](auto&& body) {
     try {
-      return cuda::TrajectoryBatchRunner(run.weights, run.weight_begin, bundles);
+      return body();
     } catch (const NotCompiled&) {
       throw NotCompiled("solver.backend = \"cuda\"");
     } catch (const DeviceError& e) {
       throw DeviceError(std::string("solver.backend = \"cuda\": ") + e.what());
     }
   };
-  cuda::TrajectoryBatchRunner runner = make_runner();
+  cuda::TrajectoryBatchRunner runner = rethrow_device(
+      [&] { return cuda::TrajectoryBatchRunner(run.weights, run.weight_begin, bundles); });
 
-  cuda::PropagatorSettings prop;
-  prop.kind = run.krylov     ? cuda::PropagatorSettings::Kind::krylov
-              : run.adaptive ? cuda::PropagatorSettings::Kind::adaptive
-                             : cuda::PropagatorSettings::Kind::spectral;
-  prop.rtol = run.settings.rtol;
-  prop.atol = run.settings.atol;
+  cuda::EnsembleRequest req;
+  req.seed = run.settings.seed;
+  req.propagator.kind = run.adaptive ? cuda::PropagatorSettings::Kind::adaptive
+                                     : cuda::PropagatorSettings::Kind::spectral;
+  req.propagator.rtol = run.settings.rtol;
+  req.propagator.atol = run.settings.atol;
+  req.times = run.times;
+  for (const auto& ch : run.channels) req.channel_reservoir.push_back(ch.reservoir);
+  req.num_reservoirs = run.num_reservoirs;
 
-  // Batch size: whole chunks, at most ~256 MB of per-trajectory output on the device.
-  const std::int64_t bytes_per_trajectory =
-      8LL * run.n_t * run.row + 4LL * (1 + static_cast<std::int64_t>(run.channels.size()));
-  const std::int64_t max_batch = std::max<std::int64_t>(1, (256LL << 20) / bytes_per_trajectory);
-  int capacity = run.record > 0 ? 64 : 0;
-  std::vector<int> per_reservoir;
-  cuda::BatchOutput out;
   const auto t0 = std::chrono::steady_clock::now();
-
-  for (std::int64_t c = 0; c < kNumChunks;) {
-    std::int64_t c_end = c + 1;  // chunks [c, c_end) in this batch
-    while (c_end < kNumChunks && run.chunk_begin(c_end + 1) - run.chunk_begin(c) <= max_batch)
-      ++c_end;
-    const std::int64_t first = run.chunk_begin(c), count = run.chunk_begin(c_end) - first;
-    // The runner takes global trajectory indices (PhiloxStream(seed, run.first + t)).
-    if (count > 0)
-      runner.run(run.first + first, count, run.settings.seed, prop, run.times, capacity,
-                 run.first + run.record, out);
-    for (std::int64_t k = c; k < c_end; ++k) {
-      trajectory::Aggregator chunk(static_cast<std::size_t>(run.n_t) * run.row);
-      for (std::int64_t t = run.chunk_begin(k); t < run.chunk_begin(k + 1); ++t) {
-        const std::int64_t r = t - first;
-        if (out.jumps[r] == trajectory::kTrajectoryIncomplete)
-          throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
-                      " did not reach time.end (the " + run.propagator +
-                      " propagator's step limit)");
-        chunk.add(out.obs_of(r));
-        count_jumps(run, out.channel_counts_of(r), per_reservoir, tally.histogram);
-        if (t < run.record) {
-          const int jumps = out.jumps[r];
-          if (jumps <= capacity) {
-            tally.rec_time[t].assign(out.jump_time_of(r), out.jump_time_of(r) + jumps);
-            tally.rec_channel[t].assign(out.jump_channel_of(r), out.jump_channel_of(r) + jumps);
-          } else {  // rerun just this trajectory with room for all its jumps: it is identical
-            cuda::BatchOutput one;
-            runner.run(run.first + t, 1, run.settings.seed, prop, run.times, jumps,
-                       run.first + run.record, one);
-            tally.rec_time[t].assign(one.jump_time.begin(), one.jump_time.begin() + jumps);
-            tally.rec_channel[t].assign(one.jump_channel.begin(), one.jump_channel.begin() + jumps);
-          }
-        }
-      }
-      tally.all.merge(chunk);
-    }
-    c = c_end;
-    if (progress) {
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const std::int64_t done = run.chunk_begin(c);
-      progress(static_cast<double>(done) / run.total, format_status(done, run.total, secs));
-    }
+  const std::size_t num_values = static_cast<std::size_t>(run.n_t) * run.row;
+  const std::int64_t local_total = run.chunk_trajectories();
+  std::int64_t local_done = 0;
+  const auto n = static_cast<std::int64_t>(run.chunks.size());
+  for (std::int64_t i = 0; i < n;) {
+    if (run.stop && run.stop->load()) return;  // unfinished chunks rerun on --resume
+    // Segment: chunks c0 .. c1-1, consecutive entries of run.chunks.
+    const std::int64_t c0 = run.chunks[i];
+    std::int64_t c1 = c0 + 1, i1 = i + 1;
+    while (i1 < n && run.chunks[i1] == c1 && c1 - c0 < kSegmentChunks) ++c1, ++i1;
+    const std::int64_t base = run.chunk_begin(c0);  // local trajectory 0 of the segment
+    req.first = run.first + base;
+    req.chunk_begin.clear();
+    for (std::int64_t c = c0; c <= c1; ++c) req.chunk_begin.push_back(run.chunk_begin(c) - base);
+    req.record = std::max<std::int64_t>(0, run.record - base);
+    std::vector<std::pair<std::int64_t, trajectory::Aggregator>> segment;
+    for (std::int64_t c = c0; c < c1; ++c) segment.emplace_back(c, trajectory::Aggregator(num_values));
+    cuda::EnsembleSink sink;
+    sink.chunk = [&](std::int64_t k, std::int64_t count, const double* mean, const double* m2) {
+      segment[k].second = trajectory::Aggregator::from_state(
+          count, std::vector<double>(mean, mean + num_values), std::vector<double>(m2, m2 + num_values));
+    };
+    sink.record = [&](std::int64_t t, int jumps, const double* time, const int* channel) {
+      tally.rec_time[base + t].assign(time, time + jumps);
+      tally.rec_channel[base + t].assign(channel, channel + jumps);
+    };
+    if (progress)
+      sink.progress = [&](std::int64_t done) {
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        progress(static_cast<double>(local_done + done) / local_total,
+                 format_status(local_done + done, local_total, secs));
+      };
+    Histogram histogram(run.num_reservoirs);
+    rethrow_device([&] {
+      runner.run_ensemble(req, sink, histogram);
+      return 0;
+    });
+    tally.chunks_done(std::move(segment), histogram);
+    local_done += run.chunk_begin(c1) - base;
+    i = i1;
   }
 }
 

@@ -48,7 +48,14 @@ std::string describe(const StoredResult& s, const std::string& path) {
     out += fmt::format("  time          {} points, {:g} .. {:g} (1/gamma)\n", r.time.size(),
                        r.time.front(), r.time.back());
   for (const auto& [k, v] : r.attributes) out += fmt::format("  {:<13} {}\n", k, attribute_text(v));
-  if (!r.time.empty()) {
+  const auto inf = r.attributes.find("time_is_infinite");
+  if (inf != r.attributes.end() && std::holds_alternative<std::int64_t>(inf->second) &&
+      std::get<std::int64_t>(inf->second) == 1 && r.time.size() == 1) {
+    // A steady-state result: its only row is t = inf (there is no t = 0 row to show).
+    out += "  <J_i^z>/N_i   domain:   t = inf (steady state)\n";
+    for (std::size_t i = 0; i < r.jz_over_n_mean.cols; ++i)
+      out += fmt::format("                {:>6}    {:+.6f}\n", i + 1, r.jz_over_n_mean(0, i));
+  } else if (!r.time.empty()) {
     out += "  <J_i^z>/N_i   domain:   t = 0          final        (stderr)\n";
     const std::size_t last = r.time.size() - 1;
     for (std::size_t i = 0; i < r.jz_over_n_mean.cols; ++i)

@@ -15,6 +15,7 @@
 #include "qtraj/error.hpp"
 #include "qtraj/exact/sector_system.hpp"
 #include "qtraj/exact/esdirk.hpp"
+#include "exact/components.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace qtraj {
@@ -26,26 +27,6 @@ constexpr double kMaxBlockEntries = 2e8;
 constexpr double kMaxDickeDim = 5e7;
 // Largest total size of the /populations/domain_i tables.
 constexpr double kMaxPopulationEntries = 1e8;
-
-// The cartesian product of the domains' components: one callback per combination.
-void for_each_combination(const std::vector<std::vector<DomainComponent>>& per_domain,
-                          const std::function<void(const std::vector<const DomainComponent*>&)>& fn) {
-  const std::size_t m = per_domain.size();
-  std::vector<std::size_t> idx(m, 0);
-  std::vector<const DomainComponent*> pick(m);
-  while (true) {
-    for (std::size_t i = 0; i < m; ++i) pick[i] = &per_domain[i][idx[i]];
-    fn(pick);
-    std::size_t i = m;
-    while (i > 0) {
-      --i;
-      if (++idx[i] < per_domain[i].size()) break;
-      idx[i] = 0;
-      if (i == 0) return;
-    }
-    if (m == 0) return;
-  }
-}
 
 }  // namespace
 
@@ -109,7 +90,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
 
   std::int64_t steps = 0, rejected = 0, linear_iterations = 0;
   std::size_t done = 0;
-  for_each_combination(per_domain, [&](const std::vector<const DomainComponent*>& pick) {
+  exact::for_each_combination(per_domain, [&](const std::vector<const DomainComponent*>& pick) {
     double weight = 1.0;
     std::vector<int> two_j(m);
     for (int i = 0; i < m; ++i) {
@@ -129,13 +110,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
                            std::to_string(kMaxBlockEntries) +
                            "); use solver.kind = \"trajectories\" or \"meanfield\"");
     const exact::SectorSystem system(space, channels);
-    // psi = tensor product of the domains' amplitudes, indexed by the DickeSpace order.
-    std::vector<std::complex<double>> psi(static_cast<std::size_t>(space.dim()));
-    for (std::int64_t s = 0; s < space.dim(); ++s) {
-      std::complex<double> a = 1.0;
-      for (int i = 0; i < m; ++i) a *= pick[i]->amplitudes[space.k(s, i)];
-      psi[static_cast<std::size_t>(s)] = a;
-    }
+    const std::vector<std::complex<double>> psi = exact::product_state(space, pick);
     auto observe = [&](std::size_t k, const Eigen::VectorXd& y) {
       const Eigen::VectorXd p = system.populations(y);
       for (std::int64_t s = 0; s < space.dim(); ++s) {

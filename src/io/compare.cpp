@@ -11,11 +11,18 @@ Comparison compare_results(const Result& a, const Result& b, double sigma_thresh
   if (a.time.size() != b.time.size())
     throw InputError("time", std::to_string(a.time.size()) + " vs " + std::to_string(b.time.size()) + " points",
                      "the two results have different output grids");
-  for (std::size_t t = 0; t < a.time.size(); ++t)
-    if (std::fabs(a.time[t] - b.time[t]) > 1e-9 * std::max(1.0, std::fabs(a.time[t])))
+  for (std::size_t t = 0; t < a.time.size(); ++t) {
+    // Times agree to 1e-9 (relative above 1); an infinite time (steady state) only matches
+    // itself; NaN matches nothing.
+    const double x = a.time[t], y = b.time[t];
+    const bool same = std::isinf(x) || std::isinf(y)
+                          ? x == y
+                          : std::fabs(x - y) <= 1e-9 * std::max(1.0, std::fabs(x));
+    if (!same)
       throw InputError("time[" + std::to_string(t) + "]",
                        std::to_string(a.time[t]) + " vs " + std::to_string(b.time[t]),
                        "the two results have different output grids");
+  }
   const std::size_t m = a.jz_over_n_mean.cols;
   if (b.jz_over_n_mean.cols != m)
     throw InputError("domains", std::to_string(m) + " vs " + std::to_string(b.jz_over_n_mean.cols),

@@ -274,8 +274,9 @@ SolverSettings parse_solver(const toml::table& root) {
   if (!t) return s;
   reject_unknown_keys(*t, "solver.", {"kind", "rtol", "atol", "trajectories", "seed", "propagator",
                                       "backend", "threads", "record_jumps", "first_trajectory",
-                                      "memory_limit"});
-  s.kind = get_choice(*t, "kind", "solver.kind", s.kind, {"exact", "trajectories", "meanfield"});
+                                      "closure", "memory_limit"});
+  s.kind = get_choice(*t, "kind", "solver.kind", s.kind,
+                      {"exact", "trajectories", "meanfield", "steady"});
   s.rtol = get_double(*t, "rtol", "solver.rtol", s.rtol);
   if (!(s.rtol >= 1e-14 && s.rtol < 1))
     throw InputError("solver.rtol", fmt::format("{}", s.rtol), "must lie in [1e-14, 1)");
@@ -301,6 +302,9 @@ SolverSettings parse_solver(const toml::table& root) {
   s.first_trajectory = get_int(*t, "first_trajectory", "solver.first_trajectory", 0);
   if (s.first_trajectory < 0)
     throw InputError("solver.first_trajectory", std::to_string(s.first_trajectory), "must be >= 0");
+  // meanfield only; the same names as qtraj::meanfield::parse_closure
+  s.closure = get_choice(*t, "closure", "solver.closure", s.closure,
+                         {"symmetric", "z_right", "z_left"});
   return s;
 }
 
@@ -308,10 +312,15 @@ OutputSettings parse_output(const toml::table& root) {
   OutputSettings o;
   const toml::table* t = sub_table(root, "output");
   if (!t) return o;
-  reject_unknown_keys(*t, "output.", {"path", "plot"});
+  reject_unknown_keys(*t, "output.", {"path", "plot", "checkpoint_seconds"});
   o.path = get_string(*t, "path", "output.path", o.path);
   if (o.path.empty()) throw InputError("output.path", "\"\"", "must not be empty");
   o.plot = get_string(*t, "plot", "output.plot", o.plot);
+  o.checkpoint_seconds = get_double(*t, "checkpoint_seconds", "output.checkpoint_seconds",
+                                    o.checkpoint_seconds);
+  if (!(o.checkpoint_seconds >= 0) || !std::isfinite(o.checkpoint_seconds))
+    throw InputError("output.checkpoint_seconds", fmt::format("{}", o.checkpoint_seconds),
+                     "must be finite and >= 0 (0: no checkpoints)");
   return o;
 }
 

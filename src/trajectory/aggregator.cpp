@@ -1,20 +1,19 @@
-// Welford / Chan streaming statistics (see include/qtraj/trajectory/aggregator.hpp).
+// Welford / Chan streaming statistics (see include/qtraj/trajectory/aggregator.hpp). The arithmetic
+// is welford.hpp's, shared with the CUDA backend's device-side chunk reduction (bit-identical).
 #include "qtraj/trajectory/aggregator.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
+#include "qtraj/trajectory/welford.hpp"
+
 namespace qtraj::trajectory {
 
 void Aggregator::add(const double* values) {
   ++count_;
-  const double inv_n = 1.0 / static_cast<double>(count_);
-  for (std::size_t i = 0; i < mean_.size(); ++i) {
-    const double delta = values[i] - mean_[i];
-    mean_[i] += delta * inv_n;
-    m2_[i] += delta * (values[i] - mean_[i]);
-  }
+  const double inv_n = welford::inverse_count(count_);
+  for (std::size_t i = 0; i < mean_.size(); ++i) welford::add_sample(values[i], inv_n, mean_[i], m2_[i]);
 }
 
 void Aggregator::merge(const Aggregator& other) {
@@ -25,12 +24,8 @@ void Aggregator::merge(const Aggregator& other) {
     return;
   }
   const double na = static_cast<double>(count_), nb = static_cast<double>(other.count_);
-  const double n = na + nb;
-  for (std::size_t i = 0; i < mean_.size(); ++i) {
-    const double delta = other.mean_[i] - mean_[i];
-    mean_[i] += delta * (nb / n);
-    m2_[i] += other.m2_[i] + delta * delta * (na * nb / n);
-  }
+  for (std::size_t i = 0; i < mean_.size(); ++i)
+    welford::merge(na, nb, other.mean_[i], other.m2_[i], mean_[i], m2_[i]);
   count_ += other.count_;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -65,6 +66,7 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   total = settings.trajectories;
   first = settings.first_trajectory;
   record = std::min<std::int64_t>(std::max<std::int64_t>(settings.record_jumps, 0), total);
+  for (std::int64_t c = 0; c < kNumChunks; ++c) chunks.push_back(c);
   // Build the most likely bundle up front: input errors (too large a space) surface here.
   std::vector<int> choice(m);
   for (int i = 0; i < m; ++i)
@@ -80,9 +82,19 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   if (krylov && !(settings.rtol > 0 && settings.atol > 0))
     throw InputError("solver.rtol", std::to_string(settings.rtol),
                      "rtol and atol must be > 0 for the Krylov propagator");
+  // Set-up on all cores (solver.threads; 0: all): the per-sector eigensystems of a bundle.
+  const int setup_threads = settings.threads > 0
+                                ? settings.threads
+                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   cache = std::make_unique<BundleCache>(model, channels, components, propagator == "spectral",
-                                        adaptive);
+                                        adaptive, setup_threads);
   cache->get(choice);
+}
+
+std::int64_t TrajectoryRun::chunk_trajectories() const {
+  std::int64_t n = 0;
+  for (std::int64_t c : chunks) n += chunk_begin(c + 1) - chunk_begin(c);
+  return n;
 }
 
 void count_jumps(const TrajectoryRun& run, const int* channel_counts,

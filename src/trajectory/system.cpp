@@ -2,8 +2,12 @@
 #include "qtraj/trajectory/system.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "qtraj/model/sector_operators.hpp"
 
@@ -20,7 +24,7 @@ std::vector<int> two_js_of(const std::vector<const DomainComponent*>& components
 
 TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                                    const std::vector<const DomainComponent*>& components,
-                                   bool spectral, bool adaptive) {
+                                   bool spectral, bool adaptive, int threads) {
   auto space = std::make_unique<DickeSpace>(two_js_of(components));
   const bool lean = !spectral && !adaptive;  // Krylov: matrix-free, nothing per sector
   const int m = space->num_domains();
@@ -90,32 +94,70 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
 
   int max_dim = 1;
   for (int n = 0; n <= max_sector_; ++n)
-    max_dim = std::max<int>(max_dim, static_cast<int>(sector_begin_[n + 1] - sector_begin_[n]));
+    max_dim = std::max<int>(max_dim, static_cast<int>((sector_begin_[n + 1] - sector_begin_[n])));
 
   eig_offset_.assign(max_n + 1, 0);
   if (spectral) lambda_.assign(dim, 0.0);
-  if (adaptive) k_row_ptr_.assign(dim + 1, 0);
-  std::int64_t offset = 0;
-  for (int n = 0; n <= max_sector_; ++n) {
-    const std::int64_t begin = sector_begin_[n], d = sector_begin_[n + 1] - begin;
-    if (spectral) {
-      const SectorEigen eig = diagonalize_sector(*space, channels, n);
+  if (spectral) {
+    // Offsets first, so each sector's V_n, V_n^T and eigenvalues have their own disjoint slices
+    // and the sectors can be diagonalised on several threads (each one independent: the same
+    // bits as a serial build, whatever the thread count).
+    std::int64_t offset = 0;
+    for (int n = 0; n <= max_sector_; ++n) {
+      const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]);
       eig_offset_[n] = offset;
-      eig_v_.resize(offset + d * d);
-      eig_vt_.resize(offset + d * d);
+      offset += d * d;
+    }
+    eig_v_.assign(offset, 0.0);
+    eig_vt_.assign(offset, 0.0);
+    auto build_sector = [&](int n) {
+      const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]), begin = sector_begin_[n];
+      const std::int64_t off = eig_offset_[n];
+      const SectorEigen eig = diagonalize_sector(*space, channels, n);
       // Eigenvalues at the eigensolver's noise level (64 eps d max(lambda)) are dark states:
       // exactly 0, so dark components never decay and a state's dark part is exactly constant.
       const double noise = d > 0 ? 64.0 * 2.220446049250313e-16 * d * eig.lambda.maxCoeff() : 0.0;
       for (std::int64_t a = 0; a < d; ++a) {
         lambda_[begin + a] = eig.lambda(a) <= noise ? 0.0 : eig.lambda(a);
         for (std::int64_t b = 0; b < d; ++b) {
-          eig_v_[offset + a * d + b] = eig.vectors(a, b);
-          eig_vt_[offset + b * d + a] = eig.vectors(a, b);
+          eig_v_[off + a * d + b] = eig.vectors(a, b);
+          eig_vt_[off + b * d + a] = eig.vectors(a, b);
         }
       }
-      offset += d * d;
+    };
+    // Largest sectors first (cost ~ d^3), handed out one at a time.
+    std::vector<int> order(max_sector_ + 1);
+    for (int n = 0; n <= max_sector_; ++n) order[n] = n;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      return (sector_begin_[a + 1] - sector_begin_[a]) > (sector_begin_[b + 1] - sector_begin_[b]);
+    });
+    const int workers = std::max(1, std::min(threads, static_cast<int>(order.size())));
+    if (workers == 1) {
+      for (int n : order) build_sector(n);
+    } else {
+      std::atomic<std::size_t> next{0};
+      std::exception_ptr error;
+      std::mutex error_mutex;
+      auto work = [&] {
+        try {
+          for (std::size_t i = next++; i < order.size(); i = next++) build_sector(order[i]);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(error_mutex);
+          if (!error) error = std::current_exception();
+          next = order.size();
+        }
+      };
+      std::vector<std::thread> pool;
+      for (int k = 1; k < workers; ++k) pool.emplace_back(work);
+      work();
+      for (auto& th : pool) th.join();
+      if (error) std::rethrow_exception(error);
     }
-    if (adaptive) {
+  }
+  if (adaptive) {
+    k_row_ptr_.assign(dim + 1, 0);
+    for (int n = 0; n <= max_sector_; ++n) {
+      const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]), begin = sector_begin_[n];
       const Eigen::MatrixXd kn = no_jump_generator(*space, channels, n);
       for (std::int64_t a = 0; a < d; ++a) {
         for (std::int64_t b = 0; b < d; ++b)

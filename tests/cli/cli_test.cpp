@@ -4,32 +4,21 @@
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "cli/cli_helpers.hpp"
 #include "qtraj/io/hdf5.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Output {
-  int status;
-  std::string text;  // stdout and stderr
-};
-
-Output run_cli_raw(const std::string& command) {
-  const std::string cmd = command + " 2>&1";
-  Output out{0, ""};
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), pipe)) out.text += buf.data();
-  const int raw = ::pclose(pipe);
-  out.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return out;
-}
+using Output = qtraj::testing::CliOutput;  // status, stdout + stderr
+Output run_cli_raw(const std::string& command) { return qtraj::testing::run_command(command); }
 
 Output run_cli(const std::string& args) { return run_cli_raw(std::string(QTRAJ_CLI_PATH) + " " + args); }
 
@@ -189,6 +178,40 @@ TEST_F(Cli, CompareFailsWithExitStatusOne) {
   const auto cmp = run_cli("compare " + a + " " + b);
   EXPECT_EQ(cmp.status, 1) << cmp.text;
   EXPECT_NE(cmp.text.find("FAIL"), std::string::npos) << cmp.text;
+}
+
+TEST_F(Cli, SteadySolverWritesOneInfiniteTime) {
+  // `--solver steady` on the two-spin example: /time = [inf], time_is_infinite = 1,
+  // /emitted_quanta; info shows it; two steady files compare; a steady file and a time
+  // evolution do not (different grids); nbar > 0 is a one-line error naming the field.
+  const std::string a = (dir_ / "a.h5").string(), b = (dir_ / "b.h5").string(),
+                    ev = (dir_ / "ev.h5").string();
+  const std::string file = QTRAJ_SOURCE_DIR "/examples/two_spins.toml";
+  ASSERT_EQ(run_cli("run " + file + " -q --solver steady -o " + a).status, 0);
+  ASSERT_EQ(run_cli("run " + file + " -q --set solver.kind=steady --threads 1 -o " + b).status, 0);
+  const auto s = qtraj::read_result(a);
+  EXPECT_EQ(s.result.solver, "steady");
+  ASSERT_EQ(s.result.time.size(), 1u);
+  EXPECT_TRUE(std::isinf(s.result.time[0]) && s.result.time[0] > 0);
+  EXPECT_EQ(std::get<std::int64_t>(s.result.attributes.at("time_is_infinite")), 1);
+  EXPECT_NEAR(s.result.jz_over_n_mean(0, 1), -0.25, 1e-14);
+  qtraj::Dataset emitted;
+  ASSERT_TRUE(qtraj::read_dataset(a, "/emitted_quanta", &emitted));
+  EXPECT_EQ(emitted.shape, (std::vector<std::uint64_t>{1}));
+  EXPECT_NEAR(std::get<std::vector<double>>(emitted.values)[0], 0.5, 1e-14);
+  const auto info = run_cli("info " + a);
+  EXPECT_EQ(info.status, 0) << info.text;
+  EXPECT_NE(info.text.find("t = inf (steady state)"), std::string::npos) << info.text;
+  EXPECT_NE(info.text.find("-0.250000"), std::string::npos) << info.text;
+  const auto cmp = run_cli("compare " + a + " " + b + " --abs-tol 1e-12");
+  EXPECT_EQ(cmp.status, 0) << cmp.text;
+  EXPECT_NE(cmp.text.find("PASS"), std::string::npos) << cmp.text;
+  ASSERT_EQ(run_cli("run " + file + " -q -o " + ev).status, 0);
+  const auto mixed = run_cli("compare " + a + " " + ev);
+  EXPECT_EQ(mixed.status, 2) << mixed.text;
+  EXPECT_NE(mixed.text.find("different output grids"), std::string::npos) << mixed.text;
+  expect_rejected("[system]\ndomains = [2, 1]\n[[reservoir]]\ndomains = [1, 2]\nnbar = 0.5\n",
+                  "reservoir[1].nbar", "--solver steady");
 }
 
 TEST_F(Cli, DemoWritesHdf5AndPlot) {

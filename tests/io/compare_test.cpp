@@ -52,5 +52,26 @@ TEST(Compare, DifferentGridsAreRejected) {
   EXPECT_THROW(compare_results(a, b, 4, 1e-6), InputError);
 }
 
+TEST(Compare, SteadyStateResultsAtInfiniteTime) {
+  // Steady results have one output time, t = inf: two of them compare; inf never matches a
+  // finite time (either order), NaN matches nothing.
+  Result a;
+  a.time = {INFINITY};
+  a.resize(1, 2);
+  a.jz_over_n_mean.data = {-0.25, -0.25};
+  Result b = a;
+  b.jz_over_n_mean.data = {-0.25, -0.25 + 1e-7};
+  EXPECT_TRUE(compare_results(a, b, 4.0, 1e-6).passed);
+  EXPECT_FALSE(compare_results(a, b, 4.0, 1e-9).passed);
+  EXPECT_NEAR(compare_results(a, b, 4.0, 1e-9).domains[1].max_abs_difference, 1e-7, 1e-15);
+  Result finite = a;
+  finite.time = {1e300};
+  EXPECT_THROW(compare_results(a, finite, 4, 1e-6), InputError);
+  EXPECT_THROW(compare_results(finite, a, 4, 1e-6), InputError);
+  Result nan = a;
+  nan.time = {NAN};
+  EXPECT_THROW(compare_results(nan, nan, 4, 1e-6), InputError);
+}
+
 }  // namespace
 }  // namespace qtraj

@@ -160,7 +160,7 @@ TEST(TrajKrylov, DarkStateNeverJumps) {
   const double psi_re[2] = {1 / std::sqrt(2.0), -1 / std::sqrt(2.0)}, psi_im[2] = {0, 0};
   SharedRun run(f, 8);
   TrajectoryWorkspace ws = TrajectoryWorkspace::carve(run.work.data(), sys.max_sector_dim,
-                                                      sys.num_channels, kKrylovMaxBasis);
+                                                      sys.num_channels, test_scratch(sys.max_sector_dim));
   TrajectoryOutput out = run.output(f.times);
   PhiloxStream rng(1, 0);
   SerialTeam team;

@@ -51,6 +51,13 @@ struct OneTrajectory {
   int jumps = 0;
 };
 
+/// Propagator scratch big enough for every propagator (adaptive 20 d, Krylov ~82 d).
+inline long long test_scratch(int max_dim) {
+  const long long a = AdaptivePropagator::scratch_doubles(max_dim);
+  const long long k = KrylovPropagator::scratch_doubles(max_dim);
+  return a > k ? a : k;
+}
+
 /// Shared buffers of one trajectory run by a team (workspace carved for any propagator, the
 /// Krylov region included).
 struct SharedRun {
@@ -59,7 +66,8 @@ struct SharedRun {
   SharedRun(const Fixture& f, int capacity) {
     const auto& v = f.system->view();
     work.assign(
-        TrajectoryWorkspace::doubles_needed(v.max_sector_dim, v.num_channels, kKrylovMaxBasis),
+        TrajectoryWorkspace::doubles_needed(v.max_sector_dim, v.num_channels,
+                                            test_scratch(v.max_sector_dim)),
         0.0);
     result.obs.assign(f.times.size() * 2 * v.num_domains, -99.0);
     result.jump_time.assign(capacity, 0.0);
@@ -93,7 +101,7 @@ void run_with(Team& team, const Fixture& f, SharedRun& run, std::uint64_t seed,
   TrajectoryStart start{n, f.system->start_re(n), f.system->start_im(n),
                         f.system->complex_state()};
   TrajectoryWorkspace ws = TrajectoryWorkspace::carve(run.work.data(), sys.max_sector_dim,
-                                                      sys.num_channels, kKrylovMaxBasis);
+                                                      sys.num_channels, test_scratch(sys.max_sector_dim));
   TrajectoryOutput out = run.output(f.times);
   const int jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
   if (team.rank() == 0) run.result.jumps = jumps;

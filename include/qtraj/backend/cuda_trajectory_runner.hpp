@@ -4,16 +4,20 @@
 // a CPU-only build links src/backend/device_hooks/cuda_stubs.cpp, where every entry point throws
 // qtraj::NotCompiled (Ginkgo's device hooks).
 //
-// Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU (no device where it was written).
+// Status: compiles with nvcc 13 for sm_90. run() ran on an H100 (issue 8); run_ensemble() has NOT
+// yet run on a GPU (its CPU emulation: tests/backend/ensemble_reduction_test.cpp).
 //
 // What it does: trajectory t of a run is a pure function of (seed, t) (PhiloxStream(seed, t), the
 // same draws in the same order as the CPU backend, src/backend/cpu_trajectories.cpp). The runner uploads
 // the flat bundle data (every array of each bundle's SystemView, the sector probabilities and the
 // sector-normalised initial state) once, then runs batches of consecutive trajectory indices,
 // one trajectory per thread block, with the very same run_trajectory<Team, Propagator> code as the
-// CPU (team = the block), and copies each trajectory's TrajectoryOutput back to the host. The host
-// aggregates them exactly like CPU trajectories (Aggregator::add of each obs row block, in index
-// order, jump-count histograms from channel_counts, jump records from jump_time / jump_channel).
+// CPU (team = the block). Two ways to get results:
+//   run():          each trajectory's TrajectoryOutput copied back (tests, reruns of long jump
+//                   records; the host would aggregate them like CPU trajectories);
+//   run_ensemble(): a whole run of fixed chunks aggregated on the device (the solver's path since
+//                   issue 8): per chunk (count, mean, M2), the jump-count histogram and the jump
+//                   records of the first `record` trajectories are all that comes back.
 //
 // How the caller wires it into solve_trajectories (what must be provided):
 //   1. the bundles: one TrajectorySystem per initial-component choice that a trajectory of the run
@@ -40,6 +44,7 @@
 // Device memory per batch: count * (8 (num_times 2M + K) + 4 (1 + C + K)) bytes plus the bundles;
 // choose count accordingly (1e5 trajectories x 41 times x 6 values = 197 MB).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,10 +57,10 @@ namespace qtraj::cuda {
 
 /// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp).
 struct PropagatorSettings {
-  enum class Kind { spectral, adaptive, krylov };  // int values 0, 1, 2 in the kernel launchers
+  enum class Kind { spectral, adaptive };
   Kind kind = Kind::spectral;
-  double rtol = 1e-8;   // adaptive and krylov
-  double atol = 1e-10;  // adaptive and krylov
+  double rtol = 1e-8;   // adaptive only
+  double atol = 1e-10;  // adaptive only
 };
 
 /// Where each block's TrajectoryWorkspace lives.
@@ -133,6 +138,48 @@ struct LaunchInfo {
   double kernel_ms = 0.0;         // kernel time of the last batch (CUDA events)
 };
 
+/// A whole run (or shard) of fixed chunks, aggregated on the device (run_ensemble).
+struct EnsembleRequest {
+  std::int64_t first = 0;                 // global index of local trajectory 0 (Philox key)
+  std::vector<std::int64_t> chunk_begin;  // local chunk offsets: num_chunks + 1, from 0, ascending
+  std::uint64_t seed = 0;
+  PropagatorSettings propagator;
+  std::vector<double> times;              // the output grid (ascending, times[0] >= 0)
+  std::int64_t record = 0;                // local t < record: jump records (may exceed the run)
+  int record_capacity = 64;               // jump slots per recorded trajectory (longer: rerun)
+  std::vector<int> channel_reservoir;     // C: reservoir index of each collapse channel
+  int num_reservoirs = 0;
+  std::int64_t max_batch = 0;             // cap on trajectories per batch (0: device memory decides)
+};
+
+/// Where run_ensemble delivers its results (called on the calling thread).
+struct EnsembleSink {
+  /// Chunk c is complete: its Welford state over `count` trajectories (V = num_times x 2M values,
+  /// the Aggregator's layout). Called in chunk order; empty chunks are skipped.
+  std::function<void(std::int64_t chunk, std::int64_t count, const double* mean, const double* m2)>
+      chunk;
+  /// Local trajectory t < record made `jumps` jumps: time[0..jumps), channel[0..jumps).
+  std::function<void(std::int64_t t, int jumps, const double* time, const int* channel)> record;
+  /// Local trajectories [0, done) are finished.
+  std::function<void(std::int64_t done)> progress;
+};
+
+/// What the last run_ensemble did (logs, tests, benchmarks).
+struct EnsembleInfo {
+  int batches = 0;
+  std::int64_t max_batch = 0;       // trajectories per batch allowed by memory and the cap
+  std::size_t free_bytes = 0;       // cudaMemGetInfo before the run
+  std::size_t batch_bytes = 0;      // device bytes of the per-batch buffers
+  int histogram_bins = 0;           // device histogram bins per reservoir
+  int histogram_fallbacks = 0;      // batches whose counts overflowed the bins (host-counted)
+  int reruns = 0;                   // recorded trajectories rerun for more jump slots
+  double kernel_ms = 0.0;           // trajectory + reduction kernels, summed over batches
+  double wall_ms = 0.0;             // run_ensemble end to end
+};
+
+/// Device bytes per batch are capped at this (a larger chunk is split across batches).
+constexpr std::size_t kBatchCapBytes = std::size_t(256) << 20;
+
 class TrajectoryBatchRunner {
  public:
   /// Single bundle: every domain's initial state has one component (excited, ground, dicke,
@@ -158,6 +205,20 @@ class TrajectoryBatchRunner {
            int jump_capacity, std::int64_t record_end, BatchOutput& out);
 
   const LaunchInfo& last_launch() const;
+
+  /// Runs every trajectory of `request` in batches planned from the device's free memory
+  /// (include/qtraj/backend/batch_plan.hpp), aggregates each chunk on the device (sequential
+  /// Welford per value, kernels/chunk_reduction.cuh: bit-identical to the CPU Aggregator over the
+  /// same per-trajectory values, independent of batch, grid and block sizes) and the jump-count
+  /// histogram (cub::DeviceHistogram), and copies back O(num_times x 2M) numbers per chunk.
+  /// Pinned host buffers and two streams overlap set-up of batch k + 1, kernels of batch k and the
+  /// copy-back of batch k - 1. histogram[res][k] += trajectories with k jumps through reservoir res
+  /// (resized as needed, no trailing zero bins). Throws DeviceError (one line) if not even one
+  /// trajectory's buffers fit the device, qtraj::Error for a trajectory that did not reach the end
+  /// or drew a choice without a bundle.
+  void run_ensemble(const EnsembleRequest& request, const EnsembleSink& sink,
+                    std::vector<std::vector<std::int64_t>>& histogram);
+  const EnsembleInfo& last_ensemble() const;
 
   /// The automatic block size for a largest sector dimension: one thread per component, rounded
   /// up to whole warps, between 32 and 256.

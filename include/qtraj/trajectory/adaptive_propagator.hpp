@@ -15,6 +15,9 @@ class AdaptivePropagator {
  public:
   QTRAJ_HD AdaptivePropagator(double rtol, double atol) : rtol_(rtol), atol_(atol) {}
 
+  /// Workspace scratch (ws.rk): y, y1, ystage and k1..k7, re and im (see bind).
+  QTRAJ_HD static long long scratch_doubles(int max_dim) { return 20LL * max_dim; }
+
   /// Takes the state ws.psi of sector n (any norm): y = psi, k1 = -K y, initial step guess.
   template <class Team>
   QTRAJ_HD void load(Team& team, const SystemView& sys, const TrajectoryWorkspace& ws, int n,

@@ -39,10 +39,18 @@ constexpr int kKrylovMaxBasis = 40;
 
 class KrylovPropagator {
  public:
-  /// rtol, atol: the step-error tolerance above. max_basis: the largest m (>= 2), the workspace
-  /// must be carved with TrajectoryWorkspace::carve(..., krylov_basis = max_basis).
+  /// rtol, atol: the step-error tolerance above. max_basis: the largest m, clamped to
+  /// 2..kKrylovMaxBasis (the scratch is laid out for kKrylovMaxBasis).
   QTRAJ_HD KrylovPropagator(double rtol, double atol, int max_basis = kKrylovMaxBasis)
-      : rtol_(rtol), atol_(atol), max_basis_(max_basis < 2 ? 2 : max_basis) {}
+      : rtol_(rtol), atol_(atol),
+        max_basis_(max_basis < 2 ? 2 : (max_basis > kKrylovMaxBasis ? kKrylovMaxBasis : max_basis)) {}
+
+  /// Scratch (ws.rk) for bases up to kKrylovMaxBasis: 2 (m + 1) d Lanczos vectors (re, im) and
+  /// (m + 1)^2 + 8 (m + 1) small arrays (workspace_doubles<KrylovPropagator>).
+  QTRAJ_HD static long long scratch_doubles(int max_dim) {
+    const long long m1 = kKrylovMaxBasis + 1;
+    return 2 * m1 * max_dim + m1 * m1 + 8 * m1;
+  }
 
   /// Takes the state ws.psi of sector n (any norm). The basis is built in advance(), which knows
   /// the horizon it must reach.
@@ -122,8 +130,8 @@ class KrylovPropagator {
 
  private:
   QTRAJ_HD void bind(const TrajectoryWorkspace& ws) {
-    const long long m1 = max_basis_ + 1;
-    double* p = ws.krylov;
+    const long long m1 = kKrylovMaxBasis + 1;
+    double* p = ws.rk;
     alpha_ = p;
     beta_ = p + m1;
     theta_ = p + 2 * m1;
@@ -136,7 +144,7 @@ class KrylovPropagator {
   }
   QTRAJ_HD double* q_re(int j) const { return q_ + static_cast<long long>(j) * d_; }
   QTRAJ_HD double* q_im(int j) const {
-    return q_ + static_cast<long long>(max_basis_ + 1 + j) * d_;
+    return q_ + static_cast<long long>(kKrylovMaxBasis + 1 + j) * d_;
   }
 
   /// out += (1/2) C_c^+ x for x in sector channel_target(c, n_), gather form:

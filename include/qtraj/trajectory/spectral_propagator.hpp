@@ -14,6 +14,9 @@ namespace qtraj::trajectory {
 
 class SpectralPropagator {
  public:
+  /// Workspace scratch (ws.rk): the scaled coefficients of evolved_state, re and im.
+  QTRAJ_HD static long long scratch_doubles(int max_dim) { return 2LL * max_dim; }
+
   /// Takes the state ws.psi of sector n (any norm): c = V_n^T psi.
   template <class Team>
   QTRAJ_HD void load(Team& team, const SystemView& sys, const TrajectoryWorkspace& ws, int n,

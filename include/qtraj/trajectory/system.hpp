@@ -24,9 +24,11 @@ class TrajectorySystem {
   /// The initial state is psi = (x)_i components[i].amplitudes; p_n = ||P_n psi||^2.
   /// Sector data is built for n = 0..max_sector, where max_sector = max excitation of the space
   /// if any channel raises, else the largest n with p_n > 0 (zero temperature never climbs).
+  /// threads: the per-sector eigendecompositions (spectral) run on this many std::threads, largest
+  /// sectors first; every sector is independent, so the data is bit-identical for any count.
   TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                    const std::vector<const DomainComponent*>& components, bool spectral,
-                   bool adaptive);
+                   bool adaptive, int threads = 1);
   TrajectorySystem(const TrajectorySystem&) = delete;  // view_ points into the members
   TrajectorySystem& operator=(const TrajectorySystem&) = delete;
 

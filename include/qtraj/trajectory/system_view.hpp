@@ -61,9 +61,11 @@ struct SystemView {
   }
 };
 
-/// Shared per-trajectory scratch (one per team). Sizes in doubles, d = max_sector_dim.
-/// krylov_basis > 0 (the Krylov propagator's largest basis m, krylov_propagator.hpp) appends its
-/// region: 2 (m + 1) d for the Lanczos vectors (re, im) and (m + 1)^2 + 8 (m + 1) small arrays.
+/// Shared per-trajectory scratch (one per team). Sizes in doubles, d = max_sector_dim:
+///   psi, tmp, coef (re and im): 6 d, then the propagator's own scratch `rk` (P::scratch_doubles(d):
+///   spectral 2 d, adaptive 20 d, Krylov 2 (m + 1) d + (m + 1)^2 + 8 (m + 1) with m = 40), then channel_weight (C). Size it per propagator with
+///   workspace_doubles<P>(d, C) / carve_workspace<P>(...) (spectral: 8 d + C instead of 26 d + C,
+///   so larger sectors fit a block's shared memory on the GPU).
 struct TrajectoryWorkspace {
   double* psi_re;  // d: the Dicke-basis state (sector-local)
   double* psi_im;
@@ -71,23 +73,22 @@ struct TrajectoryWorkspace {
   double* tmp_im;
   double* coef_re;  // d: spectral eigen-coefficients
   double* coef_im;
-  double* rk;       // 20 d: adaptive (y, y1, ystage, k1..k7, each re and im)
+  double* rk;       // the propagator's scratch (adaptive: y, y1, ystage, k1..k7, re and im = 20 d)
   double* channel_weight;  // C
-  double* krylov = nullptr;  // krylov_doubles(d, m): Krylov basis and Lanczos matrix (or nullptr)
 
-  /// Doubles of the Krylov region for basis size m (0: none).
-  QTRAJ_HD static long long krylov_doubles(int max_dim, int krylov_basis) {
-    if (krylov_basis <= 0) return 0;
-    const long long m1 = krylov_basis + 1;
-    return 2 * m1 * max_dim + m1 * m1 + 8 * m1;
+  /// The adaptive propagator's scratch, the default of the overloads below (the largest).
+  QTRAJ_HD static long long default_scratch(int max_dim) { return 20LL * max_dim; }
+
+  /// Number of doubles a workspace needs with `scratch` doubles of propagator scratch.
+  QTRAJ_HD static long long doubles_needed(int max_dim, int num_channels, long long scratch) {
+    return 6LL * max_dim + scratch + num_channels;
   }
-  /// Number of doubles a workspace needs.
-  QTRAJ_HD static long long doubles_needed(int max_dim, int num_channels, int krylov_basis = 0) {
-    return 26LL * max_dim + num_channels + krylov_doubles(max_dim, krylov_basis);
+  QTRAJ_HD static long long doubles_needed(int max_dim, int num_channels) {
+    return doubles_needed(max_dim, num_channels, default_scratch(max_dim));
   }
-  /// Carves a workspace out of `base` (doubles_needed(...) doubles, same arguments).
+  /// Carves a workspace out of `base` (doubles_needed(max_dim, num_channels, scratch) doubles).
   QTRAJ_HD static TrajectoryWorkspace carve(double* base, int max_dim, int num_channels,
-                                            int krylov_basis = 0) {
+                                            long long scratch) {
     TrajectoryWorkspace w;
     const long long d = max_dim;
     w.psi_re = base;
@@ -97,11 +98,24 @@ struct TrajectoryWorkspace {
     w.coef_re = base + 4 * d;
     w.coef_im = base + 5 * d;
     w.rk = base + 6 * d;
-    w.channel_weight = base + 26 * d;
-    w.krylov = krylov_basis > 0 ? base + 26 * d + num_channels : nullptr;
+    w.channel_weight = base + 6 * d + scratch;
+    (void)num_channels;
     return w;
   }
+  QTRAJ_HD static TrajectoryWorkspace carve(double* base, int max_dim, int num_channels) {
+    return carve(base, max_dim, num_channels, default_scratch(max_dim));
+  }
 };
+
+/// The workspace of propagator P (P::scratch_doubles(max_dim) doubles of scratch).
+template <class P>
+QTRAJ_HD long long workspace_doubles(int max_dim, int num_channels) {
+  return TrajectoryWorkspace::doubles_needed(max_dim, num_channels, P::scratch_doubles(max_dim));
+}
+template <class P>
+QTRAJ_HD TrajectoryWorkspace carve_workspace(double* base, int max_dim, int num_channels) {
+  return TrajectoryWorkspace::carve(base, max_dim, num_channels, P::scratch_doubles(max_dim));
+}
 
 /// Where a trajectory writes its results. obs is num_times x (2 M): row t holds the normalised
 /// <J_i^z> (columns 0..M-1) and <J_i^+ J_i^-> (columns M..2M-1) at times[t]. Jumps: the first

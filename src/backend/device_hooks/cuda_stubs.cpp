@@ -29,6 +29,13 @@ void TrajectoryBatchRunner::run(std::int64_t, std::int64_t, std::uint64_t, const
 const LaunchInfo& TrajectoryBatchRunner::last_launch() const {
   throw NotCompiled("cuda::TrajectoryBatchRunner::last_launch");
 }
+void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest&, const EnsembleSink&,
+                                         std::vector<std::vector<std::int64_t>>&) {
+  throw NotCompiled("cuda::TrajectoryBatchRunner::run_ensemble");
+}
+const EnsembleInfo& TrajectoryBatchRunner::last_ensemble() const {
+  throw NotCompiled("cuda::TrajectoryBatchRunner::last_ensemble");
+}
 int TrajectoryBatchRunner::block_size_for(int max_sector_dim) {
   const int warps = (std::max(max_sector_dim, 1) + 31) / 32;
   return std::min(256, std::max(32, warps * 32));

@@ -15,7 +15,6 @@
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/model/model.hpp"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
-#include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/philox.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/system.hpp"
@@ -40,8 +39,7 @@ using qtraj::trajectory::testing::linear_grid;
 using qtraj::trajectory::testing::make_model;
 
 /// A run's bundles, built the way solve_trajectories builds them (one TrajectorySystem per
-/// component choice), here eagerly for every choice of positive weight, with both propagators' data
-/// (lean = true: neither, as for the Krylov propagator).
+/// component choice), here eagerly for every choice of positive weight, with both propagators' data.
 struct Case {
   Model model;
   std::vector<Channel> channels;
@@ -51,7 +49,7 @@ struct Case {
   std::vector<double> times;
   std::map<std::vector<int>, std::unique_ptr<TrajectorySystem>> bundles;
 
-  Case(Model m, std::vector<double> grid, bool lean = false)
+  Case(Model m, std::vector<double> grid)
       : model(std::move(m)), channels(collapse_channels(model)), times(std::move(grid)) {
     const int md = model.num_domains();
     for (int i = 0; i < md; ++i) {
@@ -62,7 +60,7 @@ struct Case {
     for (const auto& choice : drawable_choices(weights, weight_begin)) {
       std::vector<const DomainComponent*> chosen;
       for (int i = 0; i < md; ++i) chosen.push_back(&components[i][choice[i]]);
-      bundles[choice] = std::make_unique<TrajectorySystem>(model, channels, chosen, !lean, !lean);
+      bundles[choice] = std::make_unique<TrajectorySystem>(model, channels, chosen, true, true);
     }
   }
 
@@ -94,12 +92,9 @@ inline CpuTrajectory run_cpu(const Case& c, std::uint64_t seed, std::int64_t t,
   const SystemView& sys = bundle.view();
   const auto& prob = bundle.sector_probability();
   const int n = draw_sector(rng, prob.data(), static_cast<int>(prob.size()));
-  const bool krylov = p.kind == PropagatorSettings::Kind::krylov;
-  const int basis = krylov ? kKrylovMaxBasis : 0;
-  std::vector<double> work(static_cast<std::size_t>(
-      TrajectoryWorkspace::doubles_needed(sys.max_sector_dim, sys.num_channels, basis)));
-  TrajectoryWorkspace ws =
-      TrajectoryWorkspace::carve(work.data(), sys.max_sector_dim, sys.num_channels, basis);
+  std::vector<double> work(
+      static_cast<std::size_t>(TrajectoryWorkspace::doubles_needed(sys.max_sector_dim, sys.num_channels)));
+  TrajectoryWorkspace ws = TrajectoryWorkspace::carve(work.data(), sys.max_sector_dim, sys.num_channels);
   CpuTrajectory r;
   r.obs.assign(c.times.size() * c.row(), 0.0);
   r.jump_time.assign(capacity, 0.0);
@@ -117,9 +112,6 @@ inline CpuTrajectory run_cpu(const Case& c, std::uint64_t seed, std::int64_t t,
   SerialTeam team;
   if (p.kind == PropagatorSettings::Kind::adaptive) {
     AdaptivePropagator prop(p.rtol, p.atol);
-    r.jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
-  } else if (krylov) {
-    KrylovPropagator prop(p.rtol, p.atol, basis);
     r.jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
   } else {
     SpectralPropagator prop;
@@ -188,13 +180,6 @@ inline PropagatorSettings spectral() { return PropagatorSettings{}; }
 inline PropagatorSettings adaptive() {
   PropagatorSettings p;
   p.kind = PropagatorSettings::Kind::adaptive;
-  p.rtol = 1e-10;
-  p.atol = 1e-12;
-  return p;
-}
-inline PropagatorSettings krylov() {
-  PropagatorSettings p;
-  p.kind = PropagatorSettings::Kind::krylov;
   p.rtol = 1e-10;
   p.atol = 1e-12;
   return p;

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <string>
@@ -66,7 +67,10 @@ struct HostBatch {
     out.channel_counts.assign(count * c_ch, -7);
     out.jump_time.assign(count * capacity, -1.0);
     out.jump_channel.assign(count * capacity, -1);
-    work.assign(TrajectoryWorkspace::doubles_needed(max_dim, c_ch), 0.0);
+    // The largest workspace (adaptive) and a guard, all NaN: run() carves the propagator's own
+    // (smaller for the spectral one) and checks that everything beyond it stays NaN.
+    work.assign(TrajectoryWorkspace::doubles_needed(max_dim, c_ch) + 256,
+                std::numeric_limits<double>::quiet_NaN());
     args.d_bundles = bundles.data();
     args.d_bundle_of_choice = table.data();
     args.d_weights = c.weights.data();
@@ -104,13 +108,17 @@ struct HostBatch {
     return buf.get();
   }
 
-  /// The kernel's loop nest with `grid` blocks run one after another, each by `team`.
+  /// The kernel's loop nest with `grid` blocks run one after another, each by `team`, in the
+  /// kernel's per-propagator workspace (carve_workspace<Propagator>); the NaN beyond it must stay.
   template <class Team, class Propagator>
   void run(Team& team, const Propagator& prop, int grid) {
-    const TrajectoryWorkspace ws = TrajectoryWorkspace::carve(work.data(), args.max_dim, args.num_channels);
+    const auto need = static_cast<std::size_t>(workspace_doubles<Propagator>(args.max_dim, args.num_channels));
+    const TrajectoryWorkspace ws = carve_workspace<Propagator>(work.data(), args.max_dim, args.num_channels);
     for (int block = 0; block < grid; ++block)
       for (std::int64_t t = args.first + block; t < args.first + args.count; t += grid)
         run_batch_trajectory(team, args, prop, ws, t);
+    for (std::size_t k = need; k < work.size(); ++k)  // read only: safe on every team rank
+      ASSERT_TRUE(std::isnan(work[k])) << "workspace overrun at " << k - need;
   }
 };
 

@@ -171,22 +171,6 @@ TEST(CudaTrajectories, AdaptiveThermalCoherentIsEquivalentToRef) {
   expect_equivalent_for_block_sizes(c, adaptive(), 0, 100, 1e-8);
 }
 
-TEST(CudaTrajectories, Krylov12_6_2IsEquivalentToRef) {
-  QTRAJ_REQUIRE_CUDA_DEVICE();
-  // Lean bundles (no amplitude/observable tables on the device): the Krylov run's configuration.
-  // Reduction order differs from the CPU's, and the Lanczos step choice feeds on reductions: 1e-8.
-  Case c(make_model({12, 6, 2}, {"excited", "ground", "ground"}, 0.0), linear_grid(20.0, 41), true);
-  ASSERT_EQ(c.bundles.begin()->second->view().lower_amp, nullptr);
-  expect_equivalent_for_block_sizes(c, krylov(), 0, 100, 1e-8);
-}
-
-TEST(CudaTrajectories, KrylovThermalCoherentIsEquivalentToRef) {
-  QTRAJ_REQUIRE_CUDA_DEVICE();
-  Case c(make_model({5, 3, 2}, {"coherent 1.1 0.7", "dicke 1", "coherent 2.0 -0.4"}, 0.2),
-         linear_grid(10.0, 21), true);
-  expect_equivalent_for_block_sizes(c, krylov(), 0, 100, 1e-8);
-}
-
 // --- workspace placement, grid-stride, batching, recording ---
 
 TEST(CudaTrajectories, GlobalScratchWorkspaceIsEquivalentToRefAndToShared) {

@@ -1,0 +1,50 @@
+// Set-up of a trajectory run on the CPU: the per-sector eigendecompositions of K_n
+// (TrajectorySystem, spectral data only) for large first domains, on 1 and 2 threads
+// (issue #8: set-up on all cores). First domain excited, the default chain at zero temperature.
+//   ./build/bench_setup --benchmark_counters_tabular=true
+// Arguments: (threads). The data is bit-identical for any thread count
+// (test SystemSetup.ThreadedEigensystemsAreBitIdentical).
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "qtraj/model/model.hpp"
+#include "qtraj/trajectory/system.hpp"
+#include "trajectory_bench_config.hpp"
+
+namespace {
+
+void setup(benchmark::State& state, const std::vector<long long>& spins) {
+  const qtraj::RunConfig c = qtraj::bench::trajectory_config(spins, 1, 1);
+  const auto channels = qtraj::collapse_channels(c.model);
+  std::vector<std::vector<qtraj::DomainComponent>> comps;
+  std::vector<const qtraj::DomainComponent*> chosen;
+  for (int i = 0; i < c.model.num_domains(); ++i)
+    comps.push_back(qtraj::initial_components(c.model.initial[i], c.model.spins[i]));
+  for (auto& cc : comps) chosen.push_back(&cc[0]);
+  for (auto _ : state) {
+    qtraj::trajectory::TrajectorySystem system(c.model, channels, chosen, true, false,
+                                               static_cast<int>(state.range(0)));
+    benchmark::DoNotOptimize(system.view().lambda);
+  }
+}
+
+void BM_Setup_400_40_4(benchmark::State& s) { setup(s, {400, 40, 4}); }
+void BM_Setup_200_40_8(benchmark::State& s) { setup(s, {200, 40, 8}); }
+
+BENCHMARK(BM_Setup_400_40_4)
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(2)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
+BENCHMARK(BM_Setup_200_40_8)
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(2)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,49 @@
+#pragma once
+// Private to src/exact: the initial state as a mixture over the cartesian product of the domains'
+// fixed-j components (initial_components in model.hpp), shared by solve_exact and solve_steady.
+// Each combination lives in its own DickeSpace(two_j); its weight is the product of the domains'.
+#include <complex>
+#include <functional>
+#include <vector>
+
+#include "qtraj/model/dicke_space.hpp"
+#include "qtraj/model/model.hpp"
+
+namespace qtraj {
+namespace exact {
+
+// The cartesian product of the domains' components: one callback per combination.
+inline void for_each_combination(
+    const std::vector<std::vector<DomainComponent>>& per_domain,
+    const std::function<void(const std::vector<const DomainComponent*>&)>& fn) {
+  const std::size_t m = per_domain.size();
+  std::vector<std::size_t> idx(m, 0);
+  std::vector<const DomainComponent*> pick(m);
+  while (true) {
+    for (std::size_t i = 0; i < m; ++i) pick[i] = &per_domain[i][idx[i]];
+    fn(pick);
+    std::size_t i = m;
+    while (i > 0) {
+      --i;
+      if (++idx[i] < per_domain[i].size()) break;
+      idx[i] = 0;
+      if (i == 0) return;
+    }
+    if (m == 0) return;
+  }
+}
+
+// psi = tensor product of the picked components' amplitudes, indexed by the DickeSpace order.
+inline std::vector<std::complex<double>> product_state(
+    const DickeSpace& space, const std::vector<const DomainComponent*>& pick) {
+  std::vector<std::complex<double>> psi(static_cast<std::size_t>(space.dim()));
+  for (std::int64_t s = 0; s < space.dim(); ++s) {
+    std::complex<double> a = 1.0;
+    for (int i = 0; i < space.num_domains(); ++i) a *= pick[i]->amplitudes[space.k(s, i)];
+    psi[static_cast<std::size_t>(s)] = a;
+  }
+  return psi;
+}
+
+}  // namespace exact
+}  // namespace qtraj
