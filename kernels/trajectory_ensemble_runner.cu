@@ -119,9 +119,11 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
     if (r < 0 || r >= num_res) throw Error(std::string(kWho) + ": channel reservoir out of range");
   if (req.chunk_begin.size() < 2) throw Error(std::string(kWho) + ": no chunk given");
   const std::int64_t total = req.chunk_begin.back();
-  if (req.first < 0 || req.record < 0 || req.record > total || req.record_capacity < 1)
+  if (req.first < 0 || req.record < 0 || req.record_capacity < 1)
     throw Error(std::string(kWho) + ": bad trajectory range or jump-record settings");
-  const int cap = req.record > 0 ? req.record_capacity : 0;
+  // record beyond the run (a caller's segment of a larger run): every trajectory is recorded.
+  const std::int64_t record = std::min(req.record, total);
+  const int cap = record > 0 ? req.record_capacity : 0;
   const std::int64_t num_chunks = static_cast<std::int64_t>(req.chunk_begin.size()) - 1;
   // Histogram bins per reservoir: at zero temperature a trajectory makes at most max_excitation
   // jumps in all; with raising channels the count is unbounded: a batch whose counts overflow the
@@ -178,7 +180,7 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   info.max_batch = max_batch;
   info.free_bytes = free_bytes;
   info.batches = static_cast<int>(plan.size());
-  const std::int64_t rec_rows = std::min(largest, req.record);
+  const std::int64_t rec_rows = std::min(largest, record);
   const std::size_t n = static_cast<std::size_t>(std::max<std::int64_t>(largest, 1));
   const std::string batch_txt = " (batches of " + std::to_string(largest) + " trajectories)";
 
@@ -246,7 +248,7 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
                                   cudaMemcpyDeviceToHost));
       add_counted_histogram(res.data(), num_res, count, histogram);
     }
-    const std::int64_t rec_here = std::min(count, req.record - b.begin);
+    const std::int64_t rec_here = std::min(count, record - b.begin);
     for (std::int64_t r = 0; r < rec_here; ++r) {
       const int jumps = sl.h_rec_jumps.as<int>()[r];
       if (jumps > cap) {
@@ -294,7 +296,7 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
       args.d_jump_time = sl.rec_time.as<double>();
       args.d_jump_channel = sl.rec_channel.as<int>();
       args.jump_capacity = cap;
-      args.record_end = req.first + req.record;
+      args.record_end = req.first + record;
       args.d_channel_reservoir = d_channel_reservoir;
       args.num_reservoirs = num_res;
       args.d_reservoir_counts = sl.reservoir.as<int>();
@@ -337,7 +339,7 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
                                        cudaMemcpyDeviceToHost, copy.s));
       QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_min.as<int>(), sl.min.as<int>(), sizeof(int),
                                        cudaMemcpyDeviceToHost, copy.s));
-      const std::int64_t rec_here = std::min(count, req.record - b.begin);
+      const std::int64_t rec_here = std::min(count, record - b.begin);
       if (rec_here > 0) {
         QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.h_rec_jumps.as<int>(), sl.jumps.as<int>(),
                                          rec_here * sizeof(int), cudaMemcpyDeviceToHost, copy.s));
@@ -369,7 +371,7 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   info.reruns = static_cast<int>(reruns.size());
   for (const auto& [t, jumps] : reruns) {
     BatchOutput one;
-    run(req.first + t, 1, req.seed, req.propagator, req.times, jumps, req.first + req.record, one);
+    run(req.first + t, 1, req.seed, req.propagator, req.times, jumps, req.first + record, one);
     if (sink.record) sink.record(t, jumps, one.jump_time.data(), one.jump_channel.data());
   }
   info.wall_ms =

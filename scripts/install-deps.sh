@@ -9,14 +9,18 @@
 #   libopenblas-dev liblapacke-dev   LAPACK dsyevd (OpenBLAS) for the steady solver's sectors, ~4x Eigen's
 #   librandom123-dev         Philox4x32 counter-based RNG on the CPU (same stream as cuRAND's Philox)
 #   libgtest-dev libbenchmark-dev   unit tests and micro-benchmarks
+#   libopenmpi-dev openmpi-bin     optional MPI ranks (mpirun -n R qtraj run; QTRAJ_BUILD_MPI is
+#                            on when CMake finds MPI, and the build works without it)
 #   python3-qutip python3-h5py python3-matplotlib python3-numpy
 #                            reference values (scripts/reference), benchmarks against QuTiP, plots
+#   podman buildah debootstrap   build and check the container image (scripts/docker-check.sh)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libhdf5-dev hdf5-tools libtomlplusplus-dev libcli11-dev libfmt-dev libeigen3-dev
       libopenblas-dev liblapacke-dev
-      librandom123-dev libgtest-dev libbenchmark-dev
-      python3 python3-numpy python3-h5py python3-matplotlib python3-qutip)
+      librandom123-dev libgtest-dev libbenchmark-dev libopenmpi-dev openmpi-bin
+      python3 python3-numpy python3-h5py python3-matplotlib python3-qutip
+      podman buildah debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "install-deps: all packages present"; exit 0; fi

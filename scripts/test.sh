@@ -26,3 +26,6 @@ if [ -n "$nvcc_path" ]; then
 else
   echo "test.sh: WARNING: no nvcc found; the CUDA build was not compiled" >&2
 fi
+# The container image (docker/Dockerfile, CPU-only variant) built with Podman, qtraj run inside
+# it and compared with build/qtraj; QTRAJ_SKIP_DOCKER=1 skips it.
+./scripts/docker-check.sh

@@ -3,8 +3,9 @@
 // Trajectory t (0-based) uses PhiloxStream(seed, t) only, so its jumps do not depend on the thread
 // that runs it. Aggregation is bit-identical for any thread count and scheduling: trajectories are
 // split into kNumChunks fixed index ranges (independent of the thread count); each chunk's
-// Aggregator adds its trajectories in index order; the chunks are merged in chunk order, each as
-// soon as all chunks before it are merged (so only about `threads` chunk aggregators are alive).
+// Aggregator adds its trajectories in index order; a finished chunk goes to Tally::chunk_done,
+// which merges the chunks in chunk order (so only about `threads` chunk aggregators are alive).
+// The threads take the chunks of run.chunks (all of them, or an MPI rank's or a resume's share).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -41,26 +42,25 @@ struct Worker {
   std::vector<int> choice, last_choice;
   const TrajectorySystem* last_bundle = nullptr;
   std::vector<int> per_reservoir;
-  std::vector<std::vector<std::int64_t>> histogram;  // [reservoir][jump count]
+  Histogram histogram;  // [reservoir][jump count], of the current chunk
 };
 
 /// The CPU backend: std::threads over fixed chunks, SerialTeam per trajectory.
 void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
                           const ProgressFn& progress) {
   const SolverSettings& settings = run.settings;
-  const std::int64_t total = run.total, record = run.record;
+  const std::int64_t total = run.chunk_trajectories(), record = run.record;
+  const auto n_chunks = static_cast<std::int64_t>(run.chunks.size());
   const int m = run.m, n_t = run.n_t, row = run.row;
   int threads = settings.threads > 0 ? settings.threads
                                      : static_cast<int>(std::thread::hardware_concurrency());
-  threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>({threads, total, kNumChunks})));
+  threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>({threads, total, n_chunks})));
 
   const std::size_t n_values = static_cast<std::size_t>(n_t) * row;
-  std::map<std::int64_t, Aggregator> finished;  // completed chunks waiting for their turn
-  std::int64_t merge_next = 0;
-  std::mutex merge_mutex;
   std::vector<Worker> workers(threads);
   std::atomic<std::int64_t> next_chunk{0}, done{0};
   std::atomic<bool> failed{false};
+  auto stopped = [&] { return run.stop && run.stop->load(std::memory_order_relaxed); };
   std::exception_ptr error;
   std::mutex error_mutex;
 
@@ -108,12 +108,14 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
       w.jump_channel.assign(w.jump_time.size(), 0);
       w.channel_counts.assign(run.channels.size(), 0);
       w.choice.assign(m, 0);
-      w.histogram.assign(run.num_reservoirs, {});
       for (;;) {
-        const std::int64_t c = next_chunk++;
-        if (c >= kNumChunks || failed) break;
+        const std::int64_t k = next_chunk++;
+        if (k >= n_chunks || failed) break;
+        const std::int64_t c = run.chunks[k];
         Aggregator chunk(n_values);
+        w.histogram.assign(run.num_reservoirs, {});
         for (std::int64_t t = run.chunk_begin(c); t < run.chunk_begin(c + 1); ++t) {
+          if (stopped()) return;  // the unfinished chunk is dropped: it reruns on --resume
           int jumps = run_one(w, t);
           if (jumps == kTrajectoryIncomplete)
             throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
@@ -133,14 +135,7 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
           }
           ++done;
         }
-        std::lock_guard<std::mutex> lock(merge_mutex);
-        finished.emplace(c, std::move(chunk));
-        for (auto it = finished.find(merge_next); it != finished.end();
-             it = finished.find(merge_next)) {
-          tally.all.merge(it->second);
-          finished.erase(it);
-          ++merge_next;
-        }
+        tally.chunk_done(c, std::move(chunk), w.histogram);
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);
@@ -154,7 +149,7 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
   for (int k = 0; k < threads; ++k) pool.emplace_back(work, std::ref(workers[k]));
   if (progress) try {
     auto last = t0;
-    while (done.load() < total && !failed) {
+    while (done.load() < total && !failed && !stopped()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       const auto now = std::chrono::steady_clock::now();
       if (now - last >= std::chrono::milliseconds(500)) {
@@ -171,19 +166,10 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
   }
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
-  if (progress) {
+  if (progress && !stopped()) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress(1.0, format_status(total, total, secs));
   }
-  if (merge_next != kNumChunks) throw Error("trajectories: internal error, chunks left unmerged");
-
-  // Histograms: the sum over workers (counts commute: any order gives the same integers).
-  for (const auto& w : workers)
-    for (int r = 0; r < run.num_reservoirs; ++r) {
-      auto& h = tally.histogram[r];
-      if (h.size() < w.histogram[r].size()) h.resize(w.histogram[r].size(), 0);
-      for (std::size_t k = 0; k < w.histogram[r].size(); ++k) h[k] += w.histogram[r][k];
-    }
 }
 
 }  // namespace qtraj::backend

@@ -6,9 +6,16 @@
 //
 // The chunks are those of the CPU backend (src/trajectory/run.hpp); each chunk's Welford state comes
 // back from the device (the same sequential Welford as the CPU's Aggregator::add, welford.hpp) and
-// the chunks are merged here in chunk order, exactly as the CPU backend merges them.
+// the chunks are merged in chunk order (Tally), exactly as the CPU backend merges them.
+//
+// Only the chunks of run.chunks run (an MPI rank's piece, or what a resume left), in segments of
+// at most kSegmentChunks consecutive chunks, one run_ensemble each: its histogram covers the
+// segment, so the segment's chunks enter the Tally together (Tally::chunks_done), with the
+// histogram on its first chunk, and a checkpoint holds whole segments. A stop request (signal)
+// is honoured between segments.
 //
 // Status: compiles; NOT yet run on a GPU (no device in the sessions that wrote it).
+#include <algorithm>
 #include <chrono>
 
 #include "qtraj/backend/cuda_device.hpp"
@@ -18,6 +25,8 @@
 #include "trajectory/run.hpp"
 
 namespace qtraj::backend {
+
+constexpr std::int64_t kSegmentChunks = 16;  // chunks per run_ensemble (1/16 of a fresh run)
 
 void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& progress) {
   // Fail fast (CPU-only build, no device) before building any bundle.
@@ -45,39 +54,57 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
       [&] { return cuda::TrajectoryBatchRunner(run.weights, run.weight_begin, bundles); });
 
   cuda::EnsembleRequest req;
-  req.first = run.first;
-  for (std::int64_t c = 0; c <= kNumChunks; ++c) req.chunk_begin.push_back(run.chunk_begin(c));
   req.seed = run.settings.seed;
   req.propagator.kind = run.adaptive ? cuda::PropagatorSettings::Kind::adaptive
                                      : cuda::PropagatorSettings::Kind::spectral;
   req.propagator.rtol = run.settings.rtol;
   req.propagator.atol = run.settings.atol;
   req.times = run.times;
-  req.record = run.record;
   for (const auto& ch : run.channels) req.channel_reservoir.push_back(ch.reservoir);
   req.num_reservoirs = run.num_reservoirs;
 
   const auto t0 = std::chrono::steady_clock::now();
   const std::size_t num_values = static_cast<std::size_t>(run.n_t) * run.row;
-  cuda::EnsembleSink sink;
-  sink.chunk = [&](std::int64_t, std::int64_t count, const double* mean, const double* m2) {
-    // In chunk order: the CPU backend's merge order.
-    tally.all.merge(trajectory::Aggregator::from_state(
-        count, std::vector<double>(mean, mean + num_values), std::vector<double>(m2, m2 + num_values)));
-  };
-  sink.record = [&](std::int64_t t, int jumps, const double* time, const int* channel) {
-    tally.rec_time[t].assign(time, time + jumps);
-    tally.rec_channel[t].assign(channel, channel + jumps);
-  };
-  if (progress)
-    sink.progress = [&](std::int64_t done) {
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      progress(static_cast<double>(done) / run.total, format_status(done, run.total, secs));
+  const std::int64_t local_total = run.chunk_trajectories();
+  std::int64_t local_done = 0;
+  const auto n = static_cast<std::int64_t>(run.chunks.size());
+  for (std::int64_t i = 0; i < n;) {
+    if (run.stop && run.stop->load()) return;  // unfinished chunks rerun on --resume
+    // Segment: chunks c0 .. c1-1, consecutive entries of run.chunks.
+    const std::int64_t c0 = run.chunks[i];
+    std::int64_t c1 = c0 + 1, i1 = i + 1;
+    while (i1 < n && run.chunks[i1] == c1 && c1 - c0 < kSegmentChunks) ++c1, ++i1;
+    const std::int64_t base = run.chunk_begin(c0);  // local trajectory 0 of the segment
+    req.first = run.first + base;
+    req.chunk_begin.clear();
+    for (std::int64_t c = c0; c <= c1; ++c) req.chunk_begin.push_back(run.chunk_begin(c) - base);
+    req.record = std::max<std::int64_t>(0, run.record - base);
+    std::vector<std::pair<std::int64_t, trajectory::Aggregator>> segment;
+    for (std::int64_t c = c0; c < c1; ++c) segment.emplace_back(c, trajectory::Aggregator(num_values));
+    cuda::EnsembleSink sink;
+    sink.chunk = [&](std::int64_t k, std::int64_t count, const double* mean, const double* m2) {
+      segment[k].second = trajectory::Aggregator::from_state(
+          count, std::vector<double>(mean, mean + num_values), std::vector<double>(m2, m2 + num_values));
     };
-  rethrow_device([&] {
-    runner.run_ensemble(req, sink, tally.histogram);
-    return 0;
-  });
+    sink.record = [&](std::int64_t t, int jumps, const double* time, const int* channel) {
+      tally.rec_time[base + t].assign(time, time + jumps);
+      tally.rec_channel[base + t].assign(channel, channel + jumps);
+    };
+    if (progress)
+      sink.progress = [&](std::int64_t done) {
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        progress(static_cast<double>(local_done + done) / local_total,
+                 format_status(local_done + done, local_total, secs));
+      };
+    Histogram histogram(run.num_reservoirs);
+    rethrow_device([&] {
+      runner.run_ensemble(req, sink, histogram);
+      return 0;
+    });
+    tally.chunks_done(std::move(segment), histogram);
+    local_done += run.chunk_begin(c1) - base;
+    i = i1;
+  }
 }
 
 }  // namespace qtraj::backend

@@ -6,14 +6,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <new>
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "qtraj/backend/communicator.hpp"
 #include "qtraj/io/compare.hpp"
 #include "qtraj/embedded_default.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/io/hdf5.hpp"
+#include "qtraj/trajectory/checkpoint.hpp"
 #include "qtraj/trajectory/merge.hpp"
 #include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
@@ -70,11 +73,33 @@ void make_plot(const std::string& h5_path, const std::string& png_path) {
 
 int run_config(qtraj::RunConfig config, const std::string& plot_override, bool quiet) {
   if (!plot_override.empty()) config.output.plot = plot_override;
-  qtraj::check_output_writable(config.output.path);
+  // MPI: rank 0 alone checks and writes the output; the others write nothing.
+  auto& world = qtraj::backend::world();
+  const bool root = world.rank() == 0;
+  std::exception_ptr setup_error;
+  try {
+    if (root) qtraj::check_output_writable(config.output.path);
+  } catch (...) {
+    setup_error = std::current_exception();
+  }
+  qtraj::backend::agree_on_error(setup_error);
+  const bool trajectories = config.solver.kind == "trajectories";
+  if (config.output.resume && !trajectories)
+    throw qtraj::InputError("--resume", "solver.kind = \"" + config.solver.kind + "\"",
+                            "only trajectory runs write checkpoints");
+  if (trajectories && config.output.checkpoint_seconds > 0)
+    qtraj::install_stop_handlers();  // SIGINT/SIGTERM (mpirun forwards them): last checkpoint, exit
   const auto start = Clock::now();
-  const qtraj::Result result = qtraj::solve(config, make_progress(config.solver.kind, !quiet));
+  const qtraj::Result result =
+      qtraj::solve(config, make_progress(config.solver.kind, !quiet && root));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!root) return 0;
   qtraj::write_result(config.output.path, result, config);
+  if (trajectories) qtraj::remove_checkpoints(config.output.path);
+  if (!quiet && result.attributes.count("resumed_chunks"))
+    std::cerr << "qtraj: resumed from " << qtraj::checkpoint_path(config.output.path) << " ("
+              << std::get<std::int64_t>(result.attributes.at("resumed_chunks"))
+              << " of 256 chunks were done; checkpoint removed)\n";
   if (!quiet) std::cerr << qtraj::cli::one_line_summary(result, config, seconds) << "\n";
   if (!config.output.plot.empty()) {
     make_plot(config.output.path, config.output.plot);
@@ -96,8 +121,10 @@ int main(int argc, char** argv) {
   std::string run_file, out_path, solver_kind, plot_path;
   std::vector<std::string> sets;
   int threads = -1;
-  bool quiet = false;
+  bool quiet = false, resume = false;
   run->add_option("file", run_file, "TOML run file")->required();
+  run->add_flag("--resume", resume, "trajectories: continue from the checkpoint OUTPUT.ckpt of an "
+                "interrupted run (same run file and --set options)");
   run->add_option("-o,--output", out_path, "HDF5 output path (overrides output.path)");
   run->add_option("--solver", solver_kind, "exact | trajectories | meanfield | steady (overrides solver.kind)");
   run->add_option("--set", sets, "override a run-file key, e.g. --set time.end=50 (repeatable)");
@@ -142,13 +169,45 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  // Started by mpirun/srun: MPI for the whole of main (a plain start never touches MPI).
+  std::unique_ptr<qtraj::backend::ParallelSession> parallel;
+  try {
+    parallel = std::make_unique<qtraj::backend::ParallelSession>(&argc, &argv);
+  } catch (const std::exception& e) {
+    std::cerr << "qtraj: error: " << e.what() << "\n";
+    return 2;
+  }
+  // One line per error, from rank 0 for errors all ranks agreed on; an error that only some
+  // ranks of an MPI run saw takes all ranks down (no rank is left waiting).
+  auto fail = [](const std::string& message, int code, bool agreed) {
+    auto& world = qtraj::backend::world();
+    if (!agreed || world.rank() == 0) std::cerr << message << "\n";
+    if (!agreed && world.size() > 1) world.abort_all(code);
+    return code;
+  };
 
   try {
     if (*run) {
       if (!out_path.empty()) sets.push_back("output.path=" + toml_string(out_path));
       if (!solver_kind.empty()) sets.push_back("solver.kind=" + toml_string(solver_kind));
-      if (threads >= 0) sets.push_back("solver.threads=" + std::to_string(threads));
-      return run_config(qtraj::load_run_config(run_file, sets), plot_path, quiet);
+      qtraj::RunConfig config;
+      std::exception_ptr load_error;  // the same on every MPI rank: reported once, by rank 0
+      try {
+        config = qtraj::load_run_config(run_file, sets);
+        // --threads is applied after parsing, so it stays out of the stored config text and its
+        // fingerprint: a run may resume with another thread count (results do not depend on it).
+        if (threads >= 0) {
+          auto with_threads = sets;  // validates the value as the run-file key would
+          with_threads.push_back("solver.threads=" + std::to_string(threads));
+          qtraj::load_run_config(run_file, with_threads);
+          config.solver.threads = threads;
+        }
+      } catch (...) {
+        load_error = std::current_exception();
+      }
+      qtraj::backend::agree_on_error(load_error);
+      config.output.resume = resume;
+      return run_config(std::move(config), plot_path, quiet);
     }
     if (*demo) {
       std::vector<std::string> demo_sets{
@@ -177,16 +236,17 @@ int main(int argc, char** argv) {
       std::cout << qtraj::cli::describe(c, cmp_a, cmp_b, threshold, abs_tol);
       return c.passed ? 0 : 1;
     }
+  } catch (const qtraj::Interrupted& e) {
+    return fail(std::string("qtraj: ") + e.what(), e.exit_code(), true);  // MPI: after agreeing
+  } catch (const qtraj::backend::ParallelError& e) {
+    return fail(std::string("qtraj: error: ") + e.what(), 2, true);
   } catch (const qtraj::Error& e) {
-    std::cerr << "qtraj: error: " << e.what() << "\n";
-    return 2;
+    return fail(std::string("qtraj: error: ") + e.what(), 2, false);
   } catch (const std::bad_alloc&) {
-    std::cerr << "qtraj: error: out of memory (reduce system.domains, time.points or "
-                 "solver.trajectories)\n";
-    return 2;
+    return fail("qtraj: error: out of memory (reduce system.domains, time.points or "
+                "solver.trajectories)", 2, false);
   } catch (const std::exception& e) {
-    std::cerr << "qtraj: error: " << e.what() << "\n";
-    return 2;
+    return fail(std::string("qtraj: error: ") + e.what(), 2, false);
   }
   return 0;
 }

@@ -45,7 +45,39 @@ class Builder {
 
 double delta(int a, int b) { return a == b ? 1.0 : 0.0; }
 
+// <J_p^+ J_c^z J_q^-> ~ C_pq (z_c - sigma(p, c, q)): the closure's shift.
+double shift(Closure closure, int p, int c, int q) {
+  switch (closure) {
+    case Closure::z_right:  // alpha = 1, beta = 0
+      return delta(c, q);
+    case Closure::z_left:  // alpha = 0, beta = 1
+      return delta(c, p);
+    case Closure::symmetric:
+    default:
+      return (delta(c, p) + delta(c, q)) / 2;
+  }
+}
+
 }  // namespace
+
+Closure parse_closure(const std::string& name) {
+  if (name == "symmetric") return Closure::symmetric;
+  if (name == "z_right") return Closure::z_right;
+  if (name == "z_left") return Closure::z_left;
+  throw InputError("solver.closure", "\"" + name + "\"", "must be one of symmetric, z_right, z_left");
+}
+
+std::string closure_name(Closure closure) {
+  switch (closure) {
+    case Closure::z_right:
+      return "z_right";
+    case Closure::z_left:
+      return "z_left";
+    case Closure::symmetric:
+    default:
+      return "symmetric";
+  }
+}
 
 DomainMoments initial_domain_moments(const InitialState& state, long long n_spins) {
   const double n = static_cast<double>(n_spins);
@@ -98,8 +130,8 @@ int CumulantEquations::offdiag_index(int i, int k) const {
   return 2 * m + 2 * (before + (k - i - 1));
 }
 
-CumulantEquations::CumulantEquations(const Model& model)
-    : n_(model.spins), initial_(model.initial) {
+CumulantEquations::CumulantEquations(const Model& model, Closure closure)
+    : n_(model.spins), initial_(model.initial), closure_(closure) {
   model.validate();
   const int m = num_domains();
   size_ = 2 * m + m * (m - 1);
@@ -129,6 +161,7 @@ CumulantEquations::CumulantEquations(const Model& model)
   std::vector<double> j2(m);
   for (int i = 0; i < m; ++i) j2[i] = initial_domain_moments(initial_[i], n_[i]).j2;
 
+  const auto sigma = [&](int p, int c, int q) { return shift(closure_, p, c, q); };
   Builder build(size_);
   channels_ = collapse_channels(model);
   for (const Channel& ch : channels_) {
@@ -170,19 +203,24 @@ CumulantEquations::CumulantEquations(const Model& model)
           build.add_product(out_re, factor * scale, c_re(p, q), zr);
           if (out_im >= 0) build.add_product(out_im, factor * scale, c_im(p, q), zr);
         };
+        // Closure <J_p^+ J_c^z J_q^-> ~ C_pq (z_c - sigma(p, c, q)); moving J_c^z to the
+        // right or left of J_p^+ J_q^- first costs exact commutators:
+        //   <J_p^+ J_q^- J_c^z> = <J_p^+ J_c^z J_q^-> + d_cq C_pq,
+        //   <J_c^z J_p^+ J_q^-> = <J_p^+ J_c^z J_q^-> + d_cp C_pq.
         if (!ch.raising) {
-          // a [ s_i sum_l C_lk (z_i - (d_ik + d_il)/2) + s_k sum_j C_ij (z_k - (d_ki + d_kj)/2) ]
+          // a [ s_i sum_l <J_l^+ J_i^z J_k^-> + s_k sum_j <J_i^+ J_k^z J_j^-> ]
           if (in[i])
-            for (int l : set) add_cz(g, l, k, i, -(delta(i, k) + delta(i, l)) / 2);
+            for (int l : set) add_cz(g, l, k, i, -sigma(l, i, k));
           if (in[k])
-            for (int j : set) add_cz(g, i, j, k, -(delta(k, i) + delta(k, j)) / 2);
+            for (int j : set) add_cz(g, i, j, k, -sigma(i, k, j));
         } else {
-          // -b [ s_k sum_l C_il (z_k + (d_lk - d_ik)/2) + s_i sum_j C_jk (z_i + (d_ji - d_ki)/2) ]
-          // + 4 b s_i s_k ZZ_ik
+          // -b [ s_k sum_l <J_i^+ J_l^- J_k^z> + s_i sum_j <J_i^z J_j^+ J_k^-> ] + 4 b s_i s_k ZZ_ik
+          // (J_l^- J_i^+ = J_i^+ J_l^- - 2 d_il J_i^z and J_k^- J_j^+ = J_j^+ J_k^- - 2 d_jk J_k^z
+          // reorder the raising-channel moments and leave the ZZ remainder)
           if (in[k])
-            for (int l : set) add_cz(-g, i, l, k, (delta(l, k) - delta(i, k)) / 2);
+            for (int l : set) add_cz(-g, i, l, k, delta(k, l) - sigma(i, k, l));
           if (in[i])
-            for (int j : set) add_cz(-g, j, k, i, (delta(j, i) - delta(k, i)) / 2);
+            for (int j : set) add_cz(-g, j, k, i, delta(i, j) - sigma(j, i, k));
           if (in[i] && in[k]) {
             if (i == k) {
               // ZZ_ii = <J_i^2> - C_ii + z_i  (exact; <J_i^2> is conserved)

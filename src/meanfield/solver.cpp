@@ -18,7 +18,7 @@ constexpr int kDenseLimit = 56;
 
 Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
   const Model& model = config.model;
-  const meanfield::CumulantEquations eq(model);
+  const meanfield::CumulantEquations eq(model, meanfield::parse_closure(config.solver.closure));
   const int m = eq.num_domains();
   const std::vector<double> times = config.time.times();
   const std::size_t n_t = times.size();
@@ -97,9 +97,13 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
         "only when an initial state breaks U(1) (coherent states)";
     result.extra.push_back(std::move(b));
   }
-  result.attributes["meanfield_closure"] = std::string(
-      "second-order cumulant: <J^+ J^- J^z> symmetrised in J^z and factorised, <J^+-> = 0 in "
-      "third moments, cross-domain <J^z J^z> = <J^z><J^z>");
+  const std::string rule =
+      eq.closure() == meanfield::Closure::symmetric ? "<J^+ J^- J^z> symmetrised in J^z"
+      : eq.closure() == meanfield::Closure::z_right ? "J^z moved right of J^+ J^- (C_ik, i < k)"
+                                                    : "J^z moved left of J^+ J^- (C_ik, i < k)";
+  result.attributes["meanfield_closure"] =
+      meanfield::closure_name(eq.closure()) + ": second-order cumulant, " + rule +
+      " and factorised, <J^+-> = 0 in third moments, cross-domain <J^z J^z> = <J^z><J^z>";
   result.attributes["meanfield_integrator"] =
       std::string(sparse ? "rodas4 (sparse LU)" : "rodas4 (dense LU)");
   result.attributes["meanfield_steps"] = static_cast<std::int64_t>(stats.steps);

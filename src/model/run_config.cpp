@@ -236,7 +236,8 @@ SolverSettings parse_solver(const toml::table& root) {
   const toml::table* t = sub_table(root, "solver");
   if (!t) return s;
   reject_unknown_keys(*t, "solver.", {"kind", "rtol", "atol", "trajectories", "seed", "propagator",
-                                      "backend", "threads", "record_jumps", "first_trajectory"});
+                                      "backend", "threads", "record_jumps", "first_trajectory",
+                                      "closure"});
   s.kind = get_choice(*t, "kind", "solver.kind", s.kind,
                       {"exact", "trajectories", "meanfield", "steady"});
   s.rtol = get_double(*t, "rtol", "solver.rtol", s.rtol);
@@ -263,6 +264,9 @@ SolverSettings parse_solver(const toml::table& root) {
   s.first_trajectory = get_int(*t, "first_trajectory", "solver.first_trajectory", 0);
   if (s.first_trajectory < 0)
     throw InputError("solver.first_trajectory", std::to_string(s.first_trajectory), "must be >= 0");
+  // meanfield only; the same names as qtraj::meanfield::parse_closure
+  s.closure = get_choice(*t, "closure", "solver.closure", s.closure,
+                         {"symmetric", "z_right", "z_left"});
   return s;
 }
 
@@ -270,10 +274,15 @@ OutputSettings parse_output(const toml::table& root) {
   OutputSettings o;
   const toml::table* t = sub_table(root, "output");
   if (!t) return o;
-  reject_unknown_keys(*t, "output.", {"path", "plot"});
+  reject_unknown_keys(*t, "output.", {"path", "plot", "checkpoint_seconds"});
   o.path = get_string(*t, "path", "output.path", o.path);
   if (o.path.empty()) throw InputError("output.path", "\"\"", "must not be empty");
   o.plot = get_string(*t, "plot", "output.plot", o.plot);
+  o.checkpoint_seconds = get_double(*t, "checkpoint_seconds", "output.checkpoint_seconds",
+                                    o.checkpoint_seconds);
+  if (!(o.checkpoint_seconds >= 0) || !std::isfinite(o.checkpoint_seconds))
+    throw InputError("output.checkpoint_seconds", fmt::format("{}", o.checkpoint_seconds),
+                     "must be finite and >= 0 (0: no checkpoints)");
   return o;
 }
 

@@ -61,6 +61,7 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   total = settings.trajectories;
   first = settings.first_trajectory;
   record = std::min<std::int64_t>(std::max<std::int64_t>(settings.record_jumps, 0), total);
+  for (std::int64_t c = 0; c < kNumChunks; ++c) chunks.push_back(c);
   // Set-up on all cores (solver.threads; 0: all): the per-sector eigensystems of a bundle.
   const int setup_threads = settings.threads > 0
                                 ? settings.threads
@@ -74,6 +75,12 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
         std::max_element(weights.begin() + weight_begin[i], weights.begin() + weight_begin[i + 1]) -
         (weights.begin() + weight_begin[i]));
   cache->get(choice);
+}
+
+std::int64_t TrajectoryRun::chunk_trajectories() const {
+  std::int64_t n = 0;
+  for (std::int64_t c : chunks) n += chunk_begin(c + 1) - chunk_begin(c);
+  return n;
 }
 
 void count_jumps(const TrajectoryRun& run, const int* channel_counts,

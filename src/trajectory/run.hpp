@@ -7,6 +7,7 @@
 // Aggregator adds its trajectories in index order and the chunks are merged in chunk order.
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -93,24 +94,84 @@ struct TrajectoryRun {
   std::int64_t total = 0;         // trajectories: local indices 0 .. total-1, global first + local
   std::int64_t record = 0;        // jump records for local t < record
   std::unique_ptr<BundleCache> cache;
+  std::vector<std::int64_t> chunks;       // the chunks this process runs, ascending (default: all)
+  const std::atomic<bool>* stop = nullptr;  // when set and true: start no further trajectory
 
   /// Validates the settings and builds the most likely bundle (input errors surface here).
   TrajectoryRun(const Model& model, const SolverSettings& settings, const TimeGrid& grid);
   std::int64_t chunk_begin(std::int64_t c) const {
     return c * (total / kNumChunks) + std::min<std::int64_t>(c, total % kNumChunks);
   }
+  /// Trajectories in `chunks`.
+  std::int64_t chunk_trajectories() const;
 };
 
-/// What the backends accumulate.
-struct Tally {
-  trajectory::Aggregator all;                        // merged chunks, in chunk order
-  std::vector<std::vector<std::int64_t>> histogram;  // [reservoir][jump count] -> trajectories
-  std::vector<std::vector<double>> rec_time;         // t < record: jump times
-  std::vector<std::vector<int>> rec_channel;         // t < record: jump channels
+using Histogram = std::vector<std::vector<std::int64_t>>;  // [reservoir][jump count] -> trajectories
 
-  explicit Tally(const TrajectoryRun& run)
-      : all(static_cast<std::size_t>(run.n_t) * run.row), histogram(run.num_reservoirs),
-        rec_time(run.record), rec_channel(run.record) {}
+/// One finished chunk: its aggregator and its jump-count histogram.
+struct ChunkState {
+  trajectory::Aggregator all;
+  Histogram histogram;
+};
+
+/// A snapshot of a Tally: what a checkpoint stores and what an MPI rank sends to rank 0. Only
+/// finished chunks are in it. Chunks 0 .. folded-1 are Chan-merged into `all` in chunk order
+/// (`histogram` is their summed histogram); later finished chunks wait unmerged in `pending`
+/// (merging them out of order would change the rounding). Records: one entry per jump of the
+/// finished chunks' trajectories t < record (local t, in trajectory order).
+struct TallyState {
+  std::int64_t folded = 0;
+  trajectory::Aggregator all;
+  Histogram histogram;
+  std::map<std::int64_t, ChunkState> pending;
+  std::vector<std::int64_t> rec_trajectory;
+  std::vector<double> rec_time;
+  std::vector<std::int64_t> rec_channel;
+
+  /// The finished chunks, ascending: 0 .. folded-1 and the pending ones.
+  std::vector<std::int64_t> done_chunks() const;
+  /// The histogram of all finished chunks.
+  Histogram total_histogram() const;
+  /// Flat bytes (same binary on both ends: MPI ranks of one job) and back.
+  std::vector<char> serialize() const;
+  static TallyState deserialize(const std::vector<char>& bytes);
+};
+
+/// What the backends accumulate. A backend hands each finished chunk to chunk_done (any thread,
+/// any order) after writing the chunk's jump records into rec_time/rec_channel; chunks are merged
+/// into `all` in chunk order as soon as all chunks before them are in, so the result does not
+/// depend on threads, batches, ranks or resumes. snapshot() may run concurrently (checkpoints).
+class Tally {
+ public:
+  explicit Tally(const TrajectoryRun& run);
+
+  void chunk_done(std::int64_t c, trajectory::Aggregator&& chunk, const Histogram& histogram);
+  /// Several finished chunks at once, with one histogram for all of them (the CUDA backend's
+  /// segments): it is kept on the first chunk, and a snapshot has all of them or none.
+  void chunks_done(std::vector<std::pair<std::int64_t, trajectory::Aggregator>>&& chunks,
+                   const Histogram& histogram);
+  /// The finished chunks so far (thread-safe).
+  TallyState snapshot() const;
+  /// Adds finished chunks from a checkpoint or another rank. A state with folded > 0 (a
+  /// checkpoint) is taken only by a tally that has no chunks yet. A chunk the tally already has is
+  /// skipped with its records when `skip_known` (checkpoint files of several ranks may overlap:
+  /// the states are equal, trajectory t being a function of (seed, t)); else it throws Error.
+  void absorb(const TallyState& state, bool skip_known = false);
+  /// True once chunks 0 .. kNumChunks-1 are all merged into `all`.
+  bool complete() const;
+
+  trajectory::Aggregator all;  // chunks 0 .. folded-1, merged in chunk order
+  Histogram histogram;         // summed over the finished chunks
+  std::vector<std::vector<double>> rec_time;  // t < record: jump times (written by the backends)
+  std::vector<std::vector<int>> rec_channel;  // t < record: jump channels
+
+ private:
+  void fold_locked();
+  const TrajectoryRun& run_;
+  mutable std::mutex mutex_;
+  std::int64_t folded_ = 0;
+  Histogram prefix_histogram_;  // of chunks 0 .. folded_-1
+  std::map<std::int64_t, ChunkState> pending_;
 };
 
 /// The statistics of a run, or of merged shards: everything the result is made from.
@@ -135,12 +196,22 @@ void count_jumps(const TrajectoryRun& run, const int* channel_counts,
                  std::vector<int>& per_reservoir,
                  std::vector<std::vector<std::int64_t>>& histogram);
 
-/// The CPU backend (src/backend/cpu_trajectories.cpp): std::threads over the fixed chunks.
+/// The CPU backend (src/backend/cpu_trajectories.cpp): std::threads over run.chunks. Returns
+/// early (unfinished chunks not handed over) when *run.stop becomes true.
 void run_trajectories_cpu(TrajectoryRun& run, Tally& tally, const ProgressFn& progress);
 
-/// The CUDA backend (src/backend/cuda_trajectories.cpp): fills `tally` for all trajectories.
+/// The CUDA backend (src/backend/cuda_trajectories.cpp): runs run.chunks on the current device.
 /// Throws NotCompiled on a CPU-only build, DeviceError without a usable GPU.
 void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& progress);
+
+class Communicator;
+/// MPI ranks (src/backend/mpi_trajectories.cpp): splits run.chunks into `comm.size()` contiguous
+/// pieces, keeps piece `comm.rank()` in run.chunks and calls run_local() (the CPU or CUDA
+/// backend, with checkpoints; with backend = "cuda" after picking the local rank's GPU), agrees
+/// on errors (one rank failing fails all, no hang), and gathers the ranks' finished chunks into
+/// rank 0's tally in rank order. On rank 0 the tally is then what a one-process run gives.
+void run_trajectories_mpi(TrajectoryRun& run, Tally& tally, Communicator& comm,
+                          const std::function<void()>& run_local);
 
 /// "N/M trajectories, rate/s, ETA" for progress lines.
 std::string format_status(std::int64_t done, std::int64_t total, double seconds);

@@ -10,27 +10,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/cli_helpers.hpp"
 #include "qtraj/io/hdf5.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Output {
-  int status;
-  std::string text;  // stdout and stderr
-};
-
-Output run_cli_raw(const std::string& command) {
-  const std::string cmd = command + " 2>&1";
-  Output out{0, ""};
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), pipe)) out.text += buf.data();
-  const int raw = ::pclose(pipe);
-  out.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return out;
-}
+using Output = qtraj::testing::CliOutput;  // status, stdout + stderr
+Output run_cli_raw(const std::string& command) { return qtraj::testing::run_command(command); }
 
 Output run_cli(const std::string& args) { return run_cli_raw(std::string(QTRAJ_CLI_PATH) + " " + args); }
 

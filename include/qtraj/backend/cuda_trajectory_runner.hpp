@@ -145,7 +145,7 @@ struct EnsembleRequest {
   std::uint64_t seed = 0;
   PropagatorSettings propagator;
   std::vector<double> times;              // the output grid (ascending, times[0] >= 0)
-  std::int64_t record = 0;                // local t < record: jump records
+  std::int64_t record = 0;                // local t < record: jump records (may exceed the run)
   int record_capacity = 64;               // jump slots per recorded trajectory (longer: rerun)
   std::vector<int> channel_reservoir;     // C: reservoir index of each collapse channel
   int num_reservoirs = 0;

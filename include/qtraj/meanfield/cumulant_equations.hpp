@@ -12,16 +12,38 @@
 //            (d_ji - d_ki)/2) ]
 //            + 4 b s_i s_k ZZ_ik,
 // ZZ_ii = <J_i^2> - C_ii + z_i (exact: <J_i^2> is conserved), ZZ_ik = z_i z_k (i != k, closure).
+// The shifts above are those of the `symmetric` closure; `Closure` below gives the general rule
+// <J_p^+ J_c^z J_q^-> ~ C_pq (z_c - alpha d_cq - beta d_cp) (docs/meanfield.md section 3).
 #include <Eigen/Dense>
 #include <Eigen/SparseCore>
 #include <complex>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "qtraj/model/model.hpp"
 
 namespace qtraj {
 namespace meanfield {
+
+/// How third moments <J_p^+ J_c^z J_q^-> are closed (run-file key `solver.closure`):
+///   <J_p^+ J_c^z J_q^->  ~  C_pq (z_c - alpha d_cq - beta d_cp)
+/// (d the Kronecker delta), applied to the equations of C_ik with i <= k; C_ki = conj(C_ik).
+/// - symmetric (alpha = beta = 1/2): J^z symmetrised about J_p^+ J_q^- before factorising;
+///   the only Hermitian-consistent choice that is exact at t = 0 for J^z eigenstates.
+/// - z_right (alpha = 1, beta = 0): J^z moved to the right, <J_p^+ J_q^- J_c^z> ~ C_pq z_c.
+///   The equation of C_ik (i < k) is closed this way, that of C_ki is its conjugate, so the
+///   rule depends on the domain numbering (upstream domains first along a chain).
+/// - z_left (alpha = 0, beta = 1): J^z moved to the left, <J_c^z J_p^+ J_q^-> ~ C_pq z_c
+///   (z_right with the domain order reversed).
+/// All three give the same C_ii equations at zero temperature and are exact at t = 0 for
+/// J^z-eigenstate initial states; they differ only in the cross correlations C_ik, i != k.
+enum class Closure { symmetric, z_right, z_left };
+/// The default of `solver.closure` (measured against the exact solver: docs/meanfield.md).
+inline constexpr const char* kDefaultClosure = "z_right";
+/// "symmetric" | "z_right" | "z_left"; anything else throws InputError naming solver.closure.
+Closure parse_closure(const std::string& name);
+std::string closure_name(Closure closure);
 
 /// First and second moments of the collective operators (unscaled).
 struct Moments {
@@ -56,7 +78,8 @@ DomainMoments initial_domain_moments(const InitialState& state, long long n_spin
 /// so f and the exact Jacobian cost O(number of terms).
 class CumulantEquations {
  public:
-  explicit CumulantEquations(const Model& model);
+  explicit CumulantEquations(const Model& model, Closure closure = parse_closure(kDefaultClosure));
+  Closure closure() const { return closure_; }
 
   int num_domains() const { return static_cast<int>(n_.size()); }
   int size() const { return size_; }
@@ -100,6 +123,7 @@ class CumulantEquations {
   };
   std::vector<long long> n_;
   std::vector<InitialState> initial_;
+  Closure closure_;
   std::vector<Channel> channels_;
   int size_ = 0;
   bool track_jminus_ = false;

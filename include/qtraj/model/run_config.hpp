@@ -30,11 +30,15 @@ struct SolverSettings {
   int threads = 0;                  // 0: all hardware threads
   std::int64_t record_jumps = 0;    // store jump times/channels of the first K trajectories
   std::int64_t first_trajectory = 0;  // shards: run trajectory indices first .. first + trajectories - 1
+  // meanfield: third-moment closure, symmetric | z_right | z_left (docs/meanfield.md section 3)
+  std::string closure = "z_right";
 };
 
 struct OutputSettings {
   std::string path = "qtraj.h5";
   std::string plot;  // optional PNG path written by scripts/plot_result.py (empty: none)
+  double checkpoint_seconds = 300;  // trajectories: checkpoint every this many seconds (0: never)
+  bool resume = false;  // not a run-file key: `qtraj run --resume` continues from the checkpoint
 };
 
 struct RunConfig {

@@ -1,0 +1,54 @@
+#pragma once
+// Checkpoint and resume of trajectory runs (README "Checkpoint and resume").
+//
+// A trajectory run with output.checkpoint_seconds > 0 writes CHECKPOINT = OUTPUT.ckpt (an HDF5
+// file, written to a temporary name and renamed, so it is always whole) every
+// checkpoint_seconds, and once more when SIGINT/SIGTERM stop it. It holds the finished chunks:
+// the Chan-merged aggregator state of chunks 0 .. F-1 (/aggregator/*, the fold a full run
+// computes), the unmerged states of the later finished chunks (/checkpoint/*), the jump-count
+// histogram and jump records of all finished chunks, and the run's identity (fingerprint of the
+// run-file text after --set, seed, qtraj version). `qtraj run FILE --resume` restores it and runs
+// only the missing chunks, so the result is bit-identical to an uninterrupted run; unfinished
+// chunks are rerun from their first trajectory (trajectory t depends on (seed, t) only), so
+// nothing is counted twice. The CLI removes the checkpoint once the result is written.
+//
+// MPI runs: rank 0 writes OUTPUT.ckpt, rank k > 0 OUTPUT.ckpt.rank-k (its own chunks). --resume
+// reads all of them, on any number of ranks; chunks found in several files (left by an earlier
+// resume) are taken once: their states are equal.
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "qtraj/error.hpp"
+
+namespace qtraj {
+
+/// OUTPUT.ckpt (rank 0) or OUTPUT.ckpt.rank-K, beside the output file.
+std::string checkpoint_path(const std::string& output_path, int rank = 0);
+/// The checkpoint files of OUTPUT that exist: OUTPUT.ckpt first, then the ranks' in rank order.
+std::vector<std::string> existing_checkpoints(const std::string& output_path);
+/// Removes them all (after the result is written).
+void remove_checkpoints(const std::string& output_path);
+
+/// 64-bit FNV-1a of the run-file text after --set overrides, as 16 hex digits.
+std::string run_fingerprint(const std::string& config_text);
+
+/// SIGINT and SIGTERM set the stop flag (a second one ends the process at once); the trajectory
+/// solver then writes a last checkpoint and throws Interrupted.
+void install_stop_handlers();
+/// The flag the handlers set (also settable by tests).
+std::atomic<bool>& stop_requested();
+/// The signal that set it (0: none).
+int stop_signal();
+
+/// A run stopped by a signal after writing its checkpoint. exit_code() = 128 + signal.
+class Interrupted : public Error {
+ public:
+  Interrupted(const std::string& what, int signal) : Error(what), signal_(signal) {}
+  int exit_code() const { return 128 + (signal_ > 0 ? signal_ : 2); }
+
+ private:
+  int signal_;
+};
+
+}  // namespace qtraj
