@@ -12,16 +12,29 @@
 namespace qtraj {
 namespace exact {
 
+// One combination: a component per domain, its weight prod_i w_i, and the spins 2 j_i.
+struct Combination {
+  std::vector<const DomainComponent*> pick;
+  double weight = 1.0;
+  std::vector<int> two_j;
+};
+
 // The cartesian product of the domains' components: one callback per combination.
-inline void for_each_combination(
-    const std::vector<std::vector<DomainComponent>>& per_domain,
-    const std::function<void(const std::vector<const DomainComponent*>&)>& fn) {
+inline void for_each_combination(const std::vector<std::vector<DomainComponent>>& per_domain,
+                                 const std::function<void(const Combination&)>& fn) {
   const std::size_t m = per_domain.size();
   std::vector<std::size_t> idx(m, 0);
-  std::vector<const DomainComponent*> pick(m);
+  Combination c;
+  c.pick.resize(m);
+  c.two_j.resize(m);
   while (true) {
-    for (std::size_t i = 0; i < m; ++i) pick[i] = &per_domain[i][idx[i]];
-    fn(pick);
+    c.weight = 1.0;
+    for (std::size_t i = 0; i < m; ++i) {
+      c.pick[i] = &per_domain[i][idx[i]];
+      c.weight *= c.pick[i]->weight;
+      c.two_j[i] = c.pick[i]->two_j;
+    }
+    fn(c);
     std::size_t i = m;
     while (i > 0) {
       --i;

@@ -77,13 +77,10 @@ Result solve_steady(const RunConfig& config, const ProgressFn& progress) {
   for (int i = 0; i < m; ++i) pops[i].assign(static_cast<std::size_t>(model.spins[i] + 1), 0.0);
   double balance = 0.0, trace = 0.0, max_dark = 0.0, min_bright = 1.0;
   std::size_t done = 0;
-  exact::for_each_combination(per_domain, [&](const std::vector<const DomainComponent*>& pick) {
-    double weight = 1.0;
-    std::vector<int> two_j(m);
-    for (int i = 0; i < m; ++i) {
-      weight *= pick[i]->weight;
-      two_j[i] = pick[i]->two_j;
-    }
+  exact::for_each_combination(per_domain, [&](const exact::Combination& combination) {
+    const auto& pick = combination.pick;
+    const double weight = combination.weight;
+    const std::vector<int>& two_j = combination.two_j;
     const std::size_t index = done++;
     if (weight <= 0.0) return;
     const DickeSpace space(two_j);

@@ -12,30 +12,13 @@
 
 #include "qtraj/error.hpp"
 #include "qtraj/solvers.hpp"
+#include "trajectory/solver_test_helpers.hpp"
 
 namespace qtraj {
 namespace {
 
-RunConfig make_config(std::vector<long long> spins, std::vector<std::string> initial, double t_end,
-                      int points, std::int64_t trajectories, const std::string& propagator,
-                      double nbar = 0.0) {
-  RunConfig c;
-  c.model.spins = spins;
-  for (std::size_t i = 0; i < spins.size(); ++i)
-    c.model.initial.push_back(InitialState::parse(initial[i], spins[i], "test"));
-  c.model.reservoirs = Model::default_chain(c.model.num_domains());
-  for (auto& r : c.model.reservoirs) r.nbar = nbar;
-  c.time.end = t_end;
-  c.time.points = points;
-  c.solver.kind = "trajectories";
-  c.solver.trajectories = trajectories;
-  c.solver.seed = 2024;
-  c.solver.propagator = propagator;
-  c.solver.threads = 2;
-  c.solver.rtol = 1e-8;
-  c.solver.atol = 1e-10;
-  return c;
-}
+using trajectory_solver_testing::expect_within_4_sigma;
+using trajectory_solver_testing::make_config;
 
 const Dataset* find_dataset(const Result& r, const std::string& path) {
   for (const auto& d : r.extra)
@@ -45,18 +28,6 @@ const Dataset* find_dataset(const Result& r, const std::string& path) {
 
 // |mean - exact| <= 4 stderr at every time and domain (where stderr = 0, e.g. t = 0, the two must
 // agree to rounding).
-void expect_within_4_sigma(const Result& traj, const Result& exact) {
-  ASSERT_EQ(traj.time.size(), exact.time.size());
-  for (std::size_t k = 0; k < traj.time.size(); ++k)
-    for (std::size_t i = 0; i < traj.jz_over_n_mean.cols; ++i) {
-      const double diff = traj.jz_over_n_mean(k, i) - exact.jz_over_n_mean(k, i);
-      const double se = traj.jz_over_n_stderr(k, i);
-      EXPECT_LE(std::abs(diff), 4 * se + 1e-10)
-          << "t = " << traj.time[k] << ", domain " << i + 1 << ": trajectories "
-          << traj.jz_over_n_mean(k, i) << " +- " << se << ", exact " << exact.jz_over_n_mean(k, i);
-    }
-}
-
 struct Run {
   const char* propagator;
   std::int64_t trajectories;
