@@ -4,13 +4,35 @@
 // Each combination lives in its own DickeSpace(two_j); its weight is the product of the domains'.
 #include <complex>
 #include <functional>
+#include <string>
 #include <vector>
 
+#include "qtraj/error.hpp"
 #include "qtraj/model/dicke_space.hpp"
 #include "qtraj/model/model.hpp"
 
 namespace qtraj {
 namespace exact {
+
+// Each domain's fixed-j components (initial_components); InputError if one has none.
+inline std::vector<std::vector<DomainComponent>> domain_components(const Model& model) {
+  const int m = model.num_domains();
+  std::vector<std::vector<DomainComponent>> per_domain(m);
+  for (int i = 0; i < m; ++i) {
+    per_domain[i] = initial_components(model.initial[i], model.spins[i]);
+    if (per_domain[i].empty())
+      throw InputError("system.initial[" + std::to_string(i + 1) + "]",
+                       model.initial[i].to_string(), "has no component");
+  }
+  return per_domain;
+}
+
+// prod_i (number of components of domain i).
+inline std::size_t num_combinations(const std::vector<std::vector<DomainComponent>>& per_domain) {
+  std::size_t n = 1;
+  for (const auto& d : per_domain) n *= d.size();
+  return n;
+}
 
 // One combination: a component per domain, its weight prod_i w_i, and the spins 2 j_i.
 struct Combination {

@@ -60,15 +60,8 @@ Result solve_steady(const RunConfig& config, const ProgressFn& progress) {
   const std::size_t n_res = model.reservoirs.empty() ? static_cast<std::size_t>(std::max(0, m - 1))
                                                      : model.reservoirs.size();
 
-  std::vector<std::vector<DomainComponent>> per_domain(m);
-  std::size_t n_combinations = 1;
-  for (int i = 0; i < m; ++i) {
-    per_domain[i] = initial_components(model.initial[i], model.spins[i]);
-    if (per_domain[i].empty())
-      throw InputError("system.initial[" + std::to_string(i + 1) + "]",
-                       model.initial[i].to_string(), "has no component");
-    n_combinations *= per_domain[i].size();
-  }
+  const std::vector<std::vector<DomainComponent>> per_domain = exact::domain_components(model);
+  const std::size_t n_combinations = exact::num_combinations(per_domain);
 
   exact::SteadyOptions options;
   options.threads = config.solver.threads;

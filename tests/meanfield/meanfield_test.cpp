@@ -484,14 +484,7 @@ TEST(MeanFieldConvergence, ThermalSteadyStateWithinOrderOneExcitations) {
     RunConfig c = make_run({100}, {"excited"}, 1e-6, 1e3, 60);
     c.model.reservoirs = {{{0}, 1.0, nbar}};
     c.solver.kind = "exact";
-    qtraj::Result exact;
-    try {
-      exact = qtraj::solve_exact(c);
-    } catch (const qtraj::Error& e) {
-      if (std::string(e.what()).find("not implemented yet") != std::string::npos)
-        GTEST_SKIP() << "solve_exact is not implemented yet";
-      throw;
-    }
+    const qtraj::Result exact = qtraj::solve_exact(c);
     const auto mf = qtraj::solve_meanfield(c);
     const std::size_t last = mf.time.size() - 1;
     std::printf("nbar = %.1f: steady excitations exact %.4f, mean field %.4f\n", nbar,
@@ -508,14 +501,7 @@ TEST(MeanFieldPaper, ProductStateFlipConfirmedByExactSolver) {
   // (the O(1) spread of j over N_1 = 80), domain 2 above x by at least 0.1.
   RunConfig c = make_run({80, 4}, {"product 60", "ground"}, 1e-4, 200, 50);
   c.solver.kind = "exact";
-  qtraj::Result exact;
-  try {
-    exact = qtraj::solve_exact(c);
-  } catch (const qtraj::Error& e) {
-    if (std::string(e.what()).find("not implemented yet") != std::string::npos)
-      GTEST_SKIP() << "solve_exact is not implemented yet";
-    throw;
-  }
+  const qtraj::Result exact = qtraj::solve_exact(c);
   const auto mf = qtraj::solve_meanfield(c);
   const std::size_t last = exact.time.size() - 1;
   for (const qtraj::Result* r : {static_cast<const qtraj::Result*>(&exact), &mf}) {
@@ -587,13 +573,7 @@ std::vector<Deviation> deviations_from_exact(const std::vector<std::vector<long 
     init[0] = "excited";
     RunConfig c = make_run(n, init, 1e-4, 50, 120);
     c.solver.kind = "exact";
-    qtraj::Result exact;
-    try {
-      exact = qtraj::solve_exact(c);
-    } catch (const qtraj::Error& e) {
-      if (std::string(e.what()).find("not implemented yet") != std::string::npos) return {};
-      throw;
-    }
+    const qtraj::Result exact = qtraj::solve_exact(c);
     c.solver.kind = "meanfield";
     const auto mf = qtraj::solve_meanfield(c);
     Deviation d;
@@ -624,7 +604,7 @@ TEST(MeanFieldConvergence, TwoDomainsApproachExactSolver) {
   // these sizes: it sits on the superradiant transition, whose width and whose mean-field delay
   // error are both O(1/N) in time, so their ratio -- the deviation there -- stays O(1/ln N).
   const auto dev = deviations_from_exact({{10, 2}, {20, 4}, {40, 8}, {80, 16}});
-  if (dev.empty()) GTEST_SKIP() << "solve_exact is not implemented yet";
+  ASSERT_EQ(dev.size(), 4u);
   for (std::size_t s = 1; s < dev.size(); ++s) {
     EXPECT_LT(dev[s].final, 0.75 * dev[s - 1].final) << s;
     EXPECT_LT(dev[s].mean, dev[s - 1].mean) << s;
@@ -641,7 +621,7 @@ TEST(MeanFieldConvergence, ThreeDomainsApproachExactSolver) {
   // 0.373): mean field freezes domain 2 with residual excitation and the exact domain-3 steady
   // state is still far from its large-N value at those sizes (docs/meanfield.md).
   const auto dev = deviations_from_exact({{50, 5, 1}, {100, 10, 1}});
-  if (dev.empty()) GTEST_SKIP() << "solve_exact is not implemented yet";
+  ASSERT_EQ(dev.size(), 2u);
   EXPECT_LT(dev[1].max, dev[0].max);
   EXPECT_LT(dev[1].mean, dev[0].mean);
   EXPECT_LT(dev[1].final, dev[0].final);

@@ -26,15 +26,7 @@ using trajectory_solver_testing::make_config;
 
 TEST(TrajKrylovSolver, MatchesExactOnLogGridToLongTimes) {
   // t = 0, 0.01 .. 1000: long no-jump stretches (restarted bases) and dark final states.
-  RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 1000.0, 13, 2000, "krylov");
-  c.time.spacing = TimeGrid::Spacing::log;
-  c.time.start = 0.01;
-  const Result traj = solve_trajectories(c);
-  RunConfig e = c;
-  e.solver.kind = "exact";
-  e.solver.rtol = 1e-10;
-  e.solver.atol = 1e-12;
-  expect_within_4_sigma(traj, solve_exact(e));
+  trajectory_solver_testing::expect_log_grid_matches_exact("krylov", 1000.0, 2000);
 }
 
 TEST(TrajKrylovSolver, LargeSystemRunsInBoundedTime) {

@@ -180,15 +180,7 @@ namespace qtraj {
 TEST(TrajSolver, MatchesExactOnLogGrid) {
   // Log-spaced output (t = 0, then 0.01 .. 100): the spectral propagator needs no time step, so any
   // grid is exact; jumps between widely spaced outputs are handled the same way.
-  RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 100.0, 13, 10000, "spectral");
-  c.time.spacing = TimeGrid::Spacing::log;
-  c.time.start = 0.01;
-  const Result traj = solve_trajectories(c);
-  RunConfig e = c;
-  e.solver.kind = "exact";
-  e.solver.rtol = 1e-10;
-  e.solver.atol = 1e-12;
-  expect_within_4_sigma(traj, solve_exact(e));
+  trajectory_solver_testing::expect_log_grid_matches_exact("spectral", 100.0, 10000);
 }
 
 TEST(TrajSolver, RecordsTrajectoriesWithManyJumps) {

@@ -10,6 +10,7 @@
 
 #include "qtraj/io/result.hpp"
 #include "qtraj/model/run_config.hpp"
+#include "qtraj/solvers.hpp"
 
 namespace qtraj::trajectory_solver_testing {
 
@@ -46,6 +47,22 @@ inline void expect_within_4_sigma(const Result& traj, const Result& exact) {
           << "t = " << traj.time[k] << ", domain " << i + 1 << ": trajectories "
           << traj.jz_over_n_mean(k, i) << " +- " << se << ", exact " << exact.jz_over_n_mean(k, i);
     }
+}
+
+/// (12,6,2), first domain excited, on a log grid t = 0, 0.01 .. t_end (13 points): trajectories
+/// of `propagator` within 4 SE of the exact solver (rtol 1e-10) at every output time.
+inline void expect_log_grid_matches_exact(const std::string& propagator, double t_end,
+                                          std::int64_t trajectories) {
+  RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, t_end, 13, trajectories,
+                            propagator);
+  c.time.spacing = TimeGrid::Spacing::log;
+  c.time.start = 0.01;
+  const Result traj = solve_trajectories(c);
+  RunConfig e = c;
+  e.solver.kind = "exact";
+  e.solver.rtol = 1e-10;
+  e.solver.atol = 1e-12;
+  expect_within_4_sigma(traj, solve_exact(e));
 }
 
 }  // namespace qtraj::trajectory_solver_testing
