@@ -304,7 +304,7 @@ SolverSettings parse_solver(const toml::table& root) {
     throw InputError("solver.first_trajectory", std::to_string(s.first_trajectory), "must be >= 0");
   // meanfield only; the same names as qtraj::meanfield::parse_closure
   s.closure = get_choice(*t, "closure", "solver.closure", s.closure,
-                         {"symmetric", "z_right", "z_left"});
+                         {"symmetric", "z_right", "z_left", "fourth_order"});
   return s;
 }
 
