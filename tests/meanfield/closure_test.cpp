@@ -207,7 +207,7 @@ TEST(MeanFieldClosure, FourthOrderStopsWhereItDiverges) {
   }
   // Where it converges, the run file selects it and the attribute names it.
   const auto r = qtraj::solve(qtraj::parse_run_config(run_file("closure = \"fourth_order\"\n"),
-                                                      {"system.domains=[40,2]"}));
+                                                      {"system.domains=[30,15,5]"}));
   EXPECT_EQ(closure_attribute(r).rfind("fourth_order:", 0), 0u) << closure_attribute(r);
 }
 
