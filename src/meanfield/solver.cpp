@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <string>
 
 #include "qtraj/error.hpp"
+#include "qtraj/meanfield/auto_closure.hpp"
 #include "qtraj/meanfield/cumulant_equations.hpp"
 #include "qtraj/meanfield/moment_equations.hpp"
 #include "qtraj/meanfield/rosenbrock.hpp"
@@ -22,9 +24,50 @@ constexpr int kDenseLimitFourthOrder = 400;
 
 // The fourth-order closure (MomentEquations) through the same integrator and output layout.
 Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress);
+// One named closure (not "auto").
+Result solve_closure(const RunConfig& config, const ProgressFn& progress);
 }  // namespace
 
 Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
+  Result result;
+  if (config.solver.closure != "auto") {
+    result = solve_closure(config, progress);
+  } else {
+    // auto (include/qtraj/meanfield/auto_closure.hpp, docs/meanfield.md 3.4): fourth_order where
+    // trustworthy, z_right up front elsewhere or after a diverged fourth_order run.
+    RunConfig fallback = config;
+    fallback.solver.closure = "z_right";
+    std::string reason = meanfield::auto_skips_fourth_order(config.model);
+    if (reason.empty()) {
+      RunConfig fourth = config;
+      fourth.solver.closure = "fourth_order";
+      try {
+        result = solve_closure(fourth, progress);
+      } catch (const InputError&) {
+        throw;
+      } catch (const Error& e) {
+        if (std::string(e.what()).find("fourth_order closure diverged") == std::string::npos) throw;
+        reason = e.what();
+        std::cerr << "qtraj: solver.closure = auto: fourth_order diverged, rerunning with z_right ("
+                  << reason << ")\n";
+      }
+    }
+    if (!reason.empty()) {
+      result = solve_closure(fallback, progress);
+      result.attributes["meanfield_closure_auto"] = "z_right, because " + reason;
+    } else {
+      result.attributes["meanfield_closure_auto"] =
+          "fourth_order: at most " + std::to_string(meanfield::kAutoMaxDomains) + " domains, N_i <= " +
+          std::to_string(meanfield::kAutoMaxSpins) + ", nbar = 0, no coherent state, and it converged";
+    }
+  }
+  result.attributes["meanfield_closure_requested"] = config.solver.closure;
+  return result;
+}
+
+namespace {
+
+Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
   const Model& model = config.model;
   if (meanfield::parse_closure(config.solver.closure) == meanfield::Closure::fourth_order)
     return solve_fourth_order(config, progress);
@@ -121,8 +164,6 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
   result.attributes["meanfield_seconds"] = seconds;
   return result;
 }
-
-namespace {
 
 Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
   const Model& model = config.model;

@@ -302,9 +302,9 @@ SolverSettings parse_solver(const toml::table& root) {
   s.first_trajectory = get_int(*t, "first_trajectory", "solver.first_trajectory", 0);
   if (s.first_trajectory < 0)
     throw InputError("solver.first_trajectory", std::to_string(s.first_trajectory), "must be >= 0");
-  // meanfield only; the same names as qtraj::meanfield::parse_closure
+  // meanfield only; the names of qtraj::meanfield::parse_closure plus "auto"
   s.closure = get_choice(*t, "closure", "solver.closure", s.closure,
-                         {"symmetric", "z_right", "z_left", "fourth_order"});
+                         {"auto", "symmetric", "z_right", "z_left", "fourth_order"});
   return s;
 }
 

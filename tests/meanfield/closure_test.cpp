@@ -75,9 +75,10 @@ std::string closure_attribute(const qtraj::Result& r) {
 }
 
 TEST(MeanFieldClosure, SelectableFromTheRunFile) {
+  // The default (auto) falls back to z_right at (20,4,2), where fourth_order diverges
+  // (auto_closure_test.cpp); the attribute names the closure that produced the numbers.
   const auto def = qtraj::solve(qtraj::parse_run_config(run_file("")));
-  EXPECT_EQ(closure_attribute(def).rfind(std::string(qtraj::meanfield::kDefaultClosure) + ":", 0), 0u)
-      << closure_attribute(def);
+  EXPECT_EQ(closure_attribute(def).rfind("z_right:", 0), 0u) << closure_attribute(def);
   std::vector<double> finals;
   for (const char* name : {"symmetric", "z_right", "z_left"}) {
     const auto c = qtraj::parse_run_config(run_file(std::string("closure = \"") + name + "\"\n"));
@@ -123,6 +124,7 @@ Error error_against(const qtraj::Result& mf, const qtraj::Result& exact) {
 }
 
 TEST(MeanFieldClosure, DefaultIsTheMostAccurateAgainstTheExactSolver) {
+  // The default (auto) runs z_right at these sizes (fourth_order diverges there).
   // scripts/meanfield_closure_table.py measured (t = 20, final max over domains / max over time):
   //   (20,4,2): symmetric 0.378/0.378, z_right 0.335/0.335, z_left 0.404/0.404
   //   (12,6,2): symmetric 0.369/0.369, z_right 0.335/0.335, z_left 0.389/0.389 (docs/meanfield.md).
@@ -159,9 +161,10 @@ TEST(MeanFieldClosure, SteadyStateErrorAtTheIssuesSizes) {
   // solver (solver.kind = "steady", ~1 s at (60,30,10)), mean field at t = 20 (settled to 4
   // digits). Targets: every domain's final <J_i^z>/N_i within 0.15 of exact at (30,15,5) and
   // within 0.10 at (60,30,10). fourth_order meets them (measured 0.007 and 0.009 by
-  // scripts/meanfield_closure_table.py, docs/meanfield.md 3.3); the second-order closures do
-  // not (z_right 0.201 and 0.105, symmetric 0.310 and 0.234): for those only the ranking is
-  // required, the default (z_right) no worse than symmetric.
+  // scripts/meanfield_closure_table.py, docs/meanfield.md 3.3), and so must the default (auto,
+  // which runs fourth_order there); the second-order closures do not (z_right 0.201 and 0.105,
+  // symmetric 0.310 and 0.234): for those only the ranking is required, z_right no worse than
+  // symmetric.
   struct Case {
     std::string n;
     double target;
@@ -173,7 +176,7 @@ TEST(MeanFieldClosure, SteadyStateErrorAtTheIssuesSizes) {
     ASSERT_EQ(exact.time.size(), 1u);
     config.solver.kind = "meanfield";
     std::vector<double> err;
-    for (const char* name : {"fourth_order", qtraj::meanfield::kDefaultClosure, "symmetric"}) {
+    for (const char* name : {"fourth_order", qtraj::meanfield::kDefaultClosure, "z_right", "symmetric"}) {
       config.solver.closure = name;
       const auto mf = qtraj::solve(config);
       double e = 0;
@@ -183,7 +186,8 @@ TEST(MeanFieldClosure, SteadyStateErrorAtTheIssuesSizes) {
       err.push_back(e);
     }
     EXPECT_LE(err[0], c.target) << "fourth_order at " << c.n;
-    EXPECT_LE(err[1], err[2] + 1e-12) << c.n;
+    EXPECT_LE(err[1], c.target) << "the default (auto) at " << c.n;
+    EXPECT_LE(err[2], err[3] + 1e-12) << c.n;
   }
 }
 

@@ -43,7 +43,8 @@ namespace meanfield {
 ///   For moderate N only. CumulantEquations refuses it.
 enum class Closure { symmetric, z_right, z_left, fourth_order };
 /// The default of `solver.closure` (measured against the exact solver: docs/meanfield.md).
-inline constexpr const char* kDefaultClosure = "z_right";
+/// "auto" is not a Closure: solve_meanfield picks fourth_order or z_right (auto_closure.hpp).
+inline constexpr const char* kDefaultClosure = "auto";
 /// "symmetric" | "z_right" | "z_left" | "fourth_order"; anything else throws InputError naming solver.closure.
 Closure parse_closure(const std::string& name);
 std::string closure_name(Closure closure);
@@ -85,7 +86,7 @@ double superradiant_growth_rate(const std::vector<Channel>& channels, const std:
 /// so f and the exact Jacobian cost O(number of terms).
 class CumulantEquations {
  public:
-  explicit CumulantEquations(const Model& model, Closure closure = parse_closure(kDefaultClosure));
+  explicit CumulantEquations(const Model& model, Closure closure = Closure::z_right);
   Closure closure() const { return closure_; }
 
   int num_domains() const { return static_cast<int>(n_.size()); }
