@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "qtraj/error.hpp"
+#include "qtraj/exact/dense_kernels.hpp"
 #include "qtraj/exact/sector_system.hpp"
 #include "qtraj/exact/esdirk.hpp"
 #include "exact/components.hpp"
@@ -81,6 +82,10 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   std::vector<Table> pops;
   for (int i = 0; i < m; ++i) pops.emplace_back(n_t, static_cast<std::size_t>(model.spins[i] + 1));
 
+  // The per-sector products run on BLAS with solver.threads threads (0: all cores) where the build
+  // has one (dense_kernels.hpp), else on Eigen.
+  const std::string dense = exact::blas_available() ? exact::configure_blas(config.solver.threads)
+                                                    : exact::configure_blas(0);
   std::int64_t steps = 0, rejected = 0, linear_iterations = 0;
   std::size_t done = 0;
   exact::for_each_combination(per_domain, [&](const exact::Combination& combination) {
@@ -160,6 +165,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   result.attributes["exact_gmres_iterations"] = linear_iterations;  // thermal runs only
   result.attributes["exact_components"] = static_cast<std::int64_t>(n_combinations);
   result.attributes["exact_integrator"] = std::string("ESDIRK4(3)6L[2]SA in the K_n eigenbasis");
+  result.attributes["exact_dense_kernels"] = dense;
   if (progress) progress(1.0, "exact: done");
   return result;
 }
