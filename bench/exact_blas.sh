@@ -31,7 +31,7 @@ for tag in new old; do
   steps=$(h5dump -a /exact_steps "$out/exact_blas_$tag.h5" 2>/dev/null | grep -m1 "(0)" | awk '{print $NF}')
   echo "$tag: wall $wall, user $user s, sys $sys s, peak RSS $((rss / 1024)) MiB, ESDIRK steps $steps"
 done
-python3 - "$out/exact_blas_new.h5" "$out/exact_blas_old.h5" <<'EOF'
+/usr/bin/python3 - "$out/exact_blas_new.h5" "$out/exact_blas_old.h5" <<'EOF'
 import sys, h5py, numpy as np
 a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
 for key in ("/jz_over_n/mean", "/jplus_jminus/mean", "/emitted_energy/mean"):

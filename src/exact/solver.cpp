@@ -82,10 +82,11 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   std::vector<Table> pops;
   for (int i = 0; i < m; ++i) pops.emplace_back(n_t, static_cast<std::size_t>(model.spins[i] + 1));
 
-  // The per-sector products run on BLAS with solver.threads threads (0: all cores) where the build
-  // has one (dense_kernels.hpp), else on Eigen.
-  const std::string dense = exact::blas_available() ? exact::configure_blas(config.solver.threads)
-                                                    : exact::configure_blas(0);
+  // The per-sector products run on BLAS where the build has one (dense_kernels.hpp), else on
+  // Eigen: with solver.threads threads (0: all cores) once the largest sector has d_n >= 256, one
+  // below (measured, bench/RESULTS.md: for (30,15,5), d_n <= 96, two threads cost 70% more CPU
+  // than one in synchronisation; for (60,30,10), d_n = 341, they shorten the stage solves).
+  std::string dense;
   std::int64_t steps = 0, rejected = 0, linear_iterations = 0;
   std::size_t done = 0;
   exact::for_each_combination(per_domain, [&](const exact::Combination& combination) {
@@ -104,6 +105,10 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
                        "too large for the exact solver (limit " +
                            std::to_string(kMaxBlockEntries) +
                            "); use solver.kind = \"trajectories\" or \"meanfield\"");
+    int largest = 0;
+    for (int n = 0; n <= space.max_excitation(); ++n)
+      largest = std::max(largest, static_cast<int>(space.sector_size(n)));
+    dense = exact::configure_blas(largest >= 256 ? config.solver.threads : 1);
     const exact::SectorSystem system(space, channels);
     const std::vector<std::complex<double>> psi = exact::product_state(space, pick);
     auto observe = [&](std::size_t k, const Eigen::VectorXd& y) {
