@@ -66,12 +66,14 @@ int main(int argc, char** argv) {
   std::string system = "400,40,4";
   long long trajectories = 256, batch = 64;
   int threads = 1;
+  std::string mode = "both";  // both | on | off (one mode alone: for profilers)
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
     if (key == "--system") system = argv[i + 1];
     else if (key == "--trajectories") trajectories = std::atoll(argv[i + 1]);
     else if (key == "--threads") threads = std::atoi(argv[i + 1]);
     else if (key == "--batch") batch = std::atoll(argv[i + 1]);
+    else if (key == "--mode") mode = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -85,6 +87,11 @@ int main(int argc, char** argv) {
   run.sector_batch = batch;
   std::vector<int> choice(c.model.num_domains(), 0);
   const int dmax = run.cache->get(choice).view().max_sector_dim;
+  if (mode != "both") {
+    const Outcome o = run_mode(run, mode == "on");
+    std::printf("(%s) %s: cpu %.3f s, wall %.3f s\n", system.c_str(), mode.c_str(), o.cpu, o.wall);
+    return 0;
+  }
   const Outcome off = run_mode(run, false);
   const Outcome on = run_mode(run, true);
   const bool same = off.mean == on.mean && off.m2 == on.m2 && off.histogram == on.histogram;

@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "qtraj/trajectory/sector_ops.hpp"
@@ -26,10 +27,19 @@ namespace qtraj::trajectory {
 
 namespace {
 
-// Rows r, r + 1 (or r alone) of Y for columns j0 .. j0 + J - 1. Each accumulator is one output
-// element summed over b in ascending order (independent chains across the tile: vectorisable).
+#if defined(__GNUC__)
+#define QTRAJ_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define QTRAJ_ALWAYS_INLINE inline
+#endif
+
+// Rows r .. r + R - 1 of Y for columns j0 .. j0 + J - 1. Each accumulator is one output element
+// summed over b in ascending order: R x J independent chains, vectorised across the J columns.
+// Products and sums are separate roundings (no FMA: the target below has none, and contraction
+// on -march=native builds applies to the mat-vec loops the same way).
 template <int J, int R>
-inline void gemm_tile(const double* a, int d, const double* x, int k, double* y, int r, int j0) {
+QTRAJ_ALWAYS_INLINE void gemm_tile(const double* a, int d, const double* x, int k, double* y, int r,
+                                   int j0) {
   double acc[R][J];
   for (int i = 0; i < R; ++i)
     for (int j = 0; j < J; ++j) acc[i][j] = 0.0;
@@ -46,27 +56,78 @@ inline void gemm_tile(const double* a, int d, const double* x, int k, double* y,
     for (int j = 0; j < J; ++j) y[static_cast<std::int64_t>(r + i) * k + j0 + j] = acc[i][j];
 }
 
-template <int J>
-inline void gemm_columns(const double* a, int d, const double* x, int k, double* y, int j0) {
+template <int J, int R>
+QTRAJ_ALWAYS_INLINE void gemm_columns(const double* a, int d, const double* x, int k, double* y,
+                                      int j0) {
   int r = 0;
-  for (; r + 2 <= d; r += 2) gemm_tile<J, 2>(a, d, x, k, y, r, j0);
-  if (r < d) gemm_tile<J, 1>(a, d, x, k, y, r, j0);
+  for (; r + R <= d; r += R) gemm_tile<J, R>(a, d, x, k, y, r, j0);
+  for (; r < d; ++r) gemm_tile<J, 1>(a, d, x, k, y, r, j0);
 }
+
+// Vector tile: rows r .. r + R - 1, columns j0 .. j0 + NV W - 1 in NV vectors V of W doubles
+// (GCC vector extensions: one vector multiply and one vector add per product, as the scalar tile).
+template <class V, int NV, int R>
+QTRAJ_ALWAYS_INLINE void vector_tile(const double* a, int d, const double* x, int k, double* y,
+                                     int r, int j0) {
+  constexpr int W = sizeof(V) / sizeof(double);
+  V acc[R][NV];
+  for (int i = 0; i < R; ++i)
+    for (int n = 0; n < NV; ++n) acc[i][n] = V{};  // +0.0, as the mat-vec's sum
+  const double* rows[R];
+  for (int i = 0; i < R; ++i) rows[i] = a + static_cast<std::int64_t>(r + i) * d;
+  const double* xb = x + j0;
+  for (int b = 0; b < d; ++b, xb += k) {
+    V xv[NV];
+    for (int n = 0; n < NV; ++n) std::memcpy(&xv[n], xb + n * W, sizeof(V));
+    for (int i = 0; i < R; ++i) {
+      V sv;
+      for (int w = 0; w < W; ++w) sv[w] = rows[i][b];
+      for (int n = 0; n < NV; ++n) acc[i][n] += sv * xv[n];
+    }
+  }
+  for (int i = 0; i < R; ++i)
+    for (int n = 0; n < NV; ++n)
+      std::memcpy(y + static_cast<std::int64_t>(r + i) * k + j0 + n * W, &acc[i][n], sizeof(V));
+}
+
+// All of Y: column blocks of NV W columns in vector tiles of R rows, the remaining columns one at
+// a time in scalar tiles.
+template <class V, int NV, int R>
+QTRAJ_ALWAYS_INLINE void gemm_all(const double* a, int d, const double* x, int k, double* y) {
+  constexpr int J = NV * static_cast<int>(sizeof(V) / sizeof(double));
+  int j0 = 0;
+  for (; j0 + J <= k; j0 += J) {
+    int r = 0;
+    for (; r + R <= d; r += R) vector_tile<V, NV, R>(a, d, x, k, y, r, j0);
+    for (; r < d; ++r) vector_tile<V, NV, 1>(a, d, x, k, y, r, j0);
+  }
+  for (; j0 < k; ++j0) gemm_columns<1, 4>(a, d, x, k, y, j0);
+}
+
+typedef double Vec2 __attribute__((vector_size(16)));
+typedef double Vec4 __attribute__((vector_size(32)));
+
+void gemm_baseline(const double* a, int d, const double* x, int k, double* y) {
+  gemm_all<Vec2, 4, 2>(a, d, x, k, y);  // SSE2: 2 x 8 tiles, 8 accumulator registers
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define QTRAJ_GEMM_AVX2 1
+// AVX2 without FMA (the same roundings as the baseline): 4 x 8 tiles, 8 accumulator registers.
+__attribute__((target("avx2"))) void gemm_avx2(const double* a, int d, const double* x, int k,
+                                               double* y) {
+  gemm_all<Vec4, 2, 4>(a, d, x, k, y);
+}
+#endif
 
 }  // namespace
 
 void ordered_gemm(const double* a, int d, const double* x, int k, double* y) {
-  int j0 = 0;
-  for (; j0 + 8 <= k; j0 += 8) gemm_columns<8>(a, d, x, k, y, j0);
-  if (j0 + 4 <= k) {
-    gemm_columns<4>(a, d, x, k, y, j0);
-    j0 += 4;
-  }
-  if (j0 + 2 <= k) {
-    gemm_columns<2>(a, d, x, k, y, j0);
-    j0 += 2;
-  }
-  if (j0 < k) gemm_columns<1>(a, d, x, k, y, j0);
+#ifdef QTRAJ_GEMM_AVX2
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) return gemm_avx2(a, d, x, k, y);
+#endif
+  gemm_baseline(a, d, x, k, y);
 }
 
 /// A trajectory's state between steps, and its columns of the current step.
