@@ -21,7 +21,7 @@ namespace {
 /// solver.batch_sectors: "on" needs the spectral propagator and the CPU backend; "auto" turns it on
 /// there when the largest sector of the most likely bundle has at least kBatchSectorsMinDim states
 /// (below it the per-trajectory mat-vecs are cheap and batching does not pay: bench/RESULTS.md).
-constexpr int kBatchSectorsMinDim = 24;
+constexpr int kBatchSectorsMinDim = 32;
 
 void resolve_batch_sectors(TrajectoryRun& run, int max_sector_dim) {
   const std::string& mode = run.settings.batch_sectors;

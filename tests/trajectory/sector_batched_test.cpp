@@ -10,6 +10,7 @@
 #include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/sector_batched.hpp"
+#include "trajectory/run.hpp"
 #include "trajectory/solver_test_helpers.hpp"
 #include "trajectory/test_helpers.hpp"
 
@@ -168,6 +169,48 @@ TEST(SectorBatched, SolverResultIsBitIdenticalOnAndOff) {
   }
 }
 
+// The backend on a share of the chunks (as an MPI rank or a resume runs them: not adjacent), in
+// units and batches of several sizes: every chunk's Welford state, histogram and the jump records
+// equal the per-trajectory backend's.
+TEST(SectorBatched, ChunkStatesEqualThePerTrajectoryBackendOnAnyShare) {
+  using trajectory_solver_testing::make_config;
+  RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 10.0, 6, 700, "spectral");
+  c.solver.record_jumps = 40;
+  auto run_share = [&](bool batched, std::int64_t batch, int threads) {
+    c.solver.threads = threads;
+    backend::TrajectoryRun run(c.model, c.solver, c.time);
+    run.chunks.clear();
+    for (std::int64_t k = 1; k < backend::kNumChunks; k += 2) run.chunks.push_back(k);
+    run.batch_sectors = batched;
+    run.sector_batch = batch;
+    backend::Tally tally(run);
+    backend::run_trajectories_cpu(run, tally, {});
+    return tally.snapshot();
+  };
+  const backend::TallyState ref = run_share(false, 64, 1);
+  ASSERT_EQ(ref.pending.size(), static_cast<std::size_t>(backend::kNumChunks / 2));
+  for (std::int64_t batch : {1, 5, 64}) {
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(::testing::Message() << "batch " << batch << " threads " << threads);
+      const backend::TallyState got = run_share(true, batch, threads);
+      ASSERT_EQ(got.folded, ref.folded);
+      ASSERT_EQ(got.pending.size(), ref.pending.size());
+      for (const auto& [chunk, state] : ref.pending) {
+        const auto it = got.pending.find(chunk);
+        ASSERT_TRUE(it != got.pending.end()) << chunk;
+        EXPECT_EQ(it->second.all.count(), state.all.count()) << chunk;
+        EXPECT_EQ(it->second.all.means(), state.all.means()) << chunk;
+        EXPECT_EQ(it->second.all.m2(), state.all.m2()) << chunk;
+        EXPECT_EQ(it->second.histogram, state.histogram) << chunk;
+      }
+      EXPECT_EQ(got.rec_trajectory, ref.rec_trajectory);
+      EXPECT_EQ(got.rec_time, ref.rec_time);
+      EXPECT_EQ(got.rec_channel, ref.rec_channel);
+    }
+  }
+  EXPECT_FALSE(ref.rec_time.empty());
+}
+
 TEST(SectorBatched, OnNeedsTheSpectralPropagatorAndTheCpuBackend) {
   using trajectory_solver_testing::make_config;
   RunConfig c = make_config({3, 2}, {"excited", "ground"}, 2.0, 3, 10, "krylov");
@@ -180,6 +223,25 @@ TEST(SectorBatched, OnNeedsTheSpectralPropagatorAndTheCpuBackend) {
   c.solver.backend = "cpu";
   c.solver.batch_sectors = "auto";  // auto: off where it cannot run
   EXPECT_NO_THROW(solve_trajectories(c));
+}
+
+TEST(SectorBatched, AutoTurnsItOnWhereTheLargestSectorHas32StatesOrMore) {
+  using trajectory_solver_testing::make_config;
+  auto resolved = [](const RunConfig& c) {
+    return backend::TrajectoryRun(c.model, c.solver, c.time).batch_sectors;
+  };
+  // (12,6,2): largest sector 21 states; (16,8,4): 45.
+  EXPECT_FALSE(resolved(make_config({12, 6, 2}, {"excited", "ground", "ground"}, 1.0, 3, 10, "spectral")));
+  RunConfig big = make_config({16, 8, 4}, {"excited", "ground", "ground"}, 1.0, 3, 10, "spectral");
+  EXPECT_TRUE(resolved(big));
+  big.solver.batch_sectors = "off";
+  EXPECT_FALSE(resolved(big));
+  big.solver.batch_sectors = "auto";
+  big.solver.propagator = "krylov";
+  EXPECT_FALSE(resolved(big));
+  RunConfig small = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 1.0, 3, 10, "spectral");
+  small.solver.batch_sectors = "on";
+  EXPECT_TRUE(resolved(small));
 }
 
 TEST(SectorBatched, RunFileKeyIsParsedAndChecked) {
