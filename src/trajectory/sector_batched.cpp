@@ -33,10 +33,10 @@ namespace {
 #define QTRAJ_ALWAYS_INLINE inline
 #endif
 
-// Rows r .. r + R - 1 of Y for columns j0 .. j0 + J - 1. Each accumulator is one output element
-// summed over b in ascending order: R x J independent chains, vectorised across the J columns.
-// Products and sums are separate roundings (no FMA: the target below has none, and contraction
-// on -march=native builds applies to the mat-vec loops the same way).
+// Scalar tile (the columns left over by the vector tiles): rows r .. r + R - 1 of Y, columns
+// j0 .. j0 + J - 1. Each accumulator is one output element summed over b in ascending order.
+// Products and sums are separate roundings as in the mat-vec loops (no FMA in the default build;
+// on -march=native builds the compiler contracts both the same way: a * b + acc -> fma).
 template <int J, int R>
 QTRAJ_ALWAYS_INLINE void gemm_tile(const double* a, int d, const double* x, int k, double* y, int r,
                                    int j0) {
@@ -370,8 +370,7 @@ void SectorBatchedEngine::consume_step(std::vector<BatchedTrajectory>& batch) {
 
 void SectorBatchedEngine::run(std::vector<BatchedTrajectory>& batch) {
   products_ = columns_ = copied_rows_ = 0;
-  if (slots_.size() < batch.size()) slots_.resize(batch.size());
-  slots_.resize(batch.size());
+  slots_.resize(batch.size());  // a slot keeps its buffers from run to run
   SerialTeam team;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     BatchedTrajectory& tr = batch[i];
