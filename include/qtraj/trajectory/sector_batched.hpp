@@ -17,6 +17,11 @@
 // trajectory is BIT-IDENTICAL to run_trajectory with the spectral propagator (same jumps, same
 // jump times, same observables), whatever the batch it is in (tested, tests/trajectory/
 // sector_batched_test.cpp). Aggregated results are then bit-identical to the per-trajectory path.
+// This needs both sides to round alike: sector_batched.cpp and src/backend/cpu_trajectories.cpp are
+// compiled without FMA contraction (CMakeLists.txt), which -march=native builds would otherwise
+// apply differently to the two (checked with a -march=native build of the test).
+// The GPU backend does not use this engine (not implemented there).
+
 #include <cstdint>
 #include <vector>
 
