@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <ostream>
-
 #include <random>
 
 #include "qtraj/error.hpp"
