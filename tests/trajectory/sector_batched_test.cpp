@@ -4,6 +4,7 @@
 // same result with solver.batch_sectors on and off, for any thread count.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <random>
 
 #include "qtraj/error.hpp"
@@ -49,6 +50,8 @@ struct Case {
   bool complex_state = false;
   bool goes_dark = false;  // some trajectory's rows are copies of a dark row (stationary path)
 };
+// gtest prints the parameter in ctest's test names: its name, not its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 /// Trajectories 0..count-1 of fixture f through the engine, in batches of `batch` (the batches
 /// run one after the other through the same engine).
