@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "qtraj/exact/dense_kernels.hpp"
+#include "qtraj/exact/sector_system.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace {
@@ -41,6 +43,30 @@ void BM_Exact_8_6_5_1(benchmark::State& s) { run(s, {8, 6, 5, 1}); }
 BENCHMARK(BM_Exact_40_2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Exact_12_6_2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Exact_8_6_5_1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+// One implicit stage solve (the top-down sweep: one transfer per sector, ~6 sum_n d_n^3 flops)
+// of N = (60, 30, 10), chain, on a state with every sector 0..60 populated, per dense-kernel
+// choice (issue #9 part 3). Arg: BLAS threads (eigen: always one).
+//   ./build/bench_exact --benchmark_filter=Stage
+void stage(benchmark::State& state, qtraj::exact::DenseKernels kernels) {
+  qtraj::Model model;
+  model.spins = {60, 30, 10};
+  const qtraj::DickeSpace space({60, 30, 10});
+  const qtraj::exact::SectorSystem system(space, qtraj::collapse_channels(model), kernels);
+  qtraj::exact::configure_blas(static_cast<int>(state.range(0)));
+  std::vector<std::complex<double>> psi(static_cast<std::size_t>(space.dim()), 0.0);
+  psi[static_cast<std::size_t>(space.index({60, 0, 0}))] = 1.0;
+  Eigen::VectorXd r, z, f;
+  system.solve_stage(0.05, system.initial_state(psi), r, f, 1e-8, 1e-10);  // populate 0..60
+  for (auto _ : state) {
+    system.solve_stage(0.01, r, z, f, 1e-8, 1e-10);
+    benchmark::DoNotOptimize(z.data());
+  }
+}
+void BM_Stage_60_30_10_Eigen(benchmark::State& s) { stage(s, qtraj::exact::DenseKernels::eigen); }
+void BM_Stage_60_30_10_Blas(benchmark::State& s) { stage(s, qtraj::exact::DenseKernels::blas); }
+BENCHMARK(BM_Stage_60_30_10_Eigen)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Stage_60_30_10_Blas)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->Iterations(5);
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #   libfmt-dev               formatting of messages and progress lines
 #   libeigen3-dev            dense symmetric eigensolvers for the per-sector generators
 #   libopenblas-dev liblapacke-dev   LAPACK dsyevd (OpenBLAS) for the steady solver's sectors, ~4x Eigen's
+#                            and CBLAS for the exact solver's per-sector products, ~5x Eigen's
 #   librandom123-dev         Philox4x32 counter-based RNG on the CPU (same stream as cuRAND's Philox)
 #   libgtest-dev libbenchmark-dev   unit tests and micro-benchmarks
 #   libopenmpi-dev openmpi-bin     optional MPI ranks (mpirun -n R qtraj run; QTRAJ_BUILD_MPI is

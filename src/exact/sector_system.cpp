@@ -14,8 +14,9 @@ using ConstBlock = Eigen::Map<const Eigen::MatrixXd>;
 
 }  // namespace
 
-SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channels)
-    : space_(space), channels_(std::move(channels)) {
+SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channels,
+                           DenseKernels kernels)
+    : space_(space), channels_(std::move(channels)), kernels_(kernels) {
   const int sectors = space_.max_excitation() + 1;
   lambda_.resize(sectors);
   vectors_.resize(sectors);
@@ -47,8 +48,17 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
       const Eigen::MatrixXd block = channel_block(space_, channels_[c], n);
       b_[c][n] = block.sparseView();
       // G = V_t^T C V_n; trace(G X G^T) = <G^T G, X> is the jump rate out of X_n via channel c.
-      g_[c][n] = vectors_[t].transpose() * block * vectors_[n];
-      w_[c][n] = g_[c][n].transpose() * g_[c][n];
+      if (kernels_ == DenseKernels::eigen) {
+        g_[c][n] = vectors_[t].transpose() * block * vectors_[n];
+        w_[c][n] = g_[c][n].transpose() * g_[c][n];
+        continue;
+      }
+      const Eigen::MatrixXd cv = b_[c][n] * vectors_[n];  // C V_n (C sparse)
+      const int dt = dim(t), dn = dim(n);
+      g_[c][n].resize(dt, dn);
+      multiply(kernels_, vectors_[t].data(), true, dt, dt, cv.data(), dn, g_[c][n].data());
+      w_[c][n].resize(dn, dn);
+      multiply(kernels_, g_[c][n].data(), true, dn, dt, g_[c][n].data(), dn, w_[c][n].data());
     }
   }
   // Route per target sector m by flop count (see transfer_into).
@@ -110,9 +120,9 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
       const bool cached = w.use_cache ? w.wc_valid[src] != 0 : w_src == src;
       Eigen::MatrixXd& wm = w.use_cache ? w.wc[src] : w.w;
       if (!cached) {  // W = V X V^T (lower triangle, then mirrored: X is symmetric)
-        w.tmp.noalias() = vectors_[src] * x;
-        wm.setZero(ds, ds);
-        wm.triangularView<Eigen::Lower>() += w.tmp * vectors_[src].transpose();
+        wm.resize(ds, ds);
+        congruence_lower(kernels_, vectors_[src].data(), false, ds, ds, x.data(), 0.0, wm.data(),
+                         w.work);
         wm.triangularView<Eigen::StrictlyUpper>() = wm.transpose();
         if (w.use_cache) w.wc_valid[src] = 1;
         w_src = src;
@@ -132,16 +142,15 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
       for (int b = 0; b < ds; ++b)
         for (Eigen::SparseMatrix<double>::InnerIterator it(cb, b); it; ++it)
           w.sd.col(it.row()) += it.value() * w.t1.col(b);
-    } else {
-      w.tmp.noalias() = g_[c][src] * x;                              // G X
-      s.triangularView<Eigen::Lower>() += w.tmp * g_[c][src].transpose();  // G X G^T (lower)
+    } else {  // s += G X G^T (lower)
+      congruence_lower(kernels_, g_[c][src].data(), false, d, ds, x.data(), 1.0, s.data(),
+                       w.work);
     }
   }
   if (!any) return;
-  if (via_dicke_[m]) {  // s = V_m^T S V_m
-    w.tmp.noalias() = vectors_[m].transpose() * w.sd;
-    s.triangularView<Eigen::Lower>() += w.tmp * vectors_[m];
-  }
+  if (via_dicke_[m])  // s += V_m^T S V_m (lower; S = w.sd is symmetric)
+    congruence_lower(kernels_, vectors_[m].data(), true, d, d, w.sd.data(), 1.0, s.data(),
+                     w.work);
   s.triangularView<Eigen::StrictlyUpper>() = s.transpose();
 }
 
@@ -351,7 +360,8 @@ Eigen::VectorXd SectorSystem::populations(const Eigen::VectorXd& y) const {
       continue;
     }
     // diag(V X V^T)_s = sum_b (V X)_sb V_sb.
-    const Eigen::MatrixXd vx = vectors_[n] * ConstBlock(y.data() + offset(n), d, d);
+    Eigen::MatrixXd vx(d, d);
+    multiply_symmetric(kernels_, vectors_[n].data(), d, d, y.data() + offset(n), vx.data());
     p.segment(space_.sector_begin(n), d) = vx.cwiseProduct(vectors_[n]).rowwise().sum();
   }
   return p;

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "qtraj/error.hpp"
+#include "qtraj/exact/dense_kernels.hpp"
 #include "qtraj/exact/sector_system.hpp"
 #include "qtraj/exact/esdirk.hpp"
 #include "exact/components.hpp"
@@ -81,6 +82,11 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   std::vector<Table> pops;
   for (int i = 0; i < m; ++i) pops.emplace_back(n_t, static_cast<std::size_t>(model.spins[i] + 1));
 
+  // The per-sector products run on BLAS where the build has one (dense_kernels.hpp), else on
+  // Eigen: with solver.threads threads (0: all cores) once the largest sector has d_n >= 256, one
+  // below (measured, bench/RESULTS.md: for (30,15,5), d_n <= 96, two threads cost 70% more CPU
+  // than one in synchronisation; for (60,30,10), d_n = 341, they shorten the stage solves).
+  std::string dense;
   std::int64_t steps = 0, rejected = 0, linear_iterations = 0;
   std::size_t done = 0;
   exact::for_each_combination(per_domain, [&](const exact::Combination& combination) {
@@ -99,6 +105,10 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
                        "too large for the exact solver (limit " +
                            std::to_string(kMaxBlockEntries) +
                            "); use solver.kind = \"trajectories\" or \"meanfield\"");
+    int largest = 0;
+    for (int n = 0; n <= space.max_excitation(); ++n)
+      largest = std::max(largest, static_cast<int>(space.sector_size(n)));
+    dense = exact::configure_blas(largest >= 256 ? config.solver.threads : 1);
     const exact::SectorSystem system(space, channels);
     const std::vector<std::complex<double>> psi = exact::product_state(space, pick);
     auto observe = [&](std::size_t k, const Eigen::VectorXd& y) {
@@ -160,6 +170,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   result.attributes["exact_gmres_iterations"] = linear_iterations;  // thermal runs only
   result.attributes["exact_components"] = static_cast<std::int64_t>(n_combinations);
   result.attributes["exact_integrator"] = std::string("ESDIRK4(3)6L[2]SA in the K_n eigenbasis");
+  result.attributes["exact_dense_kernels"] = dense;
   if (progress) progress(1.0, "exact: done");
   return result;
 }

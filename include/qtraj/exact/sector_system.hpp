@@ -35,6 +35,7 @@
 #include <functional>
 #include <vector>
 
+#include "qtraj/exact/dense_kernels.hpp"
 #include "qtraj/model/dicke_space.hpp"
 #include "qtraj/model/model.hpp"
 
@@ -44,7 +45,9 @@ namespace exact {
 /// The operator A of the cascade for one DickeSpace and channel list (see the header comment).
 class SectorSystem {
  public:
-  SectorSystem(const DickeSpace& space, std::vector<Channel> channels);
+  /// kernels: where the dense products run (dense_kernels.hpp); results agree to rounding.
+  SectorSystem(const DickeSpace& space, std::vector<Channel> channels,
+               DenseKernels kernels = default_dense_kernels());
 
   const DickeSpace& space() const { return space_; }
   const std::vector<Channel>& channels() const { return channels_; }
@@ -54,6 +57,7 @@ class SectorSystem {
   /// Largest decay rate l_a + l_b (the stiffness).
   double max_rate() const { return max_rate_; }
   bool has_raising() const { return has_raising_; }
+  DenseKernels kernels() const { return kernels_; }
 
   /// Flat state of the pure state psi (amplitudes over the DickeSpace index, any sector mix):
   /// X_n = V_n^T Re(psi_n psi_n^+) V_n, zero exchanged quanta.
@@ -97,6 +101,7 @@ class SectorSystem {
  private:
   struct Scratch {
     Eigen::MatrixXd tmp, w, t1, sd;
+    std::vector<double> work;  // dense_kernels scratch
     // Optional cache of W_s = V_s X_s V_s^T (Dicke route) for the one vector being processed
     // between start_cache() and stop_cache(): each source sector is transformed once.
     std::vector<Eigen::MatrixXd> wc;
@@ -128,6 +133,7 @@ class SectorSystem {
 
   DickeSpace space_;
   std::vector<Channel> channels_;
+  DenseKernels kernels_;
   bool has_raising_ = false;
   double max_rate_ = 0.0;
   std::int64_t size_ = 0;

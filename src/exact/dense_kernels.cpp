@@ -1,0 +1,175 @@
+// The exact solver's dense products on Eigen or CBLAS (see include/qtraj/exact/dense_kernels.hpp).
+#include "qtraj/exact/dense_kernels.hpp"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#ifdef QTRAJ_HAVE_CBLAS
+#include <cblas.h>
+// OpenBLAS extensions (weak: absent from other CBLAS libraries). gotoblas_dynamic_* exist only in
+// OpenBLAS's DYNAMIC_ARCH builds (Debian's): quit forgets the kernel table, init chooses it
+// again, honouring OPENBLAS_CORETYPE (driver/others/dynamic.c).
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" char* openblas_get_corename(void) __attribute__((weak));
+extern "C" void gotoblas_dynamic_init(void) __attribute__((weak));
+extern "C" void gotoblas_dynamic_quit(void) __attribute__((weak));
+#endif
+
+namespace qtraj {
+namespace exact {
+namespace {
+
+using Mat = Eigen::MatrixXd;
+using Map = Eigen::Map<Mat>;
+using ConstMap = Eigen::Map<const Mat>;
+
+#ifdef QTRAJ_HAVE_CBLAS
+// The kernel family this CPU supports, or "" when the dispatcher's choice should stand.
+std::string wanted_coretype() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+  return "";
+}
+
+// OpenBLAS core names weaker than the AVX2/AVX-512 kernels (its fall-backs for unknown CPUs).
+bool is_fallback_core(const std::string& name) {
+  static const char* const weak[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
+                                     "Atom", "Unknown", "Katmai", "Banias", "Northwood"};
+  return std::any_of(std::begin(weak), std::end(weak),
+                     [&](const char* w) { return name == w; });
+}
+#endif
+
+}  // namespace
+
+bool blas_available() {
+#ifdef QTRAJ_HAVE_CBLAS
+  return true;
+#else
+  return false;
+#endif
+}
+
+DenseKernels default_dense_kernels() {
+  return blas_available() ? DenseKernels::blas : DenseKernels::eigen;
+}
+
+std::string configure_blas(int threads) {
+#ifdef QTRAJ_HAVE_CBLAS
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  std::string core = openblas_get_corename ? openblas_get_corename() : "CBLAS";
+  if (openblas_get_corename && gotoblas_dynamic_init && gotoblas_dynamic_quit &&
+      !std::getenv("OPENBLAS_CORETYPE") && is_fallback_core(core)) {
+    const std::string want = wanted_coretype();
+    if (!want.empty()) {
+      setenv("OPENBLAS_CORETYPE", want.c_str(), 0);
+      gotoblas_dynamic_quit();
+      gotoblas_dynamic_init();
+      core = openblas_get_corename();
+    }
+  }
+  if (openblas_set_num_threads) openblas_set_num_threads(n);
+  return (openblas_get_corename ? "OpenBLAS " : "") + core + ", " + std::to_string(n) +
+         (n == 1 ? " thread" : " threads");
+#else
+  (void)threads;
+  return "Eigen (no BLAS in this build)";
+#endif
+}
+
+void congruence_lower(DenseKernels kernels, const double* a, bool transpose_a, int r, int k,
+                      const double* x, double beta, double* c, std::vector<double>& work) {
+  if (r <= 0) return;
+  Map cm(c, r, r);
+  // beta = 0: C may hold garbage (as in BLAS, it is not read); zeroed here for both paths.
+  if (beta == 0.0)
+    cm.triangularView<Eigen::Lower>().setZero();
+  else if (k <= 0 && beta != 1.0)
+    cm.triangularView<Eigen::Lower>() = (beta * cm).eval();
+  if (k <= 0) return;
+#ifdef QTRAJ_HAVE_CBLAS
+  if (kernels == DenseKernels::blas) {
+    const std::size_t nb = static_cast<std::size_t>(r) * k, nl = static_cast<std::size_t>(k) * k;
+    work.resize(nb + nl);
+    double* b = work.data();
+    double* l = work.data() + nb;
+    std::memcpy(l, x, nl * sizeof(double));  // L = lower(X), diagonal halved (upper unread)
+    for (int i = 0; i < k; ++i) l[static_cast<std::size_t>(i) * k + i] *= 0.5;
+    std::memcpy(b, a, nb * sizeof(double));
+    if (!transpose_a) {
+      // B = A L (r x k); C = beta C + B A^T + A B^T.
+      cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, r, k, 1.0, l,
+                  k, b, r);
+      cblas_dsyr2k(CblasColMajor, CblasLower, CblasNoTrans, r, k, 1.0, b, r, a, r, beta, c, r);
+    } else {
+      // A is k x r; B = L^T A (k x r); C = beta C + B^T A + A^T B.
+      cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, k, r, 1.0, l, k,
+                  b, k);
+      cblas_dsyr2k(CblasColMajor, CblasLower, CblasTrans, r, k, 1.0, b, k, a, k, beta, c, r);
+    }
+    return;
+  }
+#endif
+  (void)work;
+  ConstMap xm(x, k, k);
+  Mat tmp;
+  if (beta != 0.0 && beta != 1.0)
+    cm.triangularView<Eigen::Lower>() = (beta * cm).eval();
+  if (!transpose_a) {
+    ConstMap am(a, r, k);
+    tmp.noalias() = am * xm;
+    cm.triangularView<Eigen::Lower>() += tmp * am.transpose();
+  } else {
+    ConstMap am(a, k, r);
+    tmp.noalias() = am.transpose() * xm;
+    cm.triangularView<Eigen::Lower>() += tmp * am;
+  }
+}
+
+void multiply_symmetric(DenseKernels kernels, const double* a, int r, int k, const double* x,
+                        double* c) {
+  if (r <= 0 || k <= 0) return;
+#ifdef QTRAJ_HAVE_CBLAS
+  if (kernels == DenseKernels::blas) {
+    cblas_dsymm(CblasColMajor, CblasRight, CblasLower, r, k, 1.0, x, k, a, r, 0.0, c, r);
+    return;
+  }
+#endif
+  (void)kernels;
+  Map(c, r, k).noalias() = ConstMap(a, r, k) * ConstMap(x, k, k);
+}
+
+void multiply(DenseKernels kernels, const double* a, bool transpose_a, int m, int k,
+              const double* b, int n, double* c) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    Map(c, m, n).setZero();
+    return;
+  }
+#ifdef QTRAJ_HAVE_CBLAS
+  if (kernels == DenseKernels::blas) {
+    cblas_dgemm(CblasColMajor, transpose_a ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1.0,
+                a, transpose_a ? k : m, b, k, 0.0, c, m);
+    return;
+  }
+#endif
+  (void)kernels;
+  if (transpose_a)
+    Map(c, m, n).noalias() = ConstMap(a, k, m).transpose() * ConstMap(b, k, n);
+  else
+    Map(c, m, n).noalias() = ConstMap(a, m, k) * ConstMap(b, k, n);
+}
+
+}  // namespace exact
+}  // namespace qtraj
