@@ -27,6 +27,7 @@
 #include "qtraj/backend/cuda_device.hpp"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
+#include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/aggregator.hpp"
 #include "qtraj/trajectory/system.hpp"

@@ -50,7 +50,8 @@ struct Case {
   std::vector<double> times;
   std::map<std::vector<int>, std::unique_ptr<TrajectorySystem>> bundles;
 
-  Case(Model m, std::vector<double> grid)
+  /// spectral = adaptive = false: lean bundles, as a Krylov run builds them.
+  Case(Model m, std::vector<double> grid, bool spectral = true, bool adaptive = true)
       : model(std::move(m)), channels(collapse_channels(model)), times(std::move(grid)) {
     const int md = model.num_domains();
     for (int i = 0; i < md; ++i) {
@@ -61,7 +62,8 @@ struct Case {
     for (const auto& choice : drawable_choices(weights, weight_begin)) {
       std::vector<const DomainComponent*> chosen;
       for (int i = 0; i < md; ++i) chosen.push_back(&components[i][choice[i]]);
-      bundles[choice] = std::make_unique<TrajectorySystem>(model, channels, chosen, true, true);
+      bundles[choice] =
+          std::make_unique<TrajectorySystem>(model, channels, chosen, spectral, adaptive);
     }
   }
 

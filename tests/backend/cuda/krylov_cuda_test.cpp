@@ -46,10 +46,11 @@ TEST(CudaKrylov, BatchEqualsCpuKrylovAndPlacementsAreBitIdentical) {
   EXPECT_TRUE(equivalent(in_shared, run_cpu_range(c, first, count, k), 1e-8));
 }
 
-TEST(CudaKrylov, ThermalCoherentEqualsCpuKrylov) {
+TEST(CudaKrylov, LeanThermalCoherentEqualsCpuKrylov) {
   QTRAJ_REQUIRE_CUDA_DEVICE();
+  // Lean bundles (as a Krylov run builds them: amplitudes and observables from k), complex states.
   Case c(make_model({5, 3, 2}, {"coherent 1.1 0.7", "dicke 1", "coherent 2.0 -0.4"}, 0.2),
-         linear_grid(10.0, 21));
+         linear_grid(10.0, 21), false, false);
   const PropagatorSettings k = krylov();
   auto runner = c.runner(LaunchSettings{});
   BatchOutput out;
@@ -60,7 +61,9 @@ TEST(CudaKrylov, ThermalCoherentEqualsCpuKrylov) {
 TEST(CudaKrylov, LargeSectorsRunInGlobalScratch) {
   QTRAJ_REQUIRE_CUDA_DEVICE();
   // (600,100,10): j = (300,50,5), d_n up to 101 x 11 = 1111: workspace ~88 d doubles = 780 KB.
-  Case c(make_model({600, 100, 10}, {"excited", "ground", "ground"}, 0.0), linear_grid(2.0, 5));
+  // Lean bundle (a spectral one would need ~10 GB of eigenvectors).
+  Case c(make_model({600, 100, 10}, {"excited", "ground", "ground"}, 0.0), linear_grid(2.0, 5),
+         false, false);
   const PropagatorSettings k = krylov();
   auto runner = c.runner(LaunchSettings{});
   BatchOutput out;
