@@ -339,6 +339,7 @@ TEST(EnsembleReduction, EmulatedDeviceEqualsCpuBackendBitForBitKrylovThermalProd
              200, 10.0, 11, 500, "krylov");
   TrajectoryRun run(rc.model, rc.settings, rc.grid);
   ASSERT_TRUE(run.krylov);
+  ASSERT_GT(drawable_choices(run.weights, run.weight_begin).size(), 1u) << "several bundles";
   Tally cpu(run);
   run_trajectories_cpu(run, cpu, {});
   const Emulated e = emulate(run, 45, 3, 7, 3);
