@@ -56,7 +56,8 @@ class TrajectorySystem;
 
 namespace qtraj::cuda {
 
-/// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp).
+/// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp). krylov:
+/// kernels/krylov_kernel.cu (docs/krylov.md, "CUDA"); compiles, NOT yet run on a GPU.
 struct PropagatorSettings {
   enum class Kind { spectral, adaptive, krylov };
   Kind kind = Kind::spectral;
