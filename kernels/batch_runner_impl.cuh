@@ -13,6 +13,7 @@
 
 #include "bundle_staging.cuh"
 #include "cuda_check.cuh"
+#include "krylov_kernel.cuh"
 #include "trajectory_kernel.cuh"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
@@ -101,6 +102,7 @@ inline int checked_device(int requested) {
 /// Launch configuration of the trajectory kernel for one propagator (Impl::configure).
 struct KernelConfig {
   bool adaptive = false;
+  bool krylov = false;  // KrylovPropagator kernel (krylov_kernel.cu)
   int block = 0;
   long long ws_doubles = 0;  // per block, sized for the propagator
   bool shared = false;       // workspace in shared memory (else a global scratch slice)
@@ -212,7 +214,11 @@ struct TrajectoryBatchRunner::Impl {
   /// Block size, workspace placement (per-propagator size), grid; allocates the global scratch if
   /// the workspace does not fit shared memory; fills info.
   /// `count`: trajectories the launches will cover at most (caps the grid and the scratch).
-  detail::KernelConfig configure(bool adaptive, std::int64_t count);
+  detail::KernelConfig configure(PropagatorSettings::Kind kind, std::int64_t count);
+  detail::KernelConfig configure(bool adaptive, std::int64_t count) {
+    return configure(adaptive ? PropagatorSettings::Kind::adaptive : PropagatorSettings::Kind::spectral,
+                     count);
+  }
   /// Launches the trajectory kernel of `cfg` on `stream`.
   void launch_trajectories(const detail::KernelConfig& cfg, const PropagatorSettings& propagator,
                            TrajectoryBatchArgs args, cudaStream_t stream);

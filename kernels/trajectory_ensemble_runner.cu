@@ -93,7 +93,8 @@ std::string first_bad_message(int code, std::int64_t t) {
            " drew an initial-component choice that has no bundle (pass every choice with "
            "positive weight to TrajectoryBatchRunner)";
   return "trajectories: trajectory " + std::to_string(t) +
-         " did not reach time.end (the adaptive propagator's step limit); use "
+         " did not reach time.end (the adaptive propagator's step limit, or the Krylov "
+         "propagator's restart limit); use "
          "solver.propagator = \"spectral\" or a shorter time.end";
 }
 
@@ -105,7 +106,6 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
                                          std::vector<std::vector<std::int64_t>>& histogram) {
   Impl& s = *impl_;
   const auto wall0 = std::chrono::steady_clock::now();
-  const bool adaptive = req.propagator.kind == PropagatorSettings::Kind::adaptive;
   s.validate(req.propagator, req.times);
   const int n_t = static_cast<int>(req.times.size());
   const int row = 2 * s.num_domains;
@@ -143,7 +143,7 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   if (c > 0)
     QTRAJ_CUDA_CHECK(cudaMemcpy(d_channel_reservoir, req.channel_reservoir.data(), c * sizeof(int),
                                 cudaMemcpyHostToDevice));
-  const detail::KernelConfig cfg = s.configure(adaptive, total);  // global scratch if needed
+  const detail::KernelConfig cfg = s.configure(req.propagator.kind, total);  // global scratch if needed
 
   // Batch size from the free memory: fixed buffers first, then per-trajectory buffers.
   std::size_t cub_temp = 0, t1 = 0, t2 = 0;

@@ -12,7 +12,10 @@
 #                                 nvidia-smi, qtraj_cuda_tests, compute-sanitizer memcheck on a few
 #                                 tests, qtraj_cuda_bench at 10^6 trajectories (CPU comparison with
 #                                 --threads 16), a `qtraj run` with backend = "cuda" compared to the
-#                                 exact solver with `qtraj compare`. One log: $OUT/gpu-check.log if
+#                                 exact solver with `qtraj compare`, the Krylov propagator's GPU
+#                                 tests (CudaKrylov.*, also under memcheck) and its bench
+#                                 (2000,200,20) GPU vs 16 CPU threads (qtraj_cuda_krylov_bench).
+#                                 One log: $OUT/gpu-check.log if
 #                                 $OUT is set, else ./gpu-check.log. Each step has a timeout; the
 #                                 whole run stays well under 5 minutes.
 # Exit status of `run`: 0 all checks passed, 1 some check failed, 3 no CUDA device (reported in the
@@ -39,11 +42,12 @@ do_bundle() {
   # bundle, which must carry in 64 MiB; no GPU check needs it.
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQTRAJ_BUILD_CUDA=ON \
         -DQTRAJ_BUILD_BENCH=OFF -DQTRAJ_BUILD_TESTS=ON -DCMAKE_DISABLE_FIND_PACKAGE_LAPACK=ON >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target qtraj qtraj_cuda_tests qtraj_cuda_bench
+  cmake --build "$build" -j"$(nproc)" --target qtraj qtraj_cuda_tests qtraj_cuda_bench \
+    qtraj_cuda_krylov_bench
   rm -rf "$bundle"
   mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/run"
   local exe
-  for exe in qtraj qtraj_cuda_tests qtraj_cuda_bench; do
+  for exe in qtraj qtraj_cuda_tests qtraj_cuda_bench qtraj_cuda_krylov_bench; do
     cp "$build/$exe" "$bundle/bin/"
     strip --strip-unneeded "$bundle/bin/$exe" 2>/dev/null || true
   done
@@ -107,7 +111,7 @@ do_run() {
   fi
   # The CUDA test binary: its GPU tests skip themselves without a device; the kernel bodies, the
   # ensemble emulation and the no-device error path run either way.
-  step "qtraj_cuda_tests" 100 "$bundle/bin/qtraj_cuda_tests" --gtest_brief=1
+  step "qtraj_cuda_tests" 150 "$bundle/bin/qtraj_cuda_tests" --gtest_brief=1
   if [ "$nodevice" -eq 1 ]; then
     say ""
     say "=== qtraj run with backend = cuda and no device: must refuse with one line, exit != 0"
@@ -134,13 +138,18 @@ do_run() {
   if [ -n "$sanitizer" ]; then
     step "compute-sanitizer memcheck" 120 "$sanitizer" --tool memcheck --error-exitcode 9 \
       "$bundle/bin/qtraj_cuda_tests" \
-      --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*'
+      --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*:CudaKrylov.BatchEquals*:CudaKrylov.LargeSectors*'
   else
     say "compute-sanitizer: not found, memcheck skipped"
   fi
   step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 150 \
     "$bundle/bin/qtraj_cuda_bench" --trajectories 1000000 --cpu-trajectories 200000 --threads 16 \
     --big 20000
+  # Issue #9: Krylov on (2000,200,20) to t = 300, GPU ensemble vs the CPU backend on 16 threads
+  # (trajectories/s side by side; target >= 50x). ~4 waves of resident blocks on the GPU.
+  step "qtraj_cuda_krylov_bench ((2000,200,20) Krylov: GPU vs CPU backend with 16 threads)" 240 \
+    "$bundle/bin/qtraj_cuda_krylov_bench" --trajectories 1056 --cpu-trajectories 160 --threads 16 \
+    --blocks 0,64
   local work="${TMPDIR:-/tmp}/qtraj-gpu-check.$$"
   mkdir -p "$work"
   step "qtraj run (exact)" 30 "$bundle/bin/qtraj" run "$bundle/run/fig2b-trajectories.toml" -q \

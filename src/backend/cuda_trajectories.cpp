@@ -29,11 +29,6 @@ namespace qtraj::backend {
 constexpr std::int64_t kSegmentChunks = 16;  // chunks per run_ensemble (1/16 of a fresh run)
 
 void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& progress) {
-  // The Krylov propagator is not wired into the CUDA ensemble runner yet (docs/krylov.md).
-  if (run.krylov)
-    throw InputError("solver.propagator", "\"krylov\"",
-                     "not available with solver.backend = \"cuda\" yet; use backend = \"cpu\" "
-                     "(or memory_limit large enough for spectral)");
   // Fail fast (CPU-only build, no device) before building any bundle.
   try {
     (void)cuda::device_summary();
@@ -60,8 +55,9 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
 
   cuda::EnsembleRequest req;
   req.seed = run.settings.seed;
-  req.propagator.kind = run.adaptive ? cuda::PropagatorSettings::Kind::adaptive
-                                     : cuda::PropagatorSettings::Kind::spectral;
+  req.propagator.kind = run.krylov     ? cuda::PropagatorSettings::Kind::krylov
+                        : run.adaptive ? cuda::PropagatorSettings::Kind::adaptive
+                                       : cuda::PropagatorSettings::Kind::spectral;
   req.propagator.rtol = run.settings.rtol;
   req.propagator.atol = run.settings.atol;
   req.times = run.times;

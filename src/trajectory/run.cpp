@@ -49,7 +49,9 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   if (settings.memory_limit < 0)
     throw InputError("solver.memory_limit", std::to_string(settings.memory_limit),
                      "must be > 0 bytes (0: the default, 25% of physical memory)");
-  memory_limit = settings.memory_limit > 0 ? settings.memory_limit : default_memory_limit();
+  // Default budget: 25% of RAM; with backend = "cuda" also at most half the free GPU memory.
+  memory_limit =
+      settings.memory_limit > 0 ? settings.memory_limit : default_memory_limit(settings.backend);
   propagator = settings.propagator;  // "auto" is resolved below, once the components are known
   if (propagator != "auto" && propagator != "spectral" && propagator != "adaptive" &&
       propagator != "krylov")

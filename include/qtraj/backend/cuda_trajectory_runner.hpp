@@ -22,7 +22,8 @@
 // How the caller wires it into solve_trajectories (what must be provided):
 //   1. the bundles: one TrajectorySystem per initial-component choice that a trajectory of the run
 //      can draw (every choice with positive weight product: drawable_choices below), built with spectral = true for the
-//      spectral propagator or adaptive = true for the adaptive one, all from the same Model and
+//      spectral propagator or adaptive = true for the adaptive one (the Krylov propagator needs
+//      only the ladder tables: any bundle, lean ones included), all from the same Model and
 //      collapse_channels(model), and alive while the runner lives (the runner keeps no pointer to
 //      them after construction, but reads them during it);
 //   2. the component weights exactly as the CPU backend passes them to draw_components:
@@ -55,12 +56,14 @@ class TrajectorySystem;
 
 namespace qtraj::cuda {
 
-/// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp).
+/// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp). krylov:
+/// kernels/krylov_kernel.cu (docs/krylov.md, "CUDA"); compiles, NOT yet run on a GPU.
 struct PropagatorSettings {
-  enum class Kind { spectral, adaptive };
+  enum class Kind { spectral, adaptive, krylov };
   Kind kind = Kind::spectral;
-  double rtol = 1e-8;   // adaptive only
-  double atol = 1e-10;  // adaptive only
+  double rtol = 1e-8;   // adaptive and krylov
+  double atol = 1e-10;  // adaptive and krylov
+  int max_basis = 40;   // krylov only: largest Lanczos basis, 2..kKrylovMaxBasis (= 40)
 };
 
 /// Where each block's TrajectoryWorkspace lives.

@@ -8,6 +8,7 @@
 namespace qtraj::cuda {
 
 std::string device_summary() { throw NotCompiled("cuda::device_summary"); }
+DeviceMemory device_memory() { throw NotCompiled("cuda::device_memory"); }
 
 // --- TrajectoryBatchRunner (kernels/trajectory_batch_runner.cu in CUDA builds) ---
 struct TrajectoryBatchRunner::Impl {};
