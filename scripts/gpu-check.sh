@@ -39,11 +39,12 @@ do_bundle() {
   # bundle, which must carry in 64 MiB; no GPU check needs it.
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQTRAJ_BUILD_CUDA=ON \
         -DQTRAJ_BUILD_BENCH=OFF -DQTRAJ_BUILD_TESTS=ON -DCMAKE_DISABLE_FIND_PACKAGE_LAPACK=ON >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target qtraj qtraj_cuda_tests qtraj_cuda_bench
+  cmake --build "$build" -j"$(nproc)" --target qtraj qtraj_cuda_tests qtraj_cuda_bench \
+        qtraj_cuda_setup_bench
   rm -rf "$bundle"
   mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/run"
   local exe
-  for exe in qtraj qtraj_cuda_tests qtraj_cuda_bench; do
+  for exe in qtraj qtraj_cuda_tests qtraj_cuda_bench qtraj_cuda_setup_bench; do
     cp "$build/$exe" "$bundle/bin/"
     strip --strip-unneeded "$bundle/bin/$exe" 2>/dev/null || true
   done
@@ -97,8 +98,13 @@ do_run() {
     exit 1
   fi
   export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # cuSOLVER (device set-up) is not in the bundle (~1 GB with its dependencies): it is dlopen'ed
+  # from this machine's CUDA toolkit (kernels/eigensystems_cusolver.cu); say where it is.
+  local cusolver
+  cusolver="$(ls "${CUDA_HOME:-/usr/local/cuda}"/lib64/libcusolver.so.* 2>/dev/null | head -1)"
   say "qtraj gpu-check, $(date -u), host $(hostname), bundle commit $(head -1 "$bundle/COMMIT")"
   say "cores: $(nproc)"
+  say "cuSOLVER for the device set-up: ${cusolver:-not found under ${CUDA_HOME:-/usr/local/cuda}/lib64 (set-up stays on the host; the eigensystem tests skip)}"
   if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >>"$log" 2>&1; then
     nodevice=1
     say "no CUDA device: nvidia-smi finds no GPU; only the device-free checks run"
@@ -134,10 +140,14 @@ do_run() {
   if [ -n "$sanitizer" ]; then
     step "compute-sanitizer memcheck" 120 "$sanitizer" --tool memcheck --error-exitcode 9 \
       "$bundle/bin/qtraj_cuda_tests" \
-      --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*'
+      --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*:CudaEnsembleGroups.*:CudaEigensystems.Every*'
   else
     say "compute-sanitizer: not found, memcheck skipped"
   fi
+  # The trajectory kernels' registers, spills and occupancy on this GPU; then set-up of
+  # (400,40,4) and (200,40,8): 16 host threads vs cuSOLVER, side by side (target < 1 s).
+  step "qtraj_cuda_setup_bench (kernel resources; set-up: 16 host threads vs cuSOLVER)" 120 \
+    "$bundle/bin/qtraj_cuda_setup_bench" --threads 16 --repeat 2
   step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 150 \
     "$bundle/bin/qtraj_cuda_bench" --trajectories 1000000 --cpu-trajectories 200000 --threads 16 \
     --big 20000
