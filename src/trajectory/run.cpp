@@ -91,12 +91,14 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   // on the host threads as above (the same results to rounding: TrajectorySystem's hook).
   trajectory::SectorEigensolver eigensolver;
   if (settings.backend == "cuda" && propagator == "spectral") {
-    if (cuda::device_eigensolver_available(&setup_device))
+    if (cuda::device_eigensolver_available(&setup_device)) {
+      setup_device = "device: " + setup_device;
       eigensolver = [](const std::vector<trajectory::SymmetricEigenTask>& tasks) {
         cuda::device_eigensystems(tasks);
       };
-    else
+    } else {
       setup_device = "host threads (device set-up unavailable: " + setup_device + ")";
+    }
   }
   cache = std::make_unique<BundleCache>(model, channels, components, propagator == "spectral",
                                         adaptive, setup_threads, std::move(eigensolver));

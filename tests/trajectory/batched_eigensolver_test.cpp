@@ -28,7 +28,8 @@ void emulated_batched_solver(const std::vector<SymmetricEigenTask>& tasks, int& 
     ++sectors;
     const Eigen::Index d = t.dim;
     Eigen::Map<Eigen::MatrixXd> a(t.matrix, d, d);
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(Eigen::MatrixXd(a));
+    const Eigen::MatrixXd k = a;
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(k);
     Eigen::MatrixXd v = es.eigenvectors();
     const Eigen::VectorXd l = es.eigenvalues();
     for (Eigen::Index b = 1; b < d; b += 2) v.col(b) = -v.col(b);

@@ -3,7 +3,8 @@
 // thread, local memory (register spills), static shared memory, and the occupancy they allow.
 // Plain C++ header; implemented in kernels/kernel_info.cu, stubbed for the CPU-only build.
 // Printed by qtraj_cuda_setup_bench (scripts/gpu-check.sh run). Compile-time figures without a
-// GPU: cuobjdump --dump-resource-usage build-cuda/CMakeFiles/qtraj_core.dir/kernels/trajectory_kernel.cu.o
+// GPU: nvcc -Xptxas -v on kernels/trajectory_kernel.cu (cuobjdump --dump-resource-usage on the
+// object where the toolkit has it; this machine's does not): bench/RESULTS.md.
 #include <string>
 #include <vector>
 
