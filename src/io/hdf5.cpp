@@ -2,7 +2,10 @@
 #include "qtraj/io/hdf5.hpp"
 
 #include <hdf5.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <filesystem>
@@ -116,9 +119,48 @@ void write_table(hid_t file, const std::string& path, const Table& table, const 
                 {{"description", what}, {"shape", "time x domain"}});
 }
 
-std::string temp_path_for(const std::string& path) {
-  return path + ".tmp-" + std::to_string(::getpid());
+// Temporary files are named PATH.tmp-HOST-PID: the file is written there and renamed into place,
+// so PATH is never half-written. A writer killed by SIGKILL (or a node failure) leaves its
+// temporary behind; remove_stale_temporaries deletes those of this host whose process is gone.
+// Only this host's names are touched: on a shared file system another node's pid means nothing here.
+std::string host_name() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
+  std::string host(buf);
+  for (char& c : host)
+    if (c == '/' || c == '-') c = '_';  // '-' separates the pid
+  return host;
 }
+
+std::string temp_prefix_for(const std::string& path) { return path + ".tmp-" + host_name() + "-"; }
+
+std::string temp_path_for(const std::string& path) {
+  return temp_prefix_for(path) + std::to_string(::getpid());
+}
+
+}  // namespace
+
+int remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string prefix = fs::path(temp_prefix_for(path)).filename().string();
+  int removed = 0;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid()) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    if (fs::remove(it->path(), ec)) ++removed;
+  }
+  return removed;
+}
+
+namespace {
 
 }  // namespace
 
@@ -136,6 +178,7 @@ void check_output_writable(const std::string& path) {
 
 void write_result(const std::string& path, const Result& result, const RunConfig& config) {
   static QuietHdf5 quiet;
+  remove_stale_temporaries(path);
   const std::string tmp = temp_path_for(path);
   try {
     {

@@ -1,10 +1,12 @@
 // HDF5 layout contract: write -> read back, atomic replace, clear errors on unwritable paths.
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "qtraj/error.hpp"
 #include "qtraj/io/hdf5.hpp"
@@ -86,6 +88,37 @@ TEST(Hdf5Io, UnwritablePathIsAnInputErrorAndWritesNothing) {
   EXPECT_THROW(check_output_writable(path), InputError);
   EXPECT_THROW(write_result(path, small_result(), small_config()), IoError);
   EXPECT_FALSE(fs::exists(dir.path / "missing"));
+}
+
+// A writer killed mid-write (SIGKILL) leaves PATH.tmp-HOST-PID behind; the next write of PATH
+// removes it when that pid is gone, and leaves live writers' and other hosts' temporaries alone.
+TEST(Hdf5Io, StaleTemporariesOfDeadWritersAreRemoved) {
+  TempDir dir;
+  const std::string path = (dir.path / "r.h5").string();
+  char host[256] = {0};
+  ASSERT_EQ(::gethostname(host, sizeof(host) - 1), 0);
+  std::string h(host);
+  for (char& c : h)
+    if (c == '/' || c == '-') c = '_';
+  // A child that has exited and been reaped: its pid is free (reuse within the test is not a
+  // concern: a reused pid would only keep the file, never delete a live writer's).
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  const fs::path dead = path + ".tmp-" + h + "-" + std::to_string(child);
+  const fs::path live = path + ".tmp-" + h + "-" + std::to_string(::getppid());
+  const fs::path other_host = path + ".tmp-otherhost-" + std::to_string(child);
+  const fs::path unrelated = (dir.path / "s.h5.tmp-").string() + h + "-" + std::to_string(child);
+  for (const auto& p : {dead, live, other_host, unrelated}) std::ofstream(p) << "partial";
+  write_result(path, small_result(), small_config());
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other_host));
+  EXPECT_TRUE(fs::exists(unrelated));
+  EXPECT_EQ(remove_stale_temporaries(path), 0);
+  EXPECT_EQ(read_result(path).result.solver, "trajectories");
 }
 
 // Files written by other programs: a string-array attribute (h5py writes these) is skipped,

@@ -1,5 +1,5 @@
 #pragma once
-// HDF5 output (C API). write_result writes to "<path>.tmp-<pid>" and renames, so a failed or
+// HDF5 output (C API). write_result writes to "<path>.tmp-<host>-<pid>" and renames, so a failed or
 // interrupted run never leaves a half-written file at `path`.
 #include <string>
 
@@ -11,6 +11,11 @@ namespace qtraj {
 /// Writes the result, with root attributes solver, config (the run-file text), qtraj_version and
 /// domains. Throws IoError on failure (and removes the temporary file).
 void write_result(const std::string& path, const Result& result, const RunConfig& config);
+
+/// Deletes the temporaries "<path>.tmp-<host>-<pid>" that writers on this host left behind when
+/// they were killed mid-write (their pid no longer exists); called by write_result. Returns how
+/// many it removed. Temporaries of live processes and of other hosts are left alone.
+int remove_stale_temporaries(const std::string& path);
 
 /// Checks that `path` can be created (directory exists and is writable) before a long run.
 /// Throws InputError("output.path", path, ...).
