@@ -20,6 +20,37 @@ std::vector<int> two_js_of(const std::vector<const DomainComponent*>& components
   return out;
 }
 
+/// K_n = (1/2) sum_c C_c^T C_c on sector n (sector_operators.hpp), column-major into out (d x d),
+/// from the sparse rows of C_c: a row (a target state) holds at most |S_c| entries, so each
+/// channel costs O(d |S_c|^2) instead of the dense product's O(d_target d^2). The same matrix as
+/// no_jump_generator up to the summation order (rounding). Used by the batched (device) set-up,
+/// where forming K_n on the host would otherwise dominate.
+void sparse_no_jump_generator(const DickeSpace& space, const std::vector<Channel>& channels, int n,
+                              double* out) {
+  const std::int64_t d = space.sector_size(n), begin = space.sector_begin(n);
+  std::fill(out, out + d * d, 0.0);
+  std::vector<std::vector<std::pair<std::int64_t, double>>> rows;
+  for (const auto& c : channels) {
+    const int target = target_sector(c, n);
+    if (target < 0 || target > space.max_excitation()) continue;
+    const std::int64_t target_begin = space.sector_begin(target);
+    const double scale = std::sqrt(c.rate);
+    rows.assign(static_cast<std::size_t>(space.sector_size(target)), {});
+    for (std::int64_t b = 0; b < d; ++b)
+      for (int domain : c.domains) {
+        const std::int64_t to =
+            c.raising ? space.raised(begin + b, domain) : space.lowered(begin + b, domain);
+        if (to == DickeSpace::kNone) continue;
+        const double amp = c.raising ? space.raise_amplitude(begin + b, domain)
+                                     : space.lower_amplitude(begin + b, domain);
+        rows[static_cast<std::size_t>(to - target_begin)].emplace_back(b, scale * amp);
+      }
+    for (const auto& row : rows)
+      for (const auto& [a, va] : row)
+        for (const auto& [b, vb] : row) out[a + b * d] += 0.5 * (va * vb);
+  }
+}
+
 /// Runs body(order[i]) for every i on `workers` std::threads (the calling one included), items
 /// handed out one at a time; the first exception stops the rest and is rethrown.
 template <class Body>
@@ -168,13 +199,11 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
     if (!eigensolver) {
       for_each_parallel(order, threads, build_sector);
     } else {
-      // Batched (device) eigensolver: K_n is built straight into V^T's slice (column-major V
+      // Batched (device) eigensolver: K_n is built (sparsely) straight into V^T's slice (column-major V
       // after the solve is exactly the eig_vt layout), all sectors are solved in one call, then
       // V = (V^T)^T and the eigenvalues get the host path's clipping.
       for_each_parallel(order, threads, [&](int n) {
-        const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]);
-        const Eigen::MatrixXd kn = no_jump_generator(*space, channels, n);
-        std::copy(kn.data(), kn.data() + d * d, eig_vt_.begin() + eig_offset_[n]);
+        sparse_no_jump_generator(*space, channels, n, eig_vt_.data() + eig_offset_[n]);
       });
       std::vector<SymmetricEigenTask> tasks;
       for (int n = 0; n <= max_sector_; ++n) {
