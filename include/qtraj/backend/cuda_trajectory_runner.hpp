@@ -73,7 +73,8 @@ enum class WorkspacePlacement {
 
 struct LaunchSettings {
   int device = -1;      // CUDA device ordinal; -1 = the current device
-  int block_size = 0;   // threads per block (1..1024); 0 = automatic (see block_size_for)
+  int block_size = 0;   // threads per block (spectral kernel: 1..256, __launch_bounds__; adaptive: as
+                        // its registers allow); 0 = automatic (see block_size_for)
   int max_blocks = 0;   // cap on the grid (grid-stride beyond it); 0 = occupancy-limited grid
   WorkspacePlacement placement = WorkspacePlacement::automatic;
 };
