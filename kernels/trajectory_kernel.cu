@@ -46,10 +46,10 @@ __global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Pr
 }
 
 // Register budget of the spectral kernel (issue 8 item 5; ptxas figures: bench/RESULTS.md).
-// Unbounded, ptxas gives it 168 registers per thread (no spills): one 256-thread block per SM
-// (12.5% of the warps) or 12 blocks of 32 threads (18.75%). __launch_bounds__(256, 2) caps it at
-// 65536 / 512 = 128 registers (84 bytes of spill stores, 108 of loads per thread): two 256-thread
-// blocks or 16 blocks of 32 threads per SM, 25% of the warps. Lower caps spill much more (96:
+// Unbounded, ptxas gives it 168 registers per thread (no spills): one 224-thread block per SM
+// (10.9% of the warps) or 12 blocks of 32 threads (18.75%). __launch_bounds__(256, 2) caps it at
+// 65536 / 512 = 128 registers (84 bytes of spill stores, 108 of loads per thread): two 224-thread
+// blocks (21.9%) or 16 blocks of 32 threads (25%) per SM. Lower caps spill much more (96:
 // 300 / 872 bytes). The adaptive kernel stays unbounded (186 registers; a cap of 128 costs it
 // 440 / 916 bytes of spills, and __launch_bounds__(256, 1) would let it grow to 214). The spectral
 // kernel's blocks are at most kMaxBlockThreads threads (block_size_for never picks more; a larger
