@@ -49,6 +49,7 @@ struct Worker {
 /// The CPU backend: std::threads over fixed chunks, SerialTeam per trajectory.
 void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
                           const ProgressFn& progress) {
+  if (run.batch_sectors) return run_trajectories_cpu_batched(run, tally, progress);
   const SolverSettings& settings = run.settings;
   const std::int64_t total = run.chunk_trajectories(), record = run.record;
   const auto n_chunks = static_cast<std::int64_t>(run.chunks.size());

@@ -274,7 +274,7 @@ SolverSettings parse_solver(const toml::table& root) {
   if (!t) return s;
   reject_unknown_keys(*t, "solver.", {"kind", "rtol", "atol", "trajectories", "seed", "propagator",
                                       "backend", "threads", "record_jumps", "first_trajectory",
-                                      "closure", "memory_limit"});
+                                      "closure", "memory_limit", "batch_sectors"});
   s.kind = get_choice(*t, "kind", "solver.kind", s.kind,
                       {"exact", "trajectories", "meanfield", "steady"});
   s.rtol = get_double(*t, "rtol", "solver.rtol", s.rtol);
@@ -302,6 +302,8 @@ SolverSettings parse_solver(const toml::table& root) {
   s.first_trajectory = get_int(*t, "first_trajectory", "solver.first_trajectory", 0);
   if (s.first_trajectory < 0)
     throw InputError("solver.first_trajectory", std::to_string(s.first_trajectory), "must be >= 0");
+  s.batch_sectors = get_choice(*t, "batch_sectors", "solver.batch_sectors", s.batch_sectors,
+                               {"auto", "on", "off"});
   // meanfield only; the same names as qtraj::meanfield::parse_closure
   s.closure = get_choice(*t, "closure", "solver.closure", s.closure,
                          {"symmetric", "z_right", "z_left"});

@@ -17,6 +17,30 @@ namespace qtraj::backend {
 
 using namespace trajectory;
 
+namespace {
+
+/// solver.batch_sectors: "on" needs the spectral propagator and the CPU backend; "auto" turns it on
+/// there when the largest sector of the most likely bundle has at least kBatchSectorsMinDim states
+/// (below it the per-trajectory mat-vecs are cheap and batching does not pay: bench/RESULTS.md).
+constexpr int kBatchSectorsMinDim = 32;
+
+void resolve_batch_sectors(TrajectoryRun& run, int max_sector_dim) {
+  const std::string& mode = run.settings.batch_sectors;
+  if (mode != "auto" && mode != "on" && mode != "off")
+    throw InputError("solver.batch_sectors", "\"" + mode + "\"", "use auto | on | off");
+  const bool possible = run.propagator == "spectral" && run.settings.backend == "cpu";
+  if (mode == "on" && run.propagator != "spectral")
+    throw InputError("solver.batch_sectors", "\"on\"",
+                     "needs solver.propagator = \"spectral\" (this run uses " + run.propagator + ")");
+  if (mode == "on" && run.settings.backend != "cpu")
+    throw InputError("solver.batch_sectors", "\"on\"",
+                     "is implemented for solver.backend = \"cpu\" only");
+  run.batch_sectors = mode == "on" || (mode == "auto" && possible &&
+                                       max_sector_dim >= kBatchSectorsMinDim);
+}
+
+}  // namespace
+
 TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settings_in,
                              const TimeGrid& grid)
     : model(model_in), settings(settings_in) {
@@ -102,7 +126,8 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   }
   cache = std::make_unique<BundleCache>(model, channels, components, propagator == "spectral",
                                         adaptive, setup_threads, std::move(eigensolver));
-  cache->get(choice);
+  const TrajectorySystem& likely = cache->get(choice);
+  resolve_batch_sectors(*this, likely.view().max_sector_dim);
 }
 
 std::int64_t TrajectoryRun::chunk_trajectories() const {

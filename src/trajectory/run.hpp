@@ -102,6 +102,10 @@ struct TrajectoryRun {
   std::unique_ptr<BundleCache> cache;
   std::string setup_device;  // backend = "cuda", spectral: where the eigensystems were solved
   std::vector<std::int64_t> chunks;       // the chunks this process runs, ascending (default: all)
+  // solver.batch_sectors resolved: spectral trajectories on the CPU in sector-batched batches of
+  // sector_batch (run_trajectories_cpu_batched); bit-identical results either way.
+  bool batch_sectors = false;
+  std::int64_t sector_batch = 64;
   const std::atomic<bool>* stop = nullptr;  // when set and true: start no further trajectory
 
   /// Validates the settings and builds the most likely bundle (input errors surface here).
@@ -206,6 +210,10 @@ void count_jumps(const TrajectoryRun& run, const int* channel_counts,
 /// The CPU backend (src/backend/cpu_trajectories.cpp): std::threads over run.chunks. Returns
 /// early (unfinished chunks not handed over) when *run.stop becomes true.
 void run_trajectories_cpu(TrajectoryRun& run, Tally& tally, const ProgressFn& progress);
+
+/// The CPU backend with sector-batched spectral trajectories (src/backend/cpu_sector_batched.cpp),
+/// which run_trajectories_cpu calls when run.batch_sectors: the same contract and results.
+void run_trajectories_cpu_batched(TrajectoryRun& run, Tally& tally, const ProgressFn& progress);
 
 /// The CUDA backend (src/backend/cuda_trajectories.cpp): runs run.chunks on the current device.
 /// Throws NotCompiled on a CPU-only build, DeviceError without a usable GPU.

@@ -31,6 +31,8 @@ struct SolverSettings {
   int threads = 0;                  // 0: all hardware threads
   std::int64_t record_jumps = 0;    // store jump times/channels of the first K trajectories
   std::int64_t first_trajectory = 0;  // shards: run trajectory indices first .. first + trajectories - 1
+  // spectral trajectories on the CPU: sector-batched products (sector_batched.hpp), auto | on | off
+  std::string batch_sectors = "auto";
   // meanfield: third-moment closure, symmetric | z_right | z_left (docs/meanfield.md section 3)
   std::string closure = "z_right";
 };

@@ -39,6 +39,13 @@ class SpectralPropagator {
     team.sync();
   }
 
+  /// Takes coefficients c = V_n^T psi that the caller has already put in ws.coef (the sector-batched
+  /// engine, sector_batched.hpp, computes them for many trajectories in one matrix product).
+  QTRAJ_HD void bind(int n, bool cplx) {
+    n_ = n;
+    cplx_ = cplx;
+  }
+
   /// Evolves from time t (state = the loaded one) towards out.times[num_times - 1]. Records every
   /// output time t_k with t <= t_k <= t_jump (from index next_out on, advancing it). Returns the jump
   /// time, with the unnormalised state at that time in ws.psi, or a negative value if N stays
@@ -82,7 +89,9 @@ class SpectralPropagator {
     return t + s_jump;
   }
 
- private:
+  // The pieces of advance, public for the sector-batched engine (sector_batched.cpp), which runs
+  // the same scalar steps per trajectory and batches only the products with V.
+
   /// N(s) and N'(s) from the coefficients (every rank gets the same values).
   template <class Team>
   QTRAJ_HD void norm_and_slope(Team& team, int d, const double* lam, const TrajectoryWorkspace& ws,
@@ -126,19 +135,12 @@ class SpectralPropagator {
     return x;
   }
 
-  /// exp(-x) for x >= 0, exactly 0 beyond x = 745 (where exp underflows anyway): skips libm's
-  /// slow underflow path for long-decayed components.
-  QTRAJ_HD static double decay(double x) { return x > 745.0 ? 0.0 : ::exp(-x); }
-
-  /// dst = V diag(exp(-l s)) c (Dicke basis of sector n); uses ws.rk as scratch. If the bright
-  /// weight sum_{l_b > 0} |c_b|^2 exp(-2 l_b s) is below dark_cut, drops the bright part
-  /// (dst = V c_dark, the same for every later s) and returns true.
+  /// sc = diag(exp(-l s)) c. If the bright weight sum_{l_b > 0} |sc_b|^2 is below dark_cut
+  /// (> 0), drops the bright part (sc = c_dark, the same for every later s) and returns true.
   template <class Team>
-  QTRAJ_HD bool evolved_state(Team& team, const SystemView& sys, const TrajectoryWorkspace& ws,
-                              int d, const double* lam, double s, double dark_cut, double* dst_re,
-                              double* dst_im) const {
-    double* sc_re = ws.rk;
-    double* sc_im = ws.rk + d;
+  QTRAJ_HD bool scaled_coefficients(Team& team, const TrajectoryWorkspace& ws, int d,
+                                    const double* lam, double s, double dark_cut, double* sc_re,
+                                    double* sc_im) const {
     double bright = 0.0;
     for (int b = team.rank(); b < d; b += team.size()) {
       const double e = lam[b] == 0.0 ? 1.0 : decay(lam[b] * s);
@@ -155,6 +157,24 @@ class SpectralPropagator {
         }
     }
     team.sync();
+    return dark;
+  }
+
+ private:
+  /// exp(-x) for x >= 0, exactly 0 beyond x = 745 (where exp underflows anyway): skips libm's
+  /// slow underflow path for long-decayed components.
+  QTRAJ_HD static double decay(double x) { return x > 745.0 ? 0.0 : ::exp(-x); }
+
+  /// dst = V diag(exp(-l s)) c (Dicke basis of sector n); uses ws.rk as scratch. If the bright
+  /// weight sum_{l_b > 0} |c_b|^2 exp(-2 l_b s) is below dark_cut, drops the bright part
+  /// (dst = V c_dark, the same for every later s) and returns true.
+  template <class Team>
+  QTRAJ_HD bool evolved_state(Team& team, const SystemView& sys, const TrajectoryWorkspace& ws,
+                              int d, const double* lam, double s, double dark_cut, double* dst_re,
+                              double* dst_im) const {
+    double* sc_re = ws.rk;
+    double* sc_im = ws.rk + d;
+    const bool dark = scaled_coefficients(team, ws, d, lam, s, dark_cut, sc_re, sc_im);
     const double* v = sys.eig_v + sys.eig_offset[n_];
     if (cplx_) {
       for (int a = team.rank(); a < d; a += team.size()) {
