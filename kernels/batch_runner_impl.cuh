@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,6 +72,7 @@ class DeviceBuffer {
   }
   template <class T>
   T* as() const { return static_cast<T*>(ptr_); }
+  std::size_t bytes() const { return bytes_; }
 
  private:
   void release() {
@@ -114,6 +116,9 @@ struct KernelConfig {
 
 using detail::kWho;
 
+/// run_ensemble's persistent buffers and streams (trajectory_ensemble_runner.cu).
+struct EnsembleBuffers;
+
 struct TrajectoryBatchRunner::Impl {
   LaunchSettings launch;
   LaunchInfo info;
@@ -131,6 +136,7 @@ struct TrajectoryBatchRunner::Impl {
   bool any_raising = false;         // some channel raises n (thermal): jump counts unbounded
   detail::DeviceBuffer times, obs, jumps, counts, jump_time, jump_channel, scratch;
   EnsembleInfo ensemble;
+  std::shared_ptr<EnsembleBuffers> ensemble_buffers;  // kept across run_ensemble calls (grow-only)
   cudaEvent_t start = nullptr, stop = nullptr;
 
   ~Impl() {

@@ -67,8 +67,10 @@ struct Emulated {
 
 /// The device ensemble of `run` on the CPU: batches of at most max_batch trajectories, `grid`
 /// blocks in grid-stride order, reduction blocks of `block` threads (0: a real ThreadTeam of 7),
-/// `bins` histogram bins per reservoir.
-Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block, int bins) {
+/// `bins` histogram bins per reservoir; group_chunks > 0: batches planned per chunk group of that
+/// many chunks (plan_grouped_batches, the CUDA backend's one-call pipeline with segments).
+Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block, int bins,
+                 std::int64_t group_chunks = 0) {
   const int m = run.m, c = static_cast<int>(run.channels.size()), n_res = run.num_reservoirs;
   const long long num_values = static_cast<long long>(run.n_t) * run.row;
   // Bundles staged as the runner stages them (host pointers instead of device copies).
@@ -99,7 +101,11 @@ Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block
       static_cast<std::size_t>(TrajectoryWorkspace::doubles_needed(max_dim, c, scratch)));
   const TrajectoryWorkspace ws = TrajectoryWorkspace::carve(work.data(), max_dim, c, scratch);
   std::vector<double> carry(2 * num_values, -1.0);
-  for (const PlannedBatch& b : plan_batches(chunk_begin, max_batch)) {
+  std::vector<std::int64_t> group_end;
+  for (std::int64_t e = group_chunks; group_chunks > 0 && e < kNumChunks; e += group_chunks)
+    group_end.push_back(e);
+  group_end.push_back(kNumChunks);
+  for (const PlannedBatch& b : plan_grouped_batches(chunk_begin, max_batch, group_end)) {
     ++e.batches;
     const std::int64_t count = b.end - b.begin;
     std::vector<double> obs(count * num_values, -99.0);
@@ -260,6 +266,11 @@ void check_all_shapes(const RunCase& rc, int bins) {
   }
   SCOPED_TRACE("ThreadTeam reduction");
   expect_bit_identical(emulate(run, 33, 4, 0, bins), cpu);
+  // Chunk groups (batches cut at every 16th and every 7th chunk): the same bits.
+  for (std::int64_t group_chunks : {16, 7}) {
+    SCOPED_TRACE("groups of " + std::to_string(group_chunks) + " chunks");
+    expect_bit_identical(emulate(run, 29, 3, 32, bins, group_chunks), cpu);
+  }
 }
 
 }  // namespace
