@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "bundle_staging.cuh"
 #include "cuda_check.cuh"
+#include "krylov_kernel.cuh"
 #include "trajectory_kernel.cuh"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
@@ -70,6 +72,7 @@ class DeviceBuffer {
   }
   template <class T>
   T* as() const { return static_cast<T*>(ptr_); }
+  std::size_t bytes() const { return bytes_; }
 
  private:
   void release() {
@@ -101,6 +104,7 @@ inline int checked_device(int requested) {
 /// Launch configuration of the trajectory kernel for one propagator (Impl::configure).
 struct KernelConfig {
   bool adaptive = false;
+  bool krylov = false;  // KrylovPropagator kernel (krylov_kernel.cu)
   int block = 0;
   long long ws_doubles = 0;  // per block, sized for the propagator
   bool shared = false;       // workspace in shared memory (else a global scratch slice)
@@ -111,6 +115,9 @@ struct KernelConfig {
 }  // namespace detail
 
 using detail::kWho;
+
+/// run_ensemble's persistent buffers and streams (trajectory_ensemble_runner.cu).
+struct EnsembleBuffers;
 
 struct TrajectoryBatchRunner::Impl {
   LaunchSettings launch;
@@ -129,6 +136,7 @@ struct TrajectoryBatchRunner::Impl {
   bool any_raising = false;         // some channel raises n (thermal): jump counts unbounded
   detail::DeviceBuffer times, obs, jumps, counts, jump_time, jump_channel, scratch;
   EnsembleInfo ensemble;
+  std::shared_ptr<EnsembleBuffers> ensemble_buffers;  // kept across run_ensemble calls (grow-only)
   cudaEvent_t start = nullptr, stop = nullptr;
 
   ~Impl() {
@@ -212,7 +220,11 @@ struct TrajectoryBatchRunner::Impl {
   /// Block size, workspace placement (per-propagator size), grid; allocates the global scratch if
   /// the workspace does not fit shared memory; fills info.
   /// `count`: trajectories the launches will cover at most (caps the grid and the scratch).
-  detail::KernelConfig configure(bool adaptive, std::int64_t count);
+  detail::KernelConfig configure(PropagatorSettings::Kind kind, std::int64_t count);
+  detail::KernelConfig configure(bool adaptive, std::int64_t count) {
+    return configure(adaptive ? PropagatorSettings::Kind::adaptive : PropagatorSettings::Kind::spectral,
+                     count);
+  }
   /// Launches the trajectory kernel of `cfg` on `stream`.
   void launch_trajectories(const detail::KernelConfig& cfg, const PropagatorSettings& propagator,
                            TrajectoryBatchArgs args, cudaStream_t stream);

@@ -26,4 +26,17 @@ std::string device_summary() {
   return out;
 }
 
+DeviceMemory device_memory() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess || count == 0) {
+    (void)cudaGetLastError();
+    throw DeviceError(std::string("no usable CUDA device: ") +
+                      (status != cudaSuccess ? cudaGetErrorString(status) : "none found"));
+  }
+  DeviceMemory m;
+  QTRAJ_CUDA_CHECK(cudaMemGetInfo(&m.free, &m.total));
+  return m;
+}
+
 }  // namespace qtraj::cuda

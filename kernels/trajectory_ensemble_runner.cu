@@ -12,12 +12,19 @@
 // copy-back of k - 1 overlaps kernel k. The single observables buffer d_obs is only touched on the
 // compute stream (kernel, then reduction), so it needs no second copy.
 //
+// One call covers a whole request: the chunk groups (EnsembleRequest::group_end, the CUDA
+// backend's checkpoint units) are planned so that no batch crosses a group end, and each group is
+// announced (sink.group, with its histogram) once its last batch is handed over, while the
+// pipeline runs on into the next group. The buffers, streams and events live in the runner
+// (EnsembleBuffers, grow-only) and are reused by the next call.
+//
 // Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,7 +36,7 @@
 
 namespace qtraj::cuda {
 
-namespace {
+namespace ensemble_detail {  // named: EnsembleBuffers (external linkage) holds these
 
 /// Pinned (page-locked) host memory, so cudaMemcpyAsync really runs asynchronously.
 class PinnedBuffer {
@@ -40,8 +47,12 @@ class PinnedBuffer {
   ~PinnedBuffer() {
     if (ptr_) cudaFreeHost(ptr_);
   }
-  void allocate(std::size_t bytes, const std::string& what) {
-    if (bytes == 0) return;
+  /// Grow-only: returns true if it (re)allocated.
+  bool ensure(std::size_t bytes, const std::string& what) {
+    if (bytes <= bytes_) return false;
+    if (ptr_) cudaFreeHost(ptr_);
+    ptr_ = nullptr;
+    bytes_ = 0;
     const cudaError_t status = cudaMallocHost(&ptr_, bytes);
     if (status != cudaSuccess) {
       (void)cudaGetLastError();
@@ -50,6 +61,8 @@ class PinnedBuffer {
                         detail::format_bytes(double(bytes)) + " for " + what +
                         " failed: " + cudaGetErrorString(status));
     }
+    bytes_ = bytes;
+    return true;
   }
   template <class T>
   T* as() const {
@@ -58,6 +71,7 @@ class PinnedBuffer {
 
  private:
   void* ptr_ = nullptr;
+  std::size_t bytes_ = 0;
 };
 
 struct Stream {
@@ -87,13 +101,45 @@ struct Slot {
   std::int64_t batch = -1;  // index of the batch whose results the slot holds
 };
 
+}  // namespace ensemble_detail
+
+using namespace ensemble_detail;
+
+/// Everything run_ensemble allocates, kept by the runner from one call to the next (grow-only).
+struct EnsembleBuffers {
+  detail::DeviceBuffer channel_reservoir, obs, counts, carry, temp;
+  Slot slots[2];
+  Stream compute, copy;
+  int allocations = 0;  // (re)allocations so far
+
+  void* grow(detail::DeviceBuffer& b, std::size_t bytes, const std::string& what) {
+    if (bytes > b.bytes()) ++allocations;
+    return b.ensure(bytes, what);
+  }
+  void grow(PinnedBuffer& b, std::size_t bytes, const std::string& what) {
+    if (b.ensure(bytes, what)) ++allocations;
+  }
+  /// Device bytes held now (free to reuse: planning counts them as available).
+  std::size_t held() const {
+    std::size_t n = channel_reservoir.bytes() + obs.bytes() + counts.bytes() + carry.bytes() +
+                    temp.bytes();
+    for (const Slot& sl : slots)
+      n += sl.segments.bytes() + sl.mean.bytes() + sl.m2.bytes() + sl.hist.bytes() + sl.min.bytes() +
+           sl.jumps.bytes() + sl.reservoir.bytes() + sl.rec_time.bytes() + sl.rec_channel.bytes();
+    return n;
+  }
+};
+
+namespace {
+
 std::string first_bad_message(int code, std::int64_t t) {
   if (code == kMissingBundle)
     return std::string(kWho) + ": trajectory " + std::to_string(t) +
            " drew an initial-component choice that has no bundle (pass every choice with "
            "positive weight to TrajectoryBatchRunner)";
   return "trajectories: trajectory " + std::to_string(t) +
-         " did not reach time.end (the adaptive propagator's step limit); use "
+         " did not reach time.end (the adaptive propagator's step limit, or the Krylov "
+         "propagator's restart limit); use "
          "solver.propagator = \"spectral\" or a shorter time.end";
 }
 
@@ -105,7 +151,6 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
                                          std::vector<std::vector<std::int64_t>>& histogram) {
   Impl& s = *impl_;
   const auto wall0 = std::chrono::steady_clock::now();
-  const bool adaptive = req.propagator.kind == PropagatorSettings::Kind::adaptive;
   s.validate(req.propagator, req.times);
   const int n_t = static_cast<int>(req.times.size());
   const int row = 2 * s.num_domains;
@@ -125,6 +170,8 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   const std::int64_t record = std::min(req.record, total);
   const int cap = record > 0 ? req.record_capacity : 0;
   const std::int64_t num_chunks = static_cast<std::int64_t>(req.chunk_begin.size()) - 1;
+  const std::vector<std::int64_t> group_end =
+      req.group_end.empty() ? std::vector<std::int64_t>{num_chunks} : req.group_end;
   // Histogram bins per reservoir: at zero temperature a trajectory makes at most max_excitation
   // jumps in all; with raising channels the count is unbounded: a batch whose counts overflow the
   // bins is counted on the host instead (exact either way).
@@ -134,16 +181,19 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   histogram.resize(num_res);
 
   QTRAJ_CUDA_CHECK(cudaSetDevice(s.info.device));
+  if (!s.ensemble_buffers) s.ensemble_buffers = std::make_shared<EnsembleBuffers>();
+  EnsembleBuffers& eb = *s.ensemble_buffers;
+  const int allocations0 = eb.allocations;
+  for (Slot& sl : eb.slots) sl.batch = -1;  // a previous call that threw may have left one set
   double* d_times = static_cast<double*>(s.times.ensure(n_t * sizeof(double), "the output grid"));
   QTRAJ_CUDA_CHECK(
       cudaMemcpy(d_times, req.times.data(), n_t * sizeof(double), cudaMemcpyHostToDevice));
-  detail::DeviceBuffer channel_reservoir, obs, counts, carry, temp;
   int* d_channel_reservoir = static_cast<int*>(
-      channel_reservoir.ensure(std::max(c, 1) * sizeof(int), "channel reservoirs"));
+      eb.grow(eb.channel_reservoir, std::max(c, 1) * sizeof(int), "channel reservoirs"));
   if (c > 0)
     QTRAJ_CUDA_CHECK(cudaMemcpy(d_channel_reservoir, req.channel_reservoir.data(), c * sizeof(int),
                                 cudaMemcpyHostToDevice));
-  const detail::KernelConfig cfg = s.configure(adaptive, total);  // global scratch if needed
+  const detail::KernelConfig cfg = s.configure(req.propagator.kind, total);  // global scratch if needed
 
   // Batch size from the free memory: fixed buffers first, then per-trajectory buffers.
   std::size_t cub_temp = 0, t1 = 0, t2 = 0;
@@ -159,6 +209,8 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
                             2 * sizeof(double) * num_values + cub_temp;
   std::size_t free_bytes = 0, total_bytes = 0;
   QTRAJ_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  // The buffers this runner already holds are reused (or freed before they grow): available too.
+  free_bytes += eb.held();
   const std::size_t per_trajectory = batch_bytes_per_trajectory(n_t, row, c, num_res, cap);
   std::int64_t max_batch = ensemble_batch_capacity(free_bytes, fixed, segment_bytes, num_chunks,
                                                    per_trajectory, kBatchCapBytes);
@@ -170,7 +222,12 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
                       detail::format_bytes(double(2 * segment_bytes)) + " for two chunk states + " +
                       detail::format_bytes(double(per_trajectory)) + " per trajectory, " +
                       detail::format_bytes(double(free_bytes)) + " free");
-  const std::vector<PlannedBatch> plan = plan_batches(req.chunk_begin, max_batch);
+  std::vector<PlannedBatch> plan;
+  try {
+    plan = plan_grouped_batches(req.chunk_begin, max_batch, group_end);
+  } catch (const std::invalid_argument& e) {
+    throw Error(std::string(kWho) + ": " + e.what());
+  }
   std::int64_t largest = 0;
   std::size_t most_segments = 1;
   for (const auto& b : plan) {
@@ -185,39 +242,56 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   const std::string batch_txt = " (batches of " + std::to_string(largest) + " trajectories)";
 
   double* d_obs = static_cast<double*>(
-      obs.ensure(n * num_values * sizeof(double), "per-trajectory observables" + batch_txt));
+      eb.grow(eb.obs, n * num_values * sizeof(double), "per-trajectory observables" + batch_txt));
   int* d_counts = static_cast<int*>(
-      counts.ensure(n * std::max(c, 1) * sizeof(int), "per-channel jump counts" + batch_txt));
+      eb.grow(eb.counts, n * std::max(c, 1) * sizeof(int), "per-channel jump counts" + batch_txt));
   double* d_carry = static_cast<double*>(
-      carry.ensure(2 * num_values * sizeof(double), "split-chunk Welford state"));
-  void* d_temp = temp.ensure(std::max<std::size_t>(cub_temp, 1), "CUB temporary storage");
-  Slot slots[2];
-  for (Slot& sl : slots) {
-    sl.segments.ensure(most_segments * sizeof(ReductionSegment), "reduction segments");
-    sl.mean.ensure(most_segments * num_values * sizeof(double), "chunk means");
-    sl.m2.ensure(most_segments * num_values * sizeof(double), "chunk M2");
-    sl.hist.ensure(static_cast<std::size_t>(num_res) * bins * sizeof(int), "jump-count histogram");
-    sl.min.ensure(sizeof(int), "smallest jump total");
-    sl.jumps.ensure(n * sizeof(int), "jump totals" + batch_txt);
-    sl.reservoir.ensure(n * num_res * sizeof(int), "per-reservoir jump counts" + batch_txt);
+      eb.grow(eb.carry, 2 * num_values * sizeof(double), "split-chunk Welford state"));
+  void* d_temp = eb.grow(eb.temp, std::max<std::size_t>(cub_temp, 1), "CUB temporary storage");
+  for (Slot& sl : eb.slots) {
+    eb.grow(sl.segments, most_segments * sizeof(ReductionSegment), "reduction segments");
+    eb.grow(sl.mean, most_segments * num_values * sizeof(double), "chunk means");
+    eb.grow(sl.m2, most_segments * num_values * sizeof(double), "chunk M2");
+    eb.grow(sl.hist, static_cast<std::size_t>(num_res) * bins * sizeof(int), "jump-count histogram");
+    eb.grow(sl.min, sizeof(int), "smallest jump total");
+    eb.grow(sl.jumps, n * sizeof(int), "jump totals" + batch_txt);
+    eb.grow(sl.reservoir, n * num_res * sizeof(int), "per-reservoir jump counts" + batch_txt);
     if (rec_rows > 0) {
-      sl.rec_time.ensure(rec_rows * cap * sizeof(double), "jump-time records");
-      sl.rec_channel.ensure(rec_rows * cap * sizeof(int), "jump-channel records");
+      eb.grow(sl.rec_time, rec_rows * cap * sizeof(double), "jump-time records");
+      eb.grow(sl.rec_channel, rec_rows * cap * sizeof(int), "jump-channel records");
     }
-    sl.h_segments.allocate(most_segments * sizeof(ReductionSegment), "reduction segments");
-    sl.h_mean.allocate(most_segments * num_values * sizeof(double), "chunk means");
-    sl.h_m2.allocate(most_segments * num_values * sizeof(double), "chunk M2");
-    sl.h_hist.allocate(static_cast<std::size_t>(num_res) * bins * sizeof(int), "histogram");
-    sl.h_min.allocate(sizeof(int), "smallest jump total");
+    eb.grow(sl.h_segments, most_segments * sizeof(ReductionSegment), "reduction segments");
+    eb.grow(sl.h_mean, most_segments * num_values * sizeof(double), "chunk means");
+    eb.grow(sl.h_m2, most_segments * num_values * sizeof(double), "chunk M2");
+    eb.grow(sl.h_hist, static_cast<std::size_t>(num_res) * bins * sizeof(int), "histogram");
+    eb.grow(sl.h_min, sizeof(int), "smallest jump total");
     if (rec_rows > 0) {
-      sl.h_rec_jumps.allocate(rec_rows * sizeof(int), "recorded jump totals");
-      sl.h_rec_time.allocate(rec_rows * cap * sizeof(double), "jump-time records");
-      sl.h_rec_channel.allocate(rec_rows * cap * sizeof(int), "jump-channel records");
+      eb.grow(sl.h_rec_jumps, rec_rows * sizeof(int), "recorded jump totals");
+      eb.grow(sl.h_rec_time, rec_rows * cap * sizeof(double), "jump-time records");
+      eb.grow(sl.h_rec_channel, rec_rows * cap * sizeof(int), "jump-channel records");
     }
   }
   info.batch_bytes = n * per_trajectory + fixed + most_segments * segment_bytes;
-  Stream compute, copy;
-  std::vector<std::pair<std::int64_t, int>> reruns;  // (t, jumps) recorded beyond cap slots
+  Stream& compute = eb.compute;
+  Stream& copy = eb.copy;
+
+  // Groups are announced in order, once their last batch is handed over (empty ones with it).
+  const int num_groups = static_cast<int>(group_end.size());
+  int next_group = 0;
+  std::vector<std::vector<std::int64_t>> group_histogram(num_res);
+  auto announce_through = [&](int g) {
+    for (; next_group <= g; ++next_group) {
+      if (sink.group) sink.group(next_group, group_end[next_group], group_histogram);
+      for (int r = 0; r < num_res; ++r) {
+        auto& h = histogram[r];
+        const auto& gh = group_histogram[r];
+        if (h.size() < gh.size()) h.resize(gh.size(), 0);
+        for (std::size_t k = 0; k < gh.size(); ++k) h[k] += gh[k];
+      }
+      for (auto& h : group_histogram) h.clear();
+      ++info.groups;
+    }
+  };
 
   // Hands the results of the batch held by `sl` to the sink (host side, after its copy-back).
   auto finish = [&](Slot& sl) {
@@ -241,18 +315,27 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
                    sl.h_mean.as<double>() + k * num_values, sl.h_m2.as<double>() + k * num_values);
     }
     // Histogram: device bins, unless some count fell outside them (then count this batch here).
-    if (!add_binned_histogram(sl.h_hist.as<int>(), bins, num_res, count, histogram)) {
+    if (!add_binned_histogram(sl.h_hist.as<int>(), bins, num_res, count, group_histogram)) {
       ++info.histogram_fallbacks;
       std::vector<int> res(static_cast<std::size_t>(count) * num_res);
       QTRAJ_CUDA_CHECK(cudaMemcpy(res.data(), sl.reservoir.as<int>(), res.size() * sizeof(int),
                                   cudaMemcpyDeviceToHost));
-      add_counted_histogram(res.data(), num_res, count, histogram);
+      add_counted_histogram(res.data(), num_res, count, group_histogram);
     }
     const std::int64_t rec_here = std::min(count, record - b.begin);
     for (std::int64_t r = 0; r < rec_here; ++r) {
       const int jumps = sl.h_rec_jumps.as<int>()[r];
       if (jumps > cap) {
-        reruns.emplace_back(b.begin + r, jumps);
+        // More jumps than slots: rerun just this trajectory (identical) with room for all of
+        // them, now, so its group is complete (records included) when it is announced. The
+        // next batch may be running on the compute stream with the same global scratch (block
+        // 0's slice): let it end first (reruns are rare, the overlap is lost only then).
+        ++info.reruns;
+        if (!cfg.shared) QTRAJ_CUDA_CHECK(cudaStreamSynchronize(compute.s));
+        BatchOutput one;
+        run(req.first + b.begin + r, 1, req.seed, req.propagator, req.times, jumps,
+            req.first + record, one);
+        if (sink.record) sink.record(b.begin + r, jumps, one.jump_time.data(), one.jump_channel.data());
         continue;
       }
       if (sink.record)
@@ -260,13 +343,18 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
                     sl.h_rec_channel.as<int>() + r * cap);
     }
     if (sink.progress) sink.progress(b.end);
+    if (b.group_last) announce_through(b.group);
     sl.batch = -1;
   };
 
   try {
     for (std::size_t k = 0; k < plan.size(); ++k) {
+      if (req.stop && req.stop->load()) {  // launch nothing more; what is in flight is handed over
+        info.stopped = true;
+        break;
+      }
       const PlannedBatch& b = plan[k];
-      Slot& sl = slots[k & 1];
+      Slot& sl = eb.slots[k & 1];
       if (sl.batch >= 0) finish(sl);  // batch k - 2 (normally finished in the previous round)
       const std::int64_t count = b.end - b.begin;
       // Set-up: the segment table in pinned memory, then H2D on the compute stream.
@@ -353,27 +441,29 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
       QTRAJ_CUDA_CHECK(cudaEventRecord(sl.copied.e, copy.s));
       sl.batch = static_cast<std::int64_t>(k);
       // While batch k runs: hand batch k - 1 to the sink.
-      Slot& prev = slots[(k + 1) & 1];
+      Slot& prev = eb.slots[(k + 1) & 1];
       if (prev.batch >= 0) finish(prev);
     }
-    for (std::size_t k = plan.size(); k < plan.size() + 2; ++k) {  // the last one or two batches
-      Slot& sl = slots[k & 1];
-      if (sl.batch >= 0) finish(sl);
-    }
+    // The last one or two batches in flight (after a stop too), oldest first.
+    std::int64_t oldest = -1;
+    for (const Slot& sl : eb.slots)
+      if (sl.batch >= 0 && (oldest < 0 || sl.batch < oldest)) oldest = sl.batch;
+    if (oldest >= 0)
+      for (std::int64_t k = oldest; k < oldest + 2; ++k) {
+        Slot& sl = eb.slots[k & 1];
+        if (sl.batch == k) finish(sl);
+      }
     QTRAJ_CUDA_CHECK(cudaStreamSynchronize(copy.s));
-  } catch (...) {  // let the work in flight end before the buffers are freed
+    // Groups after the last batch (no trajectories of their own) are complete too, unless stopped.
+    if (!info.stopped) announce_through(num_groups - 1);
+  } catch (...) {  // let the work in flight end before anything else touches the buffers
     cudaStreamSynchronize(compute.s);
     cudaStreamSynchronize(copy.s);
+    for (Slot& sl : eb.slots) sl.batch = -1;
     throw;
   }
 
-  // Recorded trajectories with more jumps than the slots: rerun each alone (identical trajectory).
-  info.reruns = static_cast<int>(reruns.size());
-  for (const auto& [t, jumps] : reruns) {
-    BatchOutput one;
-    run(req.first + t, 1, req.seed, req.propagator, req.times, jumps, req.first + record, one);
-    if (sink.record) sink.record(t, jumps, one.jump_time.data(), one.jump_channel.data());
-  }
+  info.allocations = eb.allocations - allocations0;
   info.wall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
   s.ensemble = info;

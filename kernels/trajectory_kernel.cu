@@ -20,8 +20,10 @@ using trajectory::TrajectoryWorkspace;
 
 namespace {
 
+// One block runs trajectories first + blockIdx.x, + gridDim.x, ... (the body of every kernel).
 template <class Propagator>
-__global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Propagator prototype) {
+__device__ __forceinline__ void run_block_trajectories(const TrajectoryBatchArgs& args,
+                                                       const Propagator& prototype) {
   extern __shared__ double shared_workspace[];
   __shared__ BlockTeam::TempStorage team_storage;
   BlockTeam team(team_storage);
@@ -39,17 +41,51 @@ __global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Pr
 }
 
 template <class Propagator>
+__global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Propagator prototype) {
+  run_block_trajectories(args, prototype);
+}
+
+// Register budget of the spectral kernel (issue 8 item 5; ptxas figures: bench/RESULTS.md).
+// Unbounded, ptxas gives it 168 registers per thread (no spills): one 224-thread block per SM
+// (10.9% of the warps) or 12 blocks of 32 threads (18.75%). __launch_bounds__(256, 2) caps it at
+// 65536 / 512 = 128 registers (84 bytes of spill stores, 108 of loads per thread): two 224-thread
+// blocks (21.9%) or 16 blocks of 32 threads (25%) per SM. Lower caps spill much more (96:
+// 300 / 872 bytes). The adaptive kernel stays unbounded (186 registers; a cap of 128 costs it
+// 440 / 916 bytes of spills, and __launch_bounds__(256, 1) would let it grow to 214). The spectral
+// kernel's blocks are at most kMaxBlockThreads threads (block_size_for never picks more; a larger
+// LaunchSettings::block_size is refused by configure, which reads cudaFuncAttributes).
+// Status: register counts from ptxas (nvcc 13, sm_90); occupancy and speed NOT yet measured on a
+// GPU (qtraj_cuda_setup_bench prints both kernels' registers and occupancy there).
+constexpr int kMaxBlockThreads = 256;
+template <class Propagator>
+__global__ void __launch_bounds__(kMaxBlockThreads, 2)
+    bounded_trajectory_batch_kernel(const TrajectoryBatchArgs args, const Propagator prototype) {
+  run_block_trajectories(args, prototype);
+}
+
+/// The kernel each propagator launches.
+template <class Propagator>
+using KernelPtr = void (*)(TrajectoryBatchArgs, Propagator);
+template <class Propagator>
+KernelPtr<Propagator> kernel_for() {
+  return &trajectory_batch_kernel<Propagator>;
+}
+template <>
+KernelPtr<SpectralPropagator> kernel_for<SpectralPropagator>() {
+  return &bounded_trajectory_batch_kernel<SpectralPropagator>;
+}
+
+template <class Propagator>
 cudaError_t launch(const TrajectoryBatchArgs& args, const Propagator& prototype, int grid_size,
                    int block_size, std::size_t shared_bytes, cudaStream_t stream) {
   if (args.count <= 0) return cudaSuccess;
-  trajectory_batch_kernel<Propagator>
-      <<<grid_size, block_size, shared_bytes, stream>>>(args, prototype);
+  kernel_for<Propagator>()<<<grid_size, block_size, shared_bytes, stream>>>(args, prototype);
   return cudaPeekAtLastError();
 }
 
 const void* kernel_of(bool adaptive) {
-  return adaptive ? reinterpret_cast<const void*>(&trajectory_batch_kernel<AdaptivePropagator>)
-                  : reinterpret_cast<const void*>(&trajectory_batch_kernel<SpectralPropagator>);
+  return adaptive ? reinterpret_cast<const void*>(kernel_for<AdaptivePropagator>())
+                  : reinterpret_cast<const void*>(kernel_for<SpectralPropagator>());
 }
 
 }  // namespace

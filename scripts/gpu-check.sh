@@ -12,7 +12,10 @@
 #                                 nvidia-smi, qtraj_cuda_tests, compute-sanitizer memcheck on a few
 #                                 tests, qtraj_cuda_bench at 10^6 trajectories (CPU comparison with
 #                                 --threads 16), a `qtraj run` with backend = "cuda" compared to the
-#                                 exact solver with `qtraj compare`. One log: $OUT/gpu-check.log if
+#                                 exact solver with `qtraj compare`, the Krylov propagator's GPU
+#                                 tests (CudaKrylov.*, also under memcheck) and its bench
+#                                 (2000,200,20) GPU vs 16 CPU threads (qtraj_cuda_krylov_bench).
+#                                 One log: $OUT/gpu-check.log if
 #                                 $OUT is set, else ./gpu-check.log. Each step has a timeout; the
 #                                 whole run stays well under 5 minutes.
 # Exit status of `run`: 0 all checks passed, 1 some check failed, 3 no CUDA device (reported in the
@@ -39,11 +42,12 @@ do_bundle() {
   # bundle, which must carry in 64 MiB; no GPU check needs it.
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQTRAJ_BUILD_CUDA=ON \
         -DQTRAJ_BUILD_BENCH=OFF -DQTRAJ_BUILD_TESTS=ON -DCMAKE_DISABLE_FIND_PACKAGE_LAPACK=ON >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target qtraj qtraj_cuda_tests qtraj_cuda_bench
+  cmake --build "$build" -j"$(nproc)" --target qtraj qtraj_cuda_tests qtraj_cuda_bench \
+    qtraj_cuda_krylov_bench qtraj_cuda_setup_bench
   rm -rf "$bundle"
   mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/run"
   local exe
-  for exe in qtraj qtraj_cuda_tests qtraj_cuda_bench; do
+  for exe in qtraj qtraj_cuda_tests qtraj_cuda_bench qtraj_cuda_krylov_bench qtraj_cuda_setup_bench; do
     cp "$build/$exe" "$bundle/bin/"
     strip --strip-unneeded "$bundle/bin/$exe" 2>/dev/null || true
   done
@@ -97,8 +101,13 @@ do_run() {
     exit 1
   fi
   export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # cuSOLVER (device set-up) is not in the bundle (~1 GB with its dependencies): it is dlopen'ed
+  # from this machine's CUDA toolkit (kernels/eigensystems_cusolver.cu); say where it is.
+  local cusolver
+  cusolver="$(ls "${CUDA_HOME:-/usr/local/cuda}"/lib64/libcusolver.so.* 2>/dev/null | head -1)"
   say "qtraj gpu-check, $(date -u), host $(hostname), bundle commit $(head -1 "$bundle/COMMIT")"
   say "cores: $(nproc)"
+  say "cuSOLVER for the device set-up: ${cusolver:-not found under ${CUDA_HOME:-/usr/local/cuda}/lib64 (set-up stays on the host; the eigensystem tests skip)}"
   if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >>"$log" 2>&1; then
     nodevice=1
     say "no CUDA device: nvidia-smi finds no GPU; only the device-free checks run"
@@ -107,7 +116,7 @@ do_run() {
   fi
   # The CUDA test binary: its GPU tests skip themselves without a device; the kernel bodies, the
   # ensemble emulation and the no-device error path run either way.
-  step "qtraj_cuda_tests" 100 "$bundle/bin/qtraj_cuda_tests" --gtest_brief=1
+  step "qtraj_cuda_tests" 120 "$bundle/bin/qtraj_cuda_tests" --gtest_brief=1
   if [ "$nodevice" -eq 1 ]; then
     say ""
     say "=== qtraj run with backend = cuda and no device: must refuse with one line, exit != 0"
@@ -129,18 +138,8 @@ do_run() {
     [ "$failed" -eq 0 ] && exit 3
     exit 1
   fi
-  local sanitizer
-  sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
-  if [ -n "$sanitizer" ]; then
-    step "compute-sanitizer memcheck" 120 "$sanitizer" --tool memcheck --error-exitcode 9 \
-      "$bundle/bin/qtraj_cuda_tests" \
-      --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*'
-  else
-    say "compute-sanitizer: not found, memcheck skipped"
-  fi
-  step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 150 \
-    "$bundle/bin/qtraj_cuda_bench" --trajectories 1000000 --cpu-trajectories 200000 --threads 16 \
-    --big 20000
+  # Order: correctness first (a cut-off run still logs the most important checks), then the
+  # benches, memcheck last. Per-step limits add up to <= 600 s (one device call); typical < 5 min.
   local work="${TMPDIR:-/tmp}/qtraj-gpu-check.$$"
   mkdir -p "$work"
   step "qtraj run (exact)" 30 "$bundle/bin/qtraj" run "$bundle/run/fig2b-trajectories.toml" -q \
@@ -151,6 +150,27 @@ do_run() {
   step "qtraj compare cuda vs exact (4 SE)" 20 "$bundle/bin/qtraj" compare "$work/cuda.h5" \
     "$work/exact.h5" --threshold 4
   step "qtraj info" 10 "$bundle/bin/qtraj" info "$work/cuda.h5"
+  step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 100 \
+    "$bundle/bin/qtraj_cuda_bench" --trajectories 1000000 --cpu-trajectories 200000 --threads 16 \
+    --big 20000
+  # The trajectory kernels' registers, spills and occupancy on this GPU; then set-up of
+  # (400,40,4) and (200,40,8): 16 host threads vs cuSOLVER, side by side (target < 1 s).
+  step "qtraj_cuda_setup_bench (kernel resources; set-up: 16 host threads vs cuSOLVER)" 60 \
+    "$bundle/bin/qtraj_cuda_setup_bench" --threads 16 --repeat 2
+  # Issue #9: Krylov on (2000,200,20) to t = 300, GPU ensemble vs the CPU backend on 16 threads
+  # (trajectories/s side by side; target >= 50x). Rows are printed as measured.
+  step "qtraj_cuda_krylov_bench ((2000,200,20) Krylov: GPU vs CPU backend with 16 threads)" 100 \
+    "$bundle/bin/qtraj_cuda_krylov_bench" --trajectories 1056 --cpu-trajectories 160 --threads 16 \
+    --blocks 0,64
+  local sanitizer
+  sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
+  if [ -n "$sanitizer" ]; then
+    step "compute-sanitizer memcheck" 90 "$sanitizer" --tool memcheck --error-exitcode 9 \
+      "$bundle/bin/qtraj_cuda_tests" \
+      --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*:CudaEnsembleGroups.*:CudaEigensystems.Every*:CudaKrylov.BatchEquals*'
+  else
+    say "compute-sanitizer: not found, memcheck skipped"
+  fi
   rm -rf "$work"
   say ""
   if [ "$failed" -eq 0 ]; then say "gpu-check: all checks passed"; else say "gpu-check: SOME CHECKS FAILED"; fi

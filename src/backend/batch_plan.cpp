@@ -46,6 +46,45 @@ std::vector<PlannedBatch> plan_batches(const std::vector<std::int64_t>& chunk_be
   return batches;
 }
 
+std::vector<PlannedBatch> plan_grouped_batches(const std::vector<std::int64_t>& chunk_begin,
+                                               std::int64_t max_batch,
+                                               const std::vector<std::int64_t>& group_end) {
+  if (chunk_begin.empty()) throw std::invalid_argument("plan_batches: chunk_begin must start at 0");
+  const std::int64_t num_chunks = static_cast<std::int64_t>(chunk_begin.size()) - 1;
+  if (group_end.empty() || group_end.back() != num_chunks)
+    throw std::invalid_argument("plan_grouped_batches: the last group must end at chunk " +
+                                std::to_string(num_chunks));
+  for (std::size_t g = 0; g < group_end.size(); ++g)
+    if (group_end[g] <= (g == 0 ? 0 : group_end[g - 1]))
+      throw std::invalid_argument("plan_grouped_batches: group ends must be strictly ascending "
+                                  "from > 0 (group " + std::to_string(g) + ")");
+  std::vector<PlannedBatch> out;
+  std::int64_t c0 = 0;
+  for (std::size_t g = 0; g < group_end.size(); ++g) {
+    // The group's chunks, offsets kept: local chunk k = global chunk c0 + k.
+    const std::int64_t c1 = group_end[g];
+    std::vector<std::int64_t> local(chunk_begin.begin() + c0, chunk_begin.begin() + c1 + 1);
+    const std::int64_t base = local[0];
+    for (auto& b : local) b -= base;
+    std::vector<PlannedBatch> part = plan_batches(local, max_batch);
+    for (std::size_t k = 0; k < part.size(); ++k) {
+      PlannedBatch& b = part[k];
+      b.begin += base;
+      b.end += base;
+      for (PlannedSegment& s : b.segments) {
+        s.chunk += c0;
+        s.begin += base;
+        s.end += base;
+      }
+      b.group = static_cast<int>(g);
+      b.group_last = k + 1 == part.size();
+      out.push_back(std::move(b));
+    }
+    c0 = c1;
+  }
+  return out;
+}
+
 std::size_t batch_bytes_per_trajectory(int num_times, int row, int num_channels, int num_reservoirs,
                                        int record_capacity) {
   const std::size_t obs =

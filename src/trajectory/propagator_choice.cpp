@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <complex>
 
+#include "qtraj/backend/cuda_device.hpp"
+#include "qtraj/error.hpp"
+
 namespace qtraj::backend {
 
 SpectralCost spectral_cost(const std::vector<int>& two_j, int max_sector) {
@@ -36,6 +39,19 @@ std::int64_t default_memory_limit() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   if (pages <= 0 || page <= 0) return std::int64_t{4} << 30;
   return static_cast<std::int64_t>(pages) * page / 4;
+}
+
+std::int64_t default_memory_limit(const std::string& backend) {
+  const std::int64_t host = default_memory_limit();
+  if (backend != "cuda") return host;
+  try {
+    const cuda::DeviceMemory m = cuda::device_memory();
+    return std::min<std::int64_t>(host, static_cast<std::int64_t>(m.free / 2));
+  } catch (const NotCompiled&) {
+    return host;
+  } catch (const DeviceError&) {
+    return host;
+  }
 }
 
 std::string choose_propagator(const std::vector<std::vector<DomainComponent>>& components,

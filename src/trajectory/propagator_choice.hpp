@@ -34,6 +34,12 @@ SpectralCost spectral_cost(const std::vector<int>& two_j, int max_sector);
 /// 25% of the physical memory (sysconf), the default memory_limit; 4 GiB if it cannot be read.
 std::int64_t default_memory_limit();
 
+/// The default memory_limit of a backend: for "cuda" also at most half of the device's free memory
+/// (cudaMemGetInfo; the spectral bundle's V and V^T are uploaded whole, the other half is left to
+/// the batch buffers and workspaces); without a usable device (CPU-only build, no GPU) the host
+/// default, so that the backend reports the missing device itself. Other backends: the host default.
+std::int64_t default_memory_limit(const std::string& backend);
+
 /// "spectral" or "krylov" for `auto`. components[i][choice[i]] is the most likely component of
 /// domain i; any_raising: some channel raises (thermal), so every sector up to the top is built.
 std::string choose_propagator(const std::vector<std::vector<DomainComponent>>& components,

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "qtraj/backend/cuda_eigensystems.hpp"
 #include "qtraj/error.hpp"
 #include "trajectory/propagator_choice.hpp"
 #include "trajectory/run.hpp"
@@ -49,7 +50,9 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   if (settings.memory_limit < 0)
     throw InputError("solver.memory_limit", std::to_string(settings.memory_limit),
                      "must be > 0 bytes (0: the default, 25% of physical memory)");
-  memory_limit = settings.memory_limit > 0 ? settings.memory_limit : default_memory_limit();
+  // Default budget: 25% of RAM; with backend = "cuda" also at most half the free GPU memory.
+  memory_limit =
+      settings.memory_limit > 0 ? settings.memory_limit : default_memory_limit(settings.backend);
   propagator = settings.propagator;  // "auto" is resolved below, once the components are known
   if (propagator != "auto" && propagator != "spectral" && propagator != "adaptive" &&
       propagator != "krylov")
@@ -110,8 +113,21 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   const int setup_threads = settings.threads > 0
                                 ? settings.threads
                                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // backend = "cuda": the eigensystems on the device with cuSOLVER when it can (issue 8), else
+  // on the host threads as above (the same results to rounding: TrajectorySystem's hook).
+  trajectory::SectorEigensolver eigensolver;
+  if (settings.backend == "cuda" && propagator == "spectral") {
+    if (cuda::device_eigensolver_available(&setup_device)) {
+      setup_device = "device: " + setup_device;
+      eigensolver = [](const std::vector<trajectory::SymmetricEigenTask>& tasks) {
+        cuda::device_eigensystems(tasks);
+      };
+    } else {
+      setup_device = "host threads (device set-up unavailable: " + setup_device + ")";
+    }
+  }
   cache = std::make_unique<BundleCache>(model, channels, components, propagator == "spectral",
-                                        adaptive, setup_threads);
+                                        adaptive, setup_threads, std::move(eigensolver));
   const TrajectorySystem& likely = cache->get(choice);
   resolve_batch_sectors(*this, likely.view().max_sector_dim);
 }

@@ -26,11 +26,14 @@ constexpr std::int64_t kNumChunks = 256;
 /// Bundles by initial-component choice (one DickeSpace per j vector), built lazily, shared.
 class BundleCache {
  public:
+  /// eigensolver: optional batched eigensolver for the spectral bundles (the CUDA backend's
+  /// device set-up; TrajectorySystem's hook).
   BundleCache(const Model& model, const std::vector<Channel>& channels,
               const std::vector<std::vector<DomainComponent>>& components, bool spectral,
-              bool adaptive, int setup_threads = 1)
+              bool adaptive, int setup_threads = 1,
+              trajectory::SectorEigensolver eigensolver = {})
       : model_(model), channels_(channels), components_(components), spectral_(spectral),
-        adaptive_(adaptive), setup_threads_(setup_threads) {}
+        adaptive_(adaptive), setup_threads_(setup_threads), eigensolver_(std::move(eigensolver)) {}
 
   /// The bundle of a choice, built on first use. The map lock is held only for the lookup; the
   /// build (eigendecompositions) runs outside it, once per choice (call_once), so threads that
@@ -52,7 +55,7 @@ class BundleCache {
       const int threads = std::max(1, setup_threads_ / concurrent);
       try {
         entry->system = std::make_unique<trajectory::TrajectorySystem>(
-            model_, channels_, chosen, spectral_, adaptive_, threads);
+            model_, channels_, chosen, spectral_, adaptive_, threads, eigensolver_);
       } catch (...) {
         --building_;
         throw;
@@ -68,6 +71,7 @@ class BundleCache {
   const std::vector<std::vector<DomainComponent>>& components_;
   bool spectral_, adaptive_;
   int setup_threads_;  // threads for each bundle's per-sector eigendecompositions
+  trajectory::SectorEigensolver eigensolver_;  // set: the sectors are solved by it (device)
   std::atomic<int> building_{0};  // bundle builds in progress
   struct Entry {
     std::once_flag once;
@@ -96,6 +100,7 @@ struct TrajectoryRun {
   std::int64_t total = 0;         // trajectories: local indices 0 .. total-1, global first + local
   std::int64_t record = 0;        // jump records for local t < record
   std::unique_ptr<BundleCache> cache;
+  std::string setup_device;  // backend = "cuda", spectral: where the eigensystems were solved
   std::vector<std::int64_t> chunks;       // the chunks this process runs, ascending (default: all)
   // solver.batch_sectors resolved: spectral trajectories on the CPU in sector-batched batches of
   // sector_batch (run_trajectories_cpu_batched); bit-identical results either way.

@@ -147,6 +147,8 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
   result.attributes["propagator"] = run->propagator;
   result.attributes["record_jumps"] = static_cast<std::int64_t>(run->record);
   result.attributes["backend"] = run->settings.backend;
+  // backend = "cuda", spectral: where the per-sector eigensystems were solved (issue 8).
+  if (!run->setup_device.empty()) result.attributes["setup_eigensystems"] = run->setup_device;
   if (parallel) result.attributes["mpi_ranks"] = static_cast<std::int64_t>(comm.size());
   if (resumed_chunks >= 0) result.attributes["resumed_chunks"] = resumed_chunks;
   return result;

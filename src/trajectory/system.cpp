@@ -20,11 +20,71 @@ std::vector<int> two_js_of(const std::vector<const DomainComponent*>& components
   return out;
 }
 
+/// K_n = (1/2) sum_c C_c^T C_c on sector n (sector_operators.hpp), column-major into out (d x d),
+/// from the sparse rows of C_c: a row (a target state) holds at most |S_c| entries, so each
+/// channel costs O(d |S_c|^2) instead of the dense product's O(d_target d^2). The same matrix as
+/// no_jump_generator up to the summation order (rounding). Used by the batched (device) set-up,
+/// where forming K_n on the host would otherwise dominate.
+void sparse_no_jump_generator(const DickeSpace& space, const std::vector<Channel>& channels, int n,
+                              double* out) {
+  const std::int64_t d = space.sector_size(n), begin = space.sector_begin(n);
+  std::fill(out, out + d * d, 0.0);
+  std::vector<std::vector<std::pair<std::int64_t, double>>> rows;
+  for (const auto& c : channels) {
+    const int target = target_sector(c, n);
+    if (target < 0 || target > space.max_excitation()) continue;
+    const std::int64_t target_begin = space.sector_begin(target);
+    const double scale = std::sqrt(c.rate);
+    rows.assign(static_cast<std::size_t>(space.sector_size(target)), {});
+    for (std::int64_t b = 0; b < d; ++b)
+      for (int domain : c.domains) {
+        const std::int64_t to =
+            c.raising ? space.raised(begin + b, domain) : space.lowered(begin + b, domain);
+        if (to == DickeSpace::kNone) continue;
+        const double amp = c.raising ? space.raise_amplitude(begin + b, domain)
+                                     : space.lower_amplitude(begin + b, domain);
+        rows[static_cast<std::size_t>(to - target_begin)].emplace_back(b, scale * amp);
+      }
+    for (const auto& row : rows)
+      for (const auto& [a, va] : row)
+        for (const auto& [b, vb] : row) out[a + b * d] += 0.5 * (va * vb);
+  }
+}
+
+/// Runs body(order[i]) for every i on `workers` std::threads (the calling one included), items
+/// handed out one at a time; the first exception stops the rest and is rethrown.
+template <class Body>
+void for_each_parallel(const std::vector<int>& order, int workers, const Body& body) {
+  workers = std::max(1, std::min(workers, static_cast<int>(order.size())));
+  if (workers == 1) {
+    for (int n : order) body(n);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&] {
+    try {
+      for (std::size_t i = next++; i < order.size(); i = next++) body(order[i]);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      next = order.size();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int k = 1; k < workers; ++k) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+}
+
 }  // namespace
 
 TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                                    const std::vector<const DomainComponent*>& components,
-                                   bool spectral, bool adaptive, int threads) {
+                                   bool spectral, bool adaptive, int threads,
+                                   const SectorEigensolver& eigensolver) {
   auto space = std::make_unique<DickeSpace>(two_js_of(components));
   const bool lean = !spectral && !adaptive;  // Krylov: matrix-free, nothing per sector
   const int m = space->num_domains();
@@ -110,20 +170,25 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
     }
     eig_v_.assign(offset, 0.0);
     eig_vt_.assign(offset, 0.0);
-    auto build_sector = [&](int n) {
+    // Eigenvalues at the eigensolver's noise level (64 eps d max(lambda)) are dark states:
+    // exactly 0, so dark components never decay and a state's dark part is exactly constant.
+    // lambda: d eigenvalues, ascending, already clipped at >= 0.
+    auto store_lambda = [&](int n, const double* lambda) {
       const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]), begin = sector_begin_[n];
+      const double top = d > 0 ? *std::max_element(lambda, lambda + d) : 0.0;
+      const double noise = 64.0 * 2.220446049250313e-16 * d * top;
+      for (std::int64_t a = 0; a < d; ++a) lambda_[begin + a] = lambda[a] <= noise ? 0.0 : lambda[a];
+    };
+    auto build_sector = [&](int n) {
+      const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]);
       const std::int64_t off = eig_offset_[n];
       const SectorEigen eig = diagonalize_sector(*space, channels, n);
-      // Eigenvalues at the eigensolver's noise level (64 eps d max(lambda)) are dark states:
-      // exactly 0, so dark components never decay and a state's dark part is exactly constant.
-      const double noise = d > 0 ? 64.0 * 2.220446049250313e-16 * d * eig.lambda.maxCoeff() : 0.0;
-      for (std::int64_t a = 0; a < d; ++a) {
-        lambda_[begin + a] = eig.lambda(a) <= noise ? 0.0 : eig.lambda(a);
+      store_lambda(n, eig.lambda.data());
+      for (std::int64_t a = 0; a < d; ++a)
         for (std::int64_t b = 0; b < d; ++b) {
           eig_v_[off + a * d + b] = eig.vectors(a, b);
           eig_vt_[off + b * d + a] = eig.vectors(a, b);
         }
-      }
     };
     // Largest sectors first (cost ~ d^3), handed out one at a time.
     std::vector<int> order(max_sector_ + 1);
@@ -131,27 +196,31 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
       return (sector_begin_[a + 1] - sector_begin_[a]) > (sector_begin_[b + 1] - sector_begin_[b]);
     });
-    const int workers = std::max(1, std::min(threads, static_cast<int>(order.size())));
-    if (workers == 1) {
-      for (int n : order) build_sector(n);
+    if (!eigensolver) {
+      for_each_parallel(order, threads, build_sector);
     } else {
-      std::atomic<std::size_t> next{0};
-      std::exception_ptr error;
-      std::mutex error_mutex;
-      auto work = [&] {
-        try {
-          for (std::size_t i = next++; i < order.size(); i = next++) build_sector(order[i]);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error) error = std::current_exception();
-          next = order.size();
-        }
-      };
-      std::vector<std::thread> pool;
-      for (int k = 1; k < workers; ++k) pool.emplace_back(work);
-      work();
-      for (auto& th : pool) th.join();
-      if (error) std::rethrow_exception(error);
+      // Batched (device) eigensolver: K_n is built (sparsely) straight into V^T's slice (column-major V
+      // after the solve is exactly the eig_vt layout), all sectors are solved in one call, then
+      // V = (V^T)^T and the eigenvalues get the host path's clipping.
+      for_each_parallel(order, threads, [&](int n) {
+        sparse_no_jump_generator(*space, channels, n, eig_vt_.data() + eig_offset_[n]);
+      });
+      std::vector<SymmetricEigenTask> tasks;
+      for (int n = 0; n <= max_sector_; ++n) {
+        const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]);
+        if (d > 0) tasks.push_back({d, eig_vt_.data() + eig_offset_[n], lambda_.data() + sector_begin_[n]});
+      }
+      eigensolver(tasks);
+      for_each_parallel(order, threads, [&](int n) {
+        const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]);
+        const std::int64_t off = eig_offset_[n];
+        if (d == 0) return;
+        std::vector<double> lambda(lambda_.begin() + sector_begin_[n], lambda_.begin() + sector_begin_[n] + d);
+        for (double& l : lambda) l = std::max(l, 0.0);  // as diagonalize_sector's cwiseMax(0)
+        store_lambda(n, lambda.data());
+        for (std::int64_t a = 0; a < d; ++a)
+          for (std::int64_t b = 0; b < d; ++b) eig_v_[off + a * d + b] = eig_vt_[off + b * d + a];
+      });
     }
   }
   if (adaptive) {

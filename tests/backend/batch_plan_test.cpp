@@ -134,3 +134,91 @@ TEST(BatchPlan, EnsembleCapacityShrinksTheSegmentBound) {
   // Nothing fits: 0.
   EXPECT_EQ(ensemble_batch_capacity(mib, 0, seg, 256, per, 256 * mib), 0);
 }
+
+// --- chunk groups (one run_ensemble call over the whole run, issue 8 item 2) ---
+
+TEST(BatchPlan, GroupedBatchesNeverCrossAGroupEnd) {
+  for (std::int64_t total : {1, 5, 255, 256, 1000, 123457})
+    for (std::int64_t max_batch : {1, 3, 64, 1000, 1000000}) {
+      SCOPED_TRACE(std::to_string(total) + " trajectories, max_batch " + std::to_string(max_batch));
+      const auto cb = fixed_chunks(total, 256);
+      std::vector<std::int64_t> ends;
+      for (std::int64_t e = 16; e <= 256; e += 16) ends.push_back(e);
+      const auto plan = plan_grouped_batches(cb, max_batch, ends);
+      // The same tiling and segment rules as plan_batches, and each batch inside its group.
+      std::int64_t t = 0;
+      for (std::size_t k = 0; k < plan.size(); ++k) {
+        const auto& b = plan[k];
+        EXPECT_EQ(b.begin, t);
+        EXPECT_GT(b.end, b.begin);
+        EXPECT_LE(b.end - b.begin, max_batch);
+        const std::int64_t g0 = b.group == 0 ? 0 : ends[b.group - 1], g1 = ends[b.group];
+        EXPECT_GE(b.begin, cb[g0]);
+        EXPECT_LE(b.end, cb[g1]);
+        for (const auto& s : b.segments) {
+          EXPECT_GE(s.chunk, g0);
+          EXPECT_LT(s.chunk, g1);
+        }
+        // group_last: the next batch (if any) is in a later group; and the group ends here.
+        const bool last = k + 1 == plan.size() || plan[k + 1].group != b.group;
+        EXPECT_EQ(b.group_last, last);
+        if (b.group_last) EXPECT_EQ(b.end, cb[g1]);
+        if (k > 0) EXPECT_GE(b.group, plan[k - 1].group);
+        t = b.end;
+      }
+      EXPECT_EQ(t, total);
+    }
+}
+
+TEST(BatchPlan, OneGroupIsPlanBatches) {
+  const auto cb = fixed_chunks(1000, 256);
+  const auto a = plan_batches(cb, 77);
+  const auto b = plan_grouped_batches(cb, 77, {256});
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].begin, b[k].begin);
+    EXPECT_EQ(a[k].end, b[k].end);
+    ASSERT_EQ(a[k].segments.size(), b[k].segments.size());
+    EXPECT_EQ(b[k].group, 0);
+    EXPECT_EQ(b[k].group_last, k + 1 == a.size());
+  }
+}
+
+TEST(BatchPlan, GroupedRejectsMalformedGroups) {
+  const std::vector<std::int64_t> cb{0, 5, 10, 15};
+  EXPECT_THROW(plan_grouped_batches(cb, 4, {}), std::invalid_argument);
+  EXPECT_THROW(plan_grouped_batches(cb, 4, {2}), std::invalid_argument);     // does not reach 3
+  EXPECT_THROW(plan_grouped_batches(cb, 4, {2, 2, 3}), std::invalid_argument);
+  EXPECT_THROW(plan_grouped_batches(cb, 4, {0, 3}), std::invalid_argument);
+  // Empty groups (no trajectories) get no batch; the others are planned on their own.
+  const auto plan = plan_grouped_batches({0, 0, 4, 4, 9}, 3, {1, 2, 3, 4});
+  ASSERT_EQ(plan.size(), 4u);  // group 1: 3 + 1, group 3: 3 + 2
+  EXPECT_EQ(plan[0].group, 1);
+  EXPECT_FALSE(plan[0].group_last);
+  EXPECT_TRUE(plan[1].group_last);
+  EXPECT_EQ(plan[1].end, 4);
+  EXPECT_EQ(plan[2].group, 3);
+  EXPECT_EQ(plan[2].begin, 4);
+}
+
+TEST(BatchPlan, ChunkLargerThanTheByteCapIsSplitNeverTooLarge) {
+  // The review's case: one chunk whose observables alone exceed the 256 MB cap (10^6 trajectories
+  // of 1001 times x 6 values = 48 GB in one chunk). The capacity comes from the cap, the chunk
+  // is split into batches of at most that many trajectories, each within the cap.
+  const std::size_t mib = std::size_t(1) << 20, gib = std::size_t(1) << 30;
+  const std::size_t per = batch_bytes_per_trajectory(1001, 6, 3, 1, 0);
+  const std::int64_t cap = batch_capacity(80 * gib, 64 * mib, per, 256 * mib);
+  ASSERT_GT(cap, 0);
+  EXPECT_LE(static_cast<std::size_t>(cap) * per, 256 * mib);
+  const std::vector<std::int64_t> cb{0, 1000000};
+  EXPECT_GT(1000000 * per, 256 * mib);
+  const auto plan = plan_batches(cb, cap);
+  EXPECT_EQ(static_cast<std::int64_t>(plan.size()), (1000000 + cap - 1) / cap);
+  for (const auto& b : plan) EXPECT_LE(static_cast<std::size_t>(b.end - b.begin) * per, 256 * mib);
+  // And a device with little free memory: the run is cut smaller still, never refused while one
+  // trajectory fits.
+  const std::int64_t small = batch_capacity(200 * mib, 64 * mib, per, 256 * mib);
+  EXPECT_GT(small, 0);
+  EXPECT_LT(small, cap);
+  EXPECT_LE(static_cast<std::size_t>(small) * per, static_cast<std::size_t>(0.8 * 200 * mib));
+}

@@ -20,6 +20,7 @@
 #include "qtraj/backend/batch_plan.hpp"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/backend/thread_team.hpp"
+#include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "trajectory/run.hpp"
 #include "trajectory/test_helpers.hpp"
@@ -40,6 +41,22 @@ struct RankOf {
   int size() const { return s; }
 };
 
+/// The kernel body of the run's propagator, as the runner's launch branches pick it
+/// (gpu_run_trajectories_spectral / gpu_run_trajectories_krylov), in its own workspace size.
+long long scratch_of(const TrajectoryRun& run, int max_dim) {
+  return run.krylov ? KrylovPropagator::scratch_doubles(max_dim)
+                    : SpectralPropagator::scratch_doubles(max_dim);
+}
+void run_body(SerialTeam& team, const TrajectoryRun& run, const TrajectoryBatchArgs& args,
+              const TrajectoryWorkspace& ws, std::int64_t t) {
+  if (run.krylov) {
+    const KrylovPropagator prop(run.settings.rtol, run.settings.atol);
+    run_batch_trajectory(team, args, prop, ws, t);
+  } else {
+    run_batch_trajectory(team, args, SpectralPropagator(), ws, t);
+  }
+}
+
 struct Emulated {
   Aggregator all;
   std::vector<std::vector<std::int64_t>> histogram;
@@ -50,8 +67,10 @@ struct Emulated {
 
 /// The device ensemble of `run` on the CPU: batches of at most max_batch trajectories, `grid`
 /// blocks in grid-stride order, reduction blocks of `block` threads (0: a real ThreadTeam of 7),
-/// `bins` histogram bins per reservoir.
-Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block, int bins) {
+/// `bins` histogram bins per reservoir; group_chunks > 0: batches planned per chunk group of that
+/// many chunks (plan_grouped_batches, the CUDA backend's one-call pipeline with segments).
+Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block, int bins,
+                 std::int64_t group_chunks = 0) {
   const int m = run.m, c = static_cast<int>(run.channels.size()), n_res = run.num_reservoirs;
   const long long num_values = static_cast<long long>(run.n_t) * run.row;
   // Bundles staged as the runner stages them (host pointers instead of device copies).
@@ -77,11 +96,16 @@ Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block
   e.all = Aggregator(static_cast<std::size_t>(num_values));
   e.rec_time.resize(run.record);
   e.rec_channel.resize(run.record);
+  const long long scratch = scratch_of(run, max_dim);
   std::vector<double> work(
-      static_cast<std::size_t>(workspace_doubles<SpectralPropagator>(max_dim, c)));
-  const TrajectoryWorkspace ws = carve_workspace<SpectralPropagator>(work.data(), max_dim, c);
+      static_cast<std::size_t>(TrajectoryWorkspace::doubles_needed(max_dim, c, scratch)));
+  const TrajectoryWorkspace ws = TrajectoryWorkspace::carve(work.data(), max_dim, c, scratch);
   std::vector<double> carry(2 * num_values, -1.0);
-  for (const PlannedBatch& b : plan_batches(chunk_begin, max_batch)) {
+  std::vector<std::int64_t> group_end;
+  for (std::int64_t e = group_chunks; group_chunks > 0 && e < kNumChunks; e += group_chunks)
+    group_end.push_back(e);
+  group_end.push_back(kNumChunks);
+  for (const PlannedBatch& b : plan_grouped_batches(chunk_begin, max_batch, group_end)) {
     ++e.batches;
     const std::int64_t count = b.end - b.begin;
     std::vector<double> obs(count * num_values, -99.0);
@@ -115,7 +139,7 @@ Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block
     SerialTeam team;
     for (int blk = 0; blk < grid; ++blk)
       for (std::int64_t t = args.first + blk; t < args.first + count; t += grid)
-        run_batch_trajectory(team, args, SpectralPropagator(), ws, t);
+        run_body(team, run, args, ws, t);
     for (int j : jumps) EXPECT_GE(j, 0);
 
     const std::vector<ReductionSegment> segs = reduction_segments(b);
@@ -176,7 +200,7 @@ Emulated emulate(TrajectoryRun& run, std::int64_t max_batch, int grid, int block
         one.d_jump_time = one_time.data();
         one.d_jump_channel = one_channel.data();
         one.jump_capacity = jumps[r];
-        run_batch_trajectory(team, one, SpectralPropagator(), ws, one.first);
+        run_body(team, run, one, ws, one.first);
         EXPECT_EQ(one_jumps[0], jumps[r]);
         e.rec_time[b.begin + r] = one_time;
         e.rec_channel[b.begin + r] = one_channel;
@@ -207,8 +231,10 @@ struct RunCase {
   Model model;
   SolverSettings settings;
   TimeGrid grid;
-  RunCase(Model m, std::int64_t trajectories, double end, int points, std::int64_t first = 0)
+  RunCase(Model m, std::int64_t trajectories, double end, int points, std::int64_t first = 0,
+          const std::string& propagator = "auto")
       : model(std::move(m)) {
+    settings.propagator = propagator;
     settings.kind = "trajectories";
     settings.trajectories = trajectories;
     settings.seed = 77;
@@ -240,6 +266,11 @@ void check_all_shapes(const RunCase& rc, int bins) {
   }
   SCOPED_TRACE("ThreadTeam reduction");
   expect_bit_identical(emulate(run, 33, 4, 0, bins), cpu);
+  // Chunk groups (batches cut at every 16th and every 7th chunk): the same bits.
+  for (std::int64_t group_chunks : {16, 7}) {
+    SCOPED_TRACE("groups of " + std::to_string(group_chunks) + " chunks");
+    expect_bit_identical(emulate(run, 29, 3, 32, bins, group_chunks), cpu);
+  }
 }
 
 }  // namespace
@@ -287,4 +318,42 @@ TEST(EnsembleReduction, WelfordWalkEqualsAggregatorAcrossSplits) {
     EXPECT_EQ(mean, ref.mean(0)) << split;
     EXPECT_EQ(m2, ref.m2()[0]) << split;
   }
+}
+
+// The Krylov kernel body (krylov_kernel.cu runs run_batch_trajectory with KrylovPropagator) on
+// the CPU with SerialTeam, through the whole device pipeline, against the CPU backend's Krylov
+// run of the same seed: bit-identical (the same arithmetic in the same order; lean bundles staged
+// as the runner stages them). On a GPU the block reductions reorder sums: there the comparison is
+// to 1e-12 (tests/backend/cuda/krylov_cuda_test.cpp).
+TEST(EnsembleReduction, EmulatedDeviceEqualsCpuBackendBitForBitKrylov12_6_2) {
+  RunCase rc(make_model({12, 6, 2}, {"excited", "ground", "ground"}), 400, 20.0, 21, 0, "krylov");
+  TrajectoryRun run(rc.model, rc.settings, rc.grid);
+  ASSERT_TRUE(run.krylov);
+  const DeviceBundle staged = stage_bundle(
+      run.cache->get({0, 0, 0}), "", [](const auto* src, std::size_t, const std::string&) { return src; });
+  EXPECT_TRUE(has_krylov_data(staged));
+  EXPECT_FALSE(has_spectral_data(staged)) << "a Krylov bundle stages nothing dense per sector";
+  EXPECT_FALSE(has_adaptive_data(staged));
+  EXPECT_EQ(staged.view.lower_amp, nullptr) << "lean bundle: amplitudes computed from k";
+  Tally cpu(run);
+  run_trajectories_cpu(run, cpu, {});
+  for (std::int64_t max_batch : {run.total, std::int64_t(37), std::int64_t(1)}) {
+    SCOPED_TRACE("max_batch " + std::to_string(max_batch));
+    expect_bit_identical(emulate(run, max_batch, 1 + static_cast<int>(max_batch % 5), 32, 13), cpu);
+  }
+}
+
+TEST(EnsembleReduction, EmulatedDeviceEqualsCpuBackendBitForBitKrylovThermalProduct) {
+  // Several (lean) bundles, complex initial states, raising channels (histogram fallback, reruns
+  // of long jump records), a shard starting at 500.
+  RunCase rc(make_model({5, 3, 2}, {"coherent 1.1 0.7", "product 2", "coherent 2.0 -0.4"}, 0.2),
+             200, 10.0, 11, 500, "krylov");
+  TrajectoryRun run(rc.model, rc.settings, rc.grid);
+  ASSERT_TRUE(run.krylov);
+  ASSERT_GT(drawable_choices(run.weights, run.weight_begin).size(), 1u) << "several bundles";
+  Tally cpu(run);
+  run_trajectories_cpu(run, cpu, {});
+  const Emulated e = emulate(run, 45, 3, 7, 3);
+  EXPECT_GT(e.fallbacks, 0);
+  expect_bit_identical(e, cpu);
 }

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
@@ -73,6 +74,30 @@ TEST(TrajKrylovSolver, SpectralCostEstimate) {
   // (2000,200,20) from the fully excited first domain: far beyond any memory budget.
   EXPECT_GT(backend::spectral_cost({2000, 200, 20}, 2000).bytes, 1e11);
   EXPECT_GT(backend::default_memory_limit(), 0);
+}
+
+TEST(TrajKrylovSolver, CudaBackendRunsKrylovAndBudgetsDeviceMemory) {
+  // backend = "cuda" no longer refuses Krylov: without a device (or without CUDA) it fails as any
+  // CUDA run does (NotCompiled / DeviceError, not an InputError on solver.propagator). With a
+  // device it runs (tests/backend/cuda/krylov_cuda_test.cpp checks the numbers).
+  RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 5.0, 3, 20, "krylov");
+  c.solver.backend = "cuda";
+  if (!cuda::testing::device_available()) {
+    try {
+      (void)solve_trajectories(c);
+      ADD_FAILURE() << "no CUDA device: must throw";
+    } catch (const InputError& e) {
+      ADD_FAILURE() << "refused as bad input: " << e.what();
+    } catch (const NotCompiled&) {  // CPU-only build
+    } catch (const DeviceError&) {  // CUDA build, no device
+    }
+    // The default budget of `auto` on the CUDA backend falls back to the host's without a device.
+    EXPECT_EQ(backend::default_memory_limit("cuda"), backend::default_memory_limit());
+  } else {
+    EXPECT_EQ(std::get<std::string>(solve_trajectories(c).attributes.at("propagator")), "krylov");
+    EXPECT_LE(backend::default_memory_limit("cuda"), backend::default_memory_limit());
+  }
+  EXPECT_EQ(backend::default_memory_limit("cpu"), backend::default_memory_limit());
 }
 
 TEST(TrajKrylovSolver, RejectsBadInput) {

@@ -31,12 +31,25 @@ struct PlannedSegment {
 struct PlannedBatch {
   std::int64_t begin = 0, end = 0;
   std::vector<PlannedSegment> segments;
+  int group = 0;           // the chunk group it belongs to (plan_grouped_batches; else 0)
+  bool group_last = true;  // no later batch of the same group (its chunks are complete after it)
 };
 
 /// chunk_begin: num_chunks + 1 ascending offsets (chunk c = [chunk_begin[c], chunk_begin[c + 1])).
 /// max_batch >= 1. Throws std::invalid_argument on malformed input.
 std::vector<PlannedBatch> plan_batches(const std::vector<std::int64_t>& chunk_begin,
                                        std::int64_t max_batch);
+
+/// As plan_batches, but no batch crosses the end of a chunk group: group_end lists where the groups
+/// end (chunk indices, strictly ascending, the last one = num_chunks; group g is chunks
+/// [group_end[g - 1], group_end[g]), group_end[-1] = 0). Each group is planned on its own (full
+/// batches, then a remainder), so a batch's histogram belongs to one group: the CUDA backend hands
+/// a group's chunks to the Tally together with that histogram (checkpoints hold whole groups) while
+/// one run_ensemble call, and its double-buffered pipeline, spans all groups. A group with no
+/// trajectories gets no batch. Throws std::invalid_argument on malformed input.
+std::vector<PlannedBatch> plan_grouped_batches(const std::vector<std::int64_t>& chunk_begin,
+                                               std::int64_t max_batch,
+                                               const std::vector<std::int64_t>& group_end);
 
 /// Device bytes one trajectory of a batch needs: its observables (num_times x row doubles, one
 /// buffer), its per-channel jump counts (C ints), its jump total and per-reservoir counts (ints,

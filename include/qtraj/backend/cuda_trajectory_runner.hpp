@@ -22,7 +22,8 @@
 // How the caller wires it into solve_trajectories (what must be provided):
 //   1. the bundles: one TrajectorySystem per initial-component choice that a trajectory of the run
 //      can draw (every choice with positive weight product: drawable_choices below), built with spectral = true for the
-//      spectral propagator or adaptive = true for the adaptive one, all from the same Model and
+//      spectral propagator or adaptive = true for the adaptive one (the Krylov propagator needs
+//      only the ladder tables: any bundle, lean ones included), all from the same Model and
 //      collapse_channels(model), and alive while the runner lives (the runner keeps no pointer to
 //      them after construction, but reads them during it);
 //   2. the component weights exactly as the CPU backend passes them to draw_components:
@@ -43,6 +44,7 @@
 //   reproduces the same trajectory (the CPU backend's grow-and-rerun).
 // Device memory per batch: count * (8 (num_times 2M + K) + 4 (1 + C + K)) bytes plus the bundles;
 // choose count accordingly (1e5 trajectories x 41 times x 6 values = 197 MB).
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,12 +57,14 @@ class TrajectorySystem;
 
 namespace qtraj::cuda {
 
-/// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp).
+/// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp). krylov:
+/// kernels/krylov_kernel.cu (docs/krylov.md, "CUDA"); compiles, NOT yet run on a GPU.
 struct PropagatorSettings {
-  enum class Kind { spectral, adaptive };
+  enum class Kind { spectral, adaptive, krylov };
   Kind kind = Kind::spectral;
-  double rtol = 1e-8;   // adaptive only
-  double atol = 1e-10;  // adaptive only
+  double rtol = 1e-8;   // adaptive and krylov
+  double atol = 1e-10;  // adaptive and krylov
+  int max_basis = 40;   // krylov only: largest Lanczos basis, 2..kKrylovMaxBasis (= 40)
 };
 
 /// Where each block's TrajectoryWorkspace lives.
@@ -72,7 +76,8 @@ enum class WorkspacePlacement {
 
 struct LaunchSettings {
   int device = -1;      // CUDA device ordinal; -1 = the current device
-  int block_size = 0;   // threads per block (1..1024); 0 = automatic (see block_size_for)
+  int block_size = 0;   // threads per block (spectral kernel: 1..256, __launch_bounds__; adaptive: as
+                        // its registers allow); 0 = automatic (see block_size_for)
   int max_blocks = 0;   // cap on the grid (grid-stride beyond it); 0 = occupancy-limited grid
   WorkspacePlacement placement = WorkspacePlacement::automatic;
 };
@@ -150,6 +155,15 @@ struct EnsembleRequest {
   std::vector<int> channel_reservoir;     // C: reservoir index of each collapse channel
   int num_reservoirs = 0;
   std::int64_t max_batch = 0;             // cap on trajectories per batch (0: device memory decides)
+  // Chunk groups (issue 8 item 2): one call runs the whole request through one double-buffered
+  // pipeline, yet hands results over group by group. group_end: where each group ends (local
+  // chunk indices, strictly ascending, the last = num_chunks); empty: one group of all chunks. No
+  // batch crosses a group end (plan_grouped_batches), so each group has a histogram of its own.
+  std::vector<std::int64_t> group_end;
+  // When set and true: no further batch is launched; the batches in flight are finished and
+  // handed over, and run_ensemble returns (EnsembleInfo::stopped). Groups not complete by then are
+  // not announced (the caller reruns them, e.g. on --resume).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 /// Where run_ensemble delivers its results (called on the calling thread).
@@ -162,6 +176,12 @@ struct EnsembleSink {
   std::function<void(std::int64_t t, int jumps, const double* time, const int* channel)> record;
   /// Local trajectories [0, done) are finished.
   std::function<void(std::int64_t done)> progress;
+  /// Group g is complete: every chunk of it (< chunk_end) was handed to `chunk` and every record of
+  /// its trajectories to `record` (reruns included); histogram[res][k] = its trajectories with k
+  /// jumps through reservoir res. Called in group order, also for groups without trajectories.
+  std::function<void(int group, std::int64_t chunk_end,
+                     const std::vector<std::vector<std::int64_t>>& histogram)>
+      group;
 };
 
 /// What the last run_ensemble did (logs, tests, benchmarks).
@@ -175,6 +195,10 @@ struct EnsembleInfo {
   int reruns = 0;                   // recorded trajectories rerun for more jump slots
   double kernel_ms = 0.0;           // trajectory + reduction kernels, summed over batches
   double wall_ms = 0.0;             // run_ensemble end to end
+  int groups = 0;                   // chunk groups announced to sink.group
+  bool stopped = false;             // request.stop ended the call early
+  int allocations = 0;              // device / pinned buffers (re)allocated by this call: they are
+                                    // kept by the runner, so a repeat call of the same shape makes 0
 };
 
 /// Device bytes per batch are capped at this (a larger chunk is split across batches).
@@ -212,7 +236,8 @@ class TrajectoryBatchRunner {
   /// same per-trajectory values, independent of batch, grid and block sizes) and the jump-count
   /// histogram (cub::DeviceHistogram), and copies back O(num_times x 2M) numbers per chunk.
   /// Pinned host buffers and two streams overlap set-up of batch k + 1, kernels of batch k and the
-  /// copy-back of batch k - 1. histogram[res][k] += trajectories with k jumps through reservoir res
+  /// copy-back of batch k - 1, across the whole request (chunk groups included); the buffers and
+  /// streams persist in the runner, grow-only, from one call to the next. histogram[res][k] += trajectories with k jumps through reservoir res
   /// (resized as needed, no trailing zero bins). Throws DeviceError (one line) if not even one
   /// trajectory's buffers fit the device, qtraj::Error for a trajectory that did not reach the end
   /// or drew a choice without a bundle.

@@ -9,6 +9,7 @@
 // through SystemView.
 #include <complex>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -18,6 +19,19 @@
 
 namespace qtraj::trajectory {
 
+/// One dense real symmetric eigenproblem of a batch (a sector's K_n): `matrix` holds the dim x dim
+/// matrix on entry (column-major; K is symmetric, so either order) and its orthonormal eigenvectors
+/// on return, column-major (column b = eigenvector b); `lambda` receives the dim eigenvalues,
+/// ascending.
+struct SymmetricEigenTask {
+  std::int64_t dim = 0;
+  double* matrix = nullptr;
+  double* lambda = nullptr;
+};
+/// Solves a batch of such problems at once, e.g. on the device (qtraj::cuda::device_eigensystems,
+/// cuSOLVER: include/qtraj/backend/cuda_eigensystems.hpp). Throws on failure.
+using SectorEigensolver = std::function<void(const std::vector<SymmetricEigenTask>&)>;
+
 class TrajectorySystem {
  public:
   /// components[i] = the chosen pure component of domain i (its two_j fixes the space).
@@ -26,9 +40,15 @@ class TrajectorySystem {
   /// if any channel raises, else the largest n with p_n > 0 (zero temperature never climbs).
   /// threads: the per-sector eigendecompositions (spectral) run on this many std::threads, largest
   /// sectors first; every sector is independent, so the data is bit-identical for any count.
+  /// eigensolver (optional, spectral only): the sectors' K_n are built on `threads` threads and
+  /// diagonalised by it in one batch instead (the CUDA backend's device set-up, issue 8). Its
+  /// eigenvalues equal the host's to rounding (~1e-15 max|lambda|), its eigenvectors up to sign
+  /// and to a basis of each degenerate subspace; V diag(lambda) V^T, and so every trajectory,
+  /// agrees to rounding. The same clipping (lambda >= 0, dark states at the noise level -> 0)
+  /// applies to both.
   TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                    const std::vector<const DomainComponent*>& components, bool spectral,
-                   bool adaptive, int threads = 1);
+                   bool adaptive, int threads = 1, const SectorEigensolver& eigensolver = {});
   TrajectorySystem(const TrajectorySystem&) = delete;  // view_ points into the members
   TrajectorySystem& operator=(const TrajectorySystem&) = delete;
 

@@ -2,12 +2,28 @@
 #include <algorithm>
 
 #include "qtraj/backend/cuda_device.hpp"
+#include "qtraj/backend/cuda_eigensystems.hpp"
+#include "qtraj/backend/cuda_kernel_info.hpp"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
 
 namespace qtraj::cuda {
 
 std::string device_summary() { throw NotCompiled("cuda::device_summary"); }
+DeviceMemory device_memory() { throw NotCompiled("cuda::device_memory"); }
+
+// --- device set-up (kernels/eigensystems_cusolver.cu in CUDA builds) ---
+bool device_eigensolver_available(std::string* why) {
+  if (why) *why = "built without CUDA";
+  return false;
+}
+void device_eigensystems(const std::vector<trajectory::SymmetricEigenTask>&, EigensystemsInfo*) {
+  throw NotCompiled("cuda::device_eigensystems");
+}
+
+std::vector<KernelResources> trajectory_kernel_resources(int, long long) {
+  throw NotCompiled("cuda::trajectory_kernel_resources");
+}
 
 // --- TrajectoryBatchRunner (kernels/trajectory_batch_runner.cu in CUDA builds) ---
 struct TrajectoryBatchRunner::Impl {};

@@ -15,6 +15,7 @@
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/model/model.hpp"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
+#include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/philox.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/system.hpp"
@@ -49,7 +50,8 @@ struct Case {
   std::vector<double> times;
   std::map<std::vector<int>, std::unique_ptr<TrajectorySystem>> bundles;
 
-  Case(Model m, std::vector<double> grid)
+  /// spectral = adaptive = false: lean bundles, as a Krylov run builds them.
+  Case(Model m, std::vector<double> grid, bool spectral = true, bool adaptive = true)
       : model(std::move(m)), channels(collapse_channels(model)), times(std::move(grid)) {
     const int md = model.num_domains();
     for (int i = 0; i < md; ++i) {
@@ -60,7 +62,8 @@ struct Case {
     for (const auto& choice : drawable_choices(weights, weight_begin)) {
       std::vector<const DomainComponent*> chosen;
       for (int i = 0; i < md; ++i) chosen.push_back(&components[i][choice[i]]);
-      bundles[choice] = std::make_unique<TrajectorySystem>(model, channels, chosen, true, true);
+      bundles[choice] =
+          std::make_unique<TrajectorySystem>(model, channels, chosen, spectral, adaptive);
     }
   }
 
@@ -92,9 +95,14 @@ inline CpuTrajectory run_cpu(const Case& c, std::uint64_t seed, std::int64_t t,
   const SystemView& sys = bundle.view();
   const auto& prob = bundle.sector_probability();
   const int n = draw_sector(rng, prob.data(), static_cast<int>(prob.size()));
-  std::vector<double> work(
-      static_cast<std::size_t>(TrajectoryWorkspace::doubles_needed(sys.max_sector_dim, sys.num_channels)));
-  TrajectoryWorkspace ws = TrajectoryWorkspace::carve(work.data(), sys.max_sector_dim, sys.num_channels);
+  const bool krylov = p.kind == PropagatorSettings::Kind::krylov;
+  // The CPU backend's workspace: the adaptive size (the largest but Krylov's) or Krylov's.
+  const long long scratch = krylov ? KrylovPropagator::scratch_doubles(sys.max_sector_dim)
+                                   : TrajectoryWorkspace::default_scratch(sys.max_sector_dim);
+  std::vector<double> work(static_cast<std::size_t>(
+      TrajectoryWorkspace::doubles_needed(sys.max_sector_dim, sys.num_channels, scratch)));
+  TrajectoryWorkspace ws =
+      TrajectoryWorkspace::carve(work.data(), sys.max_sector_dim, sys.num_channels, scratch);
   CpuTrajectory r;
   r.obs.assign(c.times.size() * c.row(), 0.0);
   r.jump_time.assign(capacity, 0.0);
@@ -110,7 +118,10 @@ inline CpuTrajectory run_cpu(const Case& c, std::uint64_t seed, std::int64_t t,
   out.jump_capacity = capacity;
   out.channel_counts = r.channel_counts.data();
   SerialTeam team;
-  if (p.kind == PropagatorSettings::Kind::adaptive) {
+  if (krylov) {
+    KrylovPropagator prop(p.rtol, p.atol, p.max_basis);
+    r.jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
+  } else if (p.kind == PropagatorSettings::Kind::adaptive) {
     AdaptivePropagator prop(p.rtol, p.atol);
     r.jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
   } else {
@@ -177,6 +188,14 @@ inline ::testing::AssertionResult bitwise_equal(const BatchOutput& a, const Batc
 }
 
 inline PropagatorSettings spectral() { return PropagatorSettings{}; }
+/// The Krylov propagator at the tolerances of its CPU tests (krylov_propagator_test.cpp).
+inline PropagatorSettings krylov() {
+  PropagatorSettings p;
+  p.kind = PropagatorSettings::Kind::krylov;
+  p.rtol = 1e-10;
+  p.atol = 1e-12;
+  return p;
+}
 inline PropagatorSettings adaptive() {
   PropagatorSettings p;
   p.kind = PropagatorSettings::Kind::adaptive;

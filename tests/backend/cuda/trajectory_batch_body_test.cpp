@@ -67,9 +67,10 @@ struct HostBatch {
     out.channel_counts.assign(count * c_ch, -7);
     out.jump_time.assign(count * capacity, -1.0);
     out.jump_channel.assign(count * capacity, -1);
-    // The largest workspace (adaptive) and a guard, all NaN: run() carves the propagator's own
+    // The largest workspace (adaptive or Krylov) and a guard, all NaN: run() carves the propagator's own
     // (smaller for the spectral one) and checks that everything beyond it stays NaN.
-    work.assign(TrajectoryWorkspace::doubles_needed(max_dim, c_ch) + 256,
+    work.assign(std::max(TrajectoryWorkspace::doubles_needed(max_dim, c_ch),
+                         workspace_doubles<KrylovPropagator>(max_dim, c_ch)) + 256,
                 std::numeric_limits<double>::quiet_NaN());
     args.d_bundles = bundles.data();
     args.d_bundle_of_choice = table.data();
@@ -159,6 +160,18 @@ TEST(CudaBatchBody, SerialAndThreadTeamsReproduceCpuThermalCoherent) {
   check_case(c, spectral(), SpectralPropagator(), 7, 30, 1e-10);
   const PropagatorSettings a = adaptive();
   check_case(c, a, AdaptivePropagator(a.rtol, a.atol), 7, 8, 1e-8);
+}
+
+TEST(CudaBatchBody, SerialAndThreadTeamsReproduceCpuKrylov) {
+  // The Krylov kernel's body (krylov_kernel.cu): SerialTeam bit-identical to the CPU backend's
+  // Krylov trajectories; teams of 3 and 7 to 1e-8 (reordered sums can move a basis-size or step
+  // decision, whose effect is bounded by rtol = 1e-10 per step).
+  Case c(make_model({12, 6, 2}, {"excited", "ground", "ground"}, 0.0), linear_grid(20.0, 41));
+  const PropagatorSettings k = krylov();
+  check_case(c, k, KrylovPropagator(k.rtol, k.atol, k.max_basis), 40, 30, 1e-8);
+  Case t(make_model({5, 3, 2}, {"coherent 1.1 0.7", "dicke 1", "coherent 2.0 -0.4"}, 0.2),
+         linear_grid(10.0, 21));
+  check_case(t, k, KrylovPropagator(k.rtol, k.atol, k.max_basis), 7, 12, 1e-8);
 }
 
 TEST(CudaBatchBody, RecordEndAndMissingBundle) {

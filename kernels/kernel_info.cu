@@ -1,0 +1,41 @@
+// Resource use and occupancy of the trajectory kernels (include/qtraj/backend/cuda_kernel_info.hpp).
+// Status: compiles with nvcc 13 (sm_90); NOT yet run on a GPU.
+#include <cuda_runtime.h>
+
+#include "cuda_check.cuh"
+#include "qtraj/backend/cuda_kernel_info.hpp"
+#include "trajectory_kernel.cuh"
+
+namespace qtraj::cuda {
+
+std::vector<KernelResources> trajectory_kernel_resources(int block_size, long long dynamic_shared) {
+  int device = 0, max_threads_sm = 0;
+  QTRAJ_CUDA_CHECK(cudaGetDevice(&device));
+  QTRAJ_CUDA_CHECK(
+      cudaDeviceGetAttribute(&max_threads_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device));
+  std::vector<KernelResources> out;
+  for (bool adaptive : {false, true}) {
+    cudaFuncAttributes attr{};
+    QTRAJ_CUDA_CHECK(gpu_trajectory_kernel_attributes(adaptive, &attr));
+    KernelResources r;
+    r.name = adaptive ? "adaptive" : "spectral";
+    r.registers = attr.numRegs;
+    r.local_bytes = static_cast<long long>(attr.localSizeBytes);
+    r.static_shared = static_cast<long long>(attr.sharedSizeBytes);
+    r.max_threads = attr.maxThreadsPerBlock;
+    r.block_size = block_size;
+    r.dynamic_shared = dynamic_shared;
+    if (dynamic_shared > 0)
+      QTRAJ_CUDA_CHECK(gpu_set_trajectory_shared_limit(adaptive, static_cast<int>(dynamic_shared)));
+    QTRAJ_CUDA_CHECK(gpu_trajectory_occupancy(adaptive, block_size,
+                                              static_cast<std::size_t>(dynamic_shared),
+                                              &r.blocks_per_sm));
+    r.warp_occupancy = max_threads_sm > 0 ? static_cast<double>(r.blocks_per_sm) * block_size /
+                                                static_cast<double>(max_threads_sm)
+                                          : 0.0;
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace qtraj::cuda

@@ -1,0 +1,70 @@
+// The Krylov-propagator trajectory kernel (krylov_kernel.cuh): one trajectory per thread block,
+// run_batch_trajectory (trajectory_batch.cuh) with KrylovPropagator and team = BlockTeam, exactly
+// the body the CPU tests run with SerialTeam (tests/backend/ensemble_reduction_test.cpp,
+// tests/backend/cuda/trajectory_batch_body_test.cpp).
+//
+// Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU.
+#include <cuda_runtime.h>
+
+#include "block_team.cuh"
+#include "krylov_kernel.cuh"
+#include "qtraj/trajectory/krylov_propagator.hpp"
+#include "qtraj/trajectory/trajectory.hpp"
+
+namespace qtraj::cuda {
+
+using trajectory::KrylovPropagator;
+using trajectory::TrajectoryWorkspace;
+
+namespace {
+
+// Launch bounds: at most 256 threads (block_size_for's ceiling) and 2 resident blocks per SM, so
+// ptxas keeps the kernel at <= 128 registers per thread (uncapped it takes 160: one 256-thread
+// block per SM; capped: 128 registers, 104 bytes of spill stores, nvcc 13 -O3 sm_90). The Lanczos
+// loops are bound by memory traffic, so resident blocks matter more than registers. A block
+// size above 256 is refused by configure() (cudaFuncAttributes::maxThreadsPerBlock).
+constexpr int kKrylovBlockLimit = 256;
+constexpr int kKrylovMinBlocks = 2;
+
+__global__ void __launch_bounds__(kKrylovBlockLimit, kKrylovMinBlocks)
+    krylov_trajectory_kernel(const TrajectoryBatchArgs args, const KrylovPropagator prototype) {
+  extern __shared__ double shared_workspace[];
+  __shared__ BlockTeam::TempStorage team_storage;
+  BlockTeam team(team_storage);
+  double* base = args.d_scratch != nullptr ? args.d_scratch + blockIdx.x * args.scratch_stride
+                                           : shared_workspace;
+  // The host sizes scratch_stride / shared_bytes with the same workspace_doubles<KrylovPropagator>.
+  const TrajectoryWorkspace ws =
+      trajectory::carve_workspace<KrylovPropagator>(base, args.max_dim, args.num_channels);
+  const std::int64_t end = args.first + args.count;
+  for (std::int64_t t = args.first + blockIdx.x; t < end; t += gridDim.x)
+    run_batch_trajectory(team, args, prototype, ws, t);
+}
+
+const void* kernel() { return reinterpret_cast<const void*>(&krylov_trajectory_kernel); }
+
+}  // namespace
+
+cudaError_t gpu_krylov_kernel_attributes(cudaFuncAttributes* attr) {
+  return cudaFuncGetAttributes(attr, kernel());
+}
+
+cudaError_t gpu_set_krylov_shared_limit(int bytes) {
+  return cudaFuncSetAttribute(kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+}
+
+cudaError_t gpu_krylov_occupancy(int block_size, std::size_t shared_bytes, int* blocks_per_sm) {
+  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, kernel(), block_size,
+                                                       shared_bytes);
+}
+
+cudaError_t gpu_run_trajectories_krylov(const TrajectoryBatchArgs& args, double rtol, double atol,
+                                        int max_basis, int grid_size, int block_size,
+                                        std::size_t shared_bytes, cudaStream_t stream) {
+  if (args.count <= 0) return cudaSuccess;
+  krylov_trajectory_kernel<<<grid_size, block_size, shared_bytes, stream>>>(
+      args, KrylovPropagator(rtol, atol, max_basis));
+  return cudaPeekAtLastError();
+}
+
+}  // namespace qtraj::cuda
