@@ -50,6 +50,17 @@ void BM_MeanField_Fig3a(benchmark::State& state) {
 }
 BENCHMARK(BM_MeanField_Fig3a)->Unit(benchmark::kMillisecond);
 
+// Issue #11: N = (60,30,10) to t = 20 on a 161-point log grid (scripts/meanfield_closure_table.py's
+// run), closure z_right (arg 0, 12 unknowns) against fourth_order (arg 1, the generated hierarchy:
+// 100 unknowns, equations built symbolically on every solve, included in the time).
+void BM_MeanField_Closure_60_30_10(benchmark::State& state) {
+  qtraj::RunConfig c = paper_run({60, 30, 10}, 1e-3, 20.0, 161);
+  c.solver.closure = state.range(0) == 0 ? "z_right" : "fourth_order";
+  state.SetLabel(c.solver.closure);
+  run(state, c);
+}
+BENCHMARK(BM_MeanField_Closure_60_30_10)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
 // A longer chain, N_i = 10^(9 - i), M domains: M^2 + M variables, dense Jacobian.
 void BM_MeanField_Chain(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 
@@ -64,7 +65,9 @@ Closure parse_closure(const std::string& name) {
   if (name == "symmetric") return Closure::symmetric;
   if (name == "z_right") return Closure::z_right;
   if (name == "z_left") return Closure::z_left;
-  throw InputError("solver.closure", "\"" + name + "\"", "must be one of symmetric, z_right, z_left");
+  if (name == "fourth_order") return Closure::fourth_order;
+  throw InputError("solver.closure", "\"" + name + "\"",
+                   "must be one of symmetric, z_right, z_left, fourth_order");
 }
 
 std::string closure_name(Closure closure) {
@@ -73,6 +76,8 @@ std::string closure_name(Closure closure) {
       return "z_right";
     case Closure::z_left:
       return "z_left";
+    case Closure::fourth_order:
+      return "fourth_order";
     case Closure::symmetric:
     default:
       return "symmetric";
@@ -133,6 +138,8 @@ int CumulantEquations::offdiag_index(int i, int k) const {
 CumulantEquations::CumulantEquations(const Model& model, Closure closure)
     : n_(model.spins), initial_(model.initial), closure_(closure) {
   model.validate();
+  if (closure == Closure::fourth_order)
+    throw std::invalid_argument("CumulantEquations: fourth_order is MomentEquations' closure");
   const int m = num_domains();
   size_ = 2 * m + m * (m - 1);
   for (int i = 0; i < m; ++i)
@@ -358,13 +365,12 @@ void CumulantEquations::jacobian(const Eigen::VectorXd& y, Eigen::SparseMatrix<d
   }
 }
 
-double CumulantEquations::growth_rate(const Eigen::VectorXd& y) const {
-  const int m = num_domains();
+double superradiant_growth_rate(const std::vector<Channel>& channels, const std::vector<double>& z) {
+  const int m = static_cast<int>(z.size());
   Eigen::MatrixXd k = Eigen::MatrixXd::Zero(m, m);
-  for (const Channel& ch : channels_)
+  for (const Channel& ch : channels)
     for (int i : ch.domains) {
-      const double z = y[z_index(i)] * static_cast<double>(n_[i]);
-      const double zr = ch.raising ? -ch.rate * (z + 0.5) : ch.rate * (z - 0.5);
+      const double zr = ch.raising ? -ch.rate * (z[i] + 0.5) : ch.rate * (z[i] - 0.5);
       for (int l : ch.domains) k(i, l) += zr;  // (Z_r E_r)_{il}
     }
   if (m == 1) return std::max(0.0, 2 * k(0, 0));
@@ -372,6 +378,12 @@ double CumulantEquations::growth_rate(const Eigen::VectorXd& y) const {
   double top = 0;
   for (Eigen::Index i = 0; i < ev.size(); ++i) top = std::max(top, ev[i].real());
   return 2 * top;
+}
+
+double CumulantEquations::growth_rate(const Eigen::VectorXd& y) const {
+  std::vector<double> z(num_domains());
+  for (int i = 0; i < num_domains(); ++i) z[i] = y[z_index(i)] * static_cast<double>(n_[i]);
+  return superradiant_growth_rate(channels_, z);
 }
 
 Moments CumulantEquations::derivative(const Moments& m) const {

@@ -1,12 +1,16 @@
 // solve_meanfield: the second-order cumulant equations (cumulant_equations.cpp) integrated with
 // Rodas4 (rosenbrock.cpp) onto the run's output grid. docs/meanfield.md has the math.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <string>
 
 #include "qtraj/error.hpp"
+#include "qtraj/meanfield/auto_closure.hpp"
 #include "qtraj/meanfield/cumulant_equations.hpp"
+#include "qtraj/meanfield/moment_equations.hpp"
 #include "qtraj/meanfield/rosenbrock.hpp"
 #include "qtraj/solvers.hpp"
 
@@ -14,10 +18,59 @@ namespace qtraj {
 namespace {
 // Unknowns (M^2 + M) up to which a dense LU beats the sparse one (M <= 7); see bench_meanfield.
 constexpr int kDenseLimit = 56;
+// The fourth-order hierarchy's Jacobian is much denser (quartic terms couple most moments): dense
+// LU up to this many unknowns (three domains: 100 unknowns, dense 3x faster than sparse, bench).
+constexpr int kDenseLimitFourthOrder = 400;
+
+// The fourth-order closure (MomentEquations) through the same integrator and output layout.
+Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress);
+// One named closure (not "auto").
+Result solve_closure(const RunConfig& config, const ProgressFn& progress);
 }  // namespace
 
 Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
+  Result result;
+  if (config.solver.closure != "auto") {
+    result = solve_closure(config, progress);
+  } else {
+    // auto (include/qtraj/meanfield/auto_closure.hpp, docs/meanfield.md 3.4): fourth_order where
+    // trustworthy, z_right up front elsewhere or after a diverged fourth_order run.
+    RunConfig fallback = config;
+    fallback.solver.closure = "z_right";
+    std::string reason = meanfield::auto_skips_fourth_order(config.model);
+    if (reason.empty()) {
+      RunConfig fourth = config;
+      fourth.solver.closure = "fourth_order";
+      try {
+        result = solve_closure(fourth, progress);
+      } catch (const InputError&) {
+        throw;
+      } catch (const Error& e) {
+        if (std::string(e.what()).find("fourth_order closure diverged") == std::string::npos) throw;
+        reason = e.what();
+        std::cerr << "qtraj: solver.closure = auto: fourth_order diverged, rerunning with z_right ("
+                  << reason << ")\n";
+      }
+    }
+    if (!reason.empty()) {
+      result = solve_closure(fallback, progress);
+      result.attributes["meanfield_closure_auto"] = "z_right, because " + reason;
+    } else {
+      result.attributes["meanfield_closure_auto"] =
+          "fourth_order: at most " + std::to_string(meanfield::kAutoMaxDomains) + " domains, N_i <= " +
+          std::to_string(meanfield::kAutoMaxSpins) + ", nbar = 0, no coherent state, and it converged";
+    }
+  }
+  result.attributes["meanfield_closure_requested"] = config.solver.closure;
+  return result;
+}
+
+namespace {
+
+Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
   const Model& model = config.model;
+  if (meanfield::parse_closure(config.solver.closure) == meanfield::Closure::fourth_order)
+    return solve_fourth_order(config, progress);
   const meanfield::CumulantEquations eq(model, meanfield::parse_closure(config.solver.closure));
   const int m = eq.num_domains();
   const std::vector<double> times = config.time.times();
@@ -112,4 +165,99 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
   return result;
 }
 
+Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
+  const Model& model = config.model;
+  const meanfield::MomentEquations eq(model, 4);
+  const int m = eq.num_domains();
+  const std::vector<double> times = config.time.times();
+  const std::size_t n_t = times.size();
+  for (std::size_t i = 1; i < n_t; ++i)
+    if (!(times[i] > times[i - 1]))
+      throw InputError("time", "", "output times must be strictly increasing");
+
+  Result result;
+  result.solver = "meanfield";
+  result.time = times;
+  result.resize(n_t, static_cast<std::size_t>(m));
+  std::vector<double> jpjm(n_t * m, 0.0);
+  std::vector<int> c_ii(m);
+  for (int i = 0; i < m; ++i) c_ii[i] = eq.c_index(i, i);
+  const double log_span = n_t > 2 ? std::log(times.back() / times[1]) : 0.0;
+  std::size_t last_report = 0;
+  // A truncated hierarchy can leave the physical range (docs/meanfield.md 3.3: small domains,
+  // N >~ 1e4); then stop with a message rather than return a wrong curve.
+  const auto diverged = [&](const std::string& what) {
+    return Error("meanfield: the fourth_order closure diverged (" + what +
+                 "); it is meant for moderate N (docs/meanfield.md section 3.3): use "
+                 "solver.closure = \"z_right\"");
+  };
+  auto store = [&](std::size_t row, const Eigen::VectorXd& y) {
+    for (int i = 0; i < m; ++i) {
+      const double n = static_cast<double>(model.spins[i]);
+      if (!(std::abs(y[eq.z_index(i)]) <= 0.5 + 1e-6))
+        throw diverged("<J_" + std::to_string(i + 1) + "^z>/N_" + std::to_string(i + 1) + " = " +
+                       std::to_string(y[eq.z_index(i)]) + " at t = " + std::to_string(times[row]));
+      result.jz_over_n_mean(row, i) = y[eq.z_index(i)];
+      result.excitations_mean(row, i) = y[eq.z_index(i)] * n + n / 2;
+      jpjm[row * m + i] = y[c_ii[i]] * eq.scale(c_ii[i]);
+    }
+    if (progress && (row == n_t - 1 || row >= last_report + std::max<std::size_t>(1, n_t / 100))) {
+      last_report = row;
+      double fraction = static_cast<double>(row) / static_cast<double>(n_t - 1);
+      if (config.time.spacing == TimeGrid::Spacing::log && row >= 1 && log_span > 0)
+        fraction = std::log(times[row] / times[1]) / log_span;
+      progress(fraction, "meanfield t = " + std::to_string(times[row]));
+    }
+  };
+
+  const auto start = std::chrono::steady_clock::now();
+  const bool sparse = eq.size() > kDenseLimitFourthOrder;
+  const auto rhs = [&](const Eigen::VectorXd& y, Eigen::VectorXd& dy) { eq.rhs(y, dy); };
+  const meanfield::MaxStepFn cap = [&](const Eigen::VectorXd& y) {
+    const double rate = eq.growth_rate(y);
+    return rate > 0 ? 1.0 / rate : std::numeric_limits<double>::infinity();
+  };
+  const Eigen::VectorXd y0 = eq.initial_state();
+  meanfield::IntegratorStats stats;
+  try {
+    stats =
+      sparse ? meanfield::integrate_rodas4_sparse(
+                   rhs,
+                   [&](const Eigen::VectorXd& y, Eigen::SparseMatrix<double>& j) {
+                     eq.jacobian(y, j);
+                   },
+                   y0, times, config.solver.rtol, config.solver.atol, store, cap)
+             : meanfield::integrate_rodas4(
+                   rhs, [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); },
+                   y0, times, config.solver.rtol, config.solver.atol, store, cap);
+  } catch (const InputError&) {
+    throw;
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    if (what.find("fourth_order closure diverged") != std::string::npos) throw;
+    throw diverged(what);  // e.g. a step-size underflow where the moments blow up
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  Dataset d;
+  d.path = "/jplus_jminus/mean";
+  d.shape = {static_cast<std::uint64_t>(n_t), static_cast<std::uint64_t>(m)};
+  d.values = std::move(jpjm);
+  d.attributes["description"] =
+      "<J_i^+ J_i^-> from the fourth-order cumulant equations (rows: times, cols: domains)";
+  result.extra.push_back(std::move(d));
+  result.attributes["meanfield_closure"] =
+      "fourth_order: every normal-ordered moment of up to 4 collective spin operators is a "
+      "variable (" + std::to_string(eq.size()) +
+      " here), fifth joint cumulants vanish, U(1)-charged moments are zero";
+  result.attributes["meanfield_integrator"] =
+      std::string(sparse ? "rodas4 (sparse LU)" : "rodas4 (dense LU)");
+  result.attributes["meanfield_steps"] = static_cast<std::int64_t>(stats.steps);
+  result.attributes["meanfield_rejected_steps"] = static_cast<std::int64_t>(stats.rejected);
+  result.attributes["meanfield_seconds"] = seconds;
+  return result;
+}
+
+}  // namespace
 }  // namespace qtraj

@@ -304,9 +304,9 @@ SolverSettings parse_solver(const toml::table& root) {
     throw InputError("solver.first_trajectory", std::to_string(s.first_trajectory), "must be >= 0");
   s.batch_sectors = get_choice(*t, "batch_sectors", "solver.batch_sectors", s.batch_sectors,
                                {"auto", "on", "off"});
-  // meanfield only; the same names as qtraj::meanfield::parse_closure
+  // meanfield only; the names of qtraj::meanfield::parse_closure plus "auto"
   s.closure = get_choice(*t, "closure", "solver.closure", s.closure,
-                         {"symmetric", "z_right", "z_left"});
+                         {"auto", "symmetric", "z_right", "z_left", "fourth_order"});
   return s;
 }
 

@@ -75,9 +75,10 @@ std::string closure_attribute(const qtraj::Result& r) {
 }
 
 TEST(MeanFieldClosure, SelectableFromTheRunFile) {
+  // The default (auto) falls back to z_right at (20,4,2), where fourth_order diverges
+  // (auto_closure_test.cpp); the attribute names the closure that produced the numbers.
   const auto def = qtraj::solve(qtraj::parse_run_config(run_file("")));
-  EXPECT_EQ(closure_attribute(def).rfind(std::string(qtraj::meanfield::kDefaultClosure) + ":", 0), 0u)
-      << closure_attribute(def);
+  EXPECT_EQ(closure_attribute(def).rfind("z_right:", 0), 0u) << closure_attribute(def);
   std::vector<double> finals;
   for (const char* name : {"symmetric", "z_right", "z_left"}) {
     const auto c = qtraj::parse_run_config(run_file(std::string("closure = \"") + name + "\"\n"));
@@ -123,6 +124,7 @@ Error error_against(const qtraj::Result& mf, const qtraj::Result& exact) {
 }
 
 TEST(MeanFieldClosure, DefaultIsTheMostAccurateAgainstTheExactSolver) {
+  // The default (auto) runs z_right at these sizes (fourth_order diverges there).
   // scripts/meanfield_closure_table.py measured (t = 20, final max over domains / max over time):
   //   (20,4,2): symmetric 0.378/0.378, z_right 0.335/0.335, z_left 0.404/0.404
   //   (12,6,2): symmetric 0.369/0.369, z_right 0.335/0.335, z_left 0.389/0.389 (docs/meanfield.md).
@@ -155,36 +157,62 @@ TEST(MeanFieldClosure, DefaultIsTheMostAccurateAgainstTheExactSolver) {
 }
 
 TEST(MeanFieldClosure, SteadyStateErrorAtTheIssuesSizes) {
-  // Issue #11's sizes, final values only: the exact t = inf values from the steady solver
-  // (solver.kind = "steady", ~1 s at (60,30,10)), mean field at t = 20 (settled to 4 digits).
-  // scripts/meanfield_closure_table.py measured max_i |MF - exact| (docs/meanfield.md 3.1):
-  //   (30,15,5):  symmetric 0.310, z_right 0.201  (issue target 0.15: NOT met)
-  //   (60,30,10): symmetric 0.234, z_right 0.105  (issue target 0.10: NOT met)
-  // Required: the default at least as good as symmetric, and at the measured value + 0.005.
+  // Issue #11's sizes and targets, final values only: the exact t = inf values from the steady
+  // solver (solver.kind = "steady", ~1 s at (60,30,10)), mean field at t = 20 (settled to 4
+  // digits). Targets: every domain's final <J_i^z>/N_i within 0.15 of exact at (30,15,5) and
+  // within 0.10 at (60,30,10). fourth_order meets them (measured 0.007 and 0.009 by
+  // scripts/meanfield_closure_table.py, docs/meanfield.md 3.3), and so must the default (auto,
+  // which runs fourth_order there); the second-order closures do not (z_right 0.201 and 0.105,
+  // symmetric 0.310 and 0.234): for those only the ranking is required, z_right no worse than
+  // symmetric.
   struct Case {
     std::string n;
-    double bound;
+    double target;
   };
-  for (const Case& c : {Case{"30,15,5", 0.206}, Case{"60,30,10", 0.110}}) {
+  for (const Case& c : {Case{"30,15,5", 0.15}, Case{"60,30,10", 0.10}}) {
     qtraj::RunConfig config = qtraj::parse_run_config(run_file(""), {"system.domains=[" + c.n + "]"});
     config.solver.kind = "steady";
     const auto exact = qtraj::solve(config);
     ASSERT_EQ(exact.time.size(), 1u);
     config.solver.kind = "meanfield";
-    double err[2] = {0, 0};
-    int idx = 0;
-    for (const char* name : {qtraj::meanfield::kDefaultClosure, "symmetric"}) {
+    std::vector<double> err;
+    for (const char* name : {"fourth_order", qtraj::meanfield::kDefaultClosure, "z_right", "symmetric"}) {
       config.solver.closure = name;
       const auto mf = qtraj::solve(config);
+      double e = 0;
       for (std::size_t i = 0; i < 3; ++i)
-        err[idx] = std::max(err[idx], std::abs(mf.jz_over_n_mean(mf.time.size() - 1, i) -
-                                               exact.jz_over_n_mean(0, i)));
-      std::printf("N = (%s) %-9s final error %.3f\n", c.n.c_str(), name, err[idx]);
-      ++idx;
+        e = std::max(e, std::abs(mf.jz_over_n_mean(mf.time.size() - 1, i) - exact.jz_over_n_mean(0, i)));
+      std::printf("N = (%s) %-12s final error %.3f\n", c.n.c_str(), name, e);
+      err.push_back(e);
     }
-    EXPECT_LE(err[0], err[1] + 1e-12) << c.n;
-    EXPECT_LE(err[0], c.bound) << c.n;
+    EXPECT_LE(err[0], c.target) << "fourth_order at " << c.n;
+    EXPECT_LE(err[1], c.target) << "the default (auto) at " << c.n;
+    EXPECT_LE(err[2], err[3] + 1e-12) << c.n;
   }
+}
+
+TEST(MeanFieldClosure, FourthOrderStopsWhereItDiverges) {
+  // fourth_order is a moderate-N closure: at (20,4,2) its truncated hierarchy takes
+  // <J_1^z>/N_1 below -1/2 (docs/meanfield.md 3.3), and at the paper's Fig. 3b sizes
+  // (1e8, 1e5, 1e2) the moments (~N^4) cannot carry the cumulants in double precision. The
+  // run must stop with an Error naming the closure instead of returning unphysical curves.
+  for (const std::string n : {"20,4,2", "100000000,100000,100"}) {
+    qtraj::RunConfig config = qtraj::parse_run_config(
+        run_file("closure = \"fourth_order\"\n"), {"system.domains=[" + n + "]"});
+    EXPECT_EQ(config.solver.closure, "fourth_order");
+    try {
+      qtraj::solve(config);
+      ADD_FAILURE() << "fourth_order returned a result at " << n;
+    } catch (const qtraj::InputError& e) {
+      ADD_FAILURE() << "not an input error: " << e.what();
+    } catch (const qtraj::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("fourth_order closure diverged"), std::string::npos) << e.what();
+    }
+  }
+  // Where it converges, the run file selects it and the attribute names it.
+  const auto r = qtraj::solve(qtraj::parse_run_config(run_file("closure = \"fourth_order\"\n"),
+                                                      {"system.domains=[30,15,5]"}));
+  EXPECT_EQ(closure_attribute(r).rfind("fourth_order:", 0), 0u) << closure_attribute(r);
 }
 
 }  // namespace

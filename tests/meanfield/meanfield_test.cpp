@@ -566,7 +566,10 @@ struct Deviation {
   double final = 0;  // at the last time (steady state), max over domains
 };
 
-std::vector<Deviation> deviations_from_exact(const std::vector<std::vector<long long>>& sizes) {
+// `closure`: the convergence statements below are about the second-order closure z_right (the
+// default `auto` runs fourth_order at some of these sizes, docs/meanfield.md 3.4).
+std::vector<Deviation> deviations_from_exact(const std::vector<std::vector<long long>>& sizes,
+                                             const std::string& closure = "z_right") {
   std::vector<Deviation> out;
   for (const auto& n : sizes) {
     std::vector<std::string> init(n.size(), "ground");
@@ -575,6 +578,7 @@ std::vector<Deviation> deviations_from_exact(const std::vector<std::vector<long 
     c.solver.kind = "exact";
     const qtraj::Result exact = qtraj::solve_exact(c);
     c.solver.kind = "meanfield";
+    c.solver.closure = closure;
     const auto mf = qtraj::solve_meanfield(c);
     Deviation d;
     const std::size_t n_t = mf.time.size();
@@ -609,6 +613,11 @@ TEST(MeanFieldConvergence, TwoDomainsApproachExactSolver) {
     EXPECT_LT(dev[s].final, 0.75 * dev[s - 1].final) << s;
     EXPECT_LT(dev[s].mean, dev[s - 1].mean) << s;
   }
+  // The default (auto) runs fourth_order at (20,4), (40,8), (80,16) (it diverges at (10,2)):
+  // measured final 0.0040, 0.0012, 0.0033 -- not monotone (fourth_order's N-independent
+  // residual, docs/meanfield.md 3.4), but never worse than z_right's at the same size.
+  const auto def = deviations_from_exact({{20, 4}, {40, 8}, {80, 16}}, "auto");
+  for (std::size_t s = 0; s < def.size(); ++s) EXPECT_LE(def[s].final, dev[s + 1].final) << s;
 }
 
 TEST(MeanFieldConvergence, ThreeDomainsApproachExactSolver) {

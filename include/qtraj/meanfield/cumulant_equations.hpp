@@ -38,10 +38,14 @@ namespace meanfield {
 ///   (z_right with the domain order reversed).
 /// All three give the same C_ii equations at zero temperature and are exact at t = 0 for
 /// J^z-eigenstate initial states; they differ only in the cross correlations C_ik, i != k.
-enum class Closure { symmetric, z_right, z_left };
+/// - fourth_order: not this rule; every moment of up to four factors is a variable and fifth
+///   cumulants vanish (MomentEquations, moment_equations.hpp; docs/meanfield.md section 3.3).
+///   For moderate N only. CumulantEquations refuses it.
+enum class Closure { symmetric, z_right, z_left, fourth_order };
 /// The default of `solver.closure` (measured against the exact solver: docs/meanfield.md).
-inline constexpr const char* kDefaultClosure = "z_right";
-/// "symmetric" | "z_right" | "z_left"; anything else throws InputError naming solver.closure.
+/// "auto" is not a Closure: solve_meanfield picks fourth_order or z_right (auto_closure.hpp).
+inline constexpr const char* kDefaultClosure = "auto";
+/// "symmetric" | "z_right" | "z_left" | "fourth_order"; anything else throws InputError naming solver.closure.
 Closure parse_closure(const std::string& name);
 std::string closure_name(Closure closure);
 
@@ -65,6 +69,10 @@ struct DomainMoments {
 };
 DomainMoments initial_domain_moments(const InitialState& state, long long n_spins);
 
+/// The superradiant growth rate of the correlations at fixed z (unscaled <J_i^z>):
+/// max(0, 2 max Re eig K), K = sum_r Z_r E_r (see CumulantEquations::growth_rate).
+double superradiant_growth_rate(const std::vector<Channel>& channels, const std::vector<double>& z);
+
 /// The closed equations as a real ODE system y' = f(y) in scaled variables:
 ///   y = [ z_i / N_i (i = 0..M-1),  C_ii / N_i^2 (i),  Re, Im of C_ik / (N_i N_k) (i < k),
 ///         and, only if some initial <J_i^-> != 0 (coherent states), Re, Im of <J_i^-> / N_i ].
@@ -78,7 +86,7 @@ DomainMoments initial_domain_moments(const InitialState& state, long long n_spin
 /// so f and the exact Jacobian cost O(number of terms).
 class CumulantEquations {
  public:
-  explicit CumulantEquations(const Model& model, Closure closure = parse_closure(kDefaultClosure));
+  explicit CumulantEquations(const Model& model, Closure closure = Closure::z_right);
   Closure closure() const { return closure_; }
 
   int num_domains() const { return static_cast<int>(n_.size()); }

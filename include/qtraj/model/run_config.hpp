@@ -33,8 +33,9 @@ struct SolverSettings {
   std::int64_t first_trajectory = 0;  // shards: run trajectory indices first .. first + trajectories - 1
   // spectral trajectories on the CPU: sector-batched products (sector_batched.hpp), auto | on | off
   std::string batch_sectors = "auto";
-  // meanfield: third-moment closure, symmetric | z_right | z_left (docs/meanfield.md section 3)
-  std::string closure = "z_right";
+  // meanfield: closure, auto | symmetric | z_right | z_left | fourth_order (docs/meanfield.md
+  // section 3; auto: fourth_order where trustworthy, else z_right, section 3.4)
+  std::string closure = "auto";
 };
 
 struct OutputSettings {
