@@ -10,15 +10,12 @@
 // thread count, batch size or unit size.
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <exception>
-#include <mutex>
-#include <thread>
 
 #include "qtraj/trajectory/aggregator.hpp"
 #include "qtraj/trajectory/sector_batched.hpp"
 #include "qtraj/trajectory/system.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
+#include "backend/worker_pool.hpp"
 #include "trajectory/run.hpp"
 
 namespace qtraj::backend {
@@ -51,19 +48,16 @@ void run_trajectories_cpu_batched(TrajectoryRun& run, Tally& tally, const Progre
   const std::int64_t per_chunk = std::max<std::int64_t>(1, run.total / kNumChunks);
   const std::int64_t unit_chunks = std::max<std::int64_t>(1, batch_cap / per_chunk);
   const std::int64_t n_units = (n_chunks + unit_chunks - 1) / unit_chunks;
-  int threads = settings.threads > 0 ? settings.threads
-                                     : static_cast<int>(std::thread::hardware_concurrency());
-  threads = static_cast<int>(
-      std::max<std::int64_t>(1, std::min<std::int64_t>({threads, total, n_units})));
+  const int threads = WorkerPool::thread_count(settings.threads, total, n_units);
 
   const std::size_t n_values = static_cast<std::size_t>(n_t) * row;
   std::vector<std::unique_ptr<BatchWorker>> workers;
   for (int k = 0; k < threads; ++k) workers.push_back(std::make_unique<BatchWorker>(run.times));
-  std::atomic<std::int64_t> next_unit{0}, done{0};
-  std::atomic<bool> failed{false};
+  std::atomic<std::int64_t> next_unit{0};
+  WorkerPool pool;
+  std::atomic<std::int64_t>& done = pool.done;
+  std::atomic<bool>& failed = pool.failed;
   auto stopped = [&] { return run.stop && run.stop->load(std::memory_order_relaxed); };
-  std::exception_ptr error;
-  std::mutex error_mutex;
 
   // Trajectories [t0, t1) (local indices), then each one's output handed to `sink` in order.
   auto run_batch = [&](BatchWorker& w, std::int64_t t0, std::int64_t t1) {
@@ -92,91 +86,61 @@ void run_trajectories_cpu_batched(TrajectoryRun& run, Tally& tally, const Progre
     w.engine.run(w.batch);
   };
 
-  auto work = [&](BatchWorker& w) {
-    try {
-      w.choice.assign(m, 0);
-      for (;;) {
-        const std::int64_t u = next_unit++;
-        if (u >= n_units || failed) break;
-        const std::int64_t k0 = u * unit_chunks, k1 = std::min(n_chunks, k0 + unit_chunks);
-        // The unit's trajectories, chunk by chunk; batches may span chunk boundaries.
-        std::vector<std::int64_t> ts;
-        for (std::int64_t k = k0; k < k1; ++k)
-          for (std::int64_t t = run.chunk_begin(run.chunks[k]); t < run.chunk_begin(run.chunks[k] + 1); ++t)
-            ts.push_back(t);
-        std::size_t next = 0;  // next trajectory of ts to aggregate
-        std::int64_t k = k0;   // the unit's first chunk not yet handed to the tally
-        Aggregator chunk(n_values);
-        w.histogram.assign(run.num_reservoirs, {});
-        // Hands over every chunk all of whose trajectories (local indices < end) are in; empty
-        // chunks (fewer trajectories than chunks) go over without any.
-        auto finish_chunks = [&](std::int64_t end) {
-          while (k < k1 && run.chunk_begin(run.chunks[k] + 1) <= end) {
-            tally.chunk_done(run.chunks[k], std::move(chunk), w.histogram);
-            chunk = Aggregator(n_values);
-            w.histogram.assign(run.num_reservoirs, {});
-            ++k;
-          }
-        };
-        while (next < ts.size()) {
-          if (stopped()) return;  // unfinished chunks are dropped: they rerun on --resume
-          // A batch: consecutive trajectories of ts with contiguous indices (the chunks of a unit
-          // need not be adjacent in an MPI rank's or a resume's share).
-          std::size_t end = next + 1;
-          while (end < ts.size() && end - next < static_cast<std::size_t>(batch_cap) &&
-                 ts[end] == ts[end - 1] + 1)
-            ++end;
-          run_batch(w, ts[next], ts[end - 1] + 1);
-          for (std::size_t i = next; i < end; ++i) {
-            const BatchedTrajectory& tr = w.batch[i - next];
-            const std::int64_t t = ts[i];
-            finish_chunks(t);
-            chunk.add(tr.obs);
-            count_jumps(run, tr.channel_counts.data(), w.per_reservoir, w.histogram);
-            if (t < record) {
-              tally.rec_time[t] = tr.jump_time;
-              tally.rec_channel[t] = tr.jump_channel;
-            }
-            ++done;
-            finish_chunks(t + 1);
-          }
-          next = end;
+  auto work = [&](int thread_index) {
+    BatchWorker& w = *workers[thread_index];
+    w.choice.assign(m, 0);
+    for (;;) {
+      const std::int64_t u = next_unit++;
+      if (u >= n_units || failed) break;
+      const std::int64_t k0 = u * unit_chunks, k1 = std::min(n_chunks, k0 + unit_chunks);
+      // The unit's trajectories, chunk by chunk; batches may span chunk boundaries.
+      std::vector<std::int64_t> ts;
+      for (std::int64_t k = k0; k < k1; ++k)
+        for (std::int64_t t = run.chunk_begin(run.chunks[k]); t < run.chunk_begin(run.chunks[k] + 1); ++t)
+          ts.push_back(t);
+      std::size_t next = 0;  // next trajectory of ts to aggregate
+      std::int64_t k = k0;   // the unit's first chunk not yet handed to the tally
+      Aggregator chunk(n_values);
+      w.histogram.assign(run.num_reservoirs, {});
+      // Hands over every chunk all of whose trajectories (local indices < end) are in; empty
+      // chunks (fewer trajectories than chunks) go over without any.
+      auto finish_chunks = [&](std::int64_t end) {
+        while (k < k1 && run.chunk_begin(run.chunks[k] + 1) <= end) {
+          tally.chunk_done(run.chunks[k], std::move(chunk), w.histogram);
+          chunk = Aggregator(n_values);
+          w.histogram.assign(run.num_reservoirs, {});
+          ++k;
         }
-        finish_chunks(run.total);
+      };
+      while (next < ts.size()) {
+        if (stopped()) return;  // unfinished chunks are dropped: they rerun on --resume
+        // A batch: consecutive trajectories of ts with contiguous indices (the chunks of a unit
+        // need not be adjacent in an MPI rank's or a resume's share).
+        std::size_t end = next + 1;
+        while (end < ts.size() && end - next < static_cast<std::size_t>(batch_cap) &&
+               ts[end] == ts[end - 1] + 1)
+          ++end;
+        run_batch(w, ts[next], ts[end - 1] + 1);
+        for (std::size_t i = next; i < end; ++i) {
+          const BatchedTrajectory& tr = w.batch[i - next];
+          const std::int64_t t = ts[i];
+          finish_chunks(t);
+          chunk.add(tr.obs);
+          count_jumps(run, tr.channel_counts.data(), w.per_reservoir, w.histogram);
+          if (t < record) {
+            tally.rec_time[t] = tr.jump_time;
+            tally.rec_channel[t] = tr.jump_channel;
+          }
+          ++done;
+          finish_chunks(t + 1);
+        }
+        next = end;
       }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      failed = true;
+      finish_chunks(run.total);
     }
   };
 
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> pool;
-  for (int k = 0; k < threads; ++k) pool.emplace_back(work, std::ref(*workers[k]));
-  if (progress) try {
-    auto last = t0;
-    while (done.load() < total && !failed && !stopped()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last >= std::chrono::milliseconds(500)) {
-        last = now;
-        const double secs = std::chrono::duration<double>(now - t0).count();
-        const std::int64_t d = done.load();
-        progress(static_cast<double>(d) / total, format_status(d, total, secs));
-      }
-    }
-  } catch (...) {  // a throwing callback: stop the workers, join them, then report
-    failed = true;
-    for (auto& th : pool) th.join();
-    throw;
-  }
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
-  if (progress && !stopped()) {
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    progress(1.0, format_status(total, total, secs));
-  }
+  pool.run(threads, total, work, stopped, progress);
 }
 
 }  // namespace qtraj::backend

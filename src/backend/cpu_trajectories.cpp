@@ -8,15 +8,11 @@
 // The threads take the chunks of run.chunks (all of them, or an MPI rank's or a resume's share).
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cmath>
-#include <exception>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <sstream>
 #include <limits>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -27,6 +23,7 @@
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/system.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
+#include "backend/worker_pool.hpp"
 #include "trajectory/run.hpp"
 
 namespace qtraj::backend {
@@ -54,17 +51,15 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
   const std::int64_t total = run.chunk_trajectories(), record = run.record;
   const auto n_chunks = static_cast<std::int64_t>(run.chunks.size());
   const int m = run.m, n_t = run.n_t, row = run.row;
-  int threads = settings.threads > 0 ? settings.threads
-                                     : static_cast<int>(std::thread::hardware_concurrency());
-  threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>({threads, total, n_chunks})));
+  const int threads = WorkerPool::thread_count(settings.threads, total, n_chunks);
 
   const std::size_t n_values = static_cast<std::size_t>(n_t) * row;
   std::vector<Worker> workers(threads);
-  std::atomic<std::int64_t> next_chunk{0}, done{0};
-  std::atomic<bool> failed{false};
+  std::atomic<std::int64_t> next_chunk{0};
+  WorkerPool pool;
+  std::atomic<std::int64_t>& done = pool.done;
+  std::atomic<bool>& failed = pool.failed;
   auto stopped = [&] { return run.stop && run.stop->load(std::memory_order_relaxed); };
-  std::exception_ptr error;
-  std::mutex error_mutex;
 
   auto run_one = [&](Worker& w, std::int64_t t) -> int {
     PhiloxStream rng(settings.seed, static_cast<std::uint64_t>(run.first + t));
@@ -109,76 +104,46 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     return run_trajectory(team, sys, prop, rng, start, ws, out);
   };
 
-  auto work = [&](Worker& w) {
-    try {
-      w.obs.assign(static_cast<std::size_t>(n_t) * row, 0.0);
-      w.jump_time.assign(record > 0 ? 64 : 0, 0.0);
-      w.jump_channel.assign(w.jump_time.size(), 0);
-      w.channel_counts.assign(run.channels.size(), 0);
-      w.choice.assign(m, 0);
-      for (;;) {
-        const std::int64_t k = next_chunk++;
-        if (k >= n_chunks || failed) break;
-        const std::int64_t c = run.chunks[k];
-        Aggregator chunk(n_values);
-        w.histogram.assign(run.num_reservoirs, {});
-        for (std::int64_t t = run.chunk_begin(c); t < run.chunk_begin(c + 1); ++t) {
-          if (stopped()) return;  // the unfinished chunk is dropped: it reruns on --resume
-          int jumps = run_one(w, t);
-          if (jumps == kTrajectoryIncomplete)
-            throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
-                        " did not reach time.end (the " + run.propagator +
-                        " propagator's step limit); use solver.propagator = \"spectral\" or a "
-                        "shorter time.end");
-          if (t < record && jumps > static_cast<int>(w.jump_time.size())) {
-            // Grow and rerun: the trajectory is a pure function of (seed, t).
-            w.jump_time.resize(jumps);
-            w.jump_channel.resize(jumps);
-            jumps = run_one(w, t);
-          }
-          chunk.add(w.obs.data());
-          count_jumps(run, w.channel_counts.data(), w.per_reservoir, w.histogram);
-          if (t < record) {
-            tally.rec_time[t].assign(w.jump_time.begin(), w.jump_time.begin() + jumps);
-            tally.rec_channel[t].assign(w.jump_channel.begin(), w.jump_channel.begin() + jumps);
-          }
-          ++done;
+  auto work = [&](int thread_index) {
+    Worker& w = workers[thread_index];
+    w.obs.assign(static_cast<std::size_t>(n_t) * row, 0.0);
+    w.jump_time.assign(record > 0 ? 64 : 0, 0.0);
+    w.jump_channel.assign(w.jump_time.size(), 0);
+    w.channel_counts.assign(run.channels.size(), 0);
+    w.choice.assign(m, 0);
+    for (;;) {
+      const std::int64_t k = next_chunk++;
+      if (k >= n_chunks || failed) break;
+      const std::int64_t c = run.chunks[k];
+      Aggregator chunk(n_values);
+      w.histogram.assign(run.num_reservoirs, {});
+      for (std::int64_t t = run.chunk_begin(c); t < run.chunk_begin(c + 1); ++t) {
+        if (stopped()) return;  // the unfinished chunk is dropped: it reruns on --resume
+        int jumps = run_one(w, t);
+        if (jumps == kTrajectoryIncomplete)
+          throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
+                      " did not reach time.end (the " + run.propagator +
+                      " propagator's step limit); use solver.propagator = \"spectral\" or a "
+                      "shorter time.end");
+        if (t < record && jumps > static_cast<int>(w.jump_time.size())) {
+          // Grow and rerun: the trajectory is a pure function of (seed, t).
+          w.jump_time.resize(jumps);
+          w.jump_channel.resize(jumps);
+          jumps = run_one(w, t);
         }
-        tally.chunk_done(c, std::move(chunk), w.histogram);
+        chunk.add(w.obs.data());
+        count_jumps(run, w.channel_counts.data(), w.per_reservoir, w.histogram);
+        if (t < record) {
+          tally.rec_time[t].assign(w.jump_time.begin(), w.jump_time.begin() + jumps);
+          tally.rec_channel[t].assign(w.jump_channel.begin(), w.jump_channel.begin() + jumps);
+        }
+        ++done;
       }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      failed = true;
+      tally.chunk_done(c, std::move(chunk), w.histogram);
     }
   };
 
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> pool;
-  for (int k = 0; k < threads; ++k) pool.emplace_back(work, std::ref(workers[k]));
-  if (progress) try {
-    auto last = t0;
-    while (done.load() < total && !failed && !stopped()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last >= std::chrono::milliseconds(500)) {
-        last = now;
-        const double secs = std::chrono::duration<double>(now - t0).count();
-        const std::int64_t d = done.load();
-        progress(static_cast<double>(d) / total, format_status(d, total, secs));
-      }
-    }
-  } catch (...) {  // a throwing callback: stop the workers, join them, then report
-    failed = true;
-    for (auto& th : pool) th.join();
-    throw;
-  }
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
-  if (progress && !stopped()) {
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    progress(1.0, format_status(total, total, secs));
-  }
+  pool.run(threads, total, work, stopped, progress);
 }
 
 }  // namespace qtraj::backend
