@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include "block_team.cuh"
+#include "block_trajectories.cuh"
 #include "krylov_kernel.cuh"
 #include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
@@ -14,7 +15,6 @@
 namespace qtraj::cuda {
 
 using trajectory::KrylovPropagator;
-using trajectory::TrajectoryWorkspace;
 
 namespace {
 
@@ -28,17 +28,7 @@ constexpr int kKrylovMinBlocks = 2;
 
 __global__ void __launch_bounds__(kKrylovBlockLimit, kKrylovMinBlocks)
     krylov_trajectory_kernel(const TrajectoryBatchArgs args, const KrylovPropagator prototype) {
-  extern __shared__ double shared_workspace[];
-  __shared__ BlockTeam::TempStorage team_storage;
-  BlockTeam team(team_storage);
-  double* base = args.d_scratch != nullptr ? args.d_scratch + blockIdx.x * args.scratch_stride
-                                           : shared_workspace;
-  // The host sizes scratch_stride / shared_bytes with the same workspace_doubles<KrylovPropagator>.
-  const TrajectoryWorkspace ws =
-      trajectory::carve_workspace<KrylovPropagator>(base, args.max_dim, args.num_channels);
-  const std::int64_t end = args.first + args.count;
-  for (std::int64_t t = args.first + blockIdx.x; t < end; t += gridDim.x)
-    run_batch_trajectory(team, args, prototype, ws, t);
+  run_block_trajectories(args, prototype);
 }
 
 const void* kernel() { return reinterpret_cast<const void*>(&krylov_trajectory_kernel); }

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include "block_team.cuh"
+#include "block_trajectories.cuh"
 #include "trajectory_kernel.cuh"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
@@ -16,29 +17,8 @@ namespace qtraj::cuda {
 
 using trajectory::AdaptivePropagator;
 using trajectory::SpectralPropagator;
-using trajectory::TrajectoryWorkspace;
 
 namespace {
-
-// One block runs trajectories first + blockIdx.x, + gridDim.x, ... (the body of every kernel).
-template <class Propagator>
-__device__ __forceinline__ void run_block_trajectories(const TrajectoryBatchArgs& args,
-                                                       const Propagator& prototype) {
-  extern __shared__ double shared_workspace[];
-  __shared__ BlockTeam::TempStorage team_storage;
-  BlockTeam team(team_storage);
-
-  double* base = args.d_scratch != nullptr ? args.d_scratch + blockIdx.x * args.scratch_stride
-                                           : shared_workspace;
-  // Sized per propagator (spectral 8 d + C doubles, adaptive 26 d + C): the host's scratch_stride
-  // and shared_bytes use the same workspace_doubles<Propagator>.
-  const TrajectoryWorkspace ws =
-      trajectory::carve_workspace<Propagator>(base, args.max_dim, args.num_channels);
-  const std::int64_t end = args.first + args.count;
-  // Every thread walks the same t sequence, so all block-level syncs inside match up.
-  for (std::int64_t t = args.first + blockIdx.x; t < end; t += gridDim.x)
-    run_batch_trajectory(team, args, prototype, ws, t);
-}
 
 template <class Propagator>
 __global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Propagator prototype) {
