@@ -67,55 +67,51 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
 
 namespace {
 
-Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
-  const Model& model = config.model;
-  if (meanfield::parse_closure(config.solver.closure) == meanfield::Closure::fourth_order)
-    return solve_fourth_order(config, progress);
-  const meanfield::CumulantEquations eq(model, meanfield::parse_closure(config.solver.closure));
-  const int m = eq.num_domains();
-  const std::vector<double> times = config.time.times();
-  const std::size_t n_t = times.size();
-  for (std::size_t i = 1; i < n_t; ++i)
+// Output times, checked: strictly increasing.
+std::vector<double> output_times(const RunConfig& config) {
+  std::vector<double> times = config.time.times();
+  for (std::size_t i = 1; i < times.size(); ++i)
     if (!(times[i] > times[i - 1]))
       throw InputError("time", "", "output times must be strictly increasing");
+  return times;
+}
 
-  Result result;
-  result.solver = "meanfield";
-  result.time = times;
-  result.resize(n_t, static_cast<std::size_t>(m));
-  std::vector<double> jpjm(n_t * m, 0.0);
-  std::vector<double> jminus(eq.tracks_jminus() ? n_t * m * 2 : 0, 0.0);
+// Progress in log time (the grid is usually log-spaced); about 100 reports at most.
+class RowProgress {
+ public:
+  RowProgress(const RunConfig& config, const std::vector<double>& times, const ProgressFn& progress)
+      : log_grid_(config.time.spacing == TimeGrid::Spacing::log),
+        times_(times),
+        progress_(progress),
+        log_span_(times.size() > 2 ? std::log(times.back() / times[1]) : 0.0) {}
+  void operator()(std::size_t row) {
+    const std::size_t n_t = times_.size();
+    if (!progress_ || !(row == n_t - 1 || row >= last_ + std::max<std::size_t>(1, n_t / 100)))
+      return;
+    last_ = row;
+    double fraction = static_cast<double>(row) / static_cast<double>(n_t - 1);
+    if (log_grid_ && row >= 1 && log_span_ > 0) fraction = std::log(times_[row] / times_[1]) / log_span_;
+    progress_(fraction, "meanfield t = " + std::to_string(times_[row]));
+  }
 
-  const double log_span = n_t > 2 ? std::log(times.back() / times[1]) : 0.0;
-  std::size_t last_report = 0;
-  auto store = [&](std::size_t row, const Eigen::VectorXd& y) {
-    const meanfield::Moments mom = eq.unpack(y);
-    for (int i = 0; i < m; ++i) {
-      const double n = static_cast<double>(model.spins[i]);
-      result.jz_over_n_mean(row, i) = y[eq.z_index(i)];
-      result.excitations_mean(row, i) = mom.z[i] + n / 2;
-      jpjm[row * m + i] = mom.C(i, i).real();
-      if (eq.tracks_jminus()) {
-        jminus[(row * m + i) * 2] = mom.jminus[i].real();
-        jminus[(row * m + i) * 2 + 1] = mom.jminus[i].imag();
-      }
-    }
-    // Progress in log time (the grid is usually log-spaced); about 100 reports at most.
-    if (progress && (row == n_t - 1 || row >= last_report + std::max<std::size_t>(1, n_t / 100))) {
-      last_report = row;
-      double fraction = static_cast<double>(row) / static_cast<double>(n_t - 1);
-      if (config.time.spacing == TimeGrid::Spacing::log && row >= 1 && log_span > 0)
-        fraction = std::log(times[row] / times[1]) / log_span;
-      progress(fraction, "meanfield t = " + std::to_string(times[row]));
-    }
-  };
+ private:
+  bool log_grid_;
+  const std::vector<double>& times_;
+  const ProgressFn& progress_;
+  double log_span_;
+  std::size_t last_ = 0;
+};
 
+// Rodas4 over the output grid for either equation set (CumulantEquations, MomentEquations: rhs,
+// jacobian, growth_rate), the step capped so that h * (growth rate of C at fixed z) <= 1 (the
+// superradiant instability is resolved); dense LU, or sparse LU (fixed pattern) when `sparse`.
+// Records the integrator's attributes in `result`.
+template <class Equations, class Store>
+void integrate_moments(const Equations& eq, bool sparse, const Eigen::VectorXd& y0,
+                       const std::vector<double>& times, const RunConfig& config, Store&& store,
+                       Result& result) {
   const auto start = std::chrono::steady_clock::now();
-  // Dense LU for few domains; sparse LU (fixed pattern, one symbolic analysis) beyond.
-  const bool sparse = eq.size() > kDenseLimit;
   const auto rhs = [&](const Eigen::VectorXd& y, Eigen::VectorXd& dy) { eq.rhs(y, dy); };
-  const Eigen::VectorXd y0 = eq.pack(eq.initial_moments());
-  // Resolve the superradiant instability: h * (growth rate of C at fixed z) <= 1.
   const meanfield::MaxStepFn cap = [&](const Eigen::VectorXd& y) {
     const double rate = eq.growth_rate(y);
     return rate > 0 ? 1.0 / rate : std::numeric_limits<double>::infinity();
@@ -130,8 +126,52 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
              : meanfield::integrate_rodas4(
                    rhs, [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); },
                    y0, times, config.solver.rtol, config.solver.atol, store, cap);
-  const double seconds =
+  result.attributes["meanfield_integrator"] =
+      std::string(sparse ? "rodas4 (sparse LU)" : "rodas4 (dense LU)");
+  result.attributes["meanfield_steps"] = static_cast<std::int64_t>(stats.steps);
+  result.attributes["meanfield_rejected_steps"] = static_cast<std::int64_t>(stats.rejected);
+  result.attributes["meanfield_seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The result's common part: solver, time grid, zeroed tables.
+Result empty_result(const std::vector<double>& times, int m) {
+  Result result;
+  result.solver = "meanfield";
+  result.time = times;
+  result.resize(times.size(), static_cast<std::size_t>(m));
+  return result;
+}
+
+Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
+  const Model& model = config.model;
+  if (meanfield::parse_closure(config.solver.closure) == meanfield::Closure::fourth_order)
+    return solve_fourth_order(config, progress);
+  const meanfield::CumulantEquations eq(model, meanfield::parse_closure(config.solver.closure));
+  const int m = eq.num_domains();
+  const std::vector<double> times = output_times(config);
+  const std::size_t n_t = times.size();
+  Result result = empty_result(times, m);
+  std::vector<double> jpjm(n_t * m, 0.0);
+  std::vector<double> jminus(eq.tracks_jminus() ? n_t * m * 2 : 0, 0.0);
+  RowProgress report(config, times, progress);
+  auto store = [&](std::size_t row, const Eigen::VectorXd& y) {
+    const meanfield::Moments mom = eq.unpack(y);
+    for (int i = 0; i < m; ++i) {
+      const double n = static_cast<double>(model.spins[i]);
+      result.jz_over_n_mean(row, i) = y[eq.z_index(i)];
+      result.excitations_mean(row, i) = mom.z[i] + n / 2;
+      jpjm[row * m + i] = mom.C(i, i).real();
+      if (eq.tracks_jminus()) {
+        jminus[(row * m + i) * 2] = mom.jminus[i].real();
+        jminus[(row * m + i) * 2 + 1] = mom.jminus[i].imag();
+      }
+    }
+    report(row);
+  };
+  // Dense LU for few domains; sparse LU (fixed pattern, one symbolic analysis) beyond.
+  integrate_moments(eq, eq.size() > kDenseLimit, eq.pack(eq.initial_moments()), times, config,
+                    store, result);
 
   Dataset d;
   d.path = "/jplus_jminus/mean";
@@ -157,11 +197,6 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
   result.attributes["meanfield_closure"] =
       meanfield::closure_name(eq.closure()) + ": second-order cumulant, " + rule +
       " and factorised, <J^+-> = 0 in third moments, cross-domain <J^z J^z> = <J^z><J^z>";
-  result.attributes["meanfield_integrator"] =
-      std::string(sparse ? "rodas4 (sparse LU)" : "rodas4 (dense LU)");
-  result.attributes["meanfield_steps"] = static_cast<std::int64_t>(stats.steps);
-  result.attributes["meanfield_rejected_steps"] = static_cast<std::int64_t>(stats.rejected);
-  result.attributes["meanfield_seconds"] = seconds;
   return result;
 }
 
@@ -169,21 +204,13 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
   const Model& model = config.model;
   const meanfield::MomentEquations eq(model, 4);
   const int m = eq.num_domains();
-  const std::vector<double> times = config.time.times();
+  const std::vector<double> times = output_times(config);
   const std::size_t n_t = times.size();
-  for (std::size_t i = 1; i < n_t; ++i)
-    if (!(times[i] > times[i - 1]))
-      throw InputError("time", "", "output times must be strictly increasing");
-
-  Result result;
-  result.solver = "meanfield";
-  result.time = times;
-  result.resize(n_t, static_cast<std::size_t>(m));
+  Result result = empty_result(times, m);
   std::vector<double> jpjm(n_t * m, 0.0);
   std::vector<int> c_ii(m);
   for (int i = 0; i < m; ++i) c_ii[i] = eq.c_index(i, i);
-  const double log_span = n_t > 2 ? std::log(times.back() / times[1]) : 0.0;
-  std::size_t last_report = 0;
+  RowProgress report(config, times, progress);
   // A truncated hierarchy can leave the physical range (docs/meanfield.md 3.3: small domains,
   // N >~ 1e4); then stop with a message rather than return a wrong curve.
   const auto diverged = [&](const std::string& what) {
@@ -201,35 +228,11 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
       result.excitations_mean(row, i) = y[eq.z_index(i)] * n + n / 2;
       jpjm[row * m + i] = y[c_ii[i]] * eq.scale(c_ii[i]);
     }
-    if (progress && (row == n_t - 1 || row >= last_report + std::max<std::size_t>(1, n_t / 100))) {
-      last_report = row;
-      double fraction = static_cast<double>(row) / static_cast<double>(n_t - 1);
-      if (config.time.spacing == TimeGrid::Spacing::log && row >= 1 && log_span > 0)
-        fraction = std::log(times[row] / times[1]) / log_span;
-      progress(fraction, "meanfield t = " + std::to_string(times[row]));
-    }
+    report(row);
   };
-
-  const auto start = std::chrono::steady_clock::now();
-  const bool sparse = eq.size() > kDenseLimitFourthOrder;
-  const auto rhs = [&](const Eigen::VectorXd& y, Eigen::VectorXd& dy) { eq.rhs(y, dy); };
-  const meanfield::MaxStepFn cap = [&](const Eigen::VectorXd& y) {
-    const double rate = eq.growth_rate(y);
-    return rate > 0 ? 1.0 / rate : std::numeric_limits<double>::infinity();
-  };
-  const Eigen::VectorXd y0 = eq.initial_state();
-  meanfield::IntegratorStats stats;
   try {
-    stats =
-      sparse ? meanfield::integrate_rodas4_sparse(
-                   rhs,
-                   [&](const Eigen::VectorXd& y, Eigen::SparseMatrix<double>& j) {
-                     eq.jacobian(y, j);
-                   },
-                   y0, times, config.solver.rtol, config.solver.atol, store, cap)
-             : meanfield::integrate_rodas4(
-                   rhs, [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); },
-                   y0, times, config.solver.rtol, config.solver.atol, store, cap);
+    integrate_moments(eq, eq.size() > kDenseLimitFourthOrder, eq.initial_state(), times, config,
+                      store, result);
   } catch (const InputError&) {
     throw;
   } catch (const Error& e) {
@@ -237,8 +240,6 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
     if (what.find("fourth_order closure diverged") != std::string::npos) throw;
     throw diverged(what);  // e.g. a step-size underflow where the moments blow up
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   Dataset d;
   d.path = "/jplus_jminus/mean";
@@ -251,11 +252,6 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
       "fourth_order: every normal-ordered moment of up to 4 collective spin operators is a "
       "variable (" + std::to_string(eq.size()) +
       " here), fifth joint cumulants vanish, U(1)-charged moments are zero";
-  result.attributes["meanfield_integrator"] =
-      std::string(sparse ? "rodas4 (sparse LU)" : "rodas4 (dense LU)");
-  result.attributes["meanfield_steps"] = static_cast<std::int64_t>(stats.steps);
-  result.attributes["meanfield_rejected_steps"] = static_cast<std::int64_t>(stats.rejected);
-  result.attributes["meanfield_seconds"] = seconds;
   return result;
 }
 
