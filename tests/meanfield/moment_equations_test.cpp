@@ -6,7 +6,6 @@
 
 #include <cmath>
 #include <complex>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,67 +30,21 @@ Exact exact_monomials(const Model& model, const std::vector<Monomial>& monos) {
   Exact out;
   out.value.assign(monos.size(), 0.0);
   out.derivative.assign(monos.size(), 0.0);
-  std::vector<std::vector<qtraj::DomainComponent>> comps(m);
-  for (int i = 0; i < m; ++i) comps[i] = qtraj::initial_components(model.initial[i], model.spins[i]);
-  const auto channels = qtraj::collapse_channels(model);
-  std::vector<int> pick(m, 0);
-  std::function<void(int)> recurse = [&](int d) {
-    if (d < m) {
-      for (std::size_t c = 0; c < comps[d].size(); ++c) {
-        pick[d] = static_cast<int>(c);
-        recurse(d + 1);
-      }
-      return;
-    }
-    double weight = 1.0;
-    std::vector<CMat> jm_single(m), jz_single(m);
-    Eigen::VectorXcd psi = Eigen::VectorXcd::Ones(1);
-    for (int i = 0; i < m; ++i) {
-      const auto& comp = comps[i][pick[i]];
-      weight *= comp.weight;
-      const int dim = comp.two_j + 1;
-      jm_single[i] = CMat::Zero(dim, dim);
-      jz_single[i] = CMat::Zero(dim, dim);
-      for (int k = 0; k < dim; ++k) {
-        jz_single[i](k, k) = k - comp.two_j / 2.0;
-        if (k > 0) jm_single[i](k - 1, k) = std::sqrt(double(k) * (comp.two_j - k + 1));
-      }
-      Eigen::VectorXcd a(dim);
-      for (int k = 0; k < dim; ++k) a[k] = comp.amplitudes[k];
-      psi = kron(CMat(psi), CMat(a)).col(0);
-    }
-    const Eigen::Index dim = psi.size();
-    std::vector<CMat> jm(m), jz(m);
-    for (int i = 0; i < m; ++i) {
-      CMat left = CMat::Identity(1, 1), right = CMat::Identity(1, 1);
-      for (int l = 0; l < i; ++l) left = kron(left, CMat::Identity(jm_single[l].rows(), jm_single[l].rows()));
-      for (int l = i + 1; l < m; ++l)
-        right = kron(right, CMat::Identity(jm_single[l].rows(), jm_single[l].rows()));
-      jm[i] = kron(kron(left, jm_single[i]), right);
-      jz[i] = kron(kron(left, jz_single[i]), right);
-    }
-    const CMat rho = psi * psi.adjoint();
-    CMat lrho = CMat::Zero(dim, dim);
-    for (const auto& ch : channels) {
-      CMat l = CMat::Zero(dim, dim);
-      for (int i : ch.domains) l += ch.raising ? CMat(jm[i].adjoint()) : jm[i];
-      const CMat ld = l.adjoint();
-      lrho += ch.rate * (l * rho * ld - 0.5 * (ld * l * rho + rho * ld * l));
-    }
+  for_each_product_component(model, [&](const ProductComponent& pc) {
+    const Eigen::Index dim = pc.rho.rows();
     for (std::size_t n = 0; n < monos.size(); ++n) {
       CMat op = CMat::Identity(dim, dim);
       for (int i = 0; i < m; ++i) {
         const auto& w = monos[n][i];
-        const CMat jp = jm[i].adjoint();
+        const CMat jp = pc.jm[i].adjoint();
         for (int t = 0; t < w.a; ++t) op = op * jp;
-        for (int t = 0; t < w.b; ++t) op = op * jz[i];
-        for (int t = 0; t < w.c; ++t) op = op * jm[i];
+        for (int t = 0; t < w.b; ++t) op = op * pc.jz[i];
+        for (int t = 0; t < w.c; ++t) op = op * pc.jm[i];
       }
-      out.value[n] += weight * (op * rho).trace();
-      out.derivative[n] += weight * (op * lrho).trace();
+      out.value[n] += pc.weight * (op * pc.rho).trace();
+      out.derivative[n] += pc.weight * (op * pc.lrho).trace();
     }
-  };
-  recurse(0);
+  });
   return out;
 }
 

@@ -46,18 +46,18 @@ inline CMat kron(const CMat& a, const CMat& b) {
   return r;
 }
 
-struct ExactMoments {
-  Moments value, derivative;
+/// Dense full-space operators and states of one pure product component of the initial state.
+struct ProductComponent {
+  double weight = 1.0;          // prod_i w_i of the components picked
+  std::vector<CMat> jm, jz;     // J_i^-, J_i^z on the tensor product of fixed-j Dicke spaces
+  CMat rho, lrho;               // psi psi^+ and L[rho] = sum_c rate (L rho L^+ - {L^+ L, rho}/2)
 };
 
-inline ExactMoments exact_moments(const Model& model) {
+/// Calls f(ProductComponent) for every combination of initial_components() (one per domain):
+/// by linearity, an expectation value or its derivative is the weighted sum over the calls.
+inline void for_each_product_component(const Model& model,
+                                       const std::function<void(const ProductComponent&)>& f) {
   const int m = model.num_domains();
-  ExactMoments out;
-  for (Moments* x : {&out.value, &out.derivative}) {
-    x->z.assign(m, 0.0);
-    x->c.assign(m * m, 0.0);
-    x->jminus.assign(m, 0.0);
-  }
   std::vector<std::vector<qtraj::DomainComponent>> comps(m);
   for (int i = 0; i < m; ++i)
     comps[i] = qtraj::initial_components(model.initial[i], model.spins[i]);
@@ -73,12 +73,12 @@ inline ExactMoments exact_moments(const Model& model) {
       return;
     }
     // One pure product state psi = (x)_i amplitudes of component pick[i], weight prod w_i.
-    double weight = 1.0;
+    ProductComponent pc;
     std::vector<CMat> jm_single(m), jz_single(m);
     Eigen::VectorXcd psi = Eigen::VectorXcd::Ones(1);
     for (int i = 0; i < m; ++i) {
       const auto& comp = comps[i][pick[i]];
-      weight *= comp.weight;
+      pc.weight *= comp.weight;
       const int dim = comp.two_j + 1;
       jm_single[i] = CMat::Zero(dim, dim);
       jz_single[i] = CMat::Zero(dim, dim);
@@ -88,41 +88,59 @@ inline ExactMoments exact_moments(const Model& model) {
       }
       Eigen::VectorXcd a(dim);
       for (int k = 0; k < dim; ++k) a[k] = comp.amplitudes[k];
-      CMat p = kron(CMat(psi), CMat(a));
-      psi = p.col(0);
+      psi = kron(CMat(psi), CMat(a)).col(0);
     }
     const Eigen::Index dim = psi.size();
-    std::vector<CMat> jm(m), jz(m);
+    pc.jm.resize(m);
+    pc.jz.resize(m);
     for (int i = 0; i < m; ++i) {
       CMat left = CMat::Identity(1, 1), right = CMat::Identity(1, 1);
       for (int l = 0; l < i; ++l)
         left = kron(left, CMat::Identity(jm_single[l].rows(), jm_single[l].rows()));
       for (int l = i + 1; l < m; ++l)
         right = kron(right, CMat::Identity(jm_single[l].rows(), jm_single[l].rows()));
-      jm[i] = kron(kron(left, jm_single[i]), right);
-      jz[i] = kron(kron(left, jz_single[i]), right);
+      pc.jm[i] = kron(kron(left, jm_single[i]), right);
+      pc.jz[i] = kron(kron(left, jz_single[i]), right);
     }
-    const CMat rho = psi * psi.adjoint();
-    CMat lrho = CMat::Zero(dim, dim);  // L[rho] = sum_c rate (L rho L^+ - {L^+ L, rho}/2)
+    pc.rho = psi * psi.adjoint();
+    pc.lrho = CMat::Zero(dim, dim);
     for (const auto& ch : channels) {
       CMat l = CMat::Zero(dim, dim);
-      for (int i : ch.domains) l += ch.raising ? CMat(jm[i].adjoint()) : jm[i];
+      for (int i : ch.domains) l += ch.raising ? CMat(pc.jm[i].adjoint()) : pc.jm[i];
       const CMat ld = l.adjoint();
-      lrho += ch.rate * (l * rho * ld - 0.5 * (ld * l * rho + rho * ld * l));
+      pc.lrho += ch.rate * (l * pc.rho * ld - 0.5 * (ld * l * pc.rho + pc.rho * ld * l));
     }
-    for (int i = 0; i < m; ++i) {
-      out.value.z[i] += weight * (jz[i] * rho).trace().real();
-      out.derivative.z[i] += weight * (jz[i] * lrho).trace().real();
-      out.value.jminus[i] += weight * (jm[i] * rho).trace();
-      out.derivative.jminus[i] += weight * (jm[i] * lrho).trace();
-      for (int k = 0; k < m; ++k) {
-        const CMat a = jm[i].adjoint() * jm[k];  // J_i^+ J_k^-
-        out.value.C(i, k) += weight * (a * rho).trace();
-        out.derivative.C(i, k) += weight * (a * lrho).trace();
-      }
-    }
+    f(pc);
   };
   recurse(0);
+}
+
+struct ExactMoments {
+  Moments value, derivative;
+};
+
+inline ExactMoments exact_moments(const Model& model) {
+  const int m = model.num_domains();
+  ExactMoments out;
+  for (Moments* x : {&out.value, &out.derivative}) {
+    x->z.assign(m, 0.0);
+    x->c.assign(m * m, 0.0);
+    x->jminus.assign(m, 0.0);
+  }
+  for_each_product_component(model, [&](const ProductComponent& pc) {
+    const double weight = pc.weight;
+    for (int i = 0; i < m; ++i) {
+      out.value.z[i] += weight * (pc.jz[i] * pc.rho).trace().real();
+      out.derivative.z[i] += weight * (pc.jz[i] * pc.lrho).trace().real();
+      out.value.jminus[i] += weight * (pc.jm[i] * pc.rho).trace();
+      out.derivative.jminus[i] += weight * (pc.jm[i] * pc.lrho).trace();
+      for (int k = 0; k < m; ++k) {
+        const CMat a = pc.jm[i].adjoint() * pc.jm[k];  // J_i^+ J_k^-
+        out.value.C(i, k) += weight * (a * pc.rho).trace();
+        out.derivative.C(i, k) += weight * (a * pc.lrho).trace();
+      }
+    }
+  });
   return out;
 }
 
