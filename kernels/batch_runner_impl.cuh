@@ -221,9 +221,18 @@ struct TrajectoryBatchRunner::Impl {
   /// the workspace does not fit shared memory; fills info.
   /// `count`: trajectories the launches will cover at most (caps the grid and the scratch).
   detail::KernelConfig configure(PropagatorSettings::Kind kind, std::int64_t count);
-  detail::KernelConfig configure(bool adaptive, std::int64_t count) {
-    return configure(adaptive ? PropagatorSettings::Kind::adaptive : PropagatorSettings::Kind::spectral,
-                     count);
+  /// Launch arguments with the fields every batch shares filled in: the uploaded bundles, the
+  /// component tables and the system's sizes (the caller adds the batch's range and buffers).
+  TrajectoryBatchArgs bundle_args() const {
+    TrajectoryBatchArgs args;
+    args.d_bundles = d_bundles;
+    args.d_bundle_of_choice = d_bundle_of_choice;
+    args.d_weights = d_weights;
+    args.d_weight_begin = d_weight_begin;
+    args.num_domains = num_domains;
+    args.num_channels = num_channels;
+    args.max_dim = max_dim;
+    return args;
   }
   /// Launches the trajectory kernel of `cfg` on `stream`.
   void launch_trajectories(const detail::KernelConfig& cfg, const PropagatorSettings& propagator,

@@ -191,14 +191,7 @@ void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uin
   double* d_times = static_cast<double*>(s.times.ensure(n_t * sizeof(double), "the output grid"));
   QTRAJ_CUDA_CHECK(cudaMemcpy(d_times, times.data(), n_t * sizeof(double), cudaMemcpyHostToDevice));
 
-  TrajectoryBatchArgs args;
-  args.d_bundles = s.d_bundles;
-  args.d_bundle_of_choice = s.d_bundle_of_choice;
-  args.d_weights = s.d_weights;
-  args.d_weight_begin = s.d_weight_begin;
-  args.num_domains = s.num_domains;
-  args.num_channels = c;
-  args.max_dim = s.max_dim;
+  TrajectoryBatchArgs args = s.bundle_args();
   args.seed = seed;
   args.first = first;
   args.count = count;

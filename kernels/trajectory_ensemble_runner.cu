@@ -365,14 +365,7 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
       QTRAJ_CUDA_CHECK(cudaMemcpyAsync(sl.segments.as<ReductionSegment>(), hs,
                                        nseg * sizeof(ReductionSegment), cudaMemcpyHostToDevice,
                                        compute.s));
-      TrajectoryBatchArgs args;
-      args.d_bundles = s.d_bundles;
-      args.d_bundle_of_choice = s.d_bundle_of_choice;
-      args.d_weights = s.d_weights;
-      args.d_weight_begin = s.d_weight_begin;
-      args.num_domains = s.num_domains;
-      args.num_channels = c;
-      args.max_dim = s.max_dim;
+      TrajectoryBatchArgs args = s.bundle_args();
       args.seed = req.seed;
       args.first = req.first + b.begin;
       args.count = count;
