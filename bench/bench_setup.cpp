@@ -22,11 +22,8 @@ namespace {
 void setup(benchmark::State& state, const std::vector<long long>& spins, bool no_solve = false) {
   const qtraj::RunConfig c = qtraj::bench::trajectory_config(spins, 1, 1);
   const auto channels = qtraj::collapse_channels(c.model);
-  std::vector<std::vector<qtraj::DomainComponent>> comps;
-  std::vector<const qtraj::DomainComponent*> chosen;
-  for (int i = 0; i < c.model.num_domains(); ++i)
-    comps.push_back(qtraj::initial_components(c.model.initial[i], c.model.spins[i]));
-  for (auto& cc : comps) chosen.push_back(&cc[0]);
+  const qtraj::bench::FirstComponents components(c.model);
+  const auto& chosen = components.chosen;
   for (auto _ : state) {
     qtraj::trajectory::SectorEigensolver none;
     if (no_solve) none = [](const std::vector<qtraj::trajectory::SymmetricEigenTask>&) {};

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "qtraj/model/model.hpp"
 #include "qtraj/model/run_config.hpp"
 
 namespace qtraj::bench {
@@ -23,5 +24,19 @@ inline RunConfig trajectory_config(const std::vector<long long>& spins, std::int
   c.solver.propagator = propagator;
   return c;
 }
+
+/// The first initial component of every domain (the whole state for excited/ground domains), in
+/// the form TrajectorySystem takes: `chosen` points into `all`, so the object is not copied.
+struct FirstComponents {
+  std::vector<std::vector<DomainComponent>> all;
+  std::vector<const DomainComponent*> chosen;
+  explicit FirstComponents(const Model& model) {
+    for (int i = 0; i < model.num_domains(); ++i)
+      all.push_back(initial_components(model.initial[i], model.spins[i]));
+    for (const auto& c : all) chosen.push_back(&c[0]);
+  }
+  FirstComponents(const FirstComponents&) = delete;
+  FirstComponents& operator=(const FirstComponents&) = delete;
+};
 
 }  // namespace qtraj::bench

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "../trajectory_bench_config.hpp"
 #include "qtraj/backend/cuda_device.hpp"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
@@ -94,11 +95,8 @@ int main(int argc, char** argv) {
     const std::vector<double> times = cfg.time.times();
     const std::size_t last = times.size() - 1;
     const auto channels = qtraj::collapse_channels(cfg.model);
-    std::vector<std::vector<qtraj::DomainComponent>> comps;
-    std::vector<const qtraj::DomainComponent*> chosen;
-    for (int i = 0; i < cfg.model.num_domains(); ++i)
-      comps.push_back(qtraj::initial_components(cfg.model.initial[i], cfg.model.spins[i]));
-    for (auto& c : comps) chosen.push_back(&c[0]);
+    const qtraj::bench::FirstComponents components(cfg.model);
+    const auto& chosen = components.chosen;
     std::string name = "(";
     for (std::size_t i = 0; i < spins.size(); ++i) name += (i ? "," : "") + std::to_string(spins[i]);
     name += ")";

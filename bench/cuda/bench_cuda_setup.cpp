@@ -40,11 +40,8 @@ int arg_int(int argc, char** argv, const char* name, int fallback) {
 void print_kernel_resources(const std::vector<long long>& spins) {
   const qtraj::RunConfig c = qtraj::bench::trajectory_config(spins, 1, 1);
   const auto channels = qtraj::collapse_channels(c.model);
-  std::vector<std::vector<qtraj::DomainComponent>> comps;
-  std::vector<const qtraj::DomainComponent*> chosen;
-  for (int i = 0; i < c.model.num_domains(); ++i)
-    comps.push_back(qtraj::initial_components(c.model.initial[i], c.model.spins[i]));
-  for (auto& cc : comps) chosen.push_back(&cc[0]);
+  const qtraj::bench::FirstComponents components(c.model);
+  const auto& chosen = components.chosen;
   const qtraj::trajectory::TrajectorySystem sys(c.model, channels, chosen, false, false, 1);
   const int d = sys.view().max_sector_dim, nc = sys.view().num_channels;
   const int block = qtraj::cuda::TrajectoryBatchRunner::block_size_for(d);
@@ -93,11 +90,8 @@ int main(int argc, char** argv) {
        {std::vector<long long>{400, 40, 4}, std::vector<long long>{200, 40, 8}}) {
     const qtraj::RunConfig c = qtraj::bench::trajectory_config(spins, 1, threads);
     const auto channels = qtraj::collapse_channels(c.model);
-    std::vector<std::vector<qtraj::DomainComponent>> comps;
-    std::vector<const qtraj::DomainComponent*> chosen;
-    for (int i = 0; i < c.model.num_domains(); ++i)
-      comps.push_back(qtraj::initial_components(c.model.initial[i], c.model.spins[i]));
-    for (auto& cc : comps) chosen.push_back(&cc[0]);
+    const qtraj::bench::FirstComponents components(c.model);
+    const auto& chosen = components.chosen;
     double host_s = 1e300, dev_s = 1e300, max_rel = 0.0;
     qtraj::cuda::EigensystemsInfo info;
     int sectors = 0, max_d = 0;

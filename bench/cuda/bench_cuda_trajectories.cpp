@@ -65,11 +65,8 @@ Row measure(const std::vector<long long>& spins, std::int64_t n_gpu, std::int64_
   const qtraj::RunConfig cfg = qtraj::bench::trajectory_config(spins, n_gpu, threads);
   const std::vector<double> times = cfg.time.times();
   const auto channels = qtraj::collapse_channels(cfg.model);
-  std::vector<std::vector<qtraj::DomainComponent>> comps;
-  std::vector<const qtraj::DomainComponent*> chosen;
-  for (int i = 0; i < cfg.model.num_domains(); ++i)
-    comps.push_back(qtraj::initial_components(cfg.model.initial[i], cfg.model.spins[i]));
-  for (auto& c : comps) chosen.push_back(&c[0]);
+  const qtraj::bench::FirstComponents components(cfg.model);
+  const auto& chosen = components.chosen;
 
   // GPU: bundle build + upload, then batches with host aggregation.
   auto t0 = Clock::now();
