@@ -94,6 +94,7 @@ IntegrationStats integrate(const SectorSystem& system, Eigen::VectorXd y,
         if (tab.a[i][j] != 0.0) rhs.head(len) += (step * tab.a[i][j]) * f[j].head(len);
       Eigen::VectorXd& z = i == s - 1 ? y_new : err;  // err doubles as stage scratch
       ok = system.solve_stage(step * tab.gamma, rhs, z, f[i], rtol, atol);
+      ++stats.solves;
     }
     double e_norm = std::numeric_limits<double>::infinity();
     if (ok) {

@@ -1,6 +1,7 @@
 // The cascade operator of the exact solver in the eigenbases of the K_n (see include/qtraj/exact/sector_system.hpp).
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "qtraj/exact/sector_system.hpp"
 #include "qtraj/model/sector_operators.hpp"
@@ -177,7 +178,14 @@ void SectorSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& f) const {
 
 int SectorSystem::drop_drained_sectors(Eigen::VectorXd& y, Eigen::VectorXd& f,
                                        double atol) const {
-  int n = num_sectors() - 1;
+  const int top = drop_drained_sectors(y, atol);
+  for (int n = top + 1; n < num_sectors(); ++n)
+    Block(f.data() + offset(n), dim(n), dim(n)).setZero();
+  return top;
+}
+
+int SectorSystem::drop_drained_sectors(Eigen::VectorXd& y, double atol, int from) const {
+  int n = from < 0 ? num_sectors() - 1 : std::min(from, num_sectors() - 1);
   if (has_raising_) return n;
   for (; n > 0; --n) {
     const int d = dim(n);
@@ -185,7 +193,6 @@ int SectorSystem::drop_drained_sectors(Eigen::VectorXd& y, Eigen::VectorXd& f,
     if (x.size() > 0 && x.cwiseAbs().maxCoeff() > 1e-3 * atol / (static_cast<double>(d) * d))
       break;
     x.setZero();
-    Block(f.data() + offset(n), d, d).setZero();
   }
   return n;
 }
@@ -341,6 +348,51 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
     z[e] = r[e] + hg * rate;
   }
   return true;
+}
+
+void SectorSystem::resolvent(std::complex<double> z, const Eigen::VectorXd& v,
+                             Eigen::VectorXd& x_re, Eigen::VectorXd& x_im, int top) const {
+  if (has_raising_) throw std::logic_error("SectorSystem::resolvent: zero temperature only");
+  if (top < 0 || top >= num_sectors()) top = num_sectors() - 1;
+  while (top > 0 && ConstBlock(v.data() + offset(top), dim(top), dim(top)).isZero(0.0)) --top;
+  // x holds only the blocks 0..top (each written below); the rest of x is zero by contract.
+  x_re.resize(offset_[top + 1]);
+  x_im.resize(offset_[top + 1]);
+  Scratch scratch;
+  Eigen::MatrixXd s_re, s_im;
+  const double zr = z.real(), zi = z.imag();
+  for (int n = top; n >= 0; --n) {
+    const int d = dim(n);
+    if (n == top) {  // nothing flows in from above the top (x is not stored there)
+      s_re.setZero(d, d);
+      s_im.setZero(d, d);
+    } else {
+      transfer_into(n, x_re.data(), true, false, s_re, scratch);
+      transfer_into(n, x_im.data(), true, false, s_im, scratch);
+    }
+    ConstBlock vn(v.data() + offset(n), d, d);
+    Block xr(x_re.data() + offset(n), d, d), xi(x_im.data() + offset(n), d, d);
+    // (a + i b) / (c + i e) with a = v + s_re, b = s_im, c = zr + l_a + l_b, e = zi.
+    const auto a = (vn + s_re).array();
+    const auto b = s_im.array();
+    const Eigen::ArrayXXd c = zr + decay_[n].array();
+    const Eigen::ArrayXXd den = c * c + zi * zi;
+    xr = ((a * c + b * zi) / den).matrix();
+    xi = ((b * c - a * zi) / den).matrix();
+  }
+  const std::complex<double> inv_z = 1.0 / z;
+  for (std::size_t c = 0; c < channels_.size(); ++c) {
+    double rate_re = 0.0, rate_im = 0.0;
+    for (int n = 0; n <= top; ++n)
+      if (w_[c][n].size() > 0) {
+        rate_re += w_[c][n].cwiseProduct(ConstBlock(x_re.data() + offset(n), dim(n), dim(n))).sum();
+        rate_im += w_[c][n].cwiseProduct(ConstBlock(x_im.data() + offset(n), dim(n), dim(n))).sum();
+      }
+    const std::complex<double> e =
+        (v[static_cast<Eigen::Index>(c)] + std::complex<double>(rate_re, rate_im)) * inv_z;
+    x_re[static_cast<Eigen::Index>(c)] = e.real();
+    x_im[static_cast<Eigen::Index>(c)] = e.imag();
+  }
 }
 
 std::int64_t SectorSystem::active_size(const Eigen::VectorXd& y) const {

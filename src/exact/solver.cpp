@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -16,6 +17,7 @@
 #include "qtraj/exact/dense_kernels.hpp"
 #include "qtraj/exact/sector_system.hpp"
 #include "qtraj/exact/esdirk.hpp"
+#include "qtraj/exact/laplace_integrator.hpp"
 #include "exact/components.hpp"
 #include "qtraj/solvers.hpp"
 
@@ -86,8 +88,28 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   // Eigen: with solver.threads threads (0: all cores) once the largest sector has d_n >= 256, one
   // below (measured, bench/RESULTS.md: for (30,15,5), d_n <= 96, two threads cost 70% more CPU
   // than one in synchronisation; for (60,30,10), d_n = 341, they shorten the stage solves).
+  // solver.integrator: laplace needs zero temperature (the resolvent is one exact sweep only
+  // when nothing flows up). auto: laplace at zero temperature with a sweep budget (a Laplace step
+  // costs ~2 (M + 1) sweeps per output interval, so a grid with many output times in the
+  // superradiant burst hands over to ESDIRK, whose cost does not depend on the grid), else esdirk.
+  bool has_raising = false;
+  for (const auto& c : channels) has_raising = has_raising || c.raising;
+  const std::string& integrator = config.solver.integrator;
+  if (integrator != "auto" && integrator != "esdirk" && integrator != "laplace")
+    throw InputError("solver.integrator", "\"" + integrator + "\"", "use auto | esdirk | laplace");
+  if (integrator == "laplace" && has_raising)
+    throw InputError("solver.integrator", "\"laplace\"",
+                     "needs zero temperature (nbar = 0 on every reservoir); use esdirk or auto");
+  const bool laplace = integrator == "laplace" || (integrator == "auto" && !has_raising);
+  double esdirk_from = -1.0;
+  const int threads = config.solver.threads > 0
+                          ? config.solver.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  exact::LaplaceOptions laplace_options;
+  laplace_options.threads = threads;
+  laplace_options.sweep_budget = integrator == "auto" ? exact::kDefaultLaplaceBudget : 0.0;
   std::string dense;
-  std::int64_t steps = 0, rejected = 0, linear_iterations = 0;
+  std::int64_t steps = 0, rejected = 0, linear_iterations = 0, solves = 0;
   std::size_t done = 0;
   exact::for_each_combination(per_domain, [&](const exact::Combination& combination) {
     const auto& pick = combination.pick;
@@ -108,7 +130,8 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
     int largest = 0;
     for (int n = 0; n <= space.max_excitation(); ++n)
       largest = std::max(largest, static_cast<int>(space.sector_size(n)));
-    dense = exact::configure_blas(largest >= 256 ? config.solver.threads : 1);
+    // Laplace: the resolvents run on `threads` workers, one BLAS thread each.
+    dense = exact::configure_blas(laplace || largest < 256 ? 1 : config.solver.threads);
     const exact::SectorSystem system(space, channels);
     const std::vector<std::complex<double>> psi = exact::product_state(space, pick);
     auto observe = [&](std::size_t k, const Eigen::VectorXd& y) {
@@ -134,9 +157,15 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
                      std::to_string(n_combinations));
       };
     const auto stats =
-        exact::integrate(system, system.initial_state(psi), times, rtol, atol, observe, report);
+        laplace ? exact::integrate_laplace(system, system.initial_state(psi), times, rtol, atol,
+                                           laplace_options, observe, report)
+                : exact::integrate(system, system.initial_state(psi), times, rtol, atol, observe,
+                                   report);
     steps += stats.steps;
     rejected += stats.rejected;
+    solves += stats.solves;
+    if (stats.esdirk_from >= 0.0)
+      esdirk_from = esdirk_from < 0.0 ? stats.esdirk_from : std::min(esdirk_from, stats.esdirk_from);
     linear_iterations += system.linear_iterations();
   });
 
@@ -169,7 +198,16 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   result.attributes["exact_rejected_steps"] = rejected;
   result.attributes["exact_gmres_iterations"] = linear_iterations;  // thermal runs only
   result.attributes["exact_components"] = static_cast<std::int64_t>(n_combinations);
-  result.attributes["exact_integrator"] = std::string("ESDIRK4(3)6L[2]SA in the K_n eigenbasis");
+  result.attributes["exact_integrator"] =
+      !laplace ? std::string("ESDIRK4(3)6L[2]SA in the K_n eigenbasis")
+      : esdirk_from < 0.0
+          ? fmt::format("Laplace inversion, parabolic contour, {} nodes, in the K_n eigenbasis",
+                        exact::laplace_rule(rtol).nodes)
+          : fmt::format("Laplace inversion, parabolic contour, {} nodes, to t = {}, then "
+                        "ESDIRK4(3)6L[2]SA (sweep budget spent), in the K_n eigenbasis",
+                        exact::laplace_rule(rtol).nodes, esdirk_from);
+  result.attributes["exact_integrator_requested"] = integrator;
+  result.attributes["exact_sweeps"] = solves;  // implicit stages or resolvents, per component
   result.attributes["exact_dense_kernels"] = dense;
   if (progress) progress(1.0, "exact: done");
   return result;

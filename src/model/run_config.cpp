@@ -274,7 +274,7 @@ SolverSettings parse_solver(const toml::table& root) {
   if (!t) return s;
   reject_unknown_keys(*t, "solver.", {"kind", "rtol", "atol", "trajectories", "seed", "propagator",
                                       "backend", "threads", "record_jumps", "first_trajectory",
-                                      "closure", "memory_limit", "batch_sectors"});
+                                      "closure", "memory_limit", "batch_sectors", "integrator"});
   s.kind = get_choice(*t, "kind", "solver.kind", s.kind,
                       {"exact", "trajectories", "meanfield", "steady"});
   s.rtol = get_double(*t, "rtol", "solver.rtol", s.rtol);
@@ -307,6 +307,9 @@ SolverSettings parse_solver(const toml::table& root) {
   // meanfield only; the names of qtraj::meanfield::parse_closure plus "auto"
   s.closure = get_choice(*t, "closure", "solver.closure", s.closure,
                          {"auto", "symmetric", "z_right", "z_left", "fourth_order"});
+  // exact only
+  s.integrator = get_choice(*t, "integrator", "solver.integrator", s.integrator,
+                            {"auto", "esdirk", "laplace"});
   return s;
 }
 

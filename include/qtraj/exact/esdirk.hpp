@@ -31,6 +31,8 @@ const EsdirkTableau& esdirk43();
 struct IntegrationStats {
   std::int64_t steps = 0;
   std::int64_t rejected = 0;
+  std::int64_t solves = 0;  // implicit stage solves (ESDIRK) or resolvent sweeps (Laplace)
+  double esdirk_from = -1.0;  // Laplace: time from which ESDIRK took over (budget), else < 0
 };
 
 /// Integrates y' = A y from times.front() to times.back() (ascending, times[0] is the start) and

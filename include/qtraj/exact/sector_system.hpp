@@ -75,6 +75,18 @@ class SectorSystem {
   bool solve_stage(double hg, const Eigen::VectorXd& r, Eigen::VectorXd& z, Eigen::VectorXd& f,
                    double rtol, double atol, double lin_tol = 1e-2,
                    int max_iterations = 200) const;
+  /// Zero temperature only: x = (z I - A)^{-1} v for a complex shift z off the spectrum of A
+  /// (the spectrum is {-(l_a + l_b)} <= 0), v real; x = x_re + i x_im. One top-down sweep:
+  ///   X_n = (V_n + S_n[X_{n+1}]) / (z + l_a + l_b),   E_c = (v_c + sum_n <W_c, X_n>) / z,
+  /// the transfers S applied to the real and imaginary parts separately (they are real maps).
+  /// Blocks of v above its highest non-zero block (top) give zero blocks of x, which are not
+  /// stored: x_re and x_im are resized to the length of the blocks 0..top (active_size(v)).
+  /// top >= 0: the caller's promise that the blocks of v above sector top are zero (saves the
+  /// scan for them); -1: found here.
+  void resolvent(std::complex<double> z, const Eigen::VectorXd& v, Eigen::VectorXd& x_re,
+                 Eigen::VectorXd& x_im, int top = -1) const;
+  /// Length of the blocks 0..n of the flat state (the channel entries included).
+  std::int64_t block_end(int n) const { return offset_[n + 1]; }
   /// Number of GMRES iterations so far (thermal runs only; diagnostics). The counter is the
   /// only mutable state: use one SectorSystem per thread.
   std::int64_t linear_iterations() const { return linear_iterations_; }
@@ -86,6 +98,9 @@ class SectorSystem {
   /// blocks are then skipped by the stage solves: the drained upper sectors, the largest ones,
   /// cost nothing after the superradiant burst. Returns the highest sector kept.
   int drop_drained_sectors(Eigen::VectorXd& y, Eigen::VectorXd& f, double atol) const;
+  /// The same for a state alone (no f), scanning down from sector `from` (-1: the highest;
+  /// the blocks above `from` must already be zero).
+  int drop_drained_sectors(Eigen::VectorXd& y, double atol, int from = -1) const;
 
   /// Zero temperature: the length of y up to its highest non-zero block (the rest is zero and
   /// stays zero, as nothing flows up). With raising channels: size().

@@ -36,6 +36,9 @@ struct SolverSettings {
   // meanfield: closure, auto | symmetric | z_right | z_left | fourth_order (docs/meanfield.md
   // section 3; auto: fourth_order where trustworthy, else z_right, section 3.4)
   std::string closure = "auto";
+  // exact: time integrator, auto | esdirk | laplace (docs/exact.md; auto: laplace at zero
+  // temperature with a modest number of output times, esdirk otherwise)
+  std::string integrator = "auto";
 };
 
 struct OutputSettings {
