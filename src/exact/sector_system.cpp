@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "qtraj/error.hpp"
 #include "qtraj/exact/sector_system.hpp"
 #include "qtraj/model/sector_operators.hpp"
 
@@ -15,8 +16,12 @@ using ConstBlock = Eigen::Map<const Eigen::MatrixXd>;
 }  // namespace
 
 SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channels,
-                           DenseKernels kernels)
-    : space_(space), channels_(std::move(channels)), kernels_(kernels) {
+                           DenseKernels kernels, std::shared_ptr<DenseDevice> device)
+    : space_(space), channels_(std::move(channels)), kernels_(kernels), device_(std::move(device)) {
+  if (kernels_ == DenseKernels::cublas && !device_)
+    throw Error("exact::SectorSystem: DenseKernels::cublas needs a DenseDevice");
+  // The set-up products run on the host; on cuBLAS with the host's BLAS (or Eigen).
+  const DenseKernels setup = kernels_ == DenseKernels::cublas ? default_dense_kernels() : kernels_;
   const int sectors = space_.max_excitation() + 1;
   lambda_.resize(sectors);
   vectors_.resize(sectors);
@@ -48,7 +53,7 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
       const Eigen::MatrixXd block = channel_block(space_, channels_[c], n);
       b_[c][n] = block.sparseView();
       // G = V_t^T C V_n; trace(G X G^T) = <G^T G, X> is the jump rate out of X_n via channel c.
-      if (kernels_ == DenseKernels::eigen) {
+      if (setup == DenseKernels::eigen) {
         g_[c][n] = vectors_[t].transpose() * block * vectors_[n];
         w_[c][n] = g_[c][n].transpose() * g_[c][n];
         continue;
@@ -56,9 +61,9 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
       const Eigen::MatrixXd cv = b_[c][n] * vectors_[n];  // C V_n (C sparse)
       const int dt = dim(t), dn = dim(n);
       g_[c][n].resize(dt, dn);
-      multiply(kernels_, vectors_[t].data(), true, dt, dt, cv.data(), dn, g_[c][n].data());
+      multiply(setup, vectors_[t].data(), true, dt, dt, cv.data(), dn, g_[c][n].data());
       w_[c][n].resize(dn, dn);
-      multiply(kernels_, g_[c][n].data(), true, dn, dt, g_[c][n].data(), dn, w_[c][n].data());
+      multiply(setup, g_[c][n].data(), true, dn, dt, g_[c][n].data(), dn, w_[c][n].data());
     }
   }
   // Route per target sector m by flop count (see transfer_into).
@@ -78,6 +83,15 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
     if (from_above) dicke += 3 * std::pow(static_cast<double>(dim(m + 1)), 3);
     if (from_below) dicke += 3 * std::pow(static_cast<double>(dim(m - 1)), 3);
     via_dicke_[m] = dicke < per_channel ? 1 : 0;
+  }
+  if (device_) {  // the operands of transfer_into and populations, resident from now on
+    for (int n = 0; n < sectors; ++n)
+      if (dim(n) > 0) device_->keep(vectors_[n].data(), dim(n), dim(n));
+    for (std::size_t c = 0; c < channels_.size(); ++c)
+      for (int n = 0; n < sectors; ++n)
+        if (g_[c][n].size() > 0 && !via_dicke_[target_sector(channels_[c], n)])
+          device_->keep(g_[c][n].data(), static_cast<int>(g_[c][n].rows()),
+                        static_cast<int>(g_[c][n].cols()));
   }
 }
 
@@ -122,7 +136,7 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
       if (!cached) {  // W = V X V^T (lower triangle, then mirrored: X is symmetric)
         wm.resize(ds, ds);
         congruence_lower(kernels_, vectors_[src].data(), false, ds, ds, x.data(), 0.0, wm.data(),
-                         w.work);
+                         w.work, device_.get());
         wm.triangularView<Eigen::StrictlyUpper>() = wm.transpose();
         if (w.use_cache) w.wc_valid[src] = 1;
         w_src = src;
@@ -144,13 +158,13 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
           w.sd.col(it.row()) += it.value() * w.t1.col(b);
     } else {  // s += G X G^T (lower)
       congruence_lower(kernels_, g_[c][src].data(), false, d, ds, x.data(), 1.0, s.data(),
-                       w.work);
+                       w.work, device_.get());
     }
   }
   if (!any) return;
   if (via_dicke_[m])  // s += V_m^T S V_m (lower; S = w.sd is symmetric)
     congruence_lower(kernels_, vectors_[m].data(), true, d, d, w.sd.data(), 1.0, s.data(),
-                     w.work);
+                     w.work, device_.get());
   s.triangularView<Eigen::StrictlyUpper>() = s.transpose();
 }
 
@@ -361,7 +375,8 @@ Eigen::VectorXd SectorSystem::populations(const Eigen::VectorXd& y) const {
     }
     // diag(V X V^T)_s = sum_b (V X)_sb V_sb.
     Eigen::MatrixXd vx(d, d);
-    multiply_symmetric(kernels_, vectors_[n].data(), d, d, y.data() + offset(n), vx.data());
+    multiply_symmetric(kernels_, vectors_[n].data(), d, d, y.data() + offset(n), vx.data(),
+                       device_.get());
     p.segment(space_.sector_begin(n), d) = vx.cwiseProduct(vectors_[n]).rowwise().sum();
   }
   return p;

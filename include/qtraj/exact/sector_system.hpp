@@ -33,6 +33,7 @@
 #include <complex>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "qtraj/exact/dense_kernels.hpp"
@@ -46,8 +47,12 @@ namespace exact {
 class SectorSystem {
  public:
   /// kernels: where the dense products run (dense_kernels.hpp); results agree to rounding.
+  /// DenseKernels::cublas needs a device (else Error): the set-up (eigensystems, G_c, G^T G) runs
+  /// on the host (default_dense_kernels()), then every V_n and G_c is kept on the device once, so
+  /// a stage's products move only the blocks X and their results (dense_device.hpp).
   SectorSystem(const DickeSpace& space, std::vector<Channel> channels,
-               DenseKernels kernels = default_dense_kernels());
+               DenseKernels kernels = default_dense_kernels(),
+               std::shared_ptr<DenseDevice> device = nullptr);
 
   const DickeSpace& space() const { return space_; }
   const std::vector<Channel>& channels() const { return channels_; }
@@ -58,6 +63,8 @@ class SectorSystem {
   double max_rate() const { return max_rate_; }
   bool has_raising() const { return has_raising_; }
   DenseKernels kernels() const { return kernels_; }
+  /// The device of DenseKernels::cublas (else null).
+  const DenseDevice* device() const { return device_.get(); }
 
   /// Flat state of the pure state psi (amplitudes over the DickeSpace index, any sector mix):
   /// X_n = V_n^T Re(psi_n psi_n^+) V_n, zero exchanged quanta.
@@ -134,6 +141,7 @@ class SectorSystem {
   DickeSpace space_;
   std::vector<Channel> channels_;
   DenseKernels kernels_;
+  std::shared_ptr<DenseDevice> device_;  // DenseKernels::cublas: holds V_n and G_c resident
   bool has_raising_ = false;
   double max_rate_ = 0.0;
   std::int64_t size_ = 0;
