@@ -162,8 +162,9 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
     }
   }
   if (!any) return;
-  if (via_dicke_[m])  // s += V_m^T S V_m (lower; S = w.sd is symmetric)
-    congruence_lower(kernels_, vectors_[m].data(), true, d, d, w.sd.data(), 1.0, s.data(),
+  if (via_dicke_[m])  // s = V_m^T S V_m (lower; S = w.sd is symmetric; s is still zero here, so
+                      // beta = 0: on a device C is then not uploaded)
+    congruence_lower(kernels_, vectors_[m].data(), true, d, d, w.sd.data(), 0.0, s.data(),
                      w.work, device_.get());
   s.triangularView<Eigen::StrictlyUpper>() = s.transpose();
 }
