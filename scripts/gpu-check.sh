@@ -6,7 +6,9 @@
 #                                 one), copies qtraj, qtraj_cuda_tests, qtraj_cuda_bench, every
 #                                 shared library `ldd` lists for them except
 #                                 glibc's (libc, libm, libpthread, libdl, librt, ld-linux) and the
-#                                 run files into gpu-bundle/ (git-ignored; must stay < 64 MiB).
+#                                 run files into gpu-bundle/ (git-ignored; must stay < 64 MiB:
+#                                 libraries over 16 MB, i.e. OpenBLAS's 36 MB DYNAMIC_ARCH build,
+#                                 travel gzipped and `run` unpacks them into a temporary folder).
 #   scripts/gpu-check.sh run      THERE (a GPU machine with nvcc/cmake/ninja but no HDF5, toml++,
 #                                 fmt, no network), from the repo root with gpu-bundle/ carried:
 #                                 nvidia-smi, qtraj_cuda_tests, compute-sanitizer memcheck on a few
@@ -71,6 +73,9 @@ do_bundle() {
     LD_LIBRARY_PATH="$bundle/lib" ldd "$bundle"/bin/* | grep "not found" >&2
     exit 1
   fi
+  # Libraries over 16 MB travel gzipped (OpenBLAS: 36 MB -> ~11 MB; checked above unpacked).
+  local big
+  find "$bundle/lib" -type f -size +16M | while read -r big; do gzip -9 "$big"; done
   local kib
   kib=$(du -sk "$bundle" | cut -f1)
   echo "gpu-bundle/: $((kib / 1024)) MiB ($(ls "$bundle/lib" | wc -l) libraries), commit $(head -1 "$bundle/COMMIT")"
@@ -104,7 +109,15 @@ do_run() {
     say "gpu-check run: no gpu-bundle/ here (run 'scripts/gpu-check.sh bundle' on a development machine)"
     exit 1
   fi
-  export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # The libraries that travel gzipped (see bundle), unpacked for this run only.
+  local unpacked gz
+  unpacked="$(mktemp -d "${TMPDIR:-/tmp}/qtraj-gpu-lib.XXXXXX")"
+  trap 'rm -rf "$unpacked"' EXIT
+  for gz in "$bundle"/lib/*.gz; do
+    [ -e "$gz" ] || continue
+    gzip -dc "$gz" > "$unpacked/$(basename "${gz%.gz}")"
+  done
+  export LD_LIBRARY_PATH="$bundle/lib:$unpacked${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   # cuSOLVER (device set-up) and cuBLAS (the exact solver's products) are not in the bundle (~1 GB
   # and ~570 MB with their dependencies): they are dlopen'ed from this machine's CUDA toolkit
   # (kernels/eigensystems_cusolver.cu, kernels/dense_cublas.cu); say where they are.
