@@ -18,6 +18,7 @@
 #include "cuda_check.cuh"
 #include "qtraj/backend/cuda_dense.hpp"
 #include "qtraj/error.hpp"
+#include "qtraj/exact/sparse_congruence.hpp"
 
 namespace qtraj::cuda {
 
@@ -93,10 +94,22 @@ void check(cublasStatus_t status, const char* call, int m, int n) {
                       " x " + std::to_string(n) + " product");
 }
 
+// lower(S) += B W B^T for one sparse B (d x ds, CSR) and W (ds x ds, lower triangle valid): one
+// thread per entry (a, a') of the lower triangle (sparse_congruence.hpp); launches are serialised
+// on the stream, so the accumulation needs no atomics.
+__global__ void sparse_congruence_kernel(int d, const int* row_ptr, const int* col,
+                                         const double* val, const double* w, int ds, double* s) {
+  const int a = blockIdx.y * blockDim.y + threadIdx.y;
+  const int a_prime = blockIdx.x * blockDim.x + threadIdx.x;
+  if (a >= d || a_prime > a) return;
+  s[static_cast<std::size_t>(a_prime) * d + a] +=
+      exact::sparse_congruence_entry(row_ptr, col, val, w, ds, a, a_prime);
+}
+
 // cudaMalloc that throws one line (out of memory: how much was asked and how much is free).
-double* device_alloc(std::size_t count, const char* what) {
+void* device_alloc_bytes(std::size_t bytes, const char* what) {
   void* p = nullptr;
-  const std::size_t bytes = std::max<std::size_t>(count, 1) * sizeof(double);
+  bytes = std::max<std::size_t>(bytes, 1);
   const cudaError_t s = cudaMalloc(&p, bytes);
   if (s != cudaSuccess) {
     (void)cudaGetLastError();
@@ -108,7 +121,11 @@ double* device_alloc(std::size_t count, const char* what) {
                       std::to_string(free >> 20) + " of " + std::to_string(total >> 20) +
                       " MiB free)");
   }
-  return static_cast<double*>(p);
+  return p;
+}
+
+double* device_alloc(std::size_t count, const char* what) {
+  return static_cast<double*>(device_alloc_bytes(count * sizeof(double), what));
 }
 
 /// A device buffer that grows to the largest request and is reused.
@@ -124,7 +141,10 @@ struct Scratch {
   Scratch& operator=(const Scratch&) = delete;
   double* get(std::size_t count) {
     if (count > size) {
-      if (p) cudaFree(p);
+      if (p) {
+        (void)cudaDeviceSynchronize();  // no kernel or copy may still use the old buffer
+        cudaFree(p);
+      }
       p = nullptr;
       size = 0;
       p = device_alloc(count, what);
@@ -164,6 +184,11 @@ class CublasDense final : public exact::DenseDevice {
   ~CublasDense() override {
     if (stream_) cudaStreamSynchronize(stream_);
     for (auto& kv : kept_) cudaFree(kv.second.d);
+    for (auto& kv : sparse_) {
+      cudaFree(kv.second.row_ptr);
+      cudaFree(kv.second.col);
+      cudaFree(kv.second.val);
+    }
     if (handle_) lib_.destroy(handle_);
     if (stream_) cudaStreamDestroy(stream_);
   }
@@ -203,26 +228,8 @@ class CublasDense final : public exact::DenseDevice {
     const int ar = transpose_a ? k : r, ac = transpose_a ? r : k;
     const double* da = operand(a, ar, ac);
     double* dx = upload(x_, x, entries(k, k));
-    double* db = b_.get(entries(r, k));  // B = op(A) X, stored as op(A) X (r x k) or X A (k x r)
     double* dc = beta != 0.0 ? upload(c_, c, entries(r, r)) : c_.get(entries(r, r));
-    const double one = 1.0, zero = 0.0;
-    if (!transpose_a) {
-      // B = A X (r x k); lower(C) = beta C + B A^T = beta C + A X A^T.
-      check(lib_.dsymm(handle_, CUBLAS_SIDE_RIGHT, CUBLAS_FILL_MODE_LOWER, r, k, &one, dx, k, da, r,
-                       &zero, db, r),
-            "cublasDsymm", r, k);
-      check(lib_.dsyrkx(handle_, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, r, k, &one, db, r, da, r,
-                        &beta, dc, r),
-            "cublasDsyrkx", r, k);
-    } else {
-      // A is k x r; B = X A (k x r); lower(C) = beta C + B^T A = beta C + A^T X A.
-      check(lib_.dsymm(handle_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, k, r, &one, dx, k, da, k,
-                       &zero, db, k),
-            "cublasDsymm", k, r);
-      check(lib_.dsyrkx(handle_, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, r, k, &one, db, k, da, k,
-                        &beta, dc, r),
-            "cublasDsyrkx", r, k);
-    }
+    congruence_on_device(da, transpose_a, r, k, dx, beta, dc);
     // The strictly upper triangle of C is left as it was: with beta != 0 the device copy holds
     // the host's upper triangle (dsyrkx does not write it), so all of C comes back; with beta = 0
     // it holds stale scratch, so C comes back through a host buffer and only its lower triangle
@@ -231,6 +238,59 @@ class CublasDense final : public exact::DenseDevice {
       download(c, dc, entries(r, r));
     else
       download_lower(c, dc, r);
+    ++traffic_.products;
+  }
+
+  void keep_sparse(const void* key, int rows, int cols, const int* row_ptr, const int* col,
+                   const double* val) override {
+    if (rows <= 0 || cols <= 0 || sparse_.count(key)) return;
+    const int nnz = row_ptr[rows];
+    Sparse sp;
+    sp.rows = rows;
+    sp.cols = cols;
+    const char* what = "the resident collapse-operator blocks";
+    sp.row_ptr = static_cast<int*>(device_alloc_bytes(sizeof(int) * (rows + 1), what));
+    sp.col = static_cast<int*>(device_alloc_bytes(sizeof(int) * std::max(nnz, 1), what));
+    sp.val = device_alloc(std::max(nnz, 1), what);
+    sparse_[key] = sp;  // freed by the destructor from here on, even if a copy below fails
+    QTRAJ_CUDA_CHECK(cudaMemcpy(sp.row_ptr, row_ptr, sizeof(int) * (rows + 1), cudaMemcpyHostToDevice));
+    if (nnz > 0) {
+      QTRAJ_CUDA_CHECK(cudaMemcpy(sp.col, col, sizeof(int) * nnz, cudaMemcpyHostToDevice));
+      QTRAJ_CUDA_CHECK(cudaMemcpy(sp.val, val, sizeof(double) * nnz, cudaMemcpyHostToDevice));
+    }
+    traffic_.resident_bytes +=
+        static_cast<std::int64_t>(sizeof(int) * (rows + 1 + nnz) + sizeof(double) * nnz);
+    ++traffic_.kept;
+  }
+
+  void basis_transfer(const double* v_target, int d, const std::vector<BasisSource>& sources,
+                      double* s) override {
+    if (d <= 0 || sources.empty()) return;
+    double* ds_sum = s_.get(entries(d, d));  // S, lower triangle
+    QTRAJ_CUDA_CHECK(cudaMemsetAsync(ds_sum, 0, entries(d, d) * sizeof(double), stream_));
+    for (const BasisSource& src : sources) {
+      const int ds = src.ds;
+      if (ds <= 0) continue;
+      const double* dv = operand(src.v, ds, ds);
+      double* dx = upload(x_, src.x, entries(ds, ds));
+      double* dw = w_.get(entries(ds, ds));
+      congruence_on_device(dv, false, ds, ds, dx, 0.0, dw);  // lower(W) = V X V^T
+      for (const void* key : src.operators) {
+        const auto it = sparse_.find(key);
+        if (it == sparse_.end() || it->second.rows != d || it->second.cols != ds)
+          throw DeviceError(std::string(kWho) + ": basis_transfer: a collapse-operator block was "
+                            "not kept (internal error)");
+        const dim3 block(16, 16), grid((d + 15) / 16, (d + 15) / 16);
+        sparse_congruence_kernel<<<grid, block, 0, stream_>>>(d, it->second.row_ptr, it->second.col,
+                                                              it->second.val, dw, ds, ds_sum);
+        QTRAJ_CUDA_CHECK(cudaPeekAtLastError());
+      }
+    }
+    // (Looked up after the sources: a temporary upload of V_target must not overwrite theirs.)
+    const double* dvt = operand(v_target, d, d);
+    double* dc = c_.get(entries(d, d));
+    congruence_on_device(dvt, true, d, d, ds_sum, 0.0, dc);  // lower(s) = V^T S V
+    download_lower(s, dc, d);
     ++traffic_.products;
   }
 
@@ -266,6 +326,37 @@ class CublasDense final : public exact::DenseDevice {
     double* d;
     int rows, cols;
   };
+  struct Sparse {  // CSR on the device
+    int* row_ptr = nullptr;
+    int* col = nullptr;
+    double* val = nullptr;
+    int rows = 0, cols = 0;
+  };
+
+  // lower(C) = beta C + op(A) X op(A)^T on device pointers (X symmetric, lower triangle read):
+  // B = op(A) X (dsymm), then dsyrkx, which writes only C's lower triangle.
+  void congruence_on_device(const double* da, bool transpose_a, int r, int k, const double* dx,
+                            double beta, double* dc) {
+    double* db = b_.get(entries(r, k));  // op(A) X (r x k) or X A (k x r)
+    const double one = 1.0, zero = 0.0;
+    if (!transpose_a) {
+      // B = A X (r x k); lower(C) = beta C + B A^T = beta C + A X A^T.
+      check(lib_.dsymm(handle_, CUBLAS_SIDE_RIGHT, CUBLAS_FILL_MODE_LOWER, r, k, &one, dx, k, da, r,
+                       &zero, db, r),
+            "cublasDsymm", r, k);
+      check(lib_.dsyrkx(handle_, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, r, k, &one, db, r, da, r,
+                        &beta, dc, r),
+            "cublasDsyrkx", r, k);
+    } else {
+      // A is k x r; B = X A (k x r); lower(C) = beta C + B^T A = beta C + A^T X A.
+      check(lib_.dsymm(handle_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, k, r, &one, dx, k, da, k,
+                       &zero, db, k),
+            "cublasDsymm", k, r);
+      check(lib_.dsyrkx(handle_, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, r, k, &one, db, k, da, k,
+                        &beta, dc, r),
+            "cublasDsyrkx", r, k);
+    }
+  }
 
   // The device copy of `a` (rows x cols): the kept one, else a temporary upload.
   const double* operand(const double* a, int rows, int cols) {
@@ -303,9 +394,11 @@ class CublasDense final : public exact::DenseDevice {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t handle_ = nullptr;
   std::unordered_map<const double*, Kept> kept_;
+  std::unordered_map<const void*, Sparse> sparse_;
   std::vector<double> staging_;  // host side of download_lower
   Scratch x_{"the symmetric block X"}, b_{"the product op(A) X"}, c_{"the result C"},
-      tmp_{"an operand that is not resident"};
+      tmp_{"an operand that is not resident"}, w_{"the Dicke-basis block W"},
+      s_{"the Dicke-basis transfer S"};
 };
 
 }  // namespace

@@ -89,9 +89,16 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
       if (dim(n) > 0) device_->keep(vectors_[n].data(), dim(n), dim(n));
     for (std::size_t c = 0; c < channels_.size(); ++c)
       for (int n = 0; n < sectors; ++n)
-        if (g_[c][n].size() > 0 && !via_dicke_[target_sector(channels_[c], n)])
+        if (g_[c][n].size() > 0 && !via_dicke_[target_sector(channels_[c], n)]) {
           device_->keep(g_[c][n].data(), static_cast<int>(g_[c][n].rows()),
                         static_cast<int>(g_[c][n].cols()));
+        } else if (g_[c][n].size() > 0) {  // the sparse C_c of the transfer via the Dicke basis
+          Eigen::SparseMatrix<double, Eigen::RowMajor> csr = b_[c][n];
+          csr.makeCompressed();
+          device_->keep_sparse(&b_[c][n], static_cast<int>(csr.rows()),
+                               static_cast<int>(csr.cols()), csr.outerIndexPtr(),
+                               csr.innerIndexPtr(), csr.valuePtr());
+        }
   }
 }
 
@@ -114,8 +121,33 @@ Eigen::VectorXd SectorSystem::initial_state(const std::vector<std::complex<doubl
   return y;
 }
 
+void SectorSystem::transfer_on_device(int m, const double* y, bool use_down, bool use_up,
+                                      Eigen::MatrixXd& s) const {
+  const int d = dim(m);
+  s.setZero(d, d);
+  std::vector<DenseDevice::BasisSource> sources;  // one per source sector, its channels' C_c
+  for (std::size_t c = 0; c < channels_.size(); ++c) {
+    const bool raising = channels_[c].raising;
+    if ((raising && !use_up) || (!raising && !use_down)) continue;
+    const int src = raising ? m - 1 : m + 1;
+    if (src < 0 || src >= num_sectors() || g_[c][src].size() == 0) continue;
+    const int ds = dim(src);
+    const double* x = y + offset(src);
+    if (ConstBlock(x, ds, ds).isZero(0.0)) continue;  // nothing flows
+    auto it = std::find_if(sources.begin(), sources.end(),
+                           [&](const DenseDevice::BasisSource& q) { return q.x == x; });
+    if (it == sources.end())
+      it = sources.insert(sources.end(), DenseDevice::BasisSource{vectors_[src].data(), ds, x, {}});
+    it->operators.push_back(&b_[c][src]);
+  }
+  if (sources.empty()) return;
+  device_->basis_transfer(vectors_[m].data(), d, sources, s.data());
+  s.triangularView<Eigen::StrictlyUpper>() = s.transpose();
+}
+
 void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use_up,
                                  Eigen::MatrixXd& s, Scratch& w) const {
+  if (device_ && via_dicke_[m]) return transfer_on_device(m, y, use_down, use_up, s);
   const int d = dim(m);
   s.setZero(d, d);
   if (via_dicke_[m]) w.sd.setZero(d, d);

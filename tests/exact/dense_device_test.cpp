@@ -9,14 +9,17 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+#include <Eigen/SparseCore>
 #include <cmath>
 #include <cstdio>
+#include <random>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "exact/dense_device_cases.hpp"
 #include "qtraj/backend/cuda_dense.hpp"
 #include "qtraj/error.hpp"
+#include "qtraj/exact/sparse_congruence.hpp"
 #include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
 
@@ -65,8 +68,55 @@ class HostDevice final : public exact::DenseDevice {
       Map(c, m, n) = am * ConstMap(b, k, n);
     moved(static_cast<std::int64_t>(k) * n, static_cast<std::int64_t>(m) * n);
   }
+  void keep_sparse(const void* key, int rows, int cols, const int* row_ptr, const int* col,
+                   const double* val) override {
+    if (rows <= 0 || cols <= 0 || sparse_.count(key)) return;
+    Csr& m = sparse_[key];
+    m.rows = rows;
+    m.cols = cols;
+    m.row_ptr.assign(row_ptr, row_ptr + rows + 1);
+    m.col.assign(col, col + row_ptr[rows]);
+    m.val.assign(val, val + row_ptr[rows]);
+    ++traffic_.kept;
+  }
+  // The device's steps on the host: lower(W) = V X V^T with the upper triangle poisoned (NaN:
+  // the sparse step must read only the lower one), lower(S) by sparse_congruence_entry, then
+  // lower(s) = V^T S V.
+  void basis_transfer(const double* v_target, int d, const std::vector<BasisSource>& sources,
+                      double* s) override {
+    Mat sum = Mat::Zero(d, d);
+    for (const BasisSource& src : sources) {
+      const Mat& v = operand(src.v, src.ds, src.ds);
+      Mat w = v * ConstMap(src.x, src.ds, src.ds) * v.transpose();
+      w.triangularView<Eigen::StrictlyUpper>().setConstant(std::nan(""));
+      for (const void* key : src.operators) {
+        const auto it = sparse_.find(key);
+        if (it == sparse_.end() || it->second.rows != d || it->second.cols != src.ds)
+          throw std::logic_error("HostDevice: a sparse operator was not kept");
+        const Csr& b = it->second;
+        for (int a = 0; a < d; ++a)
+          for (int ap = 0; ap <= a; ++ap)
+            sum(a, ap) += exact::sparse_congruence_entry(b.row_ptr.data(), b.col.data(),
+                                                         b.val.data(), w.data(), src.ds, a, ap);
+      }
+      moved(static_cast<std::int64_t>(src.ds) * src.ds, 0);
+      --traffic_.products;
+    }
+    sum.triangularView<Eigen::StrictlyUpper>() = sum.transpose();
+    const Mat& vt = operand(v_target, d, d);
+    const Mat r = vt.transpose() * sum * vt;
+    Map sm(s, d, d);
+    for (int j = 0; j < d; ++j)
+      for (int i = j; i < d; ++i) sm(i, j) = r(i, j);
+    moved(0, static_cast<std::int64_t>(d) * d);
+  }
 
  private:
+  struct Csr {
+    int rows = 0, cols = 0;
+    std::vector<int> row_ptr, col;
+    std::vector<double> val;
+  };
   const Mat& operand(const double* a, int rows, int cols) {
     const auto it = kept_.find(a);
     if (it == kept_.end() || it->second.rows() != rows || it->second.cols() != cols)
@@ -79,6 +129,7 @@ class HostDevice final : public exact::DenseDevice {
     ++traffic_.products;
   }
   std::unordered_map<const double*, Mat> kept_;
+  std::unordered_map<const void*, Csr> sparse_;
 };
 
 // Lower triangles only (the strictly upper part of congruence_lower's output is left as it was).
@@ -122,6 +173,34 @@ TEST(ExactDenseDevice, FreeFunctionsRunOnTheDeviceAndNeedOne) {
   EXPECT_THROW(exact::SectorSystem(DickeSpace({2, 1}), collapse_channels(model),
                                    DenseKernels::cublas),
                Error);
+}
+
+// The device's sparse step, one entry at a time, against Eigen's sparse product: rows with 0, 1
+// and 2 entries (a collective operator on one or two domains), non-square, W's upper triangle
+// poisoned.
+TEST(ExactDenseDevice, SparseCongruenceEntryMatchesTheSparseProduct) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  for (const auto& [d, ds] : std::vector<std::pair<int, int>>{{1, 1}, {5, 7}, {17, 9}, {40, 40}}) {
+    Eigen::SparseMatrix<double, Eigen::RowMajor> b(d, ds);
+    std::vector<Eigen::Triplet<double>> entries;
+    for (int a = 0; a < d; ++a)
+      for (int e = 0; e < a % 3; ++e) entries.emplace_back(a, (a * 7 + 3 * e) % ds, u(rng));
+    b.setFromTriplets(entries.begin(), entries.end());
+    b.makeCompressed();
+    Mat w = Mat::Random(ds, ds);
+    w = (w + w.transpose()).eval();
+    const Mat expect = Mat(b * w * Mat(b.transpose()));
+    w.triangularView<Eigen::StrictlyUpper>().setConstant(std::nan(""));
+    double worst = 0.0;
+    for (int a = 0; a < d; ++a)
+      for (int ap = 0; ap <= a; ++ap)
+        worst = std::max(worst, std::abs(exact::sparse_congruence_entry(
+                                             b.outerIndexPtr(), b.innerIndexPtr(), b.valuePtr(),
+                                             w.data(), ds, a, ap) -
+                                         expect(a, ap)));
+    EXPECT_LT(worst, 1e-14 * (1 + expect.cwiseAbs().maxCoeff())) << d << "x" << ds;
+  }
 }
 
 TEST(ExactDenseDevice, TimeEvolutionOnAHostDeviceEqualsTheHostKernels) {

@@ -12,6 +12,8 @@
 // Traffic::temporary_uploads, slow). A kept matrix must not change or be freed while the device
 // lives: the owner (SectorSystem) keeps it unchanged and outlives nothing it kept.
 //
+// The sparse collapse-operator blocks of the transfer via the Dicke basis are kept likewise
+// (keep_sparse), so that transfer (basis_transfer) moves only the source blocks X and the result.
 // The math is that of dense_kernels.hpp, to rounding (about 1e-15 relative per product):
 //   congruence_lower:   lower(C) = beta C + op(A) X op(A)^T, X symmetric (both triangles stored);
 //   multiply_symmetric: C = A X, X symmetric;
@@ -20,6 +22,7 @@
 // memory. Not thread safe: one device per SectorSystem, used by one thread (as SectorSystem is).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace qtraj {
 namespace exact {
@@ -50,6 +53,25 @@ class DenseDevice {
   virtual void multiply_symmetric(const double* a, int r, int k, const double* x, double* c) = 0;
   virtual void multiply(const double* a, bool transpose_a, int m, int k, const double* b, int n,
                         double* c) = 0;
+
+  /// Copies the rows x cols sparse matrix in CSR form (row_ptr has rows + 1 entries) to the
+  /// device once, named by `key` afterwards (a second keep of the same key is a no-op).
+  virtual void keep_sparse(const void* key, int rows, int cols, const int* row_ptr,
+                           const int* col, const double* val) = 0;
+  /// One source of basis_transfer: the symmetric block x (ds x ds) in the eigenbasis v (kept,
+  /// ds x ds) of its sector, carried by the kept sparse operators `operators` (each d x ds).
+  struct BasisSource {
+    const double* v;
+    int ds;
+    const double* x;
+    std::vector<const void*> operators;
+  };
+  /// The transfer into a sector via the Dicke basis (sector_system.hpp), all on the device:
+  ///   lower(s) = lower(V^T S V),  S = sum_sources sum_B B (v x v^T) B^T,
+  /// v_target (d x d) kept; x host memory (moves in), s host memory (lower triangle moves out;
+  /// the strictly upper triangle is left as it was). The sparse step is sparse_congruence.hpp.
+  virtual void basis_transfer(const double* v_target, int d,
+                              const std::vector<BasisSource>& sources, double* s) = 0;
 
   const Traffic& traffic() const { return traffic_; }
 

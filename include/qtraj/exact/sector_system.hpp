@@ -130,6 +130,10 @@ class SectorSystem {
   //    independent of the number of channels).
   void transfer_into(int m, const double* y, bool use_down, bool use_up, Eigen::MatrixXd& s,
                      Scratch& scratch) const;
+  // transfer_into via the Dicke basis on the device (DenseKernels::cublas): the sources' X move
+  // in, s moves out; W, S and the sparse products stay there (DenseDevice::basis_transfer).
+  void transfer_on_device(int m, const double* y, bool use_down, bool use_up,
+                          Eigen::MatrixXd& s) const;
   // Top-down solve of (I - hg (-D + T_down)) z = r over the blocks (exact at zero temperature);
   // if f is non-null, also f = (-D + T_down) z.
   void down_solve(double hg, const double* r, double* z, double* f, Scratch& scratch) const;

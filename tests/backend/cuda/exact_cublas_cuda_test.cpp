@@ -2,6 +2,7 @@
 // item 3) against the host kernels (OpenBLAS where the build has it, else Eigen):
 //  - each product, both transposes, beta = 0 (C not read: NaN there) and beta = 1 (accumulates,
 //    upper triangle untouched), sizes 1, odd, non-square, and a (60,30,10)-sized 341, to 1e-13;
+//  - basis_transfer (the transfer via the Dicke basis: cuBLAS and the sparse kernel) to 1e-12;
 //  - whole time evolutions of (12,6,2) and (8,6,5,1) chains and a thermal star
 //    (tests/exact/dense_device_cases.hpp) to 1e-10, with every V_n / G_c resident (no temporary
 //    upload);
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+#include <Eigen/SparseCore>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -87,6 +89,54 @@ TEST(CudaExactCublas, ProductsMatchTheDefinition) {
   exact::multiply_symmetric(DenseKernels::cublas, a.data(), 6, 4, x.data(), p.data(), device.get());
   EXPECT_LT((p - a).cwiseAbs().maxCoeff(), 1e-15);
   EXPECT_EQ(device->traffic().temporary_uploads, 1);
+}
+
+// basis_transfer (the transfer via the Dicke basis, all on the device) against Eigen: two source
+// sectors of different sizes, two sparse operators from one of them.
+TEST(CudaExactCublas, BasisTransferMatchesTheDefinition) {
+  QTRAJ_REQUIRE_CUBLAS();
+  const auto device = cuda::make_cublas_dense();
+  const int d = 37;
+  const std::vector<int> sizes = {45, 29};
+  auto orthogonal = [](int n) { return Mat(Eigen::HouseholderQR<Mat>(Mat::Random(n, n)).householderQ()); };
+  const Mat vt = orthogonal(d);
+  device->keep(vt.data(), d, d);
+  std::vector<Mat> v, x;
+  std::vector<Eigen::SparseMatrix<double, Eigen::RowMajor>> ops;
+  for (int ds : sizes) {
+    v.push_back(orthogonal(ds));
+    Mat m = Mat::Random(ds, ds);
+    x.push_back(m + m.transpose());
+  }
+  for (int i = 0; i < 3; ++i) {  // ops 0, 1 from source 0; op 2 from source 1
+    const int ds = sizes[i < 2 ? 0 : 1];
+    Eigen::SparseMatrix<double, Eigen::RowMajor> b(d, ds);
+    std::vector<Eigen::Triplet<double>> t;
+    for (int a = 0; a < d; ++a)
+      for (int e = 0; e < (a + i) % 3; ++e) t.emplace_back(a, (a * 5 + 11 * e + i) % ds, 0.5 + 0.1 * e);
+    b.setFromTriplets(t.begin(), t.end());
+    b.makeCompressed();
+    ops.push_back(b);
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) device->keep(v[i].data(), sizes[i], sizes[i]);
+  for (const auto& b : ops)
+    device->keep_sparse(&b, static_cast<int>(b.rows()), static_cast<int>(b.cols()),
+                        b.outerIndexPtr(), b.innerIndexPtr(), b.valuePtr());
+  const std::vector<exact::DenseDevice::BasisSource> sources = {
+      {v[0].data(), sizes[0], x[0].data(), {&ops[0], &ops[1]}},
+      {v[1].data(), sizes[1], x[1].data(), {&ops[2]}}};
+  Mat s = Mat::Constant(d, d, 3.0);  // upper triangle stays 3
+  device->basis_transfer(vt.data(), d, sources, s.data());
+  Mat sum = Mat::Zero(d, d);
+  for (int i = 0; i < 3; ++i) {
+    const int src = i < 2 ? 0 : 1;
+    const Mat w = v[src] * x[src] * v[src].transpose();
+    sum += Mat(ops[i] * w * Mat(ops[i].transpose()));
+  }
+  const Mat expect = vt.transpose() * sum * vt;
+  EXPECT_LT(lower_max_diff(s, expect), 1e-12 * expect.cwiseAbs().maxCoeff());
+  EXPECT_EQ(s(0, d - 1), 3.0);
+  EXPECT_EQ(device->traffic().temporary_uploads, 0);
 }
 
 TEST(CudaExactCublas, TimeEvolutionEqualsTheHostKernelsToTenDigits) {
