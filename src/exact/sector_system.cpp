@@ -82,7 +82,9 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
     double dicke = 3 * dm * dm * dm;
     if (from_above) dicke += 3 * std::pow(static_cast<double>(dim(m + 1)), 3);
     if (from_below) dicke += 3 * std::pow(static_cast<double>(dim(m - 1)), 3);
-    via_dicke_[m] = dicke < per_channel ? 1 : 0;
+    // On a device the Dicke route always: it moves only X in and s out (the per-channel route
+    // moves X, and C in and out, per channel), and the flops cost little there.
+    via_dicke_[m] = device_ || dicke < per_channel ? 1 : 0;
   }
   if (device_) {  // the operands of transfer_into and populations, resident from now on
     for (int n = 0; n < sectors; ++n)
