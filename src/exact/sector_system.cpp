@@ -86,15 +86,12 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
     // moves X, and C in and out, per channel), and the flops cost little there.
     via_dicke_[m] = device_ || dicke < per_channel ? 1 : 0;
   }
-  if (device_) {  // the operands of transfer_into and populations, resident from now on
+  if (device_) {  // resident from now on: every V_n and every channel block C_c (CSR)
     for (int n = 0; n < sectors; ++n)
       if (dim(n) > 0) device_->keep(vectors_[n].data(), dim(n), dim(n));
     for (std::size_t c = 0; c < channels_.size(); ++c)
       for (int n = 0; n < sectors; ++n)
-        if (g_[c][n].size() > 0 && !via_dicke_[target_sector(channels_[c], n)]) {
-          device_->keep(g_[c][n].data(), static_cast<int>(g_[c][n].rows()),
-                        static_cast<int>(g_[c][n].cols()));
-        } else if (g_[c][n].size() > 0) {  // the sparse C_c of the transfer via the Dicke basis
+        if (g_[c][n].size() > 0) {
           Eigen::SparseMatrix<double, Eigen::RowMajor> csr = b_[c][n];
           csr.makeCompressed();
           device_->keep_sparse(&b_[c][n], static_cast<int>(csr.rows()),
@@ -149,7 +146,7 @@ void SectorSystem::transfer_on_device(int m, const double* y, bool use_down, boo
 
 void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use_up,
                                  Eigen::MatrixXd& s, Scratch& w) const {
-  if (device_ && via_dicke_[m]) return transfer_on_device(m, y, use_down, use_up, s);
+  if (device_) return transfer_on_device(m, y, use_down, use_up, s);  // via_dicke_ all set
   const int d = dim(m);
   s.setZero(d, d);
   if (via_dicke_[m]) w.sd.setZero(d, d);
@@ -170,7 +167,7 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
       if (!cached) {  // W = V X V^T (lower triangle, then mirrored: X is symmetric)
         wm.resize(ds, ds);
         congruence_lower(kernels_, vectors_[src].data(), false, ds, ds, x.data(), 0.0, wm.data(),
-                         w.work, device_.get());
+                         w.work);
         wm.triangularView<Eigen::StrictlyUpper>() = wm.transpose();
         if (w.use_cache) w.wc_valid[src] = 1;
         w_src = src;
@@ -192,14 +189,13 @@ void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use
           w.sd.col(it.row()) += it.value() * w.t1.col(b);
     } else {  // s += G X G^T (lower)
       congruence_lower(kernels_, g_[c][src].data(), false, d, ds, x.data(), 1.0, s.data(),
-                       w.work, device_.get());
+                       w.work);
     }
   }
   if (!any) return;
-  if (via_dicke_[m])  // s = V_m^T S V_m (lower; S = w.sd is symmetric; s is still zero here, so
-                      // beta = 0: on a device C is then not uploaded)
-    congruence_lower(kernels_, vectors_[m].data(), true, d, d, w.sd.data(), 0.0, s.data(),
-                     w.work, device_.get());
+  if (via_dicke_[m])  // s += V_m^T S V_m (lower; S = w.sd is symmetric)
+    congruence_lower(kernels_, vectors_[m].data(), true, d, d, w.sd.data(), 1.0, s.data(),
+                     w.work);
   s.triangularView<Eigen::StrictlyUpper>() = s.transpose();
 }
 

@@ -48,8 +48,9 @@ class SectorSystem {
  public:
   /// kernels: where the dense products run (dense_kernels.hpp); results agree to rounding.
   /// DenseKernels::cublas needs a device (else Error): the set-up (eigensystems, G_c, G^T G) runs
-  /// on the host (default_dense_kernels()), then every V_n and G_c is kept on the device once, so
-  /// a stage's products move only the blocks X and their results (dense_device.hpp).
+  /// on the host (default_dense_kernels()), then every V_n and channel block C_c is kept on the
+  /// device once, every transfer takes the route via the Dicke basis there (transfer_on_device),
+  /// and a stage moves only the source blocks X in and the transfers out (dense_device.hpp).
   SectorSystem(const DickeSpace& space, std::vector<Channel> channels,
                DenseKernels kernels = default_dense_kernels(),
                std::shared_ptr<DenseDevice> device = nullptr);
@@ -145,7 +146,7 @@ class SectorSystem {
   DickeSpace space_;
   std::vector<Channel> channels_;
   DenseKernels kernels_;
-  std::shared_ptr<DenseDevice> device_;  // DenseKernels::cublas: holds V_n and G_c resident
+  std::shared_ptr<DenseDevice> device_;  // DenseKernels::cublas: holds V_n and C_c resident
   bool has_raising_ = false;
   double max_rate_ = 0.0;
   std::int64_t size_ = 0;
