@@ -175,10 +175,17 @@ class CublasDense final : public exact::DenseDevice {
     QTRAJ_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
     name_ = prop.name;
     QTRAJ_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    check(lib_.create(&handle_), "cublasCreate", 0, 0);
-    check(lib_.set_stream(handle_, stream_), "cublasSetStream", 0, 0);
-    // IEEE double arithmetic throughout (no emulated or reduced-precision FP64 paths).
-    if (lib_.set_math_mode) check(lib_.set_math_mode(handle_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode", 0, 0);
+    try {
+      check(lib_.create(&handle_), "cublasCreate", 0, 0);
+      check(lib_.set_stream(handle_, stream_), "cublasSetStream", 0, 0);
+      // IEEE double arithmetic throughout (no emulated or reduced-precision FP64 paths).
+      if (lib_.set_math_mode)
+        check(lib_.set_math_mode(handle_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode", 0, 0);
+    } catch (...) {  // no destructor runs for a half-built object
+      if (handle_) lib_.destroy(handle_);
+      cudaStreamDestroy(stream_);
+      throw;
+    }
   }
 
   ~CublasDense() override {
@@ -206,7 +213,7 @@ class CublasDense final : public exact::DenseDevice {
       kept_.erase(it);
     }
     const std::size_t n = entries(rows, cols);
-    double* d = device_alloc(n, "the resident sector matrices (V_n, G_c)");
+    double* d = device_alloc(n, "the resident sector eigenvectors V_n");
     const cudaError_t s = cudaMemcpy(d, host, n * sizeof(double), cudaMemcpyHostToDevice);
     if (s != cudaSuccess) {
       cudaFree(d);

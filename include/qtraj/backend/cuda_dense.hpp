@@ -10,6 +10,9 @@
 //                       first when beta != 0).
 //   multiply_symmetric: X -> device; C = A X (cublasDsymm); C -> host.
 //   multiply:           B -> device; C = op(A) B (cublasDgemm); C -> host.
+//   basis_transfer:     per source: X -> device; lower(W) = V X V^T (dsymm + dsyrkx); per kept
+//                       sparse C: lower(S) += C W C^T (sparse_congruence_kernel, one thread per
+//                       entry); then lower(s) = V^T S V (dsymm + dsyrkx); s -> host.
 // Scratch buffers on the device grow to the largest product seen and are reused.
 //
 // cuBLAS is loaded at run time (dlopen of libcublas.so.<major>, then $QTRAJ_CUBLAS_LIBRARY, then

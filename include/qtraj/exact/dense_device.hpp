@@ -4,9 +4,9 @@
 // implemented with cuBLAS in kernels/dense_cublas.cu, made by cuda::make_cublas_dense(),
 // include/qtraj/backend/cuda_dense.hpp).
 //
-// Contract. The constant operands of a SectorSystem (the eigenvectors V_n and the transfer
-// matrices G_c = V_t^T C_c V_n) are copied to the device once, by keep(), and named afterwards by
-// their host address: a product whose `a` was kept moves only the symmetric block X (host ->
+// Contract. The constant operands of a SectorSystem (the eigenvectors V_n; any other dense
+// operand a caller wants resident) are copied to the device once, by keep(), and named afterwards
+// by their host address: a product whose `a` was kept moves only the symmetric block X (host ->
 // device) and the result C (device -> host; and host -> device first when beta != 0). An `a`
 // that was not kept is uploaded for that one product (correct, counted in
 // Traffic::temporary_uploads, slow). A kept matrix must not change or be freed while the device
