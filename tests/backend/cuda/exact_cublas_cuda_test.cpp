@@ -162,18 +162,25 @@ TEST(CudaExactCublas, TimeEvolutionEqualsTheHostKernelsToTenDigits) {
   }
 }
 
+// Through solve(): (12,6,2) first domain excited, and (6,3,2) with a product initial state (a
+// mixture over j: several components, each with its own SectorSystem and device).
 TEST(CudaExactCublas, SolveExactOnCudaBackendEqualsCpu) {
   QTRAJ_REQUIRE_CUBLAS();
-  const std::string text =
-      "[system]\ndomains = [12, 6, 2]\ninitial = [\"excited\", \"ground\", \"ground\"]\n"
-      "[time]\nend = 100.0\npoints = 51\n[solver]\nkind = \"exact\"\n";
-  const Result cpu = solve(parse_run_config(text));
-  const Result gpu = solve(parse_run_config(text, {"solver.backend=\"cuda\""}));
-  const std::string kernels = std::get<std::string>(gpu.attributes.at("exact_dense_kernels"));
-  std::printf("exact_dense_kernels = \"%s\" (CPU run: \"%s\")\n", kernels.c_str(),
-              std::get<std::string>(cpu.attributes.at("exact_dense_kernels")).c_str());
-  EXPECT_EQ(kernels.rfind("cuBLAS ", 0), 0u) << kernels;
-  ASSERT_EQ(gpu.jz_over_n_mean.data.size(), cpu.jz_over_n_mean.data.size());
-  for (std::size_t i = 0; i < cpu.jz_over_n_mean.data.size(); ++i)
-    EXPECT_NEAR(gpu.jz_over_n_mean.data[i], cpu.jz_over_n_mean.data[i], 1e-10) << i;
+  for (const std::string system :
+       {"domains = [12, 6, 2]\ninitial = [\"excited\", \"ground\", \"ground\"]\n",
+        "domains = [6, 3, 2]\ninitial = [\"product 3\", \"ground\", \"ground\"]\n"}) {
+    const std::string text = "[system]\n" + system +
+                             "[time]\nend = 100.0\npoints = 51\n[solver]\nkind = \"exact\"\n";
+    const Result cpu = solve(parse_run_config(text));
+    const Result gpu = solve(parse_run_config(text, {"solver.backend=\"cuda\""}));
+    const std::string kernels = std::get<std::string>(gpu.attributes.at("exact_dense_kernels"));
+    std::printf("exact_dense_kernels = \"%s\" (CPU run: \"%s\"), %lld component(s)\n",
+                kernels.c_str(),
+                std::get<std::string>(cpu.attributes.at("exact_dense_kernels")).c_str(),
+                static_cast<long long>(std::get<std::int64_t>(gpu.attributes.at("exact_components"))));
+    EXPECT_EQ(kernels.rfind("cuBLAS ", 0), 0u) << kernels;
+    ASSERT_EQ(gpu.jz_over_n_mean.data.size(), cpu.jz_over_n_mean.data.size());
+    for (std::size_t i = 0; i < cpu.jz_over_n_mean.data.size(); ++i)
+      EXPECT_NEAR(gpu.jz_over_n_mean.data[i], cpu.jz_over_n_mean.data[i], 1e-10) << system << i;
+  }
 }
