@@ -1,7 +1,7 @@
 #pragma once
 // The dense products of the exact solver (sector_system.hpp): the symmetric congruences
 // C = op(A) X op(A)^T that carry a symmetric block between bases and sectors, and the products
-// V X of the populations. Two implementations of the same math:
+// V X of the populations. Three implementations of the same math:
 //  - DenseKernels::eigen: Eigen's own GEMMs (portable, single-threaded, vectorised only as far as
 //    the compiler flags allow: SSE2 without -march);
 //  - DenseKernels::blas: CBLAS (OpenBLAS in the builds here; QTRAJ_HAVE_CBLAS), multi-threaded.
