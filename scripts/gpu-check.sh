@@ -14,7 +14,10 @@
 #                                 --threads 16), a `qtraj run` with backend = "cuda" compared to the
 #                                 exact solver with `qtraj compare`, the Krylov propagator's GPU
 #                                 tests (CudaKrylov.*, also under memcheck) and its bench
-#                                 (2000,200,20) GPU vs 16 CPU threads (qtraj_cuda_krylov_bench).
+#                                 (2000,200,20) GPU vs 16 CPU threads (qtraj_cuda_krylov_bench),
+#                                 the sector-batched engine vs the per-block kernel
+#                                 (qtraj_cuda_sector_batch_bench; its tests CudaSectorBatch.* run
+#                                 in qtraj_cuda_tests).
 #                                 One log: $OUT/gpu-check.log if
 #                                 $OUT is set, else ./gpu-check.log. Each step has a timeout; the
 #                                 whole run stays well under 5 minutes.
@@ -43,11 +46,12 @@ do_bundle() {
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQTRAJ_BUILD_CUDA=ON \
         -DQTRAJ_BUILD_BENCH=OFF -DQTRAJ_BUILD_TESTS=ON -DCMAKE_DISABLE_FIND_PACKAGE_LAPACK=ON >/dev/null
   cmake --build "$build" -j"$(nproc)" --target qtraj qtraj_cuda_tests qtraj_cuda_bench \
-    qtraj_cuda_krylov_bench qtraj_cuda_setup_bench
+    qtraj_cuda_krylov_bench qtraj_cuda_setup_bench qtraj_cuda_sector_batch_bench
   rm -rf "$bundle"
   mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/run"
   local exe
-  for exe in qtraj qtraj_cuda_tests qtraj_cuda_bench qtraj_cuda_krylov_bench qtraj_cuda_setup_bench; do
+  for exe in qtraj qtraj_cuda_tests qtraj_cuda_bench qtraj_cuda_krylov_bench qtraj_cuda_setup_bench \
+             qtraj_cuda_sector_batch_bench; do
     cp "$build/$exe" "$bundle/bin/"
     strip --strip-unneeded "$bundle/bin/$exe" 2>/dev/null || true
   done
@@ -150,22 +154,26 @@ do_run() {
   step "qtraj compare cuda vs exact (4 SE)" 20 "$bundle/bin/qtraj" compare "$work/cuda.h5" \
     "$work/exact.h5" --threshold 4
   step "qtraj info" 10 "$bundle/bin/qtraj" info "$work/cuda.h5"
-  step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 100 \
+  step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 90 \
     "$bundle/bin/qtraj_cuda_bench" --trajectories 1000000 --cpu-trajectories 200000 --threads 16 \
     --big 20000
   # The trajectory kernels' registers, spills and occupancy on this GPU; then set-up of
   # (400,40,4) and (200,40,8): 16 host threads vs cuSOLVER, side by side (target < 1 s).
-  step "qtraj_cuda_setup_bench (kernel resources; set-up: 16 host threads vs cuSOLVER)" 60 \
+  step "qtraj_cuda_setup_bench (kernel resources; set-up: 16 host threads vs cuSOLVER)" 50 \
     "$bundle/bin/qtraj_cuda_setup_bench" --threads 16 --repeat 2
   # Issue #9: Krylov on (2000,200,20) to t = 300, GPU ensemble vs the CPU backend on 16 threads
   # (trajectories/s side by side; target >= 50x). Rows are printed as measured.
   step "qtraj_cuda_krylov_bench ((2000,200,20) Krylov: GPU vs CPU backend with 16 threads)" 100 \
     "$bundle/bin/qtraj_cuda_krylov_bench" --trajectories 1056 --cpu-trajectories 160 --threads 16 \
     --blocks 0,64
+  # Issue #8 item 4: the sector-batched engine vs the per-block kernel on the device, side by side
+  # ((400,40,4) and (200,40,8), 4000 trajectories each; set-up on 16 host threads, not timed).
+  step "qtraj_cuda_sector_batch_bench (sector-batched vs per-block on the device)" 40 \
+    "$bundle/bin/qtraj_cuda_sector_batch_bench" --trajectories 4000 --threads 16
   local sanitizer
   sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
   if [ -n "$sanitizer" ]; then
-    step "compute-sanitizer memcheck" 90 "$sanitizer" --tool memcheck --error-exitcode 9 \
+    step "compute-sanitizer memcheck" 70 "$sanitizer" --tool memcheck --error-exitcode 9 \
       "$bundle/bin/qtraj_cuda_tests" \
       --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*:CudaEnsembleGroups.*:CudaEigensystems.Every*:CudaKrylov.BatchEquals*'
   else
