@@ -68,18 +68,21 @@ QTRAJ_HD inline const double* product_matrix(const DeviceBundle* bundles, std::u
   return (transpose ? v.eig_vt : v.eig_v) + v.eig_offset[n];
 }
 
+/// acc + a b, the product rounded, then the sum (never fused into an FMA).
+QTRAJ_HD inline double add_product_rn(double acc, double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(acc, __dmul_rn(a, b));
+#else
+  return acc + a * b;  // the CPU builds of the engine and its tests: -ffp-contract=off
+#endif
+}
+
 /// out[a] = sum_{b=0}^{d-1} m[a d + b] in[b], summed in ascending b from 0.0, each product rounded
-/// then added (no FMA: the GEMM kernel uses __dmul_rn / __dadd_rn, the CPU builds of the
-/// engine -ffp-contract=off): the order of ordered_gemm and of SpectralPropagator's mat-vecs.
+/// then added: the order of ordered_gemm, of SpectralPropagator's mat-vecs and of every output
+/// element of the GEMM kernel (gemm_* below).
 QTRAJ_HD inline double ordered_dot(const double* row, const double* in, int d) {
   double acc = 0.0;
-  for (int b = 0; b < d; ++b) {
-#if defined(__CUDA_ARCH__)
-    acc = __dadd_rn(acc, __dmul_rn(row[b], in[b]));
-#else
-    acc += row[b] * in[b];
-#endif
-  }
+  for (int b = 0; b < d; ++b) acc = add_product_rn(acc, row[b], in[b]);
   return acc;
 }
 QTRAJ_HD inline void ordered_column_product(const double* m, int d, const double* in, double* out) {
@@ -112,6 +115,72 @@ QTRAJ_HD inline void build_group_table(const std::uint32_t* unique_keys, const i
   table.num_groups = groups;
   table.max_count = most;
   table.columns = columns;
+}
+
+// ---- The ordered GEMM kernel's block body (sector_batch_kernels.cu runs it with one CUDA block;
+// the CPU test runs the same pieces thread by thread, phase by phase). A block computes one tile
+// of kGemmRows rows x kGemmCols columns of one group's product out_j = M in_j; its
+// kGemmCols x kGemmThreadsY threads (tx, ty) each own column tx and rows ty + kGemmThreadsY i.
+// The inner index b runs through shared memory in slices of kGemmK, ascending, so each output
+// element is ordered_dot's sum exactly.
+constexpr int kGemmRows = 32, kGemmCols = 32, kGemmK = 16, kGemmThreadsY = 8;
+constexpr int kGemmPerThread = kGemmRows / kGemmThreadsY;
+constexpr int kGemmThreads = kGemmCols * kGemmThreadsY;
+
+/// The groups of a multiply step as the GEMM kernel reads them.
+struct GemmArgs {
+  const DeviceBundle* bundles = nullptr;
+  int sector_stride = 1;
+  const std::uint32_t* unique = nullptr;  // group keys
+  const int* counts = nullptr;            // columns per group
+  const int* offsets = nullptr;           // first sorted entry per group
+  const int* sorted_entry = nullptr;      // entry index of each sorted position
+  const double* const* in = nullptr;      // per entry: the input column (d values)
+  double* const* out = nullptr;           // per entry: the output column
+  int num_groups = 0;
+};
+
+/// A block's shared tile (padded against bank conflicts).
+struct GemmTile {
+  double as[kGemmRows][kGemmK + 1];  // M rows row0.., inner b0..
+  double xs[kGemmK][kGemmCols + 1];  // inner b0.., columns col0..
+};
+
+/// Load phase, thread tid: its share of M[row0.., b0..b0+kmax) and of the columns col0.. of group
+/// (first, count); zeros outside (never summed: gemm_accumulate stops at kmax).
+QTRAJ_HD inline void gemm_load(const GemmArgs& g, const double* m, int d, int first, int count,
+                               int row0, int col0, int b0, int kmax, int tid, GemmTile& t) {
+  for (int e = tid; e < kGemmRows * kGemmK; e += kGemmThreads) {
+    const int r = e / kGemmK, kk = e % kGemmK;
+    t.as[r][kk] = (row0 + r < d && kk < kmax) ? m[static_cast<long long>(row0 + r) * d + b0 + kk] : 0.0;
+  }
+  for (int e = tid; e < kGemmK * kGemmCols; e += kGemmThreads) {
+    const int c = e / kGemmK, kk = e % kGemmK;
+    double v = 0.0;
+    if (col0 + c < count && kk < kmax) v = g.in[g.sorted_entry[first + col0 + c]][b0 + kk];
+    t.xs[kk][c] = v;
+  }
+}
+
+/// Accumulate phase, thread (tx, ty): acc[i] += M[row, b] x[b] for b = b0 .. b0 + kmax - 1 in order.
+QTRAJ_HD inline void gemm_accumulate(const GemmTile& t, int kmax, int tx, int ty,
+                                     double (&acc)[kGemmPerThread]) {
+  for (int kk = 0; kk < kmax; ++kk) {
+    const double x = t.xs[kk][tx];
+    for (int i = 0; i < kGemmPerThread; ++i)
+      acc[i] = add_product_rn(acc[i], t.as[ty + kGemmThreadsY * i][kk], x);
+  }
+}
+
+/// Store phase, thread (tx, ty): its rows of column col0 + tx, if they exist.
+QTRAJ_HD inline void gemm_store(const GemmArgs& g, int d, int first, int count, int row0, int col0,
+                                int tx, int ty, const double (&acc)[kGemmPerThread]) {
+  if (col0 + tx >= count) return;
+  double* o = g.out[g.sorted_entry[first + col0 + tx]];
+  for (int i = 0; i < kGemmPerThread; ++i) {
+    const int row = row0 + ty + kGemmThreadsY * i;
+    if (row < d) o[row] = acc[i];
+  }
 }
 
 /// Everything the step bodies read and write (device pointers in the kernels).

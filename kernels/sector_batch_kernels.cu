@@ -32,8 +32,6 @@ using trajectory::BatchedState;
 namespace {
 
 constexpr int kStepBlock = 128;
-constexpr int kGemmRows = 32, kGemmCols = 32, kGemmK = 16;
-constexpr int kGemmThreadsY = 8;  // block (32, 8): each thread 4 rows of one column
 
 __global__ void start_kernel(const SectorBatchArgs a, GroupTable* table) {
   int active = 0;
@@ -64,27 +62,14 @@ __global__ void group_table_kernel(const std::uint32_t* unique, const int* count
     build_group_table(unique, counts, *num_runs, invalid_key, offsets, *table);
 }
 
-struct GemmArgs {
-  const DeviceBundle* bundles;
-  int sector_stride;
-  const std::uint32_t* unique;
-  const int* counts;
-  const int* offsets;
-  const int* sorted_entry;
-  const double* const* in;
-  double* const* out;
-  int num_groups;
-};
-
-// Group g (blockIdx.z, strided): out_j = M in_j for its columns j, one 32 x 32 tile of (rows,
-// columns) per block, the inner index b in slices of 16 through shared memory, ascending. Every
-// branch that skips a __syncthreads is uniform over the block (row0, col0, kmax).
-__global__ void __launch_bounds__(kGemmCols* kGemmThreadsY) ordered_gemm_kernel(const GemmArgs g) {
-  __shared__ double as[kGemmRows][kGemmK + 1];
-  __shared__ double xs[kGemmK][kGemmCols + 1];
+// Group grp (blockIdx.z, strided) of the step: one 32 x 32 tile (rows blockIdx.x, columns
+// blockIdx.y, strided) per block, through the block body of sector_batch_body.cuh (gemm_load /
+// gemm_accumulate / gemm_store, the pieces the CPU test runs). Every branch that skips a
+// __syncthreads is uniform over the block (grp, row0, col0, b0, kmax).
+__global__ void __launch_bounds__(kGemmThreads) ordered_gemm_kernel(const GemmArgs g) {
+  __shared__ GemmTile tile;
   const int tx = threadIdx.x, ty = threadIdx.y;
-  const int tid = ty * kGemmCols + tx, nthreads = kGemmCols * kGemmThreadsY;
-  constexpr int kPerThread = kGemmRows / kGemmThreadsY;
+  const int tid = ty * kGemmCols + tx;
   for (int grp = blockIdx.z; grp < g.num_groups; grp += gridDim.z) {
     int d = 0;
     const double* m = product_matrix(g.bundles, g.unique[grp], g.sector_stride, d);
@@ -92,36 +77,16 @@ __global__ void __launch_bounds__(kGemmCols* kGemmThreadsY) ordered_gemm_kernel(
     const int row0 = blockIdx.x * kGemmRows;
     if (row0 >= d) continue;
     for (int col0 = blockIdx.y * kGemmCols; col0 < count; col0 += gridDim.y * kGemmCols) {
-      double acc[kPerThread];
-      for (int i = 0; i < kPerThread; ++i) acc[i] = 0.0;
+      double acc[kGemmPerThread];
+      for (int i = 0; i < kGemmPerThread; ++i) acc[i] = 0.0;
       for (int b0 = 0; b0 < d; b0 += kGemmK) {
         const int kmax = min(kGemmK, d - b0);
-        for (int e = tid; e < kGemmRows * kGemmK; e += nthreads) {
-          const int r = e / kGemmK, kk = e % kGemmK;
-          as[r][kk] = (row0 + r < d && kk < kmax)
-                          ? m[static_cast<long long>(row0 + r) * d + b0 + kk] : 0.0;
-        }
-        for (int e = tid; e < kGemmK * kGemmCols; e += nthreads) {
-          const int c = e / kGemmK, kk = e % kGemmK;
-          double v = 0.0;
-          if (col0 + c < count && kk < kmax) v = g.in[g.sorted_entry[first + col0 + c]][b0 + kk];
-          xs[kk][c] = v;
-        }
+        gemm_load(g, m, d, first, count, row0, col0, b0, kmax, tid, tile);
         __syncthreads();
-        for (int kk = 0; kk < kmax; ++kk) {  // ascending b = b0 + kk
-          const double x = xs[kk][tx];
-          for (int i = 0; i < kPerThread; ++i)
-            acc[i] = __dadd_rn(acc[i], __dmul_rn(as[ty + kGemmThreadsY * i][kk], x));
-        }
+        gemm_accumulate(tile, kmax, tx, ty, acc);
         __syncthreads();
       }
-      if (col0 + tx < count) {
-        double* o = g.out[g.sorted_entry[first + col0 + tx]];
-        for (int i = 0; i < kPerThread; ++i) {
-          const int row = row0 + ty + kGemmThreadsY * i;
-          if (row < d) o[row] = acc[i];
-        }
-      }
+      gemm_store(g, d, first, count, row0, col0, tx, ty, acc);
     }
   }
 }
@@ -256,8 +221,16 @@ void SectorBatchDriver::run(const TrajectoryBatchArgs& base, int num_bundles, in
       const GroupTable t = *h_table;
       ++self->stats_.steps;
       if (t.num_groups > 0) {
-        GemmArgs g{a.base.d_bundles, a.sector_stride, unique, counts, offsets, entry_sorted,
-                   a.d_in, a.d_out, t.num_groups};
+        GemmArgs g;
+        g.bundles = a.base.d_bundles;
+        g.sector_stride = a.sector_stride;
+        g.unique = unique;
+        g.counts = counts;
+        g.offsets = offsets;
+        g.sorted_entry = entry_sorted;
+        g.in = a.d_in;
+        g.out = a.d_out;
+        g.num_groups = t.num_groups;
         const dim3 block(kGemmCols, kGemmThreadsY);
         const dim3 gemm_grid(static_cast<unsigned>((a.base.max_dim + kGemmRows - 1) / kGemmRows),
                              static_cast<unsigned>(std::min((t.max_count + kGemmCols - 1) / kGemmCols, 65535)),

@@ -13,6 +13,9 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <random>
+#include <array>
+#include <cmath>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -95,6 +98,136 @@ TEST(SectorBatchGroups, TableFromPlantedRuns) {
   }
 }
 
+/// The GEMM kernel's loop nest (ordered_gemm_kernel, sector_batch_kernels.cu) on the CPU: a grid of
+/// (gx, gy, gz) blocks, each block's kGemmThreads threads run phase by phase (every thread loads,
+/// then every thread accumulates: the kernel's two __syncthreads), through the same block body.
+/// gx = 0: the driver's grid for the table (rows of the largest matrix, columns of the largest
+/// group, one z per group).
+void emulate_gemm_kernel(const GemmArgs& g, int max_dim, int max_count, unsigned gx = 0,
+                         unsigned gy = 0, unsigned gz = 0) {
+  if (gx == 0) {
+    gx = static_cast<unsigned>((max_dim + kGemmRows - 1) / kGemmRows);
+    gy = static_cast<unsigned>((max_count + kGemmCols - 1) / kGemmCols);
+    gz = static_cast<unsigned>(g.num_groups);
+  }
+  GemmTile tile;
+  std::vector<std::array<double, kGemmPerThread>> acc(kGemmThreads);
+  for (unsigned bz = 0; bz < gz; ++bz)
+    for (unsigned by = 0; by < gy; ++by)
+      for (unsigned bx = 0; bx < gx; ++bx)
+        for (int grp = static_cast<int>(bz); grp < g.num_groups; grp += static_cast<int>(gz)) {
+          int d = 0;
+          const double* m = product_matrix(g.bundles, g.unique[grp], g.sector_stride, d);
+          const int count = g.counts[grp], first = g.offsets[grp];
+          const int row0 = static_cast<int>(bx) * kGemmRows;
+          if (row0 >= d) continue;
+          for (int col0 = static_cast<int>(by) * kGemmCols; col0 < count;
+               col0 += static_cast<int>(gy) * kGemmCols) {
+            for (auto& a : acc) a.fill(0.0);
+            for (int b0 = 0; b0 < d; b0 += kGemmK) {
+              const int kmax = std::min(kGemmK, d - b0);
+              for (int tid = 0; tid < kGemmThreads; ++tid)
+                gemm_load(g, m, d, first, count, row0, col0, b0, kmax, tid, tile);
+              for (int tid = 0; tid < kGemmThreads; ++tid) {
+                double (&a)[kGemmPerThread] = *reinterpret_cast<double(*)[kGemmPerThread]>(acc[tid].data());
+                gemm_accumulate(tile, kmax, tid % kGemmCols, tid / kGemmCols, a);
+              }
+            }
+            for (int tid = 0; tid < kGemmThreads; ++tid) {
+              const double (&a)[kGemmPerThread] =
+                  *reinterpret_cast<const double(*)[kGemmPerThread]>(acc[tid].data());
+              gemm_store(g, d, first, count, row0, col0, tid % kGemmCols, tid / kGemmCols, a);
+            }
+          }
+        }
+}
+
+// Matrices of sizes not multiples of the tiles (1 .. 70: one to three row tiles, partial inner
+// slices) and groups of 1 .. 70 columns (partial column tiles), V and V^T, with the kernel's own
+// grid and with a grid smaller than the work (the kernel's stride loops): every output element
+// equals ordered_dot bit for bit, and nothing outside the outputs is written.
+TEST(SectorBatchGemm, TiledKernelBodyEqualsOrderedColumnProduct) {
+  std::mt19937_64 gen(3);
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  const std::vector<int> dims = {1, 5, 16, 17, 32, 33, 55, 70};
+  const std::vector<int> counts = {3, 31, 1, 33, 70, 32, 2, 40};
+  // One fake bundle whose sector n has dimension dims[n] (only what product_matrix reads).
+  std::vector<std::int64_t> sector_begin = {0}, eig_offset;
+  std::vector<double> v, vt;
+  for (int d : dims) {
+    sector_begin.push_back(sector_begin.back() + d);
+    eig_offset.push_back(static_cast<std::int64_t>(v.size()));
+    const std::size_t off = v.size();
+    v.resize(off + d * d);
+    vt.resize(off + d * d);
+    for (int a = 0; a < d; ++a)
+      for (int b = 0; b < d; ++b) v[off + a * d + b] = dist(gen);
+    for (int a = 0; a < d; ++a)
+      for (int b = 0; b < d; ++b) vt[off + b * d + a] = v[off + a * d + b];
+  }
+  DeviceBundle bundle;
+  bundle.view.sector_begin = sector_begin.data();
+  bundle.view.eig_offset = eig_offset.data();
+  bundle.view.eig_v = v.data();
+  bundle.view.eig_vt = vt.data();
+  const int stride = static_cast<int>(dims.size());
+  // Groups: sector n with V (even n) or V^T (odd n), counts[n] columns each; columns of length 70
+  // (the largest d) with a NaN guard after each output's d values.
+  constexpr int kLen = 80;
+  std::vector<std::uint32_t> keys;
+  std::vector<int> group_counts, offsets, sorted_entry;
+  std::vector<std::vector<double>> ins, outs;
+  for (int n = 0; n < stride; ++n) {
+    keys.push_back(product_key(0, n, n % 2 == 1, stride));
+    offsets.push_back(static_cast<int>(sorted_entry.size()));
+    group_counts.push_back(counts[n]);
+    for (int j = 0; j < counts[n]; ++j) {
+      sorted_entry.push_back(static_cast<int>(ins.size()));
+      std::vector<double> x(kLen);
+      for (auto& e : x) e = dist(gen);
+      ins.push_back(x);
+      outs.emplace_back(kLen, std::numeric_limits<double>::quiet_NaN());
+    }
+  }
+  // Entries listed in reverse: sorted_entry must be honoured, not assumed to be the identity.
+  std::reverse(ins.begin(), ins.end());
+  for (int& e : sorted_entry) e = static_cast<int>(ins.size()) - 1 - e;
+  std::vector<const double*> in_ptr;
+  for (const auto& x : ins) in_ptr.push_back(x.data());
+  for (int grid : {0, 1}) {
+    SCOPED_TRACE(grid == 0 ? "driver grid" : "grid (1, 1, 3): stride loops");
+    for (auto& o : outs) std::fill(o.begin(), o.end(), std::numeric_limits<double>::quiet_NaN());
+    std::vector<double*> out_ptr(outs.size());
+    for (std::size_t e = 0; e < outs.size(); ++e)  // out of entry e: outs of the same index
+      out_ptr[e] = outs[e].data();
+    GemmArgs g;
+    g.bundles = &bundle;
+    g.sector_stride = stride;
+    g.unique = keys.data();
+    g.counts = group_counts.data();
+    g.offsets = offsets.data();
+    g.sorted_entry = sorted_entry.data();
+    g.in = in_ptr.data();
+    g.out = out_ptr.data();
+    g.num_groups = stride;
+    if (grid == 0) emulate_gemm_kernel(g, 70, 70);
+    else emulate_gemm_kernel(g, 70, 70, 1, 1, 3);  // rows beyond 32 never covered: see below
+    for (int n = 0; n < stride; ++n) {
+      int d = 0;
+      const double* m = product_matrix(&bundle, keys[n], stride, d);
+      ASSERT_EQ(d, dims[n]);
+      for (int j = 0; j < counts[n]; ++j) {
+        const int e = sorted_entry[offsets[n] + j];
+        const int rows = grid == 0 ? d : std::min(d, kGemmRows);  // grid x = 1: the first row tile
+        for (int a = 0; a < rows; ++a)
+          ASSERT_EQ(outs[e][a], ordered_dot(m + a * d, ins[e].data(), d))
+              << "sector " << n << " column " << j << " row " << a;
+        for (int a = rows; a < kLen; ++a) ASSERT_TRUE(std::isnan(outs[e][a])) << "wrote row " << a;
+      }
+    }
+  }
+}
+
 /// A batch staged on the host as the runner stages it on the device, and the executor of
 /// sector_batch_drive that runs every "kernel" as a loop over the trajectories.
 struct HostSectorBatch {
@@ -112,6 +245,7 @@ struct HostSectorBatch {
   std::vector<double*> out_ptr;
   GroupTable counts;
   bool reverse_groups = false;  // multiply groups and their columns in reverse order
+  bool tiled = false;           // multiply with the GEMM kernel's block body (emulate_gemm_kernel)
   long long steps = 0, products = 0, columns = 0;
   int num_reservoirs = 0;
 
@@ -245,6 +379,22 @@ struct HostSectorBatch {
     ++steps;
     products += t.num_groups;
     columns += t.columns;
+    if (tiled) {
+      std::vector<int> sorted(n);
+      for (int i = 0; i < n; ++i) sorted[i] = entry[order[i]];
+      GemmArgs g;
+      g.bundles = bundles.data();
+      g.sector_stride = a.sector_stride;
+      g.unique = unique.data();
+      g.counts = run_counts.data();
+      g.offsets = offsets.data();
+      g.sorted_entry = sorted.data();
+      g.in = in.data();
+      g.out = out_ptr.data();
+      g.num_groups = t.num_groups;
+      if (t.num_groups > 0) emulate_gemm_kernel(g, a.base.max_dim, t.max_count);
+      return t;
+    }
     for (int gi = 0; gi < t.num_groups; ++gi) {  // the valid groups come first (keys ascending)
       const int g = reverse_groups ? t.num_groups - 1 - gi : gi;
       int d = 0;
@@ -259,10 +409,12 @@ struct HostSectorBatch {
   }
 };
 
-void check_case(const Case& c, std::int64_t first, std::int64_t count, bool reverse) {
+void check_case(const Case& c, std::int64_t first, std::int64_t count, bool reverse,
+                bool tiled = false) {
   const auto cpu = run_cpu_range(c, first, count, spectral());
   HostSectorBatch h(c, first, count, kCapacity, first + count);
   h.reverse_groups = reverse;
+  h.tiled = tiled;
   sector_batch_drive(h);
   EXPECT_TRUE(equivalent(h.out, cpu, 0.0)) << "must be bit-identical to the per-trajectory path";
   // Products were shared: fewer groups than columns.
@@ -292,6 +444,15 @@ TEST(SectorBatchBody, SeveralBundlesThermalAndComplexAreBitIdentical) {
   Case t(make_model({5, 3, 2}, {"coherent 1.1 0.7", "dicke 1", "coherent 2.0 -0.4"}, 0.2),
          linear_grid(10.0, 21));
   check_case(t, 0, 29, false);
+}
+
+TEST(SectorBatchBody, WithTheGemmKernelBodyStillBitIdentical) {
+  // The whole driver with the products done by the GEMM kernel's block body; (40,10,4) has sectors
+  // of up to 55 states (two row tiles) and groups of more than 32 columns.
+  Case c(make_model({40, 10, 4}, {"excited", "ground", "ground"}, 0.0), linear_grid(4.0, 21));
+  check_case(c, 0, 70, false, true);
+  Case p(make_model({12, 6, 2}, {"product 6", "ground", "ground"}, 0.1), linear_grid(10.0, 21));
+  check_case(p, 3, 40, false, true);
 }
 
 TEST(SectorBatchBody, DarkStatesCopyTheirStationaryRow) {
