@@ -7,12 +7,13 @@
 // header: plain C++ includes this file too.
 //
 // One driver step (sector_batch_drive below):
-//   multiply:  every trajectory has posted its product's columns as (key, in, out) entries, key =
-//              (bundle, sector, V or V^T) packed by product_key, kNoProduct-free slots marked by
-//              the invalid key; the entries are sorted by key (stable: CUB DeviceRadixSort), run-length
-//              encoded (CUB DeviceRunLengthEncode) into groups, build_group_table gives each group
-//              its first sorted entry; then an ordered GEMM multiplies each group's columns with its
-//              matrix (ordered_column_product is the order of every output element).
+//   multiply:  every trajectory has posted its product's columns as (key, in, out) entries in its
+//              own max_cols slots, key = (bundle, sector, V or V^T) packed by product_key, unused
+//              slots marked by invalid_product_key (the largest: sorted last, dropped); the entries
+//              are sorted by key (CUB DeviceRadixSort, stable), run-length encoded into groups (CUB
+//              DeviceRunLengthEncode), build_group_table gives each group its first sorted entry;
+//              then the ordered GEMM kernel (gemm_* below) multiplies each group's columns with its
+//              matrix, every output element summed as ordered_dot sums it.
 //   load_and_emit / consume: the per-trajectory state machine of batched_step.hpp (shared with
 //              the CPU engine), which posts the next product's entries.
 // Each column's product depends on that column and the matrix only (not on the group, its order
@@ -21,6 +22,9 @@
 // Draws of trajectory t: rng = PhiloxStream(seed, t); draw_components -> bundle; draw_sector;
 // then the state machine's u and channel draws: exactly run_batch_trajectory's
 // (trajectory_batch.cuh) and the CPU backend's.
+//
+// Status: the bodies, the driver loop and the GEMM block body run on the CPU in the tests
+// (bit-identical to the CPU engine); the kernels compile with nvcc 13; NOT yet run on a GPU.
 #include <cstdint>
 
 #include "trajectory_batch.cuh"

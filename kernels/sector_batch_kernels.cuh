@@ -9,6 +9,12 @@
 // d_channel_counts, jump records, per-reservoir counts), so run_ensemble's chunk reduction,
 // histogram and checks apply unchanged.
 //
+// Known limits (by construction; nothing is measured yet): the step kernels run one thread per
+// trajectory over that trajectory's own contiguous vectors (uncoalesced across a warp; the states
+// could be interleaved); every multiply step reads its group table back (one host sync per step,
+// ~2 per jump of the slowest trajectory); a batch is capped by kBatchCapBytes (256 MB: about 3000
+// trajectories at (400,40,4), 2000 at (200,40,8)), which bounds how many share a V_n.
+//
 // Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU.
 #include <cuda_runtime.h>
 
