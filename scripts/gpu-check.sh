@@ -6,7 +6,9 @@
 #                                 one), copies qtraj, qtraj_cuda_tests, qtraj_cuda_bench, every
 #                                 shared library `ldd` lists for them except
 #                                 glibc's (libc, libm, libpthread, libdl, librt, ld-linux) and the
-#                                 run files into gpu-bundle/ (git-ignored; must stay < 64 MiB).
+#                                 run files into gpu-bundle/ (git-ignored; must stay < 64 MiB:
+#                                 libraries over 16 MB, i.e. OpenBLAS's 36 MB DYNAMIC_ARCH build,
+#                                 travel gzipped and `run` unpacks them into a temporary folder).
 #   scripts/gpu-check.sh run      THERE (a GPU machine with nvcc/cmake/ninja but no HDF5, toml++,
 #                                 fmt, no network), from the repo root with gpu-bundle/ carried:
 #                                 nvidia-smi, qtraj_cuda_tests, compute-sanitizer memcheck on a few
@@ -15,6 +17,9 @@
 #                                 exact solver with `qtraj compare`, the Krylov propagator's GPU
 #                                 tests (CudaKrylov.*, also under memcheck) and its bench
 #                                 (2000,200,20) GPU vs 16 CPU threads (qtraj_cuda_krylov_bench),
+#                                 the exact solver on cuBLAS (CudaExactCublas.* in the tests; a
+#                                 `qtraj run` with kind = exact, backend = cuda compared to the CPU
+#                                 run; one (60,30,10) stage cuBLAS vs OpenBLAS, qtraj_cuda_exact_bench),
 #                                 the sector-batched engine vs the per-block kernel
 #                                 (qtraj_cuda_sector_batch_bench; its tests CudaSectorBatch.* run
 #                                 in qtraj_cuda_tests).
@@ -46,12 +51,12 @@ do_bundle() {
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQTRAJ_BUILD_CUDA=ON \
         -DQTRAJ_BUILD_BENCH=OFF -DQTRAJ_BUILD_TESTS=ON -DCMAKE_DISABLE_FIND_PACKAGE_LAPACK=ON >/dev/null
   cmake --build "$build" -j"$(nproc)" --target qtraj qtraj_cuda_tests qtraj_cuda_bench \
-    qtraj_cuda_krylov_bench qtraj_cuda_setup_bench qtraj_cuda_sector_batch_bench
+    qtraj_cuda_krylov_bench qtraj_cuda_setup_bench qtraj_cuda_exact_bench qtraj_cuda_sector_batch_bench
   rm -rf "$bundle"
   mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/run"
   local exe
   for exe in qtraj qtraj_cuda_tests qtraj_cuda_bench qtraj_cuda_krylov_bench qtraj_cuda_setup_bench \
-             qtraj_cuda_sector_batch_bench; do
+             qtraj_cuda_exact_bench qtraj_cuda_sector_batch_bench; do
     cp "$build/$exe" "$bundle/bin/"
     strip --strip-unneeded "$bundle/bin/$exe" 2>/dev/null || true
   done
@@ -71,6 +76,9 @@ do_bundle() {
     LD_LIBRARY_PATH="$bundle/lib" ldd "$bundle"/bin/* | grep "not found" >&2
     exit 1
   fi
+  # Libraries over 16 MB travel gzipped (OpenBLAS: 36 MB -> ~11 MB; checked above unpacked).
+  local big
+  find "$bundle/lib" -type f -size +16M | while read -r big; do gzip -9 "$big"; done
   local kib
   kib=$(du -sk "$bundle" | cut -f1)
   echo "gpu-bundle/: $((kib / 1024)) MiB ($(ls "$bundle/lib" | wc -l) libraries), commit $(head -1 "$bundle/COMMIT")"
@@ -104,19 +112,30 @@ do_run() {
     say "gpu-check run: no gpu-bundle/ here (run 'scripts/gpu-check.sh bundle' on a development machine)"
     exit 1
   fi
-  export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  # cuSOLVER (device set-up) is not in the bundle (~1 GB with its dependencies): it is dlopen'ed
-  # from this machine's CUDA toolkit (kernels/eigensystems_cusolver.cu); say where it is.
-  local cusolver
+  # The libraries that travel gzipped (see bundle), unpacked for this run only.
+  local unpacked gz
+  unpacked="$(mktemp -d "${TMPDIR:-/tmp}/qtraj-gpu-lib.XXXXXX")"
+  trap 'rm -rf "$unpacked"' EXIT
+  for gz in "$bundle"/lib/*.gz; do
+    [ -e "$gz" ] || continue
+    gzip -dc "$gz" > "$unpacked/$(basename "${gz%.gz}")"
+  done
+  export LD_LIBRARY_PATH="$bundle/lib:$unpacked${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # cuSOLVER (device set-up) and cuBLAS (the exact solver's products) are not in the bundle (~1 GB
+  # and ~570 MB with their dependencies): they are dlopen'ed from this machine's CUDA toolkit
+  # (kernels/eigensystems_cusolver.cu, kernels/dense_cublas.cu); say where they are.
+  local cusolver cublas
   cusolver="$(ls "${CUDA_HOME:-/usr/local/cuda}"/lib64/libcusolver.so.* 2>/dev/null | head -1)"
+  cublas="$(ls "${CUDA_HOME:-/usr/local/cuda}"/lib64/libcublas.so.* 2>/dev/null | head -1)"
   say "qtraj gpu-check, $(date -u), host $(hostname), bundle commit $(head -1 "$bundle/COMMIT")"
   say "cores: $(nproc)"
   say "cuSOLVER for the device set-up: ${cusolver:-not found under ${CUDA_HOME:-/usr/local/cuda}/lib64 (set-up stays on the host; the eigensystem tests skip)}"
+  say "cuBLAS for the exact solver: ${cublas:-not found under ${CUDA_HOME:-/usr/local/cuda}/lib64 (backend = cuda refuses; the CudaExactCublas tests skip)}"
   if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >>"$log" 2>&1; then
     nodevice=1
     say "no CUDA device: nvidia-smi finds no GPU; only the device-free checks run"
   else
-    step "nvidia-smi" 30 nvidia-smi
+    step "nvidia-smi" 10 nvidia-smi
   fi
   # The CUDA test binary: its GPU tests skip themselves without a device; the kernel bodies, the
   # ensemble emulation and the no-device error path run either way.
@@ -154,6 +173,13 @@ do_run() {
   step "qtraj compare cuda vs exact (4 SE)" 20 "$bundle/bin/qtraj" compare "$work/cuda.h5" \
     "$work/exact.h5" --threshold 4
   step "qtraj info" 10 "$bundle/bin/qtraj" info "$work/cuda.h5"
+  # Issue #9 item 3: the exact solver with its products on cuBLAS, against the CPU run above.
+  step "qtraj run (exact, backend = cuda: cuBLAS)" 15 "$bundle/bin/qtraj" run \
+    "$bundle/run/fig2b-trajectories.toml" -q -o "$work/exact-cublas.h5" --set solver.kind='"exact"' \
+    --set 'solver.backend="cuda"'
+  step "qtraj compare exact cuBLAS vs exact CPU" 5 "$bundle/bin/qtraj" compare \
+    "$work/exact-cublas.h5" "$work/exact.h5" --abs-tol 1e-10
+  "$bundle/bin/qtraj" info "$work/exact-cublas.h5" 2>&1 | grep -i dense_kernels | tee -a "$log"
   step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 90 \
     "$bundle/bin/qtraj_cuda_bench" --trajectories 1000000 --cpu-trajectories 200000 --threads 16 \
     --big 20000
@@ -163,19 +189,22 @@ do_run() {
     "$bundle/bin/qtraj_cuda_setup_bench" --threads 16 --repeat 2
   # Issue #9: Krylov on (2000,200,20) to t = 300, GPU ensemble vs the CPU backend on 16 threads
   # (trajectories/s side by side; target >= 50x). Rows are printed as measured.
-  step "qtraj_cuda_krylov_bench ((2000,200,20) Krylov: GPU vs CPU backend with 16 threads)" 100 \
+  step "qtraj_cuda_krylov_bench ((2000,200,20) Krylov: GPU vs CPU backend with 16 threads)" 90 \
     "$bundle/bin/qtraj_cuda_krylov_bench" --trajectories 1056 --cpu-trajectories 160 --threads 16 \
     --blocks 0,64
+  # Issue #9 item 3: one implicit stage of (60,30,10), cuBLAS vs OpenBLAS on 16 threads.
+  step "qtraj_cuda_exact_bench ((60,30,10) stage: cuBLAS vs OpenBLAS with 16 threads)" 30 \
+    "$bundle/bin/qtraj_cuda_exact_bench" --threads 16 --repeat 5
   # Issue #8 item 4: the sector-batched engine vs the per-block kernel on the device, side by side
-  # ((400,40,4) and (200,40,8), 4000 trajectories each; set-up on 16 host threads, not timed).
-  step "qtraj_cuda_sector_batch_bench (sector-batched vs per-block on the device)" 40 \
-    "$bundle/bin/qtraj_cuda_sector_batch_bench" --trajectories 4000 --threads 16
+  # ((400,40,4) and (200,40,8), 2000 trajectories each; set-up on 16 host threads, not timed).
+  step "qtraj_cuda_sector_batch_bench (sector-batched vs per-block on the device)" 25 \
+    "$bundle/bin/qtraj_cuda_sector_batch_bench" --trajectories 2000 --threads 16
   local sanitizer
   sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
   if [ -n "$sanitizer" ]; then
-    step "compute-sanitizer memcheck" 70 "$sanitizer" --tool memcheck --error-exitcode 9 \
+    step "compute-sanitizer memcheck" 65 "$sanitizer" --tool memcheck --error-exitcode 9 \
       "$bundle/bin/qtraj_cuda_tests" \
-      --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*:CudaEnsembleGroups.*:CudaEigensystems.Every*:CudaKrylov.BatchEquals*'
+      --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*:CudaEnsembleGroups.*:CudaEigensystems.Every*:CudaKrylov.BatchEquals*:CudaExactCublas.BasisTransfer*'
   else
     say "compute-sanitizer: not found, memcheck skipped"
   fi

@@ -1,6 +1,8 @@
 // The exact solver's dense products on Eigen or CBLAS (see include/qtraj/exact/dense_kernels.hpp).
 #include "qtraj/exact/dense_kernels.hpp"
 
+#include "qtraj/error.hpp"
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cstdlib>
@@ -49,6 +51,13 @@ bool is_fallback_core(const std::string& name) {
 }
 #endif
 
+// DenseKernels::cublas: the device that runs the product (a missing one is a programming error).
+DenseDevice& device_for(DenseDevice* device, const char* what) {
+  if (!device)
+    throw Error(std::string("exact::") + what + ": DenseKernels::cublas needs a DenseDevice");
+  return *device;
+}
+
 }  // namespace
 
 bool blas_available() {
@@ -89,8 +98,13 @@ std::string configure_blas(int threads) {
 }
 
 void congruence_lower(DenseKernels kernels, const double* a, bool transpose_a, int r, int k,
-                      const double* x, double beta, double* c, std::vector<double>& work) {
+                      const double* x, double beta, double* c, std::vector<double>& work,
+                      DenseDevice* device) {
   if (r <= 0) return;
+  if (kernels == DenseKernels::cublas && k > 0) {
+    device_for(device, "congruence_lower").congruence_lower(a, transpose_a, r, k, x, beta, c);
+    return;
+  }
   Map cm(c, r, r);
   // beta = 0: C may hold garbage (as in BLAS, it is not read); zeroed here for both paths.
   if (beta == 0.0)
@@ -138,8 +152,12 @@ void congruence_lower(DenseKernels kernels, const double* a, bool transpose_a, i
 }
 
 void multiply_symmetric(DenseKernels kernels, const double* a, int r, int k, const double* x,
-                        double* c) {
+                        double* c, DenseDevice* device) {
   if (r <= 0 || k <= 0) return;
+  if (kernels == DenseKernels::cublas) {
+    device_for(device, "multiply_symmetric").multiply_symmetric(a, r, k, x, c);
+    return;
+  }
 #ifdef QTRAJ_HAVE_CBLAS
   if (kernels == DenseKernels::blas) {
     cblas_dsymm(CblasColMajor, CblasRight, CblasLower, r, k, 1.0, x, k, a, r, 0.0, c, r);
@@ -151,10 +169,14 @@ void multiply_symmetric(DenseKernels kernels, const double* a, int r, int k, con
 }
 
 void multiply(DenseKernels kernels, const double* a, bool transpose_a, int m, int k,
-              const double* b, int n, double* c) {
+              const double* b, int n, double* c, DenseDevice* device) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     Map(c, m, n).setZero();
+    return;
+  }
+  if (kernels == DenseKernels::cublas) {
+    device_for(device, "multiply").multiply(a, transpose_a, m, k, b, n, c);
     return;
   }
 #ifdef QTRAJ_HAVE_CBLAS

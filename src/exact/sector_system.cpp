@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "qtraj/error.hpp"
 #include "qtraj/exact/sector_system.hpp"
 #include "qtraj/model/sector_operators.hpp"
 
@@ -15,8 +16,12 @@ using ConstBlock = Eigen::Map<const Eigen::MatrixXd>;
 }  // namespace
 
 SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channels,
-                           DenseKernels kernels)
-    : space_(space), channels_(std::move(channels)), kernels_(kernels) {
+                           DenseKernels kernels, std::shared_ptr<DenseDevice> device)
+    : space_(space), channels_(std::move(channels)), kernels_(kernels), device_(std::move(device)) {
+  if (kernels_ == DenseKernels::cublas && !device_)
+    throw Error("exact::SectorSystem: DenseKernels::cublas needs a DenseDevice");
+  // The set-up products run on the host; on cuBLAS with the host's BLAS (or Eigen).
+  const DenseKernels setup = kernels_ == DenseKernels::cublas ? default_dense_kernels() : kernels_;
   const int sectors = space_.max_excitation() + 1;
   lambda_.resize(sectors);
   vectors_.resize(sectors);
@@ -48,7 +53,7 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
       const Eigen::MatrixXd block = channel_block(space_, channels_[c], n);
       b_[c][n] = block.sparseView();
       // G = V_t^T C V_n; trace(G X G^T) = <G^T G, X> is the jump rate out of X_n via channel c.
-      if (kernels_ == DenseKernels::eigen) {
+      if (setup == DenseKernels::eigen) {
         g_[c][n] = vectors_[t].transpose() * block * vectors_[n];
         w_[c][n] = g_[c][n].transpose() * g_[c][n];
         continue;
@@ -56,9 +61,9 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
       const Eigen::MatrixXd cv = b_[c][n] * vectors_[n];  // C V_n (C sparse)
       const int dt = dim(t), dn = dim(n);
       g_[c][n].resize(dt, dn);
-      multiply(kernels_, vectors_[t].data(), true, dt, dt, cv.data(), dn, g_[c][n].data());
+      multiply(setup, vectors_[t].data(), true, dt, dt, cv.data(), dn, g_[c][n].data());
       w_[c][n].resize(dn, dn);
-      multiply(kernels_, g_[c][n].data(), true, dn, dt, g_[c][n].data(), dn, w_[c][n].data());
+      multiply(setup, g_[c][n].data(), true, dn, dt, g_[c][n].data(), dn, w_[c][n].data());
     }
   }
   // Route per target sector m by flop count (see transfer_into).
@@ -77,7 +82,22 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
     double dicke = 3 * dm * dm * dm;
     if (from_above) dicke += 3 * std::pow(static_cast<double>(dim(m + 1)), 3);
     if (from_below) dicke += 3 * std::pow(static_cast<double>(dim(m - 1)), 3);
-    via_dicke_[m] = dicke < per_channel ? 1 : 0;
+    // On a device the Dicke route always: it moves only X in and s out (the per-channel route
+    // moves X, and C in and out, per channel), and the flops cost little there.
+    via_dicke_[m] = device_ || dicke < per_channel ? 1 : 0;
+  }
+  if (device_) {  // resident from now on: every V_n and every channel block C_c (CSR)
+    for (int n = 0; n < sectors; ++n)
+      if (dim(n) > 0) device_->keep(vectors_[n].data(), dim(n), dim(n));
+    for (std::size_t c = 0; c < channels_.size(); ++c)
+      for (int n = 0; n < sectors; ++n)
+        if (g_[c][n].size() > 0) {
+          Eigen::SparseMatrix<double, Eigen::RowMajor> csr = b_[c][n];
+          csr.makeCompressed();
+          device_->keep_sparse(&b_[c][n], static_cast<int>(csr.rows()),
+                               static_cast<int>(csr.cols()), csr.outerIndexPtr(),
+                               csr.innerIndexPtr(), csr.valuePtr());
+        }
   }
 }
 
@@ -100,8 +120,33 @@ Eigen::VectorXd SectorSystem::initial_state(const std::vector<std::complex<doubl
   return y;
 }
 
+void SectorSystem::transfer_on_device(int m, const double* y, bool use_down, bool use_up,
+                                      Eigen::MatrixXd& s) const {
+  const int d = dim(m);
+  s.setZero(d, d);
+  std::vector<DenseDevice::BasisSource> sources;  // one per source sector, its channels' C_c
+  for (std::size_t c = 0; c < channels_.size(); ++c) {
+    const bool raising = channels_[c].raising;
+    if ((raising && !use_up) || (!raising && !use_down)) continue;
+    const int src = raising ? m - 1 : m + 1;
+    if (src < 0 || src >= num_sectors() || g_[c][src].size() == 0) continue;
+    const int ds = dim(src);
+    const double* x = y + offset(src);
+    if (ConstBlock(x, ds, ds).isZero(0.0)) continue;  // nothing flows
+    auto it = std::find_if(sources.begin(), sources.end(),
+                           [&](const DenseDevice::BasisSource& q) { return q.x == x; });
+    if (it == sources.end())
+      it = sources.insert(sources.end(), DenseDevice::BasisSource{vectors_[src].data(), ds, x, {}});
+    it->operators.push_back(&b_[c][src]);
+  }
+  if (sources.empty()) return;
+  device_->basis_transfer(vectors_[m].data(), d, sources, s.data());
+  s.triangularView<Eigen::StrictlyUpper>() = s.transpose();
+}
+
 void SectorSystem::transfer_into(int m, const double* y, bool use_down, bool use_up,
                                  Eigen::MatrixXd& s, Scratch& w) const {
+  if (device_) return transfer_on_device(m, y, use_down, use_up, s);  // via_dicke_ all set
   const int d = dim(m);
   s.setZero(d, d);
   if (via_dicke_[m]) w.sd.setZero(d, d);
@@ -361,7 +406,8 @@ Eigen::VectorXd SectorSystem::populations(const Eigen::VectorXd& y) const {
     }
     // diag(V X V^T)_s = sum_b (V X)_sb V_sb.
     Eigen::MatrixXd vx(d, d);
-    multiply_symmetric(kernels_, vectors_[n].data(), d, d, y.data() + offset(n), vx.data());
+    multiply_symmetric(kernels_, vectors_[n].data(), d, d, y.data() + offset(n), vx.data(),
+                       device_.get());
     p.segment(space_.sector_begin(n), d) = vx.cwiseProduct(vectors_[n]).rowwise().sum();
   }
   return p;

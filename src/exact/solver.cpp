@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "qtraj/backend/cuda_dense.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/exact/dense_kernels.hpp"
 #include "qtraj/exact/sector_system.hpp"
@@ -74,6 +75,14 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
                      "the exact solver's population tables (points x sum_i (N_i + 1)) would "
                      "hold more than 1e8 numbers; use fewer output points");
 
+  // solver.backend = "cuda" (else "cpu"): refuse in one line, before any set-up, where cuBLAS
+  // cannot run (CPU-only build, no device, no loadable cuBLAS).
+  const bool on_gpu = config.solver.backend == "cuda";
+  if (std::string why; on_gpu && !cuda::cublas_dense_available(&why))
+    throw InputError("solver.backend", "\"cuda\"",
+                     "the exact solver's cuBLAS products cannot run here: " + why +
+                         "; use solver.backend = \"cpu\"");
+
   Result result;
   result.solver = "exact";
   result.time = times;
@@ -109,7 +118,13 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
     for (int n = 0; n <= space.max_excitation(); ++n)
       largest = std::max(largest, static_cast<int>(space.sector_size(n)));
     dense = exact::configure_blas(largest >= 256 ? config.solver.threads : 1);
-    const exact::SectorSystem system(space, channels);
+    // solver.backend = "cuda": the stage products on cuBLAS, V_n and G_c resident on the device.
+    std::shared_ptr<exact::DenseDevice> device;
+    if (on_gpu) device = cuda::make_cublas_dense();
+    if (device) dense = device->description();
+    const exact::SectorSystem system(
+        space, channels, device ? exact::DenseKernels::cublas : exact::default_dense_kernels(),
+        device);
     const std::vector<std::complex<double>> psi = exact::product_state(space, pick);
     auto observe = [&](std::size_t k, const Eigen::VectorXd& y) {
       const Eigen::VectorXd p = system.populations(y);

@@ -33,6 +33,7 @@
 #include <complex>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "qtraj/exact/dense_kernels.hpp"
@@ -46,8 +47,13 @@ namespace exact {
 class SectorSystem {
  public:
   /// kernels: where the dense products run (dense_kernels.hpp); results agree to rounding.
+  /// DenseKernels::cublas needs a device (else Error): the set-up (eigensystems, G_c, G^T G) runs
+  /// on the host (default_dense_kernels()), then every V_n and channel block C_c is kept on the
+  /// device once, every transfer takes the route via the Dicke basis there (transfer_on_device),
+  /// and a stage moves only the source blocks X in and the transfers out (dense_device.hpp).
   SectorSystem(const DickeSpace& space, std::vector<Channel> channels,
-               DenseKernels kernels = default_dense_kernels());
+               DenseKernels kernels = default_dense_kernels(),
+               std::shared_ptr<DenseDevice> device = nullptr);
 
   const DickeSpace& space() const { return space_; }
   const std::vector<Channel>& channels() const { return channels_; }
@@ -58,6 +64,8 @@ class SectorSystem {
   double max_rate() const { return max_rate_; }
   bool has_raising() const { return has_raising_; }
   DenseKernels kernels() const { return kernels_; }
+  /// The device of DenseKernels::cublas (else null).
+  const DenseDevice* device() const { return device_.get(); }
 
   /// Flat state of the pure state psi (amplitudes over the DickeSpace index, any sector mix):
   /// X_n = V_n^T Re(psi_n psi_n^+) V_n, zero exchanged quanta.
@@ -123,6 +131,10 @@ class SectorSystem {
   //    independent of the number of channels).
   void transfer_into(int m, const double* y, bool use_down, bool use_up, Eigen::MatrixXd& s,
                      Scratch& scratch) const;
+  // transfer_into via the Dicke basis on the device (DenseKernels::cublas): the sources' X move
+  // in, s moves out; W, S and the sparse products stay there (DenseDevice::basis_transfer).
+  void transfer_on_device(int m, const double* y, bool use_down, bool use_up,
+                          Eigen::MatrixXd& s) const;
   // Top-down solve of (I - hg (-D + T_down)) z = r over the blocks (exact at zero temperature);
   // if f is non-null, also f = (-D + T_down) z.
   void down_solve(double hg, const double* r, double* z, double* f, Scratch& scratch) const;
@@ -134,6 +146,7 @@ class SectorSystem {
   DickeSpace space_;
   std::vector<Channel> channels_;
   DenseKernels kernels_;
+  std::shared_ptr<DenseDevice> device_;  // DenseKernels::cublas: holds V_n and C_c resident
   bool has_raising_ = false;
   double max_rate_ = 0.0;
   std::int64_t size_ = 0;

@@ -1,6 +1,7 @@
 // Compiled only when QTRAJ_BUILD_CUDA=OFF: every GPU entry point throws NotCompiled.
 #include <algorithm>
 
+#include "qtraj/backend/cuda_dense.hpp"
 #include "qtraj/backend/cuda_device.hpp"
 #include "qtraj/backend/cuda_eigensystems.hpp"
 #include "qtraj/backend/cuda_kernel_info.hpp"
@@ -19,6 +20,15 @@ bool device_eigensolver_available(std::string* why) {
 }
 void device_eigensystems(const std::vector<trajectory::SymmetricEigenTask>&, EigensystemsInfo*) {
   throw NotCompiled("cuda::device_eigensystems");
+}
+
+// --- the exact solver's products on cuBLAS (kernels/dense_cublas.cu in CUDA builds) ---
+bool cublas_dense_available(std::string* why) {
+  if (why) *why = "built without CUDA";
+  return false;
+}
+std::unique_ptr<exact::DenseDevice> make_cublas_dense() {
+  throw NotCompiled("cuda::make_cublas_dense");
 }
 
 std::vector<KernelResources> trajectory_kernel_resources(int, long long) {
