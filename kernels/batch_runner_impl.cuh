@@ -118,6 +118,8 @@ using detail::kWho;
 
 /// run_ensemble's persistent buffers and streams (trajectory_ensemble_runner.cu).
 struct EnsembleBuffers;
+/// The sector-batched engine (sector_batch_kernels.cuh), made on first use.
+class SectorBatchDriver;
 
 struct TrajectoryBatchRunner::Impl {
   LaunchSettings launch;
@@ -137,6 +139,8 @@ struct TrajectoryBatchRunner::Impl {
   detail::DeviceBuffer times, obs, jumps, counts, jump_time, jump_channel, scratch;
   EnsembleInfo ensemble;
   std::shared_ptr<EnsembleBuffers> ensemble_buffers;  // kept across run_ensemble calls (grow-only)
+  std::shared_ptr<SectorBatchDriver> sector_driver;   // EnsembleRequest::batch_sectors (grow-only)
+  int num_bundles = 0;
   cudaEvent_t start = nullptr, stop = nullptr;
 
   ~Impl() {
@@ -206,6 +210,7 @@ struct TrajectoryBatchRunner::Impl {
       for (int ch = 0; ch < v.num_channels; ++ch) any_raising = any_raising || v.channel_raising[ch] != 0;
       h_bundles.push_back(upload_bundle(*bundles[e].system, static_cast<int>(e)));
     }
+    num_bundles = static_cast<int>(h_bundles.size());
     d_bundles = upload(h_bundles.data(), h_bundles.size(), "bundle views");
     d_bundle_of_choice = upload(bundle_of_choice.data(), bundle_of_choice.size(),
                                 "component-choice table");

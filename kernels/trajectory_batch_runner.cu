@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include "batch_runner_impl.cuh"
+#include "sector_batch_kernels.cuh"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
 #include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
@@ -214,7 +215,12 @@ void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uin
   const detail::KernelConfig cfg = s.configure(propagator.kind, count);
 
   QTRAJ_CUDA_CHECK(cudaEventRecord(s.start));
-  s.launch_trajectories(cfg, propagator, args, 0);
+  if (s.launch.sector_batched && propagator.kind == PropagatorSettings::Kind::spectral) {
+    if (!s.sector_driver) s.sector_driver = std::make_shared<SectorBatchDriver>();
+    s.sector_driver->run(args, s.num_bundles, s.max_excitation + 1, 0);
+  } else {
+    s.launch_trajectories(cfg, propagator, args, 0);
+  }
   QTRAJ_CUDA_CHECK(cudaEventRecord(s.stop));
   QTRAJ_CUDA_CHECK(cudaEventSynchronize(s.stop));  // surfaces asynchronous kernel faults
   float ms = 0.0f;

@@ -31,6 +31,7 @@
 
 #include "batch_runner_impl.cuh"
 #include "ensemble_kernels.cuh"
+#include "sector_batch_kernels.cuh"
 #include "qtraj/backend/batch_plan.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
 
@@ -194,6 +195,12 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
     QTRAJ_CUDA_CHECK(cudaMemcpy(d_channel_reservoir, req.channel_reservoir.data(), c * sizeof(int),
                                 cudaMemcpyHostToDevice));
   const detail::KernelConfig cfg = s.configure(req.propagator.kind, total);  // global scratch if needed
+  // Sector-batched engine (spectral only): its per-trajectory state and product entries too.
+  const bool batched = req.batch_sectors;
+  if (batched && req.propagator.kind != PropagatorSettings::Kind::spectral)
+    throw Error(std::string(kWho) + ": batch_sectors needs the spectral propagator");
+  if (batched && !s.sector_driver) s.sector_driver = std::make_shared<SectorBatchDriver>();
+  info.sector_batched = batched;
 
   // Batch size from the free memory: fixed buffers first, then per-trajectory buffers.
   std::size_t cub_temp = 0, t1 = 0, t2 = 0;
@@ -211,7 +218,9 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
   QTRAJ_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   // The buffers this runner already holds are reused (or freed before they grow): available too.
   free_bytes += eb.held();
-  const std::size_t per_trajectory = batch_bytes_per_trajectory(n_t, row, c, num_res, cap);
+  const std::size_t per_trajectory =
+      batch_bytes_per_trajectory(n_t, row, c, num_res, cap) +
+      (batched ? SectorBatchDriver::bytes_per_trajectory(s.max_dim, c) : 0);
   std::int64_t max_batch = ensemble_batch_capacity(free_bytes, fixed, segment_bytes, num_chunks,
                                                    per_trajectory, kBatchCapBytes);
   max_batch = std::min<std::int64_t>(max_batch, sample_cap);
@@ -382,7 +391,14 @@ void TrajectoryBatchRunner::run_ensemble(const EnsembleRequest& req, const Ensem
       args.num_reservoirs = num_res;
       args.d_reservoir_counts = sl.reservoir.as<int>();
       QTRAJ_CUDA_CHECK(cudaEventRecord(sl.kernel_start.e, compute.s));
-      s.launch_trajectories(cfg, req.propagator, args, compute.s);
+      if (batched) {  // blocks this thread per step (the group tables); the copy stream runs on
+        s.sector_driver->run(args, s.num_bundles, s.max_excitation + 1, compute.s);
+        info.sector_steps += s.sector_driver->stats().steps;
+        info.sector_products += s.sector_driver->stats().products;
+        info.sector_columns += s.sector_driver->stats().columns;
+      } else {
+        s.launch_trajectories(cfg, req.propagator, args, compute.s);
+      }
 
       ChunkReduceArgs red;
       red.d_obs = d_obs;

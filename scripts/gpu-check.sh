@@ -19,7 +19,10 @@
 #                                 (2000,200,20) GPU vs 16 CPU threads (qtraj_cuda_krylov_bench),
 #                                 the exact solver on cuBLAS (CudaExactCublas.* in the tests; a
 #                                 `qtraj run` with kind = exact, backend = cuda compared to the CPU
-#                                 run; one (60,30,10) stage cuBLAS vs OpenBLAS, qtraj_cuda_exact_bench).
+#                                 run; one (60,30,10) stage cuBLAS vs OpenBLAS, qtraj_cuda_exact_bench),
+#                                 the sector-batched engine vs the per-block kernel
+#                                 (qtraj_cuda_sector_batch_bench; its tests CudaSectorBatch.* run
+#                                 in qtraj_cuda_tests).
 #                                 One log: $OUT/gpu-check.log if
 #                                 $OUT is set, else ./gpu-check.log. Each step has a timeout; the
 #                                 whole run stays well under 5 minutes.
@@ -48,12 +51,12 @@ do_bundle() {
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQTRAJ_BUILD_CUDA=ON \
         -DQTRAJ_BUILD_BENCH=OFF -DQTRAJ_BUILD_TESTS=ON -DCMAKE_DISABLE_FIND_PACKAGE_LAPACK=ON >/dev/null
   cmake --build "$build" -j"$(nproc)" --target qtraj qtraj_cuda_tests qtraj_cuda_bench \
-    qtraj_cuda_krylov_bench qtraj_cuda_setup_bench qtraj_cuda_exact_bench
+    qtraj_cuda_krylov_bench qtraj_cuda_setup_bench qtraj_cuda_exact_bench qtraj_cuda_sector_batch_bench
   rm -rf "$bundle"
   mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/run"
   local exe
   for exe in qtraj qtraj_cuda_tests qtraj_cuda_bench qtraj_cuda_krylov_bench qtraj_cuda_setup_bench \
-             qtraj_cuda_exact_bench; do
+             qtraj_cuda_exact_bench qtraj_cuda_sector_batch_bench; do
     cp "$build/$exe" "$bundle/bin/"
     strip --strip-unneeded "$bundle/bin/$exe" 2>/dev/null || true
   done
@@ -177,7 +180,7 @@ do_run() {
   step "qtraj compare exact cuBLAS vs exact CPU" 5 "$bundle/bin/qtraj" compare \
     "$work/exact-cublas.h5" "$work/exact.h5" --abs-tol 1e-10
   "$bundle/bin/qtraj" info "$work/exact-cublas.h5" 2>&1 | grep -i dense_kernels | tee -a "$log"
-  step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 100 \
+  step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 90 \
     "$bundle/bin/qtraj_cuda_bench" --trajectories 1000000 --cpu-trajectories 200000 --threads 16 \
     --big 20000
   # The trajectory kernels' registers, spills and occupancy on this GPU; then set-up of
@@ -186,16 +189,20 @@ do_run() {
     "$bundle/bin/qtraj_cuda_setup_bench" --threads 16 --repeat 2
   # Issue #9: Krylov on (2000,200,20) to t = 300, GPU ensemble vs the CPU backend on 16 threads
   # (trajectories/s side by side; target >= 50x). Rows are printed as measured.
-  step "qtraj_cuda_krylov_bench ((2000,200,20) Krylov: GPU vs CPU backend with 16 threads)" 100 \
+  step "qtraj_cuda_krylov_bench ((2000,200,20) Krylov: GPU vs CPU backend with 16 threads)" 90 \
     "$bundle/bin/qtraj_cuda_krylov_bench" --trajectories 1056 --cpu-trajectories 160 --threads 16 \
     --blocks 0,64
   # Issue #9 item 3: one implicit stage of (60,30,10), cuBLAS vs OpenBLAS on 16 threads.
   step "qtraj_cuda_exact_bench ((60,30,10) stage: cuBLAS vs OpenBLAS with 16 threads)" 30 \
     "$bundle/bin/qtraj_cuda_exact_bench" --threads 16 --repeat 5
+  # Issue #8 item 4: the sector-batched engine vs the per-block kernel on the device, side by side
+  # ((400,40,4) and (200,40,8), 2000 trajectories each; set-up on 16 host threads, not timed).
+  step "qtraj_cuda_sector_batch_bench (sector-batched vs per-block on the device)" 25 \
+    "$bundle/bin/qtraj_cuda_sector_batch_bench" --trajectories 2000 --threads 16
   local sanitizer
   sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
   if [ -n "$sanitizer" ]; then
-    step "compute-sanitizer memcheck" 70 "$sanitizer" --tool memcheck --error-exitcode 9 \
+    step "compute-sanitizer memcheck" 65 "$sanitizer" --tool memcheck --error-exitcode 9 \
       "$bundle/bin/qtraj_cuda_tests" \
       --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*:CudaEnsembleGroups.*:CudaEigensystems.Every*:CudaKrylov.BatchEquals*:CudaExactCublas.BasisTransfer*'
   else

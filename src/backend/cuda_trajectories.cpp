@@ -64,6 +64,7 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
                                        : cuda::PropagatorSettings::Kind::spectral;
   req.propagator.rtol = run.settings.rtol;
   req.propagator.atol = run.settings.atol;
+  req.batch_sectors = run.batch_sectors;  // solver.batch_sectors = "on" (spectral): sector-batched engine
   req.times = run.times;
   for (const auto& ch : run.channels) req.channel_reservoir.push_back(ch.reservoir);
   req.num_reservoirs = run.num_reservoirs;

@@ -19,9 +19,12 @@ using namespace trajectory;
 
 namespace {
 
-/// solver.batch_sectors: "on" needs the spectral propagator and the CPU backend; "auto" turns it on
-/// there when the largest sector of the most likely bundle has at least kBatchSectorsMinDim states
-/// (below it the per-trajectory mat-vecs are cheap and batching does not pay: bench/RESULTS.md).
+/// solver.batch_sectors: "on" needs the spectral propagator (either backend: the CPU engine,
+/// src/backend/cpu_sector_batched.cpp, or the CUDA one, kernels/sector_batch_kernels.cuh); "auto"
+/// turns it on for the CPU backend when the largest sector of the most likely bundle has at least
+/// kBatchSectorsMinDim states (below it the per-trajectory mat-vecs are cheap and batching does
+/// not pay: bench/RESULTS.md). With backend = "cuda", "auto" keeps the per-block kernel: the device
+/// engine has not yet run on a GPU, so there is no measured break-even to switch on.
 constexpr int kBatchSectorsMinDim = 32;
 
 void resolve_batch_sectors(TrajectoryRun& run, int max_sector_dim) {
@@ -32,9 +35,6 @@ void resolve_batch_sectors(TrajectoryRun& run, int max_sector_dim) {
   if (mode == "on" && run.propagator != "spectral")
     throw InputError("solver.batch_sectors", "\"on\"",
                      "needs solver.propagator = \"spectral\" (this run uses " + run.propagator + ")");
-  if (mode == "on" && run.settings.backend != "cpu")
-    throw InputError("solver.batch_sectors", "\"on\"",
-                     "is implemented for solver.backend = \"cpu\" only");
   run.batch_sectors = mode == "on" || (mode == "auto" && possible &&
                                        max_sector_dim >= kBatchSectorsMinDim);
 }

@@ -80,6 +80,10 @@ struct LaunchSettings {
                         // its registers allow); 0 = automatic (see block_size_for)
   int max_blocks = 0;   // cap on the grid (grid-stride beyond it); 0 = occupancy-limited grid
   WorkspacePlacement placement = WorkspacePlacement::automatic;
+  // run() with the spectral propagator: the sector-batched engine (kernels/sector_batch_kernels.cuh)
+  // instead of one trajectory per block (run_ensemble: EnsembleRequest::batch_sectors). Status:
+  // compiles; NOT yet run on a GPU.
+  bool sector_batched = false;
 };
 
 /// One bundle of the run and the component choice (one component index per domain) it belongs to.
@@ -155,6 +159,11 @@ struct EnsembleRequest {
   std::vector<int> channel_reservoir;     // C: reservoir index of each collapse channel
   int num_reservoirs = 0;
   std::int64_t max_batch = 0;             // cap on trajectories per batch (0: device memory decides)
+  // Spectral propagator only: run each batch with the sector-batched engine
+  // (kernels/sector_batch_kernels.cuh: trajectories in the same sector share one ordered GEMM with
+  // V_n per step) instead of one trajectory per block. Same outputs to rounding (1e-12 relative).
+  // Status: compiles; NOT yet run on a GPU.
+  bool batch_sectors = false;
   // Chunk groups (issue 8 item 2): one call runs the whole request through one double-buffered
   // pipeline, yet hands results over group by group. group_end: where each group ends (local
   // chunk indices, strictly ascending, the last = num_chunks); empty: one group of all chunks. No
@@ -199,6 +208,10 @@ struct EnsembleInfo {
   bool stopped = false;             // request.stop ended the call early
   int allocations = 0;              // device / pinned buffers (re)allocated by this call: they are
                                     // kept by the runner, so a repeat call of the same shape makes 0
+  bool sector_batched = false;      // EnsembleRequest::batch_sectors: the sector-batched engine ran
+  long long sector_steps = 0;       // its multiply steps, groups multiplied and columns, all batches
+  long long sector_products = 0;
+  long long sector_columns = 0;
 };
 
 /// Device bytes per batch are capped at this (a larger chunk is split across batches).

@@ -20,7 +20,9 @@
 // This needs both sides to round alike: sector_batched.cpp and src/backend/cpu_trajectories.cpp are
 // compiled without FMA contraction (CMakeLists.txt), which -march=native builds would otherwise
 // apply differently to the two (checked with a -march=native build of the test).
-// The GPU backend does not use this engine (not implemented there).
+// The per-trajectory steps are QTRAJ_HD functions (batched_step.hpp) shared with the CUDA engine
+// (kernels/sector_batch_kernels.cu), which groups the columns on the device and multiplies them
+// with an ordered GEMM kernel of the same summation order.
 
 #include <cstdint>
 #include <vector>
@@ -88,9 +90,7 @@ class SectorBatchedEngine {
   };
   int group_of(const double* matrix, int d);
   void multiply_groups();
-  void load_step(std::vector<BatchedTrajectory>& batch);
-  void emit_step(std::vector<BatchedTrajectory>& batch);
-  void consume_step(std::vector<BatchedTrajectory>& batch);
+  void gather_and_multiply(std::vector<BatchedTrajectory>& batch, int phase);
 
   std::vector<double> times_;
   int rows_per_step_;
