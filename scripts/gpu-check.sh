@@ -135,7 +135,7 @@ do_run() {
     nodevice=1
     say "no CUDA device: nvidia-smi finds no GPU; only the device-free checks run"
   else
-    step "nvidia-smi" 10 nvidia-smi
+    step "nvidia-smi" 5 nvidia-smi
   fi
   # The CUDA test binary: its GPU tests skip themselves without a device; the kernel bodies, the
   # ensemble emulation and the no-device error path run either way.
@@ -162,7 +162,7 @@ do_run() {
     exit 1
   fi
   # Order: correctness first (a cut-off run still logs the most important checks), then the
-  # benches, memcheck last. Per-step limits add up to <= 600 s (one device call); typical < 5 min.
+  # benches, memcheck last. Per-step limits add up to 580 s: one device call (600 s) with 20 s left for unpacking the bundle; typical < 5 min.
   local work="${TMPDIR:-/tmp}/qtraj-gpu-check.$$"
   mkdir -p "$work"
   step "qtraj run (exact)" 30 "$bundle/bin/qtraj" run "$bundle/run/fig2b-trajectories.toml" -q \
@@ -202,7 +202,7 @@ do_run() {
   local sanitizer
   sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
   if [ -n "$sanitizer" ]; then
-    step "compute-sanitizer memcheck" 65 "$sanitizer" --tool memcheck --error-exitcode 9 \
+    step "compute-sanitizer memcheck" 50 "$sanitizer" --tool memcheck --error-exitcode 9 \
       "$bundle/bin/qtraj_cuda_tests" \
       --gtest_filter='CudaTrajectories.Spectral12_6_2*:CudaTrajectories.GlobalScratch*:CudaBlockTeam.*:CudaEnsemble.DeviceAggregation*:CudaEnsembleGroups.*:CudaEigensystems.Every*:CudaKrylov.BatchEquals*:CudaExactCublas.BasisTransfer*'
   else
