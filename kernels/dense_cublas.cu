@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cuda_check.cuh"
+#include "cuda_library.cuh"
 #include "qtraj/backend/cuda_dense.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/exact/sparse_congruence.hpp"
@@ -41,33 +42,14 @@ struct Cublas {
   bool ok() const { return lib != nullptr && error.empty(); }
 };
 
-template <class F>
-bool resolve(void* lib, const char* name, F& f) {
-  f = reinterpret_cast<F>(dlsym(lib, name));
-  return f != nullptr;
-}
-
 Cublas load_cublas() {
   Cublas c;
-  std::vector<std::string> names;
-  if (const char* env = std::getenv("QTRAJ_CUBLAS_LIBRARY")) names.push_back(env);
-  const std::string so = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
-  names.push_back(so);  // the loader's search path (LD_LIBRARY_PATH, ld.so.cache)
-  for (const char* var : {"CUDA_HOME", "CUDA_PATH"})
-    if (const char* home = std::getenv(var)) names.push_back(std::string(home) + "/lib64/" + so);
-  names.push_back("/usr/local/cuda/lib64/" + so);
-  std::string tried;
-  for (const auto& name : names) {
-    c.lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (c.lib) {
-      c.where = name;
-      break;
-    }
-    const char* e = dlerror();
-    tried += (tried.empty() ? "" : "; ") + std::string(e ? e : name.c_str());
-  }
+  const LoadedLibrary loaded = open_cuda_library(
+      "QTRAJ_CUBLAS_LIBRARY", "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR));
+  c.lib = loaded.handle;
+  c.where = loaded.where;
   if (!c.lib) {
-    c.error = "cuBLAS not found (" + tried + "; set QTRAJ_CUBLAS_LIBRARY)";
+    c.error = "cuBLAS not found (" + loaded.tried + "; set QTRAJ_CUBLAS_LIBRARY)";
     return c;
   }
   const bool all = resolve(c.lib, "cublasCreate_v2", c.create) &&
@@ -411,13 +393,7 @@ class CublasDense final : public exact::DenseDevice {
 }  // namespace
 
 bool cublas_dense_available(std::string* why) {
-  int count = 0;
-  const cudaError_t status = cudaGetDeviceCount(&count);
-  if (status != cudaSuccess || count == 0) {
-    (void)cudaGetLastError();
-    if (why) *why = "no CUDA device";
-    return false;
-  }
+  if (!cuda_device_present(why)) return false;
   const Cublas& c = cublas();
   if (!c.ok()) {
     if (why) *why = c.error;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cuda_check.cuh"
+#include "cuda_library.cuh"
 #include "qtraj/backend/cuda_eigensystems.hpp"
 #include "qtraj/error.hpp"
 
@@ -57,33 +58,14 @@ struct Cusolver {
   bool ok() const { return lib != nullptr && error.empty(); }
 };
 
-template <class F>
-bool resolve(void* lib, const char* name, F& f) {
-  f = reinterpret_cast<F>(dlsym(lib, name));
-  return f != nullptr;
-}
-
 Cusolver load_cusolver() {
   Cusolver c;
-  std::vector<std::string> names;
-  if (const char* env = std::getenv("QTRAJ_CUSOLVER_LIBRARY")) names.push_back(env);
-  const std::string so = "libcusolver.so." + std::to_string(CUSOLVER_VER_MAJOR);
-  names.push_back(so);  // the loader's search path (LD_LIBRARY_PATH, ld.so.cache)
-  for (const char* var : {"CUDA_HOME", "CUDA_PATH"})
-    if (const char* home = std::getenv(var)) names.push_back(std::string(home) + "/lib64/" + so);
-  names.push_back("/usr/local/cuda/lib64/" + so);
-  std::string tried;
-  for (const auto& name : names) {
-    c.lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (c.lib) {
-      c.where = name;
-      break;
-    }
-    const char* e = dlerror();
-    tried += (tried.empty() ? "" : "; ") + std::string(e ? e : name.c_str());
-  }
+  const LoadedLibrary loaded = open_cuda_library(
+      "QTRAJ_CUSOLVER_LIBRARY", "libcusolver.so." + std::to_string(CUSOLVER_VER_MAJOR));
+  c.lib = loaded.handle;
+  c.where = loaded.where;
   if (!c.lib) {
-    c.error = "cuSOLVER not found (" + tried + ")";
+    c.error = "cuSOLVER not found (" + loaded.tried + ")";
     return c;
   }
   bool all = resolve(c.lib, "cusolverDnCreate", c.create) &&
@@ -237,13 +219,7 @@ void solve_group(Session& s, std::int64_t d, int count, double* A, double* W,
 }  // namespace
 
 bool device_eigensolver_available(std::string* why) {
-  int count = 0;
-  const cudaError_t status = cudaGetDeviceCount(&count);
-  if (status != cudaSuccess || count == 0) {
-    (void)cudaGetLastError();
-    if (why) *why = "no CUDA device";
-    return false;
-  }
+  if (!cuda_device_present(why)) return false;
   const Cusolver& c = cusolver();
   if (!c.ok()) {
     if (why) *why = c.error;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_test_helpers.hpp"
+#include "backend/cuda/host_staged_batch.hpp"
 #include "bundle_staging.cuh"
 #include "sector_batch_body.cuh"
 
@@ -230,12 +231,9 @@ TEST(SectorBatchGemm, TiledKernelBodyEqualsOrderedColumnProduct) {
 
 /// A batch staged on the host as the runner stages it on the device, and the executor of
 /// sector_batch_drive that runs every "kernel" as a loop over the trajectories.
-struct HostSectorBatch {
-  std::vector<std::shared_ptr<void>> storage;
-  std::vector<DeviceBundle> bundles;
-  std::vector<int> table, channel_reservoir, reservoir_counts;
+struct HostSectorBatch : HostStagedBatch {
+  std::vector<int> channel_reservoir, reservoir_counts;
   SectorBatchArgs a;
-  BatchOutput out;
   std::vector<BatchedState> states;
   std::vector<int> bundle_of;
   std::vector<double> memory;
@@ -250,58 +248,16 @@ struct HostSectorBatch {
   int num_reservoirs = 0;
 
   HostSectorBatch(const Case& c, std::int64_t first, std::int64_t count, int capacity,
-                  std::int64_t record_end) {
-    const int m = c.model.num_domains();
-    long long size = 1;
-    for (int i = 0; i < m; ++i) size *= c.weight_begin[i + 1] - c.weight_begin[i];
-    table.assign(static_cast<std::size_t>(size), -1);
-    int max_dim = 1, stride = 1;
-    for (const auto& [choice, system] : c.bundles) {
-      table[choice_key(c.weight_begin.data(), m, choice.data())] = static_cast<int>(bundles.size());
-      bundles.push_back(stage_bundle(*system, "test ", [this](const auto* src, std::size_t n,
-                                                              const std::string&) {
-        return guarded_copy(src, n);
-      }));
-      max_dim = std::max(max_dim, bundles.back().view.max_sector_dim);
-      stride = std::max(stride, bundles.back().view.max_excitation + 1);
-    }
-    const int row = 2 * m, ch = bundles[0].view.num_channels, n_t = static_cast<int>(c.times.size());
-    out.first = first;
-    out.count = count;
-    out.num_times = n_t;
-    out.row = row;
-    out.num_channels = ch;
-    out.jump_capacity = capacity;
-    out.obs.assign(count * n_t * row, -99.0);
-    out.jumps.assign(count, -7);
-    out.channel_counts.assign(count * ch, -7);
-    out.jump_time.assign(count * capacity, -1.0);
-    out.jump_channel.assign(count * capacity, -1);
+                  std::int64_t record_end)
+      : HostStagedBatch(c, first, count, capacity, record_end) {
+    const int ch = args.num_channels, stride = sector_stride;
     for (const auto& chan : c.channels) {
       channel_reservoir.push_back(chan.reservoir);
       num_reservoirs = std::max(num_reservoirs, chan.reservoir + 1);
     }
     reservoir_counts.assign(count * num_reservoirs, -7);
     TrajectoryBatchArgs& g = a.base;
-    g.d_bundles = bundles.data();
-    g.d_bundle_of_choice = table.data();
-    g.d_weights = c.weights.data();
-    g.d_weight_begin = c.weight_begin.data();
-    g.num_domains = m;
-    g.num_channels = ch;
-    g.max_dim = max_dim;
-    g.seed = kSeed;
-    g.first = first;
-    g.count = count;
-    g.d_times = c.times.data();
-    g.num_times = n_t;
-    g.d_obs = out.obs.data();
-    g.d_jumps = out.jumps.data();
-    g.d_channel_counts = out.channel_counts.data();
-    g.d_jump_time = out.jump_time.data();
-    g.d_jump_channel = out.jump_channel.data();
-    g.jump_capacity = capacity;
-    g.record_end = record_end;
+    g = args;
     g.d_channel_reservoir = channel_reservoir.data();
     g.num_reservoirs = num_reservoirs;
     g.d_reservoir_counts = reservoir_counts.data();
@@ -328,20 +284,6 @@ struct HostSectorBatch {
     a.d_entry = entry.data();
     a.d_in = in.data();
     a.d_out = out_ptr.data();
-  }
-
-  template <class T>
-  T* guarded_copy(const T* src, std::size_t n) {
-    if (n == 0 || src == nullptr) return nullptr;
-    constexpr std::size_t kGuard = 64;
-    std::shared_ptr<T[]> buf(new T[n + kGuard]);
-    std::copy(src, src + n, buf.get());
-    T poison;
-    if constexpr (std::is_floating_point_v<T>) poison = std::numeric_limits<T>::quiet_NaN();
-    else poison = std::numeric_limits<T>::min() / 2;
-    std::fill(buf.get() + n, buf.get() + n + kGuard, poison);
-    storage.push_back(buf);
-    return buf.get();
   }
 
   // The executor (sector_batch_drive).

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cuda_test_helpers.hpp"
+#include "host_staged_batch.hpp"
 #include "qtraj/backend/thread_team.hpp"
 #include "bundle_staging.cuh"
 #include "trajectory_batch.cuh"
@@ -30,83 +31,19 @@ using namespace qtraj::cuda::test_support;
 
 namespace {
 
-/// Host staging of a batch: the arrays the runner uploads, as host pointers.
-struct HostBatch {
-  std::vector<std::shared_ptr<void>> storage;
-  std::vector<DeviceBundle> bundles;
-  std::vector<int> table;
+/// Host staging of a batch (HostStagedBatch) plus the kernel's workspace.
+struct HostBatch : HostStagedBatch {
   std::vector<double> work;
-  TrajectoryBatchArgs args;
-  BatchOutput out;
 
   HostBatch(const Case& c, std::int64_t first, std::int64_t count, int capacity,
-            std::int64_t record_end) {
-    const int m = c.model.num_domains();
-    long long size = 1;
-    for (int i = 0; i < m; ++i) size *= c.weight_begin[i + 1] - c.weight_begin[i];
-    table.assign(static_cast<std::size_t>(size), -1);
-    int max_dim = 1;
-    for (const auto& [choice, system] : c.bundles) {
-      table[choice_key(c.weight_begin.data(), m, choice.data())] = static_cast<int>(bundles.size());
-      // The runner's staging, copying into guarded host buffers instead of device memory.
-      bundles.push_back(stage_bundle(*system, "test ", [this](const auto* src, std::size_t n,
-                                                              const std::string&) {
-        return guarded_copy(src, n);
-      }));
-      max_dim = std::max(max_dim, bundles.back().view.max_sector_dim);
-    }
-    const int row = 2 * m, c_ch = bundles[0].view.num_channels, n_t = static_cast<int>(c.times.size());
-    out.first = first;
-    out.count = count;
-    out.num_times = n_t;
-    out.row = row;
-    out.num_channels = c_ch;
-    out.jump_capacity = capacity;
-    out.obs.assign(count * n_t * row, -99.0);
-    out.jumps.assign(count, -7);
-    out.channel_counts.assign(count * c_ch, -7);
-    out.jump_time.assign(count * capacity, -1.0);
-    out.jump_channel.assign(count * capacity, -1);
+            std::int64_t record_end)
+      : HostStagedBatch(c, first, count, capacity, record_end) {
+    const int c_ch = args.num_channels;
     // The largest workspace (adaptive or Krylov) and a guard, all NaN: run() carves the propagator's own
     // (smaller for the spectral one) and checks that everything beyond it stays NaN.
     work.assign(std::max(TrajectoryWorkspace::doubles_needed(max_dim, c_ch),
                          workspace_doubles<KrylovPropagator>(max_dim, c_ch)) + 256,
                 std::numeric_limits<double>::quiet_NaN());
-    args.d_bundles = bundles.data();
-    args.d_bundle_of_choice = table.data();
-    args.d_weights = c.weights.data();
-    args.d_weight_begin = c.weight_begin.data();
-    args.num_domains = m;
-    args.num_channels = c_ch;
-    args.max_dim = max_dim;
-    args.seed = kSeed;
-    args.first = first;
-    args.count = count;
-    args.d_times = c.times.data();
-    args.num_times = n_t;
-    args.d_obs = out.obs.data();
-    args.d_jumps = out.jumps.data();
-    args.d_channel_counts = out.channel_counts.data();
-    args.d_jump_time = out.jump_time.data();
-    args.d_jump_channel = out.jump_channel.data();
-    args.jump_capacity = capacity;
-    args.record_end = record_end;
-  }
-
-  /// A copy of exactly n values followed by poison (NaN, or a huge negative index), so a length
-  /// too short in stage_bundle shows up as NaN results or a crash, not as silently right numbers.
-  template <class T>
-  T* guarded_copy(const T* src, std::size_t n) {
-    if (n == 0 || src == nullptr) return nullptr;
-    constexpr std::size_t kGuard = 64;
-    std::shared_ptr<T[]> buf(new T[n + kGuard]);
-    std::copy(src, src + n, buf.get());
-    T poison;
-    if constexpr (std::is_floating_point_v<T>) poison = std::numeric_limits<T>::quiet_NaN();
-    else poison = std::numeric_limits<T>::min() / 2;
-    std::fill(buf.get() + n, buf.get() + n + kGuard, poison);
-    storage.push_back(buf);
-    return buf.get();
   }
 
   /// The kernel's loop nest with `grid` blocks run one after another, each by `team`, in the

@@ -1,0 +1,61 @@
+#pragma once
+// Run-time loading of an optional CUDA library (cuSOLVER, cuBLAS): qtraj does not link them
+// (with their dependencies ~1 GB, too large for the GPU bundle and the container), it dlopens them
+// where a feature needs one and says in one line why it could not.
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace qtraj::cuda {
+
+struct LoadedLibrary {
+  void* handle = nullptr;
+  std::string where;  // the name that opened
+  std::string tried;  // the loader's messages, "; "-separated, when nothing opened
+};
+
+/// Opens `soname` (e.g. "libcublas.so.13"), trying in order: the path in $env_var, the loader's
+/// search path (LD_LIBRARY_PATH, ld.so.cache), $CUDA_HOME/lib64, $CUDA_PATH/lib64,
+/// /usr/local/cuda/lib64.
+inline LoadedLibrary open_cuda_library(const char* env_var, const std::string& soname) {
+  LoadedLibrary lib;
+  std::vector<std::string> names;
+  if (const char* env = std::getenv(env_var)) names.push_back(env);
+  names.push_back(soname);
+  for (const char* var : {"CUDA_HOME", "CUDA_PATH"})
+    if (const char* home = std::getenv(var)) names.push_back(std::string(home) + "/lib64/" + soname);
+  names.push_back("/usr/local/cuda/lib64/" + soname);
+  for (const auto& name : names) {
+    lib.handle = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (lib.handle) {
+      lib.where = name;
+      return lib;
+    }
+    const char* e = dlerror();
+    lib.tried += (lib.tried.empty() ? "" : "; ") + std::string(e ? e : name.c_str());
+  }
+  return lib;
+}
+
+/// f = the symbol `name` of lib, cast to f's function-pointer type; false if absent.
+template <class F>
+bool resolve(void* lib, const char* name, F& f) {
+  f = reinterpret_cast<F>(dlsym(lib, name));
+  return f != nullptr;
+}
+
+/// True if the CUDA runtime sees at least one device; otherwise *why = "no CUDA device" (and the
+/// runtime's sticky error is cleared).
+inline bool cuda_device_present(std::string* why) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status == cudaSuccess && count > 0) return true;
+  (void)cudaGetLastError();
+  if (why) *why = "no CUDA device";
+  return false;
+}
+
+}  // namespace qtraj::cuda
