@@ -15,7 +15,7 @@ cmake -S . -B build-tsan -G Ninja -DQTRAJ_BUILD_CUDA=OFF -DQTRAJ_SANITIZE_THREAD
       -DQTRAJ_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build-tsan -j"$jobs" --target qtraj_tests
 TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/qtraj_tests \
-  --gtest_filter='TeamTrajectory.*:TrajKrylov.ThreadTeamEqualsSerial:TrajSolver.BitIdenticalForAnyThreadCount:TrajSolver.JumpRecordsAndHistogram:TrajSolver.MatchesExactMixedAndCoherentInitialStates:SectorBatched.SolverResultIsBitIdenticalOnAndOff:LaplaceIntegrator.ResultDoesNotDependOnTheThreadCount'
+  --gtest_filter='TeamTrajectory.*:TrajKrylov.ThreadTeamEqualsSerial:TrajSolver.BitIdenticalForAnyThreadCount:TrajSolver.JumpRecordsAndHistogram:TrajSolver.MatchesExactMixedAndCoherentInitialStates:SectorBatched.SolverResultIsBitIdenticalOnAndOff:LaplaceIntegrator.ResultDoesNotDependOnTheThreadCount:LaplaceIntegrator.AWorkerFailureReachesTheCaller'
 nvcc_path=$(command -v nvcc || true)
 [ -z "$nvcc_path" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc_path=/usr/local/cuda/bin/nvcc
 if [ -n "$nvcc_path" ]; then

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <complex>
 #include <condition_variable>
-#include <cstdio>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -48,37 +48,48 @@ void laplace_step(const SectorSystem& system, const LaplaceRule& rule, double h,
   std::condition_variable turn;
   int next_to_add = 0;
   int next_node = 0;
+  // The first exception of any worker (a device error, bad_alloc): the others stop taking nodes
+  // and stop waiting for their turn, and it is rethrown here after the join.
+  std::exception_ptr failure;
   auto worker = [&]() {
     Eigen::VectorXd x_re, x_im;
-    for (;;) {
-      int j;
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (next_node >= nodes) return;
-        j = next_node++;
+    try {
+      for (;;) {
+        int j;
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (failure || next_node >= nodes) return;
+          j = next_node++;
+        }
+        const double u = j * rule.k;
+        const cd z = mu * cd(1.0, u) * cd(1.0, u);
+        const cd dz = cd(0.0, 2.0 * mu) * cd(1.0, u);
+        system.resolvent(z, y, x_re, x_im, top);
+        // c_j Re(w_j x) = c_j (Re w_j x_re - Im w_j x_im), w_j = e^{z h} z' k / (2 pi i).
+        const cd w = std::exp(z * h) * dz * (rule.k / (2.0 * M_PI)) / cd(0.0, 1.0);
+        const double c = j == 0 ? 1.0 : 2.0;
+        std::unique_lock<std::mutex> lock(mutex);
+        turn.wait(lock, [&] { return failure || next_to_add == j; });
+        if (failure) return;
+        y_new.head(x_re.size()) += (c * w.real()) * x_re - (c * w.imag()) * x_im;
+        ++next_to_add;
+        turn.notify_all();
       }
-      const double u = j * rule.k;
-      const cd z = mu * cd(1.0, u) * cd(1.0, u);
-      const cd dz = cd(0.0, 2.0 * mu) * cd(1.0, u);
-      system.resolvent(z, y, x_re, x_im, top);
-      // c_j Re(w_j x) = c_j (Re w_j x_re - Im w_j x_im), w_j = e^{z h} z' k / (2 pi i).
-      const cd w = std::exp(z * h) * dz * (rule.k / (2.0 * M_PI)) / cd(0.0, 1.0);
-      const double c = j == 0 ? 1.0 : 2.0;
-      std::unique_lock<std::mutex> lock(mutex);
-      turn.wait(lock, [&] { return next_to_add == j; });
-      y_new.head(x_re.size()) += (c * w.real()) * x_re - (c * w.imag()) * x_im;
-      ++next_to_add;
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!failure) failure = std::current_exception();
       turn.notify_all();
     }
   };
   const int workers = std::max(1, std::min(threads, nodes));
   if (workers == 1) {
     worker();
-    return;
+  } else {
+    std::vector<std::thread> pool;
+    for (int i = 0; i < workers; ++i) pool.emplace_back(worker);
+    for (auto& th : pool) th.join();
   }
-  std::vector<std::thread> pool;
-  for (int i = 0; i < workers; ++i) pool.emplace_back(worker);
-  for (auto& th : pool) th.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "exact/exact_configs.hpp"
 #include "qtraj/error.hpp"
+#include "qtraj/exact/dense_device.hpp"
 #include "qtraj/exact/esdirk.hpp"
 #include "qtraj/exact/laplace_integrator.hpp"
 #include "qtraj/exact/sector_system.hpp"
@@ -205,6 +206,52 @@ TEST(LaplaceIntegrator, SolverIntegratorChoice) {
   }
   cold.solver.integrator = "rk4";
   EXPECT_THROW(solve_exact(cold), InputError);
+}
+
+}  // namespace
+}  // namespace qtraj
+
+namespace qtraj {
+namespace {
+
+// A device that keeps everything and fails every product: a resolvent that throws on one worker
+// must reach the caller as that exception (no std::terminate, no worker left waiting its turn).
+class FailingDevice final : public exact::DenseDevice {
+ public:
+  std::string description() const override { return "failing test device"; }
+  void keep(const double*, int, int) override {}
+  bool is_kept(const double*, int, int) const override { return true; }
+  void congruence_lower(const double*, bool, int, int, const double*, double, double*) override {
+    fail();
+  }
+  void multiply_symmetric(const double*, int, int, const double*, double*) override { fail(); }
+  void multiply(const double*, bool, int, int, const double*, int, double*) override { fail(); }
+  void keep_sparse(const void*, int, int, const int*, const int*, const double*) override {}
+  void basis_transfer(const double*, int, const std::vector<BasisSource>&, double*) override {
+    fail();
+  }
+
+ private:
+  static void fail() { throw DeviceError("test device: lost"); }
+};
+
+TEST(LaplaceIntegrator, AWorkerFailureReachesTheCaller) {
+  const DickeSpace space({6, 3, 1});
+  const auto channels = collapse_channels(
+      make_linear({6, 3, 1}, {"excited", "ground", "ground"}, chain(3), 1, 2).model);
+  const exact::SectorSystem system(space, channels, exact::DenseKernels::cublas,
+                                   std::make_shared<FailingDevice>());
+  std::vector<std::complex<double>> psi(static_cast<std::size_t>(space.dim()), 0.0);
+  for (std::int64_t s = 0; s < space.dim(); ++s)
+    if (space.k(s, 0) == 6 && space.k(s, 1) == 0 && space.k(s, 2) == 0) psi[s] = 1.0;
+  for (int threads : {1, 4}) {
+    exact::LaplaceOptions options;
+    options.threads = threads;
+    EXPECT_THROW(exact::integrate_laplace(system, system.initial_state(psi), {0.0, 1.0, 2.0}, 1e-8,
+                                          1e-10, options, [](std::size_t, const Eigen::VectorXd&) {}),
+                 DeviceError)
+        << threads << " threads";
+  }
 }
 
 }  // namespace
