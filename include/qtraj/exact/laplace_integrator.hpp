@@ -16,8 +16,8 @@
 // slows the convergence against the scalar rule (measured on (12,6,2): 3e-10 at M = 10, 8e-12 at
 // M = 12, errors against ESDIRK at rtol 1e-10); laplace_rule() chooses M from rtol with that
 // margin (docs/exact.md). The error is controlled a priori, not estimated per step; as a guard,
-// a step whose trace changes by more than rtol (the trace is conserved exactly) is redone with
-// the ESDIRK integrator.
+// a step whose trace changes by more than rtol (the trace is conserved exactly) or that gives a
+// population below -rtol is redone with the ESDIRK integrator.
 #include <Eigen/Dense>
 #include <cstddef>
 #include <functional>
