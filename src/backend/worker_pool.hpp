@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
 #include "trajectory/run.hpp"
 
@@ -31,8 +32,7 @@ class WorkerPool {
   /// Threads for a run: settings.threads (0: every hardware thread), at most one per trajectory
   /// and per chunk, at least one.
   static int thread_count(int requested, std::int64_t trajectories, std::int64_t chunks) {
-    const int threads =
-        requested > 0 ? requested : static_cast<int>(std::thread::hardware_concurrency());
+    const int threads = resolve_thread_count(requested);
     return static_cast<int>(
         std::max<std::int64_t>(1, std::min<std::int64_t>({threads, trajectories, chunks})));
   }

@@ -2,13 +2,13 @@
 #include "qtraj/exact/dense_kernels.hpp"
 
 #include "qtraj/error.hpp"
+#include "qtraj/model/run_config.hpp"
 
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <thread>
 
 #ifdef QTRAJ_HAVE_CBLAS
 #include <cblas.h>
@@ -76,7 +76,7 @@ std::string configure_blas(int threads) {
 #ifdef QTRAJ_HAVE_CBLAS
   static std::mutex mutex;
   std::lock_guard<std::mutex> lock(mutex);
-  const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  const int n = resolve_thread_count(threads);
   std::string core = openblas_get_corename ? openblas_get_corename() : "CBLAS";
   if (openblas_get_corename && gotoblas_dynamic_init && gotoblas_dynamic_quit &&
       !std::getenv("OPENBLAS_CORETYPE") && is_fallback_core(core)) {

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -93,10 +92,6 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   std::vector<Table> pops;
   for (int i = 0; i < m; ++i) pops.emplace_back(n_t, static_cast<std::size_t>(model.spins[i] + 1));
 
-  // The per-sector products run on BLAS where the build has one (dense_kernels.hpp), else on
-  // Eigen: with solver.threads threads (0: all cores) once the largest sector has d_n >= 256, one
-  // below (measured, bench/RESULTS.md: for (30,15,5), d_n <= 96, two threads cost 70% more CPU
-  // than one in synchronisation; for (60,30,10), d_n = 341, they shorten the stage solves).
   // solver.integrator: laplace needs zero temperature (the resolvent is one exact sweep only
   // when nothing flows up). auto: laplace at zero temperature with a sweep budget (a Laplace step
   // costs ~2 (M + 1) sweeps per output interval, so a grid with many output times in the
@@ -113,12 +108,12 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   const bool laplace =
       integrator == "laplace" || (integrator == "auto" && !has_raising && rtol >= 1e-12);
   double esdirk_from = -1.0;
-  const int threads = config.solver.threads > 0
-                          ? config.solver.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   exact::LaplaceOptions laplace_options;
-  laplace_options.threads = threads;
   laplace_options.sweep_budget = integrator == "auto" ? exact::kDefaultLaplaceBudget : 0.0;
+  // The per-sector products run on BLAS where the build has one (dense_kernels.hpp), else on
+  // Eigen: with solver.threads threads (0: all cores) once the largest sector has d_n >= 256, one
+  // below (measured, bench/RESULTS.md: for (30,15,5), d_n <= 96, two threads cost 70% more CPU
+  // than one in synchronisation; for (60,30,10), d_n = 341, they shorten the stage solves).
   std::string dense;
   std::int64_t steps = 0, rejected = 0, linear_iterations = 0, solves = 0;
   std::size_t done = 0;
@@ -148,7 +143,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
     std::shared_ptr<exact::DenseDevice> device;
     if (on_gpu) device = cuda::make_cublas_dense();
     if (device) dense = device->description();
-    laplace_options.threads = device ? 1 : threads;
+    laplace_options.threads = device ? 1 : resolve_thread_count(config.solver.threads);
     const exact::SectorSystem system(
         space, channels, device ? exact::DenseKernels::cublas : exact::default_dense_kernels(),
         device);

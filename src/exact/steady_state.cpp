@@ -15,9 +15,9 @@
 #include <algorithm>
 #include <deque>
 #include <future>
-#include <thread>
 
 #include "qtraj/error.hpp"
+#include "qtraj/model/run_config.hpp"
 
 #ifdef QTRAJ_HAVE_LAPACKE
 #include <lapacke.h>
@@ -145,8 +145,7 @@ SteadyState steady_state(const DickeSpace& space, const std::vector<Channel>& ch
 #ifdef QTRAJ_HAVE_LAPACKE
   if (openblas_set_num_threads) openblas_set_num_threads(1);
 #endif
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = resolve_thread_count(options.threads);
   // Each sector in flight holds K_n and V_n (2 d^2 doubles): keep them within ~4 GiB.
   double d_max = 1.0;
   for (int n = 0; n <= out.top_sector; ++n) d_max = std::max(d_max, double(space.sector_size(n)));

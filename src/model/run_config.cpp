@@ -1,10 +1,12 @@
 // TOML run files (toml++). Every error names the field and the value, in one line.
 #include "qtraj/model/run_config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <toml++/toml.h>
 
 #include <filesystem>
@@ -13,6 +15,11 @@
 #include "qtraj/error.hpp"
 
 namespace qtraj {
+
+int resolve_thread_count(int requested) {
+  return requested > 0 ? requested
+                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 namespace {
 
 std::string show(const toml::node& node) {

@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <limits>
 #include <sstream>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "qtraj/backend/cuda_eigensystems.hpp"
 #include "qtraj/error.hpp"
+#include "qtraj/model/run_config.hpp"
 #include "trajectory/propagator_choice.hpp"
 #include "trajectory/run.hpp"
 
@@ -110,9 +110,7 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
     throw InputError("solver.rtol", std::to_string(settings.rtol),
                      "rtol and atol must be > 0 for the Krylov propagator");
   // Set-up on all cores (solver.threads; 0: all): the per-sector eigensystems of a bundle.
-  const int setup_threads = settings.threads > 0
-                                ? settings.threads
-                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int setup_threads = resolve_thread_count(settings.threads);
   // backend = "cuda": the eigensystems on the device with cuSOLVER when it can (issue 8), else
   // on the host threads as above (the same results to rounding: TrajectorySystem's hook).
   trajectory::SectorEigensolver eigensolver;

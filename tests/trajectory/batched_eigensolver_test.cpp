@@ -48,10 +48,8 @@ void emulated_batched_solver(const std::vector<SymmetricEigenTask>& tasks, int& 
 
 /// Fixture whose bundle is rebuilt with the emulated solver (same model, channels, grid).
 Fixture with_solver(Fixture f, int& calls, int& sectors) {
-  std::vector<const DomainComponent*> chosen;
-  for (auto& c : f.components) chosen.push_back(&c[0]);
   f.system = std::make_unique<TrajectorySystem>(
-      f.model, f.channels, chosen, true, false, 2,
+      f.model, f.channels, f.components.chosen, true, false, 2,
       [&](const std::vector<SymmetricEigenTask>& tasks) { emulated_batched_solver(tasks, calls, sectors); });
   return f;
 }
@@ -120,9 +118,7 @@ TEST(BatchedEigensolverHook, SameSpectrumReconstructionAndTrajectories) {
 TEST(BatchedEigensolverHook, ErrorsOfTheSolverPropagate) {
   const Model model = make_model({4, 2}, {"excited", "ground"});
   Fixture f(model, linear_grid(1.0, 3), true, false);
-  std::vector<const DomainComponent*> chosen;
-  for (auto& c : f.components) chosen.push_back(&c[0]);
-  EXPECT_THROW(TrajectorySystem(f.model, f.channels, chosen, true, false, 1,
+  EXPECT_THROW(TrajectorySystem(f.model, f.channels, f.components.chosen, true, false, 1,
                                 [](const std::vector<SymmetricEigenTask>&) {
                                   throw DeviceError("cuSOLVER: no device");
                                 }),

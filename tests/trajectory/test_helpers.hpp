@@ -25,21 +25,34 @@ inline Model make_model(std::vector<long long> spins, std::vector<std::string> i
   return m;
 }
 
-/// A model with its channels and all bundles' components (component 0 of each domain).
+/// Every domain's initial components, and the first of each (the bundle most tests run).
+struct FirstComponents {
+  std::vector<std::vector<DomainComponent>> all;
+  std::vector<const DomainComponent*> chosen;  // &all[i][0]: stays valid when moved
+  explicit FirstComponents(const Model& model) {
+    for (int i = 0; i < model.num_domains(); ++i)
+      all.push_back(initial_components(model.initial[i], model.spins[i]));
+    for (const auto& c : all) chosen.push_back(&c[0]);
+  }
+  FirstComponents(FirstComponents&&) = default;
+  FirstComponents& operator=(FirstComponents&&) = default;
+  FirstComponents(const FirstComponents&) = delete;
+  FirstComponents& operator=(const FirstComponents&) = delete;
+};
+
+/// A model with its channels and the bundle of its first components.
 struct Fixture {
   Model model;
   std::vector<Channel> channels;
-  std::vector<std::vector<DomainComponent>> components;
+  FirstComponents components;
   std::unique_ptr<TrajectorySystem> system;
   std::vector<double> times;
 
   Fixture(Model m, std::vector<double> grid, bool spectral = true, bool adaptive = true)
-      : model(std::move(m)), channels(collapse_channels(model)), times(std::move(grid)) {
-    std::vector<const DomainComponent*> chosen;
-    for (int i = 0; i < model.num_domains(); ++i)
-      components.push_back(initial_components(model.initial[i], model.spins[i]));
-    for (auto& c : components) chosen.push_back(&c[0]);
-    system = std::make_unique<TrajectorySystem>(model, channels, chosen, spectral, adaptive);
+      : model(std::move(m)), channels(collapse_channels(model)), components(model),
+        times(std::move(grid)) {
+    system = std::make_unique<TrajectorySystem>(model, channels, components.chosen, spectral,
+                                                adaptive);
   }
 };
 

@@ -108,11 +108,8 @@ TEST(SystemSetup, ThreadedEigensystemsAreBitIdentical) {
   for (double nbar : {0.0, 0.3}) {
     const Model model = make_model({14, 7, 3}, {"excited", "dicke 2", "ground"}, nbar);
     const auto channels = collapse_channels(model);
-    std::vector<std::vector<DomainComponent>> comps;
-    std::vector<const DomainComponent*> chosen;
-    for (int i = 0; i < model.num_domains(); ++i)
-      comps.push_back(initial_components(model.initial[i], model.spins[i]));
-    for (auto& c : comps) chosen.push_back(&c[0]);
+    const qtraj::trajectory::testing::FirstComponents first(model);
+    const auto& chosen = first.chosen;
     const TrajectorySystem serial(model, channels, chosen, true, true, 1);
     for (int threads : {2, 3, 8}) {
       const TrajectorySystem par(model, channels, chosen, true, true, threads);

@@ -18,6 +18,10 @@ struct TimeGrid {
   std::vector<double> times() const;
 };
 
+/// The thread count a `threads` setting stands for: `requested` if > 0, else every hardware
+/// thread (at least 1).
+int resolve_thread_count(int requested);
+
 struct SolverSettings {
   std::string kind = "exact";  // exact | trajectories | meanfield | steady
   double rtol = 1e-8;          // adaptive integrators: relative tolerance

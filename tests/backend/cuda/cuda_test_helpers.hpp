@@ -15,6 +15,7 @@
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/model/model.hpp"
 #include "qtraj/trajectory/adaptive_propagator.hpp"
+#include "qtraj/trajectory/aggregator.hpp"
 #include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/philox.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
@@ -202,6 +203,15 @@ inline PropagatorSettings adaptive() {
   p.rtol = 1e-10;
   p.atol = 1e-12;
   return p;
+}
+
+/// Two aggregators hold the same count, means and M2, bit for bit.
+inline void expect_bitwise(const Aggregator& a, const Aggregator& b) {
+  ASSERT_EQ(a.count(), b.count());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a.means()[i], b.means()[i]) << i;
+    ASSERT_EQ(a.m2()[i], b.m2()[i]) << i;
+  }
 }
 
 }  // namespace qtraj::cuda::test_support

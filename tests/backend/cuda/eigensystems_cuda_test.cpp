@@ -108,11 +108,8 @@ TEST(CudaEigensystems, BundleEqualsTheHostSetUpAndRunsTheSameTrajectories) {
     SCOPED_TRACE("nbar " + std::to_string(nbar));
     const Model model = make_model({40, 10, 4}, {"excited", "dicke 3", "ground"}, nbar);
     const auto channels = collapse_channels(model);
-    std::vector<std::vector<DomainComponent>> comps;
-    std::vector<const DomainComponent*> chosen;
-    for (int i = 0; i < model.num_domains(); ++i)
-      comps.push_back(initial_components(model.initial[i], model.spins[i]));
-    for (auto& c : comps) chosen.push_back(&c[0]);
+    const qtraj::trajectory::testing::FirstComponents first(model);
+    const auto& chosen = first.chosen;
     const TrajectorySystem host(model, channels, chosen, true, false, 2);
     const TrajectorySystem dev(model, channels, chosen, true, false, 2,
                                [](const std::vector<SymmetricEigenTask>& t) { device_eigensystems(t); });

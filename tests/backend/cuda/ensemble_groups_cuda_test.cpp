@@ -99,14 +99,6 @@ GroupedResult run_grouped(TrajectoryBatchRunner& runner, const Case& c, const En
   return r;
 }
 
-void expect_bitwise(const Aggregator& a, const Aggregator& b) {
-  ASSERT_EQ(a.count(), b.count());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    ASSERT_EQ(a.means()[i], b.means()[i]) << i;
-    ASSERT_EQ(a.m2()[i], b.m2()[i]) << i;
-  }
-}
-
 }  // namespace
 
 TEST(CudaEnsembleGroups, GroupsInOrderWithTheirHistogramsAndTheSameBitsAsOneGroup) {
