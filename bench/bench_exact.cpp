@@ -46,7 +46,7 @@ BENCHMARK(BM_Exact_8_6_5_1)->Unit(benchmark::kMillisecond)->UseRealTime()->Itera
 
 // One implicit stage solve (the top-down sweep: one transfer per sector, ~6 sum_n d_n^3 flops)
 // of N = (60, 30, 10), chain, on a state with every sector 0..60 populated, per dense-kernel
-// choice (issue #9 part 3). Arg: BLAS threads (eigen: always one).
+// choice (bench/RESULTS.md, "Exact solver on BLAS"). Arg: BLAS threads (eigen: always one).
 //   ./build/bench_exact --benchmark_filter=Stage
 void stage(benchmark::State& state, qtraj::exact::DenseKernels kernels) {
   qtraj::Model model;

@@ -1,4 +1,4 @@
-// Steady solver (issue #12) on the paper's systems, first domain excited, chain reservoirs:
+// Steady solver (docs/steady_state.md) on the paper's systems, first domain excited, chain reservoirs:
 // N = (40, 2), (12, 6, 2), (8, 6, 5, 1), (60, 30, 10); arguments: threads, eigensolver
 // (0: LAPACK dsyevd, 1: Eigen's SelfAdjointEigenSolver), measured side by side in one run.
 //   ./build/bench_steady --benchmark_counters_tabular=true

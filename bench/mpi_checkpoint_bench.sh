@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MPI ranks vs threads, and the cost of checkpoints (issue #10), timed side by side in one run:
+# MPI ranks vs threads, and the cost of checkpoints (docs/design.md section 8), timed side by side in one run:
 # every configuration runs REPEAT times, interleaved; the medians of the wall time and of the CPU
 # time (user + sys of the process tree, /usr/bin/time) are reported. On a shared machine the CPU
 # time is the figure that survives other jobs' load: it is the work done.

@@ -1,5 +1,4 @@
 // Resource use and occupancy of the trajectory kernels (include/qtraj/backend/cuda_kernel_info.hpp).
-// Status: compiles with nvcc 13 (sm_90); NOT yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include "cuda_check.cuh"

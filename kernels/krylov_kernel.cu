@@ -2,8 +2,6 @@
 // run_batch_trajectory (trajectory_batch.cuh) with KrylovPropagator and team = BlockTeam, exactly
 // the body the CPU tests run with SerialTeam (tests/backend/ensemble_reduction_test.cpp,
 // tests/backend/cuda/trajectory_batch_body_test.cpp).
-//
-// Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include "block_team.cuh"

@@ -9,8 +9,6 @@
 // memory for small sectors (d <~ 300 on an H100's 227 KiB), a per-block slice of the global
 // scratch otherwise ((2000,200,20): d = 4221, 2.97 MB per block). The runner decides
 // (TrajectoryBatchRunner::Impl::configure, WorkspacePlacement).
-//
-// Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include <cstddef>

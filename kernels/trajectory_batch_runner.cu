@@ -1,7 +1,5 @@
 // qtraj::cuda::TrajectoryBatchRunner (include/qtraj/backend/cuda_trajectory_runner.hpp): uploads the
 // bundles once, launches trajectory_kernel.cu per batch, copies the per-trajectory outputs back.
-//
-// Status: compiles with nvcc 13 for sm_90; not yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include "batch_runner_impl.cuh"

@@ -1,8 +1,6 @@
 // Device self-checks for tests/backend/cuda (declared in include/qtraj/backend/cuda_trajectory_runner.hpp,
 // namespace qtraj::cuda::testing): our Philox stream against cuRAND's Philox4_32_10, and
 // BlockTeam::reduce_sum for arbitrary block sizes.
-//
-// Status: compiles with nvcc 13 for sm_90; not yet run on a GPU.
 #include <cuda_runtime.h>
 #include <curand_kernel.h>
 

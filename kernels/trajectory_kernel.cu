@@ -2,8 +2,6 @@
 // include/qtraj/trajectory/ (run_trajectory, both propagators) run unchanged with team = BlockTeam.
 // The per-trajectory body (draws identical to the CPU backend) is run_batch_trajectory,
 // trajectory_batch.cuh.
-//
-// Status: compiles with nvcc 13 for sm_90; not yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include "block_team.cuh"
@@ -25,7 +23,7 @@ __global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Pr
   run_block_trajectories(args, prototype);
 }
 
-// Register budget of the spectral kernel (issue 8 item 5; ptxas figures: bench/RESULTS.md).
+// Register budget of the spectral kernel (docs/cuda.md section 2; ptxas figures: bench/RESULTS.md).
 // Unbounded, ptxas gives it 168 registers per thread (no spills): one 224-thread block per SM
 // (10.9% of the warps) or 12 blocks of 32 threads (18.75%). __launch_bounds__(256, 2) caps it at
 // 65536 / 512 = 128 registers (84 bytes of spill stores, 108 of loads per thread): two 224-thread
@@ -34,8 +32,8 @@ __global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Pr
 // 440 / 916 bytes of spills, and __launch_bounds__(256, 1) would let it grow to 214). The spectral
 // kernel's blocks are at most kMaxBlockThreads threads (block_size_for never picks more; a larger
 // LaunchSettings::block_size is refused by configure, which reads cudaFuncAttributes).
-// Status: register counts from ptxas (nvcc 13, sm_90); occupancy and speed NOT yet measured on a
-// GPU (qtraj_cuda_setup_bench prints both kernels' registers and occupancy there).
+// Register counts are ptxas's (nvcc 13, sm_90); qtraj_cuda_setup_bench prints both kernels'
+// registers and occupancy on a device (docs/cuda.md section 1).
 constexpr int kMaxBlockThreads = 256;
 template <class Propagator>
 __global__ void __launch_bounds__(kMaxBlockThreads, 2)

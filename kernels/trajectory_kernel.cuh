@@ -7,8 +7,6 @@
 // Each block's TrajectoryWorkspace is `extern __shared__` memory (shared_bytes =
 // doubles_needed(max_dim, C) * 8) or, when d_scratch != nullptr, the slice
 // d_scratch + blockIdx.x * scratch_stride of a global buffer (then shared_bytes = 0).
-//
-// Status: compiles with nvcc 13 for sm_90; not yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include <cstddef>

@@ -10,11 +10,11 @@ namespace qtraj {
 /// Progress callback: fraction done in [0, 1] and a short status text. May be empty.
 using ProgressFn = std::function<void(double fraction, const std::string& status)>;
 
-/// Lindblad master equation in the Dicke basis (design.md section 4).
+/// Lindblad master equation in the Dicke basis (docs/design.md section 4).
 Result solve_exact(const RunConfig& config, const ProgressFn& progress = {});
-/// Second-order cumulant (mean-field) equations (design.md section 5).
+/// Second-order cumulant (mean-field) equations (docs/design.md section 6).
 Result solve_meanfield(const RunConfig& config, const ProgressFn& progress = {});
-/// Monte Carlo wavefunction trajectories (design.md section 3).
+/// Monte Carlo wavefunction trajectories (docs/design.md section 3).
 Result solve_trajectories(const RunConfig& config, const ProgressFn& progress = {});
 /// Exact zero-temperature steady state in one sweep over the sectors (docs/steady_state.md):
 /// one output time, t = inf. Throws InputError for nbar > 0.

@@ -1,4 +1,4 @@
-// The CPU backend with sector-batched spectral trajectories (solver.batch_sectors, issue #8 item 4;
+// The CPU backend with sector-batched spectral trajectories (solver.batch_sectors, docs/design.md section 3.3;
 // the engine: include/qtraj/trajectory/sector_batched.hpp).
 //
 // Work units are runs of consecutive chunks of run.chunks (about run.sector_batch trajectories

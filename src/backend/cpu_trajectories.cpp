@@ -1,4 +1,4 @@
-// The trajectory solver's CPU backend: std::threads over fixed chunks (design.md section 3).
+// The trajectory solver's CPU backend: std::threads over fixed chunks (docs/design.md section 3.5).
 //
 // Trajectory t (0-based) uses PhiloxStream(seed, t) only, so its jumps do not depend on the thread
 // that runs it. Aggregation is bit-identical for any thread count and scheduling: trajectories are

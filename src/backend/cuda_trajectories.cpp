@@ -16,8 +16,6 @@
 // the runner announces it, and a checkpoint holds whole segments. A stop request (signal) is
 // passed to the runner, which launches no further batch; segments not complete by then rerun on
 // --resume.
-//
-// Status: compiles; NOT yet run on a GPU (no device in the sessions that wrote it).
 #include <algorithm>
 #include <chrono>
 #include <map>

@@ -1,4 +1,4 @@
-// solve_exact: the Lindblad master equation in the Dicke basis (design.md section 4).
+// solve_exact: the Lindblad master equation in the Dicke basis (docs/design.md section 4).
 //
 // The initial state is a mixture over the cartesian product of the domains' fixed-j components
 // (initial_components); weights multiply. Each combination lives in its own DickeSpace(two_j) and

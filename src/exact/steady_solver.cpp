@@ -1,4 +1,4 @@
-// solve_steady: the exact zero-temperature steady state (issue #12, docs/steady_state.md).
+// solve_steady: the exact zero-temperature steady state (docs/steady_state.md).
 //
 // The initial state is the exact solver's mixture over the domains' fixed-j components (a
 // `product K` domain is a mixture over j): each combination is swept on its own DickeSpace

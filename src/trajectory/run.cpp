@@ -24,7 +24,7 @@ namespace {
 /// turns it on for the CPU backend when the largest sector of the most likely bundle has at least
 /// kBatchSectorsMinDim states (below it the per-trajectory mat-vecs are cheap and batching does
 /// not pay: bench/RESULTS.md). With backend = "cuda", "auto" keeps the per-block kernel: the device
-/// engine has not yet run on a GPU, so there is no measured break-even to switch on.
+/// engine has no measured break-even to switch on (docs/cuda.md section 1).
 constexpr int kBatchSectorsMinDim = 32;
 
 void resolve_batch_sectors(TrajectoryRun& run, int max_sector_dim) {
@@ -111,7 +111,7 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
                      "rtol and atol must be > 0 for the Krylov propagator");
   // Set-up on all cores (solver.threads; 0: all): the per-sector eigensystems of a bundle.
   const int setup_threads = resolve_thread_count(settings.threads);
-  // backend = "cuda": the eigensystems on the device with cuSOLVER when it can (issue 8), else
+  // backend = "cuda": the eigensystems on the device with cuSOLVER when it can (docs/cuda.md section 3), else
   // on the host threads as above (the same results to rounding: TrajectorySystem's hook).
   trajectory::SectorEigensolver eigensolver;
   if (settings.backend == "cuda" && propagator == "spectral") {

@@ -1,4 +1,4 @@
-// solve_trajectories: the Monte Carlo wavefunction solver's entry point (design.md section 3).
+// solve_trajectories: the Monte Carlo wavefunction solver's entry point (docs/design.md section 3).
 // Validates the run (TrajectoryRun), restores checkpoints (--resume), hands the missing chunks to
 // the CPU, CUDA or MPI backend (src/backend/), writes checkpoints meanwhile, and turns the tally
 // into the result layout (result_layout.cpp).
@@ -147,7 +147,7 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
   result.attributes["propagator"] = run->propagator;
   result.attributes["record_jumps"] = static_cast<std::int64_t>(run->record);
   result.attributes["backend"] = run->settings.backend;
-  // backend = "cuda", spectral: where the per-sector eigensystems were solved (issue 8).
+  // backend = "cuda", spectral: where the per-sector eigensystems were solved.
   if (!run->setup_device.empty()) result.attributes["setup_eigensystems"] = run->setup_device;
   if (parallel) result.attributes["mpi_ranks"] = static_cast<std::int64_t>(comm.size());
   if (resumed_chunks >= 0) result.attributes["resumed_chunks"] = resumed_chunks;

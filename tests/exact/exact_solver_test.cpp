@@ -1,4 +1,4 @@
-// Tests of the exact master-equation solver (design.md sections 4 and 6).
+// Tests of the exact master-equation solver (docs/design.md sections 4 and 7).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -298,7 +298,7 @@ TEST(ExactSectorSystem, TraceIsConserved) {
 }
 
 TEST(ExactSolver, TwoSpinsRelaxToAQuarter) {
-  // design.md section 6: N = (1, 1), first excited: the antisymmetric (dark) singlet component,
+  // docs/design.md section 7: N = (1, 1), first excited: the antisymmetric (dark) singlet component,
   // weight 1/2, keeps one excitation shared by both spins: <J_i^z>/N_i -> -1/2 + 1/4 = -1/4.
   RunConfig c = make_linear({1, 1}, {"excited", "ground"}, {}, 60.0, 7);
   const Result r = solve_exact(c);
@@ -452,7 +452,7 @@ TEST(ExactSolver, RefusesSystemsTooLargeForTheDenseBlocks) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The paper's Fig. 2 (design.md section 6). Time in units of 1/gamma; the paper plots gamma t / 2.
+// The paper's Fig. 2 (docs/design.md section 7). Time in units of 1/gamma; the paper plots gamma t / 2.
 
 // QuTiP in the collective (Dicke) basis for the Fig. 2 systems (qutip 4.7.1, mesolve atol 1e-12,
 // rtol 1e-10): data/reference/qutip_dicke_fig2.toml, written by
@@ -506,8 +506,8 @@ TEST(ExactPaper, Fig2aTwoDomains40And2) {
 
 // The paper on Figs. 2b and 2c: "For the system sizes considered here, the intermediate domain
 // population of spins in the excited state stays below 50% and the average number of excitations
-// in the last domain is considerably less than the ensemble size." (design.md section 6 words the
-// second part as "well below N_M/2"; the paper says "less than the ensemble size", and for
+// in the last domain is considerably less than the ensemble size." (docs/design.md section 7. The
+// paper says "less than the ensemble size", not "below N_M/2": for
 // (12, 6, 2) the last domain in fact ends with 1.203 of 2 spins excited, <J_3^z>/N_3 = +0.101.)
 // Checked on every output time: intermediate domains < 0 (below half excited); at t = 1000 the
 // last domain holds less than 70% of N_M excitations; the state is steady.

@@ -1,6 +1,6 @@
 // Tests of the second-order cumulant (mean-field) solver: the equations against the master
-// equation at t = 0, the integrator, sanity limits, the paper's mean-field targets (design.md
-// section 6, issue #4) and convergence to the exact solver as N grows.
+// equation at t = 0, the integrator, sanity limits, the paper's mean-field targets
+// (docs/design.md section 7) and convergence to the exact solver as N grows.
 #include "qtraj/meanfield/cumulant_equations.hpp"
 #include "qtraj/meanfield/rosenbrock.hpp"
 
@@ -557,7 +557,7 @@ TEST(MeanFieldRunFile, ProgressAndLinearGrid) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Convergence to the exact solver (issue #4): max over t and i of |<J_i^z>/N_i (MF) - exact|
+// Convergence to the exact solver (docs/design.md section 7): max over t and i of |<J_i^z>/N_i (MF) - exact|
 // falls as all N_i grow at fixed ratios. Skipped while solve_exact is a placeholder.
 // ---------------------------------------------------------------------------------------------
 struct Deviation {
@@ -621,7 +621,7 @@ TEST(MeanFieldConvergence, TwoDomainsApproachExactSolver) {
 }
 
 TEST(MeanFieldConvergence, ThreeDomainsApproachExactSolver) {
-  // design.md section 5's example family (200, 20, 2) at a quarter and half size (the exact
+  // docs/design.md section 7's example family (200, 20, 2) at a quarter and half size (the exact
   // solver takes ~30 s at (200, 20, 2) itself; measured there: max 0.13). Measured max:
   // 0.38 at (50,5,1), 0.23 at (100,10,1) with the symmetric closure; 0.364, 0.211 with the
   // default z_right (two-domain runs are identical under both: docs/meanfield.md section 3.1).

@@ -1,5 +1,5 @@
-// solve_trajectories against the exact master-equation solver and analytic results (design.md
-// section 6): the trajectory mean of <J_i^z>/N_i lies within 4 standard errors of the exact value
+// solve_trajectories against the exact master-equation solver and analytic results
+// (docs/design.md section 7): the trajectory mean of <J_i^z>/N_i lies within 4 standard errors of the exact value
 // at every output time. Fixed seeds; the tolerances are statistical (4 sigma), never tuned.
 // Test time on 2 cores: short grids (t_end 10-12, where the dynamics happens; 7-13 points); the adaptive propagator (~10x the
 // cost per trajectory) runs 2000 trajectories instead of 10^4 -- still a 4-sigma test, only with
@@ -57,7 +57,7 @@ const std::vector<Run> kBoth = {{"spectral", 10000}, {"adaptive", 2000}, {"krylo
 }  // namespace
 
 TEST(TrajSolver, TwoSpinsRelaxToAQuarter) {
-  // N = (1, 1), first excited: steady <J_i^z>/N_i = -1/4 for both (design.md section 6).
+  // N = (1, 1), first excited: steady <J_i^z>/N_i = -1/4 for both (docs/design.md section 7).
   for (const char* prop : {"spectral", "adaptive", "krylov"}) {
     const Result r = solve_trajectories(make_config({1, 1}, {"excited", "ground"}, 60.0, 4, 10000, prop));
     for (int i = 0; i < 2; ++i)

@@ -1,5 +1,5 @@
 #pragma once
-// Resource use of the trajectory kernels on the current device (issue 8 item 5): registers per
+// Resource use of the trajectory kernels on the current device (docs/cuda.md section 2): registers per
 // thread, local memory (register spills), static shared memory, and the occupancy they allow.
 // Plain C++ header; implemented in kernels/kernel_info.cu, stubbed for the CPU-only build.
 // Printed by qtraj_cuda_setup_bench (scripts/gpu-check.sh run). Compile-time figures without a

@@ -1,5 +1,5 @@
 #pragma once
-// Internals of the exact master-equation solver (design.md section 4), exposed for tests and
+// Internals of the exact master-equation solver (docs/design.md section 4), exposed for tests and
 // benchmarks. The public entry point is solve_exact() in solvers.hpp.
 //
 // Math. With rho' = sum_c D[C_c] rho and a sector-diagonal initial state, rho stays block diagonal

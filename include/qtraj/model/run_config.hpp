@@ -1,5 +1,5 @@
 #pragma once
-// A parsed, validated TOML run file (the contract of issue #2; see examples/ and README).
+// A parsed, validated TOML run file (the contract of README.md, "Run file"; see examples/).
 #include <cstdint>
 #include <string>
 #include <vector>

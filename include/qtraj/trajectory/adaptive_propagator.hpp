@@ -1,5 +1,5 @@
 #pragma once
-// Adaptive no-jump propagator (design.md section 3): Dormand-Prince 5(4) on psi' = -K psi in the
+// Adaptive no-jump propagator (docs/design.md section 3.2): Dormand-Prince 5(4) on psi' = -K psi in the
 // Dicke basis of the current sector, K applied sparsely (CSR, block diagonal by sector), with
 // error control (rtol, atol; Hairer's norm and step-size controller) and the standard DOPRI5
 // continuous extension (Hairer & Wanner's CONTD5, 4th order). The waiting time N(t) = u is located
