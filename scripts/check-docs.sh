@@ -71,7 +71,7 @@ grep_check "GPU status outside docs/cuda.md (record it in its status table)" \
 # 4. Links in README.md and docs/*.md.
 slugs_of() {  # GitHub heading anchors of a markdown file, one per line
   awk '/^```/ { fence = !fence; next } !fence && /^#+ / { sub(/^#+ +/, ""); print }' "$1" |
-    tr 'A-Z' 'a-z' | sed -e 's/[^a-z0-9 _-]//g' -e 's/ /-/g'
+    tr '[:upper:]' '[:lower:]' | sed -e 's/[^a-z0-9 _-]//g' -e 's/ /-/g'
 }
 for md in "${existing[@]}"; do
   case "$md" in README.md | docs/*.md) ;; *) continue ;; esac
