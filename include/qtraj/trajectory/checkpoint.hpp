@@ -1,5 +1,5 @@
 #pragma once
-// Checkpoint and resume of trajectory runs (README "Checkpoint and resume").
+// Checkpoint and resume of trajectory runs (docs/design.md section 8; README.md, "Scale-out").
 //
 // A trajectory run with output.checkpoint_seconds > 0 writes CHECKPOINT = OUTPUT.ckpt (an HDF5
 // file, written to a temporary name and renamed, so it is always whole) every
