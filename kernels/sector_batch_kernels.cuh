@@ -1,7 +1,7 @@
 #pragma once
-// The CUDA sector-batched engine (docs/cuda.md section 5), host API: SectorBatchDriver runs one batch of
-// spectral trajectories with the per-trajectory state machine of batched_step.hpp (one thread
-// per trajectory, sector_batch_body.cuh) and, at every step, groups the columns of all
+// The CUDA sector-batched engine (docs/cuda.md section 5), host API: SectorBatchDriver runs one
+// batch of spectral trajectories with the per-trajectory state machine of batched_step.hpp (one
+// thread per trajectory, sector_batch_body.cuh) and, at every step, groups the columns of all
 // trajectories that need the same V_n / V_n^T (CUB DeviceRadixSort + DeviceRunLengthEncode) and
 // multiplies each group in one ordered GEMM kernel (every output element summed over the inner
 // index in ascending order, unfused: the same bits as the CPU engine's ordered_gemm for the same

@@ -48,8 +48,12 @@ grep_check() {
     targets+=("$f")
   done
   [ ${#targets[@]} -eq 0 ] && return
+  local hit file line text
   while IFS= read -r hit; do
-    report "${hit%%:*}:$(cut -d: -f2 <<<"$hit"): $label: $(cut -d: -f3- <<<"$hit" | sed 's/^[[:space:]]*//' | cut -c1-120)"
+    file=${hit%%:*}
+    line=$(cut -d: -f2 <<<"$hit")
+    text=$(cut -d: -f3- <<<"$hit" | sed 's/^[[:space:]]*//' | cut -c1-120)
+    report "$file:$line: $label: $text"
   done < <(printf '%s\0' "${targets[@]}" | xargs -0 grep -nIP -- "$regex" 2>/dev/null)
 }
 
@@ -82,7 +86,8 @@ for md in "${existing[@]}"; do
   while IFS=$'\t' read -r line target; do
     case "$target" in http://* | https://* | mailto:* | ftp://*) continue ;; esac
     if [[ "$target" == \#* ]]; then
-      grep -qxF -- "${target#\#}" <<<"$slugs" || report "$md:$line: link to a missing heading: $target"
+      grep -qxF -- "${target#\#}" <<<"$slugs" ||
+        report "$md:$line: link to a missing heading: $target"
       continue
     fi
     path=${target%%#*}

@@ -1,5 +1,5 @@
-// Set-up of a spectral bundle, host threads vs the device (cuSOLVER, docs/cuda.md section 3), side by
-// side in one process: TrajectorySystem of (400,40,4) and (200,40,8) (first domain excited, the
+// Set-up of a spectral bundle, host threads vs the device (cuSOLVER, docs/cuda.md section 3), side
+// by side in one process: TrajectorySystem of (400,40,4) and (200,40,8) (first domain excited, the
 // default chain at zero temperature: bench/trajectory_bench_config.hpp), built
 //   host:   the per-sector eigendecompositions on --threads std::threads (0: all cores);
 //   device: K_n built on the same threads, all sectors solved by device_eigensystems.

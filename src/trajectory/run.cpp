@@ -111,8 +111,9 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
                      "rtol and atol must be > 0 for the Krylov propagator");
   // Set-up on all cores (solver.threads; 0: all): the per-sector eigensystems of a bundle.
   const int setup_threads = resolve_thread_count(settings.threads);
-  // backend = "cuda": the eigensystems on the device with cuSOLVER when it can (docs/cuda.md section 3), else
-  // on the host threads as above (the same results to rounding: TrajectorySystem's hook).
+  // backend = "cuda": the eigensystems on the device with cuSOLVER when it can (docs/cuda.md
+  // section 3), else on the host threads as above (the same results to rounding: TrajectorySystem's
+  // hook).
   trajectory::SectorEigensolver eigensolver;
   if (settings.backend == "cuda" && propagator == "spectral") {
     if (cuda::device_eigensolver_available(&setup_device)) {

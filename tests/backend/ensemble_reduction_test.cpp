@@ -5,9 +5,9 @@
 // emulated blocks of 1, 7, 32, 65 and 128 threads and by a real ThreadTeam), split chunks carried
 // across batches, the histogram (device bins or the host fallback) and the jump records.
 // The result must be bit-identical to the CPU backend's whole run (run_trajectories_cpu) for every
-// batch size and block size: that is the guarantee docs/cuda.md section 7 states for the device aggregation
-// (per-trajectory values on a GPU differ from the CPU's at rounding level; the aggregation of the
-// values adds nothing to that).
+// batch size and block size: that is the guarantee docs/cuda.md section 7 states for the device
+// aggregation (per-trajectory values on a GPU differ from the CPU's at rounding level; the
+// aggregation of the values adds nothing to that).
 // What this cannot check: CUDA streams, CUB, pinned copies (qtraj_cuda_tests does, on a GPU).
 #include <gtest/gtest.h>
 

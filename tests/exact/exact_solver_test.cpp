@@ -298,8 +298,9 @@ TEST(ExactSectorSystem, TraceIsConserved) {
 }
 
 TEST(ExactSolver, TwoSpinsRelaxToAQuarter) {
-  // docs/design.md section 7: N = (1, 1), first excited: the antisymmetric (dark) singlet component,
-  // weight 1/2, keeps one excitation shared by both spins: <J_i^z>/N_i -> -1/2 + 1/4 = -1/4.
+  // docs/design.md section 7: N = (1, 1), first excited: the antisymmetric (dark) singlet
+  // component, weight 1/2, keeps one excitation shared by both spins:
+  // <J_i^z>/N_i -> -1/2 + 1/4 = -1/4.
   RunConfig c = make_linear({1, 1}, {"excited", "ground"}, {}, 60.0, 7);
   const Result r = solve_exact(c);
   EXPECT_NEAR(r.jz_over_n_mean(6, 0), -0.25, 1e-10);
@@ -452,7 +453,8 @@ TEST(ExactSolver, RefusesSystemsTooLargeForTheDenseBlocks) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The paper's Fig. 2 (docs/design.md section 7). Time in units of 1/gamma; the paper plots gamma t / 2.
+// The paper's Fig. 2 (docs/design.md section 7). Time in units of 1/gamma; the paper plots
+// gamma t / 2.
 
 // QuTiP in the collective (Dicke) basis for the Fig. 2 systems (qutip 4.7.1, mesolve atol 1e-12,
 // rtol 1e-10): data/reference/qutip_dicke_fig2.toml, written by

@@ -557,8 +557,9 @@ TEST(MeanFieldRunFile, ProgressAndLinearGrid) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Convergence to the exact solver (docs/design.md section 7): max over t and i of |<J_i^z>/N_i (MF) - exact|
-// falls as all N_i grow at fixed ratios. Skipped while solve_exact is a placeholder.
+// Convergence to the exact solver (docs/design.md section 7): max over t and i of
+// |<J_i^z>/N_i (MF) - exact| falls as all N_i grow at fixed ratios. Skipped while solve_exact is a
+// placeholder.
 // ---------------------------------------------------------------------------------------------
 struct Deviation {
   double max = 0;    // max over output times and domains

@@ -1,9 +1,9 @@
 // solve_trajectories against the exact master-equation solver and analytic results
-// (docs/design.md section 7): the trajectory mean of <J_i^z>/N_i lies within 4 standard errors of the exact value
-// at every output time. Fixed seeds; the tolerances are statistical (4 sigma), never tuned.
-// Test time on 2 cores: short grids (t_end 10-12, where the dynamics happens; 7-13 points); the adaptive propagator (~10x the
-// cost per trajectory) runs 2000 trajectories instead of 10^4 -- still a 4-sigma test, only with
-// wider error bars.
+// (docs/design.md section 7): the trajectory mean of <J_i^z>/N_i lies within 4 standard errors of
+// the exact value at every output time. Fixed seeds; the tolerances are statistical (4 sigma),
+// never tuned. Test time on 2 cores: short grids (t_end 10-12, where the dynamics happens; 7-13
+// points); the adaptive propagator (~10x the cost per trajectory) runs 2000 trajectories instead of
+// 10^4 -- still a 4-sigma test, only with wider error bars.
 #include <gtest/gtest.h>
 
 #include <cmath>

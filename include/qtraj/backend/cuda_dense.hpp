@@ -1,6 +1,6 @@
 #pragma once
-// The exact solver's dense products on a GPU with cuBLAS (docs/cuda.md section 4): the DenseDevice of
-// DenseKernels::cublas (include/qtraj/exact/dense_device.hpp), used by solve_exact when
+// The exact solver's dense products on a GPU with cuBLAS (docs/cuda.md section 4): the DenseDevice
+// of DenseKernels::cublas (include/qtraj/exact/dense_device.hpp), used by solve_exact when
 // solver.backend = "cuda". Plain C++ header; implemented in kernels/dense_cublas.cu, stubbed in
 // src/backend/device_hooks/cuda_stubs.cpp (CPU-only build: NotCompiled).
 //

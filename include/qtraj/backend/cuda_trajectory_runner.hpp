@@ -1,9 +1,10 @@
 #pragma once
-// The CUDA trajectory backend, host API (docs/design.md section 3, docs/cuda.md section 2). Plain C++: no CUDA header needed to
-// use it. A build with QTRAJ_BUILD_CUDA=ON implements it in kernels/trajectory_batch_runner.cu;
-// a CPU-only build links src/backend/device_hooks/cuda_stubs.cpp, where every entry point throws
-// qtraj::NotCompiled (Ginkgo's device hooks).
-// run_ensemble()'s pipeline is emulated on the CPU by tests/backend/ensemble_reduction_test.cpp.
+// The CUDA trajectory backend, host API (docs/design.md section 3, docs/cuda.md section 2). Plain
+// C++: no CUDA header needed to use it. A build with QTRAJ_BUILD_CUDA=ON implements it in
+// kernels/trajectory_batch_runner.cu; a CPU-only build links
+// src/backend/device_hooks/cuda_stubs.cpp, where every entry point throws qtraj::NotCompiled
+// (Ginkgo's device hooks). run_ensemble()'s pipeline is emulated on the CPU by
+// tests/backend/ensemble_reduction_test.cpp.
 //
 // What it does: trajectory t of a run is a pure function of (seed, t) (PhiloxStream(seed, t), the
 // same draws in the same order as the CPU backend, src/backend/cpu_trajectories.cpp). The runner uploads
@@ -14,8 +15,9 @@
 //   run():          each trajectory's TrajectoryOutput copied back (tests, reruns of long jump
 //                   records; the host would aggregate them like CPU trajectories);
 //   run_ensemble(): a whole run of fixed chunks aggregated on the device (the solver's path,
-//                   docs/cuda.md section 2): per chunk (count, mean, M2), the jump-count histogram and the jump
-//                   records of the first `record` trajectories are all that comes back.
+//                   docs/cuda.md section 2): per chunk (count, mean, M2), the jump-count
+//                   histogram and the jump records of the first `record` trajectories are all
+//                   that comes back.
 //
 // How the caller wires it into solve_trajectories (what must be provided):
 //   1. the bundles: one TrajectorySystem per initial-component choice that a trajectory of the run
@@ -160,10 +162,11 @@ struct EnsembleRequest {
   // (kernels/sector_batch_kernels.cuh: trajectories in the same sector share one ordered GEMM with
   // V_n per step) instead of one trajectory per block. Same outputs to rounding (1e-12 relative).
   bool batch_sectors = false;
-  // Chunk groups (docs/cuda.md section 2): one call runs the whole request through one double-buffered
-  // pipeline, yet hands results over group by group. group_end: where each group ends (local
-  // chunk indices, strictly ascending, the last = num_chunks); empty: one group of all chunks. No
-  // batch crosses a group end (plan_grouped_batches), so each group has a histogram of its own.
+  // Chunk groups (docs/cuda.md section 2): one call runs the whole request through one
+  // double-buffered pipeline, yet hands results over group by group. group_end: where each group
+  // ends (local chunk indices, strictly ascending, the last = num_chunks); empty: one group of all
+  // chunks. No batch crosses a group end (plan_grouped_batches), so each group has a histogram of
+  // its own.
   std::vector<std::int64_t> group_end;
   // When set and true: no further batch is launched; the batches in flight are finished and
   // handed over, and run_ensemble returns (EnsembleInfo::stopped). Groups not complete by then are

@@ -1,6 +1,6 @@
 #pragma once
-// Spectral no-jump propagator (docs/design.md section 3.2): in sector n, K_n = V diag(l) V^T, so with
-// eigen-coefficients c = V^T psi(t0):
+// Spectral no-jump propagator (docs/design.md section 3.2): in sector n, K_n = V diag(l) V^T, so
+// with eigen-coefficients c = V^T psi(t0):
 //   psi(t0 + s) = V diag(exp(-l s)) c,   N(s) = ||psi(t0 + s)||^2 = sum_a |c_a|^2 exp(-2 l_a s),
 // exact, with no time step. ln N is decreasing and convex, so the waiting time (N(s) = u) is found
 // by Newton's method on ln N - ln u, monotone from s = 0, to ~1e-14 relative. A dark state (all

@@ -41,11 +41,11 @@ class TrajectorySystem {
   /// threads: the per-sector eigendecompositions (spectral) run on this many std::threads, largest
   /// sectors first; every sector is independent, so the data is bit-identical for any count.
   /// eigensolver (optional, spectral only): the sectors' K_n are built on `threads` threads and
-  /// diagonalised by it in one batch instead (the CUDA backend's device set-up, docs/cuda.md section 3). Its
-  /// eigenvalues equal the host's to rounding (~1e-15 max|lambda|), its eigenvectors up to sign
-  /// and to a basis of each degenerate subspace; V diag(lambda) V^T, and so every trajectory,
-  /// agrees to rounding. The same clipping (lambda >= 0, dark states at the noise level -> 0)
-  /// applies to both.
+  /// diagonalised by it in one batch instead (the CUDA backend's device set-up, docs/cuda.md
+  /// section 3). Its eigenvalues equal the host's to rounding (~1e-15 max|lambda|), its
+  /// eigenvectors up to sign and to a basis of each degenerate subspace; V diag(lambda) V^T, and so
+  /// every trajectory, agrees to rounding. The same clipping (lambda >= 0, dark states at the noise
+  /// level -> 0) applies to both.
   TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                    const std::vector<const DomainComponent*>& components, bool spectral,
                    bool adaptive, int threads = 1, const SectorEigensolver& eigensolver = {});

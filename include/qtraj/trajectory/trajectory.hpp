@@ -1,6 +1,7 @@
 #pragma once
-// One quantum trajectory by the waiting-time algorithm (docs/design.md section 3.1), host-device and
-// team-parallel (team.hpp), for either propagator (spectral_propagator.hpp, adaptive_propagator.hpp):
+// One quantum trajectory by the waiting-time algorithm (docs/design.md section 3.1), host-device
+// and team-parallel (team.hpp), for either propagator (spectral_propagator.hpp,
+// adaptive_propagator.hpp):
 //   1. draw u ~ U(0,1);  2. evolve psi' = -K psi (unnormalised) until ||psi||^2 = u;
 //   3. pick channel c with probability ||C_c psi||^2 / sum_c' ||C_c' psi||^2, psi <- C_c psi / norm;
 //   4. repeat until t_end, recording normalised observables on the output grid.
