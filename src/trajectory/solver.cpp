@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "qtraj/backend/communicator.hpp"
+#include "qtraj/io/layout.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/checkpoint.hpp"
 #include "trajectory/checkpoint_file.hpp"
@@ -141,16 +142,17 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
     }
   Result result = backend::trajectory_result(run->model, run->times, run->channels,
                                              run->num_reservoirs, stats);
-  result.attributes["trajectories"] = static_cast<std::int64_t>(run->total);
-  result.attributes["first_trajectory"] = static_cast<std::int64_t>(run->first);
-  result.attributes["seed"] = static_cast<std::int64_t>(run->settings.seed);
-  result.attributes["propagator"] = run->propagator;
-  result.attributes["record_jumps"] = static_cast<std::int64_t>(run->record);
-  result.attributes["backend"] = run->settings.backend;
+  namespace A = layout::attr;
+  layout::set(result, A::trajectories, static_cast<std::int64_t>(run->total));
+  layout::set(result, A::first_trajectory, static_cast<std::int64_t>(run->first));
+  layout::set(result, A::seed, static_cast<std::int64_t>(run->settings.seed));
+  layout::set(result, A::propagator, run->propagator);
+  layout::set(result, A::record_jumps, static_cast<std::int64_t>(run->record));
+  layout::set(result, A::backend, run->settings.backend);
   // backend = "cuda", spectral: where the per-sector eigensystems were solved.
-  if (!run->setup_device.empty()) result.attributes["setup_eigensystems"] = run->setup_device;
-  if (parallel) result.attributes["mpi_ranks"] = static_cast<std::int64_t>(comm.size());
-  if (resumed_chunks >= 0) result.attributes["resumed_chunks"] = resumed_chunks;
+  if (!run->setup_device.empty()) layout::set(result, A::setup_eigensystems, run->setup_device);
+  if (parallel) layout::set(result, A::mpi_ranks, static_cast<std::int64_t>(comm.size()));
+  if (resumed_chunks >= 0) layout::set(result, A::resumed_chunks, resumed_chunks);
   return result;
 }
 
