@@ -167,7 +167,7 @@ void write_checkpoint(const std::string& path, const TrajectoryRun& run, const R
   attrs["trajectories"] = run.total;
   attrs["first_trajectory"] = run.first;
   attrs["record_jumps"] = run.record;
-  attrs["propagator"] = run.propagator;
+  attrs["propagator"] = trajectory::propagator_name(run.propagator);
   write_result(path, result, config);
 }
 

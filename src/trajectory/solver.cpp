@@ -144,7 +144,7 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
   result.attributes["trajectories"] = static_cast<std::int64_t>(run->total);
   result.attributes["first_trajectory"] = static_cast<std::int64_t>(run->first);
   result.attributes["seed"] = static_cast<std::int64_t>(run->settings.seed);
-  result.attributes["propagator"] = run->propagator;
+  result.attributes["propagator"] = trajectory::propagator_name(run->propagator);
   result.attributes["record_jumps"] = static_cast<std::int64_t>(run->record);
   result.attributes["backend"] = run->settings.backend;
   // backend = "cuda", spectral: where the per-sector eigensystems were solved (issue 8).
