@@ -6,14 +6,15 @@
 
 #include "block_team.cuh"
 #include "block_trajectories.cuh"
+#include "krylov_kernel.cuh"
 #include "trajectory_kernel.cuh"
-#include "qtraj/trajectory/adaptive_propagator.hpp"
-#include "qtraj/trajectory/spectral_propagator.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
 
 namespace qtraj::cuda {
 
-using trajectory::AdaptivePropagator;
+using trajectory::KrylovPropagator;
+using trajectory::PropagatorKind;
 using trajectory::SpectralPropagator;
 
 namespace {
@@ -61,38 +62,44 @@ cudaError_t launch(const TrajectoryBatchArgs& args, const Propagator& prototype,
   return cudaPeekAtLastError();
 }
 
-const void* kernel_of(bool adaptive) {
-  return adaptive ? reinterpret_cast<const void*>(kernel_for<AdaptivePropagator>())
-                  : reinterpret_cast<const void*>(kernel_for<SpectralPropagator>());
+// The Krylov kernel is krylov_kernel.cu's (its own translation unit and launch bounds).
+cudaError_t launch(const TrajectoryBatchArgs& args, const KrylovPropagator& prototype, int grid_size,
+                   int block_size, std::size_t shared_bytes, cudaStream_t stream) {
+  return gpu_run_trajectories_krylov(args, prototype, grid_size, block_size, shared_bytes, stream);
+}
+
+template <class Propagator>
+const void* kernel_address(const Propagator&) {
+  return reinterpret_cast<const void*>(kernel_for<Propagator>());
+}
+const void* kernel_address(const KrylovPropagator&) { return gpu_krylov_kernel(); }
+
+const void* kernel_of(PropagatorKind kind) {
+  return trajectory::with_propagator(kind, {}, [](auto prototype) { return kernel_address(prototype); });
 }
 
 }  // namespace
 
-cudaError_t gpu_trajectory_kernel_attributes(bool adaptive, cudaFuncAttributes* attr) {
-  return cudaFuncGetAttributes(attr, kernel_of(adaptive));
+cudaError_t gpu_trajectory_kernel_attributes(PropagatorKind kind, cudaFuncAttributes* attr) {
+  return cudaFuncGetAttributes(attr, kernel_of(kind));
 }
 
-cudaError_t gpu_set_trajectory_shared_limit(bool adaptive, int bytes) {
-  return cudaFuncSetAttribute(kernel_of(adaptive), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              bytes);
+cudaError_t gpu_set_trajectory_shared_limit(PropagatorKind kind, int bytes) {
+  return cudaFuncSetAttribute(kernel_of(kind), cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
 }
 
-cudaError_t gpu_trajectory_occupancy(bool adaptive, int block_size, std::size_t shared_bytes,
+cudaError_t gpu_trajectory_occupancy(PropagatorKind kind, int block_size, std::size_t shared_bytes,
                                      int* blocks_per_sm) {
-  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, kernel_of(adaptive),
-                                                       block_size, shared_bytes);
+  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, kernel_of(kind), block_size,
+                                                       shared_bytes);
 }
 
-cudaError_t gpu_run_trajectories_spectral(const TrajectoryBatchArgs& args, int grid_size,
-                                          int block_size, std::size_t shared_bytes,
-                                          cudaStream_t stream) {
-  return launch(args, SpectralPropagator(), grid_size, block_size, shared_bytes, stream);
-}
-
-cudaError_t gpu_run_trajectories_adaptive(const TrajectoryBatchArgs& args, double rtol,
-                                          double atol, int grid_size, int block_size,
-                                          std::size_t shared_bytes, cudaStream_t stream) {
-  return launch(args, AdaptivePropagator(rtol, atol), grid_size, block_size, shared_bytes, stream);
+cudaError_t gpu_run_trajectories(PropagatorKind kind, const trajectory::PropagatorParams& params,
+                                 const TrajectoryBatchArgs& args, int grid_size, int block_size,
+                                 std::size_t shared_bytes, cudaStream_t stream) {
+  return trajectory::with_propagator(kind, params, [&](auto prototype) {
+    return launch(args, prototype, grid_size, block_size, shared_bytes, stream);
+  });
 }
 
 }  // namespace qtraj::cuda

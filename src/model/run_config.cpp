@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "qtraj/error.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 
 namespace qtraj {
 
@@ -295,8 +296,10 @@ SolverSettings parse_solver(const toml::table& root) {
   const std::int64_t seed = get_int(*t, "seed", "solver.seed", 1);
   if (seed < 0) throw InputError("solver.seed", std::to_string(seed), "must be >= 0");
   s.seed = static_cast<std::uint64_t>(seed);
-  s.propagator = get_choice(*t, "propagator", "solver.propagator", s.propagator,
-                            {"auto", "spectral", "adaptive", "krylov"});
+  std::set<std::string> propagators{"auto"};  // "auto" is resolved by the trajectory solver
+  for (trajectory::PropagatorKind k : trajectory::kPropagatorKinds)
+    propagators.insert(trajectory::propagator_name(k));
+  s.propagator = get_choice(*t, "propagator", "solver.propagator", s.propagator, propagators);
   s.memory_limit = get_memory_limit(*t, "solver.memory_limit");
   s.backend = get_choice(*t, "backend", "solver.backend", s.backend, {"cpu", "cuda"});
   const std::int64_t threads = get_int(*t, "threads", "solver.threads", 0);

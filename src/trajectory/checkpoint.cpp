@@ -163,7 +163,7 @@ void write_checkpoint(const std::string& path, const TrajectoryRun& run, const R
   layout::set(result, A::trajectories, run.total);
   layout::set(result, A::first_trajectory, run.first);
   layout::set(result, A::record_jumps, run.record);
-  layout::set(result, A::propagator, run.propagator);
+  layout::set(result, A::propagator, trajectory::propagator_name(run.propagator));
   write_result(path, result, config);
 }
 

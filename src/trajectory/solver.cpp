@@ -146,7 +146,7 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
   layout::set(result, A::trajectories, static_cast<std::int64_t>(run->total));
   layout::set(result, A::first_trajectory, static_cast<std::int64_t>(run->first));
   layout::set(result, A::seed, static_cast<std::int64_t>(run->settings.seed));
-  layout::set(result, A::propagator, run->propagator);
+  layout::set(result, A::propagator, trajectory::propagator_name(run->propagator));
   layout::set(result, A::record_jumps, static_cast<std::int64_t>(run->record));
   layout::set(result, A::backend, run->settings.backend);
   // backend = "cuda", spectral: where the per-sector eigensystems were solved.

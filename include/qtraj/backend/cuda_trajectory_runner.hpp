@@ -51,6 +51,8 @@
 #include <string>
 #include <vector>
 
+#include "qtraj/trajectory/propagators.hpp"
+
 namespace qtraj::trajectory {
 class TrajectorySystem;
 }
@@ -60,11 +62,13 @@ namespace qtraj::cuda {
 /// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp). krylov:
 /// kernels/krylov_kernel.cu (docs/krylov.md, "CUDA").
 struct PropagatorSettings {
-  enum class Kind { spectral, adaptive, krylov };
+  using Kind = trajectory::PropagatorKind;  // the shared kinds (qtraj/trajectory/propagators.hpp)
   Kind kind = Kind::spectral;
   double rtol = 1e-8;   // adaptive and krylov
   double atol = 1e-10;  // adaptive and krylov
-  int max_basis = 40;   // krylov only: largest Lanczos basis, 2..kKrylovMaxBasis (= 40)
+  int max_basis = trajectory::kKrylovMaxBasis;  // krylov only: largest Lanczos basis, 2..40
+  /// What with_propagator constructs the kernel's prototype from.
+  trajectory::PropagatorParams params() const { return {rtol, atol, max_basis}; }
 };
 
 /// Where each block's TrajectoryWorkspace lives.
