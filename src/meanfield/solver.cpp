@@ -28,7 +28,8 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress);
 Result solve_closure(const RunConfig& config, const ProgressFn& progress);
 }  // namespace
 
-Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
+Result solve_meanfield(const RunConfig& config, const SolveContext& context) {
+  const ProgressFn progress = progress_or_stop(context, "meanfield");
   Result result;
   if (config.solver.closure != "auto") {
     result = solve_closure(config, progress);
