@@ -236,6 +236,8 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
                       store, result);
   } catch (const InputError&) {
     throw;
+  } catch (const Interrupted&) {
+    throw;  // a stop request, not a divergence
   } catch (const Error& e) {
     const std::string what = e.what();
     if (what.find("fourth_order closure diverged") != std::string::npos) throw;
