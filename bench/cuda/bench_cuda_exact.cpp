@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
     model.spins = {60, 30, 10};
     const qtraj::DickeSpace space({60, 30, 10});
     const auto channels = qtraj::collapse_channels(model);
-    const std::string host_name = qtraj::exact::configure_blas(threads);
+    qtraj::exact::initialize_blas();
+    const qtraj::exact::BlasThreads blas(threads);
+    const std::string host_name = blas.description();
     std::printf("(60,30,10) chain, one stage solve (top-down sweep, sectors 0..60 populated), "
                 "best/median of %d\n", repeat);
     const Timing host = time_stage(space, channels, qtraj::exact::default_dense_kernels(), nullptr,

@@ -30,14 +30,12 @@ constexpr double kMaxPopulationEntries = 1e8;
 
 }  // namespace
 
-Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
+Result solve_exact(const RunConfig& config, const SolveContext& context) {
+  // The model, tolerances and choices were checked by the parser (run_config.cpp); what is
+  // checked here depends on this solver (sizes, temperature, the device).
   const Model& model = config.model;
-  model.validate();
   const double rtol = config.solver.rtol, atol = config.solver.atol;
-  if (!(rtol > 0.0) || !std::isfinite(rtol))
-    throw InputError("solver.rtol", std::to_string(rtol), "must be finite and > 0");
-  if (!(atol >= 0.0) || !std::isfinite(atol))
-    throw InputError("solver.atol", std::to_string(atol), "must be finite and >= 0");
+  const ProgressFn progress = progress_or_stop(context, "exact");
   const int m = model.num_domains();
   const std::vector<double> times = config.time.times();
   const std::size_t n_t = times.size();
@@ -89,9 +87,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   // superradiant burst hands over to ESDIRK, whose cost does not depend on the grid), else esdirk.
   bool has_raising = false;
   for (const auto& c : channels) has_raising = has_raising || c.raising;
-  const std::string& integrator = config.solver.integrator;
-  if (integrator != "auto" && integrator != "esdirk" && integrator != "laplace")
-    throw InputError("solver.integrator", "\"" + integrator + "\"", "use auto | esdirk | laplace");
+  const std::string& integrator = config.solver.integrator;  // auto | esdirk | laplace
   if (integrator == "laplace" && has_raising)
     throw InputError("solver.integrator", "\"laplace\"",
                      "needs zero temperature (nbar = 0 on every reservoir); use esdirk or auto");
@@ -127,8 +123,10 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
     int largest = 0;
     for (int n = 0; n <= space.max_excitation(); ++n)
       largest = std::max(largest, static_cast<int>(space.sector_size(n)));
-    // Laplace: the resolvents run on `threads` workers, one BLAS thread each.
-    dense = exact::configure_blas(laplace || largest < 256 ? 1 : config.solver.threads);
+    // Laplace: the resolvents run on `threads` workers, one BLAS thread each. The count holds
+    // for the whole component (BlasThreads: other solves in this process wait or share it).
+    const exact::BlasThreads blas(laplace || largest < 256 ? 1 : config.solver.threads);
+    dense = blas.description();
     // solver.backend = "cuda": the stage products on cuBLAS, V_n and G_c resident on the device
     // (one device, so the Laplace resolvents then run one at a time).
     std::shared_ptr<exact::DenseDevice> device;

@@ -32,9 +32,9 @@ constexpr std::int64_t kMaxSectorDim = 6000;
 
 }  // namespace
 
-Result solve_steady(const RunConfig& config, const ProgressFn& progress) {
-  const Model& model = config.model;
-  model.validate();
+Result solve_steady(const RunConfig& config, const SolveContext& context) {
+  const Model& model = config.model;  // checked by the parser
+  const ProgressFn progress = progress_or_stop(context, "steady");
   const int m = model.num_domains();
   for (std::size_t r = 0; r < model.reservoirs.size(); ++r)
     if (model.reservoirs[r].nbar != 0.0)

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <type_traits>
 
 #include "qtraj/error.hpp"
@@ -40,9 +41,36 @@ void check(herr_t status, const std::string& what) {
   if (status < 0) throw IoError("HDF5: " + what);
 }
 
-// Silences HDF5's automatic error stack printing; we report one line ourselves.
-struct QuietHdf5 {
-  QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+// Every qtraj call into HDF5 runs inside one QuietHdf5, declared before the call's first Handle
+// (so the handles close inside it too):
+//  - it holds one library-wide lock: an HDF5 built without thread safety (H5is_library_threadsafe
+//    false) must never be entered by two threads at once, and two solves in two threads (their
+//    checkpoints, their results) may both write; a thread-safe build (Debian's) serialises its
+//    API calls internally anyway, so the lock costs nothing there;
+//  - it silences HDF5's automatic error-stack printing (we report one line ourselves) and
+//    restores the handler it found when it ends, so the caller's own HDF5 use (e.g. h5py in the
+//    same process) keeps its error reports. Not reentrant: a QuietHdf5 never encloses another.
+class QuietHdf5 {
+ public:
+  QuietHdf5() : lock_(mutex()) {
+    saved_ = H5Eget_auto2(H5E_DEFAULT, &func_, &data_) >= 0;
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietHdf5() {
+    if (saved_) H5Eset_auto2(H5E_DEFAULT, func_, data_);
+  }
+  QuietHdf5(const QuietHdf5&) = delete;
+  QuietHdf5& operator=(const QuietHdf5&) = delete;
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  std::lock_guard<std::mutex> lock_;
+  H5E_auto2_t func_ = nullptr;
+  void* data_ = nullptr;
+  bool saved_ = false;
 };
 
 void write_string_attribute(hid_t target, const std::string& name, const std::string& value) {
@@ -172,11 +200,11 @@ void check_output_writable(const std::string& path) {
 }
 
 void write_result(const std::string& path, const Result& result, const RunConfig& config) {
-  static QuietHdf5 quiet;
   remove_stale_temporaries(path);
   const std::string tmp = temp_path_for(path);
   try {
     {
+      const QuietHdf5 quiet;
       Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
                   "cannot create " + tmp);
       const hid_t f = file.get();
@@ -295,7 +323,7 @@ bool read_attribute(hid_t obj, const std::string& name, AttributeValue* out) {
 }  // namespace
 
 bool read_dataset(const std::string& file_path, const std::string& dataset_path, Dataset* out) {
-  static QuietHdf5 quiet;
+  const QuietHdf5 quiet;
   if (H5Fis_hdf5(file_path.c_str()) <= 0) throw IoError(file_path + ": not a readable HDF5 file");
   Handle file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose,
               "cannot open " + file_path);
@@ -305,7 +333,7 @@ bool read_dataset(const std::string& file_path, const std::string& dataset_path,
 }
 
 StoredResult read_result(const std::string& path) {
-  static QuietHdf5 quiet;
+  const QuietHdf5 quiet;
   if (H5Fis_hdf5(path.c_str()) <= 0)
     throw IoError(path + ": not a readable HDF5 file");
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "cannot open " + path);

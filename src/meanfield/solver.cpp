@@ -29,7 +29,8 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress);
 Result solve_closure(const RunConfig& config, const ProgressFn& progress);
 }  // namespace
 
-Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
+Result solve_meanfield(const RunConfig& config, const SolveContext& context) {
+  const ProgressFn progress = progress_or_stop(context, "meanfield");
   Result result;
   if (config.solver.closure != "auto") {
     result = solve_closure(config, progress);
@@ -226,6 +227,8 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
                       store, result);
   } catch (const InputError&) {
     throw;
+  } catch (const Interrupted&) {
+    throw;  // a stop request, not a divergence
   } catch (const Error& e) {
     const std::string what = e.what();
     if (what.find("fourth_order closure diverged") != std::string::npos) throw;

@@ -21,6 +21,12 @@ int resolve_thread_count(int requested) {
   return requested > 0 ? requested
                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
+
+int checked_thread_count(std::int64_t threads, const std::string& field) {
+  if (threads < 0 || threads > 4096)
+    throw InputError(field, std::to_string(threads), "must lie in 0..4096 (0: all cores)");
+  return static_cast<int>(threads);
+}
 namespace {
 
 std::string show(const toml::node& node) {
@@ -302,10 +308,7 @@ SolverSettings parse_solver(const toml::table& root) {
   s.propagator = get_choice(*t, "propagator", "solver.propagator", s.propagator, propagators);
   s.memory_limit = get_memory_limit(*t, "solver.memory_limit");
   s.backend = get_choice(*t, "backend", "solver.backend", s.backend, {"cpu", "cuda"});
-  const std::int64_t threads = get_int(*t, "threads", "solver.threads", 0);
-  if (threads < 0 || threads > 4096)
-    throw InputError("solver.threads", std::to_string(threads), "must lie in 0..4096 (0: all cores)");
-  s.threads = static_cast<int>(threads);
+  s.threads = checked_thread_count(get_int(*t, "threads", "solver.threads", 0), "solver.threads");
   s.record_jumps = get_int(*t, "record_jumps", "solver.record_jumps", 0);
   if (s.record_jumps < 0)
     throw InputError("solver.record_jumps", std::to_string(s.record_jumps), "must be >= 0");

@@ -1,4 +1,4 @@
-// Checkpoint files and stop signals (include/qtraj/trajectory/checkpoint.hpp).
+// Checkpoint files (include/qtraj/trajectory/checkpoint.hpp).
 //
 // File layout (HDF5, written by write_result; paths in include/qtraj/io/layout.hpp, namespace
 // checkpoint): the usual trajectory datasets computed from the merged prefix (chunks 0 .. F-1:
@@ -13,7 +13,6 @@
 #include "qtraj/trajectory/checkpoint.hpp"
 
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -26,20 +25,6 @@
 #include "trajectory/checkpoint_file.hpp"
 
 namespace qtraj {
-namespace {
-
-std::atomic<bool> g_stop{false};
-std::atomic<int> g_signal{0};
-static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
-              "the signal handler needs lock-free atomics");
-
-extern "C" void on_stop_signal(int sig) {
-  g_signal.store(sig);
-  g_stop.store(true);
-  std::signal(sig, SIG_DFL);  // a second signal ends the process
-}
-
-}  // namespace
 
 std::string checkpoint_path(const std::string& output_path, int rank) {
   return output_path + ".ckpt" + (rank > 0 ? ".rank-" + std::to_string(rank) : std::string());
@@ -78,14 +63,6 @@ std::string run_fingerprint(const std::string& text) {
   }
   return fmt::format("{:016x}", h);
 }
-
-void install_stop_handlers() {
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
-}
-
-std::atomic<bool>& stop_requested() { return g_stop; }
-int stop_signal() { return g_signal.load(); }
 
 }  // namespace qtraj
 

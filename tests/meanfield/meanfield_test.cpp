@@ -545,7 +545,7 @@ TEST(MeanFieldRunFile, ProgressAndLinearGrid) {
   c.time.spacing = qtraj::TimeGrid::Spacing::linear;
   std::vector<double> fractions;
   const auto r =
-      qtraj::solve_meanfield(c, [&](double f, const std::string&) { fractions.push_back(f); });
+      qtraj::solve_meanfield(c, {[&](double f, const std::string&) { fractions.push_back(f); }});
   ASSERT_EQ(r.time.size(), 11u);
   EXPECT_DOUBLE_EQ(r.time[1], 0.1);
   ASSERT_FALSE(fractions.empty());

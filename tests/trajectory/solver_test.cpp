@@ -123,7 +123,7 @@ TEST(TrajSolver, JumpRecordsAndHistogram) {
   c.solver.record_jumps = 6;
   std::vector<double> fractions;
   const Result r =
-      solve_trajectories(c, [&](double f, const std::string&) { fractions.push_back(f); });
+      solve_trajectories(c, {[&](double f, const std::string&) { fractions.push_back(f); }});
   ASSERT_FALSE(fractions.empty());
   EXPECT_EQ(fractions.back(), 1.0);
   EXPECT_EQ(r.solver, "trajectories");

@@ -144,7 +144,7 @@ TEST(CudaExactCublas, BasisTransferMatchesTheDefinition) {
 TEST(CudaExactCublas, TimeEvolutionEqualsTheHostKernelsToTenDigits) {
   QTRAJ_REQUIRE_CUBLAS();
   const DenseKernels host = exact::default_dense_kernels();
-  exact::configure_blas(1);
+  const exact::BlasThreads blas(1);
   for (const auto& cs : exact::testing::device_validation_cases()) {
     std::shared_ptr<exact::DenseDevice> device = cuda::make_cublas_dense();
     const auto ref = exact::testing::evolve_case(cs, host);
