@@ -25,7 +25,7 @@ timed() {  # name binary args...: one run, its wall and CPU
   user=$(grep "User time" "$f" | awk '{print $NF}')
   sys=$(grep "System time" "$f" | awk '{print $NF}')
   echo "$name: wall $wall, CPU $(echo "$user + $sys" | bc) s; closure $("$qtraj" info "$out/auto_$name.h5" \
-    | awk '/meanfield_closure /{print $2}')"
+    | awk '/meanfield_closure /{sub(":", "", $2); print $2}')"
 }
 uptime
 timed z_right "$qtraj" --set 'solver.closure="z_right"'
