@@ -45,7 +45,8 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
         result = solve_closure(fourth, progress);
       } catch (const meanfield::ClosureDiverged& e) {
         reason = "fourth_order diverged (" + e.cause() + ")";
-        std::cerr << "qtraj: solver.closure = auto fell back to z_right because " << reason << ".\n";
+        std::cerr << "qtraj: solver.closure = auto fell back to z_right because " << reason
+                  << ".\n";
       }
     }
     if (!reason.empty()) {

@@ -24,8 +24,9 @@ using qtraj::meanfield::MomentEquations;
 using qtraj::meanfield::Monomial;
 using qtraj::meanfield::Word;
 
-// The grid: log from 1e-6 to 2000, 101 points (with start 1e-6 no output time falls
-// inside fourth_order's blow-up at (40,10,2), so the output check alone does not see it).
+// The slow case of docs/meanfield.md 3.4: log from 1e-6 to 2000, 101 points (with start 1e-6
+// no output time falls inside fourth_order's blow-up at (40,10,2), so the output check alone
+// does not see it).
 const std::string kRun =
     "[system]\ndomains = [40, 10, 2]\ninitial = [\"excited\", \"ground\", \"ground\"]\n"
     "[time]\nstart = 1e-6\nend = 2000.0\npoints = 101\nspacing = \"log\"\n"
@@ -36,8 +37,8 @@ qtraj::RunConfig config_at(const std::string& domains, bool all_excited = false)
   const int m = static_cast<int>(std::count(domains.begin(), domains.end(), ',')) + 1;
   std::string initial = "\"excited\"";
   for (int i = 1; i < m; ++i) initial += all_excited ? ",\"excited\"" : ",\"ground\"";
-  return qtraj::parse_run_config(kRun, {"system.domains=[" + domains + "]",
-                                        "system.initial=[" + initial + "]"});
+  return qtraj::parse_run_config(
+      kRun, {"system.domains=[" + domains + "]", "system.initial=[" + initial + "]"});
 }
 
 // Spin j = N/2 in the Dicke basis |j, m>, m = -j..j (index m + j).
@@ -58,7 +59,8 @@ TEST(MeanFieldRunawayGuard, BoundIsTheOperatorNormOfEachLetterAndBoundsEveryWord
   for (long long n = 1; n <= 9; ++n) {
     const Eigen::MatrixXd jp = j_plus(n), jm = jp.transpose();
     Eigen::MatrixXd jz = Eigen::MatrixXd::Zero(n + 1, n + 1);
-    for (long long k = 0; k <= n; ++k) jz(k, k) = static_cast<double>(k) - static_cast<double>(n) / 2;
+    for (long long k = 0; k <= n; ++k)
+      jz(k, k) = static_cast<double>(k) - static_cast<double>(n) / 2;
     for (int a = 0; a <= 4; ++a)
       for (int b = 0; a + b <= 4; ++b)
         for (int c = 0; a + b + c <= 4; ++c) {
@@ -68,8 +70,8 @@ TEST(MeanFieldRunawayGuard, BoundIsTheOperatorNormOfEachLetterAndBoundsEveryWord
           for (int t = 0; t < b; ++t) op = op * jz;
           for (int t = 0; t < c; ++t) op = op * jm;
           const double norm = Eigen::JacobiSVD<Eigen::MatrixXd>(op).singularValues()(0);
-          const double bound =
-              moment_norm_bound(Monomial{Word{a, b, c}}, {n}) * std::pow(static_cast<double>(n), a + b + c);
+          const double bound = moment_norm_bound(Monomial{Word{a, b, c}}, {n}) *
+                               std::pow(static_cast<double>(n), a + b + c);
           EXPECT_LE(norm, bound * (1 + 1e-12)) << "N = " << n << ", word " << a << b << c;
           if (a + b + c == 1) EXPECT_NEAR(norm, bound, 1e-12 * bound) << "N = " << n;
         }
@@ -107,13 +109,14 @@ struct Stop {};
 BoundRatio largest_bound_ratio(const qtraj::RunConfig& config) {
   const MomentEquations eq(config.model, 4);
   std::vector<double> bound;
-  for (const Monomial& m : eq.variables()) bound.push_back(moment_norm_bound(m, config.model.spins));
+  for (const Monomial& m : eq.variables())
+    bound.push_back(moment_norm_bound(m, config.model.spins));
   BoundRatio out;
   try {
     qtraj::meanfield::integrate_rodas4(
         [&](const Eigen::VectorXd& y, Eigen::VectorXd& dy) { eq.rhs(y, dy); },
-        [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); }, eq.initial_state(),
-        config.time.times(), config.solver.rtol, config.solver.atol,
+        [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); },
+        eq.initial_state(), config.time.times(), config.solver.rtol, config.solver.atol,
         [](std::size_t, const Eigen::VectorXd&) {},
         [&](const Eigen::VectorXd& y) {
           const double rate = eq.growth_rate(y);
@@ -123,7 +126,8 @@ BoundRatio largest_bound_ratio(const qtraj::RunConfig& config) {
           for (int v = 0; v < eq.size(); ++v) {
             const double r = std::abs(y[v]) / bound[v];
             out.all = std::max(out.all, r);
-            if (qtraj::meanfield::letters(eq.variables()[v]) <= 2) out.guarded = std::max(out.guarded, r);
+            if (qtraj::meanfield::letters(eq.variables()[v]) <= 2)
+              out.guarded = std::max(out.guarded, r);
           }
           if (out.guarded > kRunawayFactor) {
             out.t_over = t;

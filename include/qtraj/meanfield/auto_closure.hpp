@@ -55,7 +55,7 @@ std::string moment_name(const Monomial& m);
 /// of one and two factors (<J_i^z>, <J_i^+ J_k^->, <J_i^z J_k^z>) must satisfy |y_v| <=
 /// kRunawayFactor * moment_norm_bound (NaN fails). The moments of three and four factors are
 /// not held to it: they are the closure's auxiliaries, and converging runs take them to 12 times
-/// their bound at N_i = 1 (where (J^+)^2 = 0 but its closed value is not).
+/// their bound at N_i = 1 (the closure does not know identities such as (J^z)^2 = 1/4 there).
 class RunawayGuard {
  public:
   RunawayGuard(const MomentEquations& eq, const std::vector<long long>& spins);
