@@ -31,7 +31,8 @@ constexpr double c21 = -5.6688, c31 = -2.430093356833875, c32 = -0.2063599157091
 template <class Linear>
 IntegratorStats integrate(const RhsFn& rhs, Linear& linear, Eigen::VectorXd y,
                           const std::vector<double>& times, double rtol, double atol,
-                          const StoreFn& store, const MaxStepFn& max_step) {
+                          const StoreFn& store, const MaxStepFn& max_step,
+                          const StepCheckFn& check) {
   IntegratorStats stats;
   if (times.empty()) return stats;
   if (!(rtol > 0) || !(atol > 0))
@@ -113,6 +114,7 @@ IntegratorStats integrate(const RhsFn& rhs, Linear& linear, Eigen::VectorXd y,
         rhs(y, f0);
         ++stats.rhs_calls;
         ++stats.steps;
+        if (check) check(t, y);
         if (last_rejected) fac = std::min(fac, 1.0);
         // A clipped step says nothing about how large the next may be unless it was the limit.
         const double hnew = hs * fac;
@@ -166,16 +168,18 @@ struct SparseLinear {
 
 IntegratorStats integrate_rodas4(const RhsFn& rhs, const JacFn& jac, Eigen::VectorXd y,
                                  const std::vector<double>& times, double rtol, double atol,
-                                 const StoreFn& store, const MaxStepFn& max_step) {
+                                 const StoreFn& store, const MaxStepFn& max_step,
+                                 const StepCheckFn& check) {
   DenseLinear linear{jac, {}, {}};
-  return integrate(rhs, linear, std::move(y), times, rtol, atol, store, max_step);
+  return integrate(rhs, linear, std::move(y), times, rtol, atol, store, max_step, check);
 }
 
 IntegratorStats integrate_rodas4_sparse(const RhsFn& rhs, const SparseJacFn& jac, Eigen::VectorXd y,
                                         const std::vector<double>& times, double rtol, double atol,
-                                        const StoreFn& store, const MaxStepFn& max_step) {
+                                        const StoreFn& store, const MaxStepFn& max_step,
+                                        const StepCheckFn& check) {
   SparseLinear linear{jac, {}, {}};
-  return integrate(rhs, linear, std::move(y), times, rtol, atol, store, max_step);
+  return integrate(rhs, linear, std::move(y), times, rtol, atol, store, max_step, check);
 }
 
 }  // namespace meanfield

@@ -45,13 +45,10 @@ Result solve_meanfield(const RunConfig& config, const SolveContext& context) {
       fourth.solver.closure = "fourth_order";
       try {
         result = solve_closure(fourth, progress);
-      } catch (const InputError&) {
-        throw;
-      } catch (const Error& e) {
-        if (std::string(e.what()).find("fourth_order closure diverged") == std::string::npos) throw;
-        reason = e.what();
-        std::cerr << "qtraj: solver.closure = auto: fourth_order diverged, rerunning with z_right ("
-                  << reason << ")\n";
+      } catch (const meanfield::ClosureDiverged& e) {
+        reason = "fourth_order diverged (" + e.cause() + ")";
+        std::cerr << "qtraj: solver.closure = auto fell back to z_right because " << reason
+                  << ".\n";
       }
     }
     if (!reason.empty()) {
@@ -106,12 +103,12 @@ class RowProgress {
 
 // Rodas4 over the output grid for either equation set (CumulantEquations, MomentEquations: rhs,
 // jacobian, growth_rate), the step capped so that h * (growth rate of C at fixed z) <= 1 (the
-// superradiant instability is resolved); dense LU, or sparse LU (fixed pattern) when `sparse`.
-// Records the integrator's attributes in `result`.
+// superradiant instability is resolved); dense LU, or sparse LU (fixed pattern) when `sparse`;
+// `check` (optional) after every accepted step. Records the integrator's attributes in `result`.
 template <class Equations, class Store>
 void integrate_moments(const Equations& eq, bool sparse, const Eigen::VectorXd& y0,
                        const std::vector<double>& times, const RunConfig& config, Store&& store,
-                       Result& result) {
+                       Result& result, const meanfield::StepCheckFn& check = {}) {
   const auto start = std::chrono::steady_clock::now();
   const auto rhs = [&](const Eigen::VectorXd& y, Eigen::VectorXd& dy) { eq.rhs(y, dy); };
   const meanfield::MaxStepFn cap = [&](const Eigen::VectorXd& y) {
@@ -124,10 +121,10 @@ void integrate_moments(const Equations& eq, bool sparse, const Eigen::VectorXd& 
                    [&](const Eigen::VectorXd& y, Eigen::SparseMatrix<double>& j) {
                      eq.jacobian(y, j);
                    },
-                   y0, times, config.solver.rtol, config.solver.atol, store, cap)
+                   y0, times, config.solver.rtol, config.solver.atol, store, cap, check)
              : meanfield::integrate_rodas4(
                    rhs, [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); },
-                   y0, times, config.solver.rtol, config.solver.atol, store, cap);
+                   y0, times, config.solver.rtol, config.solver.atol, store, cap, check);
   namespace A = layout::attr;
   layout::set(result, A::meanfield_integrator,
               std::string(sparse ? "rodas4 (sparse LU)" : "rodas4 (dense LU)"));
@@ -204,35 +201,42 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
   for (int i = 0; i < m; ++i) c_ii[i] = eq.c_index(i, i);
   RowProgress report(config, times, progress);
   // A truncated hierarchy can leave the physical range (docs/meanfield.md 3.3: small domains,
-  // N >~ 1e4); then stop with a message rather than return a wrong curve.
-  const auto diverged = [&](const std::string& what) {
-    return Error("meanfield: the fourth_order closure diverged (" + what +
-                 "); it is meant for moderate N (docs/meanfield.md section 3.3): use "
-                 "solver.closure = \"z_right\"");
-  };
+  // N >~ 1e4); then stop with a message rather than return a wrong curve. Two checks: <J_i^z>/N_i
+  // at every output, and the runaway guard after every step (docs/meanfield.md 3.4), which stops
+  // a finite-time blow-up at its start rather than at the integrator's step-size underflow.
+  const auto at = [](double t) { return " at t = " + std::to_string(t); };
   auto store = [&](std::size_t row, const Eigen::VectorXd& y) {
     for (int i = 0; i < m; ++i) {
       const double n = static_cast<double>(model.spins[i]);
       if (!(std::abs(y[eq.z_index(i)]) <= 0.5 + 1e-6))
-        throw diverged("<J_" + std::to_string(i + 1) + "^z>/N_" + std::to_string(i + 1) + " = " +
-                       std::to_string(y[eq.z_index(i)]) + " at t = " + std::to_string(times[row]));
+        throw meanfield::ClosureDiverged("<J_" + std::to_string(i + 1) + "^z>/N_" +
+                                         std::to_string(i + 1) + " = " +
+                                         std::to_string(y[eq.z_index(i)]) + at(times[row]));
       result.jz_over_n_mean(row, i) = y[eq.z_index(i)];
       result.excitations_mean(row, i) = y[eq.z_index(i)] * n + n / 2;
       jpjm(row, i) = y[c_ii[i]] * eq.scale(c_ii[i]);
     }
     report(row);
   };
+  const meanfield::RunawayGuard guard(eq, model.spins);
+  const meanfield::StepCheckFn check = [&](double t, const Eigen::VectorXd& y) {
+    const std::string runaway = guard.check(y);
+    if (!runaway.empty()) throw meanfield::ClosureDiverged(runaway + at(t));
+  };
   try {
     integrate_moments(eq, eq.size() > kDenseLimitFourthOrder, eq.initial_state(), times, config,
-                      store, result);
+                      store, result, check);
   } catch (const InputError&) {
     throw;
   } catch (const Interrupted&) {
     throw;  // a stop request, not a divergence
+  } catch (const meanfield::ClosureDiverged&) {
+    throw;
   } catch (const Error& e) {
-    const std::string what = e.what();
-    if (what.find("fourth_order closure diverged") != std::string::npos) throw;
-    throw diverged(what);  // e.g. a step-size underflow where the moments blow up
+    // The integrator gave up (a step-size underflow, a failed LU): "meanfield: <what>".
+    std::string what = e.what();
+    if (what.rfind("meanfield: ", 0) == 0) what.erase(0, 11);
+    throw meanfield::ClosureDiverged(what);
   }
 
   layout::add_jplus_jminus_mean(result, std::move(jpjm), layout::Source::meanfield_fourth_order);

@@ -24,15 +24,20 @@ using JacFn = std::function<void(const Eigen::VectorXd&, Eigen::MatrixXd&)>;
 using StoreFn = std::function<void(std::size_t, const Eigen::VectorXd&)>;
 /// Optional step cap h <= max_step(y) (e.g. 1 / growth rate); empty means none.
 using MaxStepFn = std::function<double(const Eigen::VectorXd&)>;
+/// Optional check(t, y) after every accepted step (not only at output times); it may throw to
+/// stop the integration (e.g. a closure's runaway guard); it cannot change y. Empty means none.
+using StepCheckFn = std::function<void(double, const Eigen::VectorXd&)>;
 IntegratorStats integrate_rodas4(const RhsFn& rhs, const JacFn& jac, Eigen::VectorXd y,
                                  const std::vector<double>& times, double rtol, double atol,
-                                 const StoreFn& store, const MaxStepFn& max_step = {});
+                                 const StoreFn& store, const MaxStepFn& max_step = {},
+                                 const StepCheckFn& check = {});
 /// The same method with a sparse Jacobian (fixed pattern, which must contain the diagonal) and
 /// a sparse LU whose symbolic analysis is done once: for many domains (M^2 + M unknowns).
 using SparseJacFn = std::function<void(const Eigen::VectorXd&, Eigen::SparseMatrix<double>&)>;
 IntegratorStats integrate_rodas4_sparse(const RhsFn& rhs, const SparseJacFn& jac, Eigen::VectorXd y,
                                         const std::vector<double>& times, double rtol, double atol,
-                                        const StoreFn& store, const MaxStepFn& max_step = {});
+                                        const StoreFn& store, const MaxStepFn& max_step = {},
+                                        const StepCheckFn& check = {});
 
 }  // namespace meanfield
 }  // namespace qtraj
