@@ -2,6 +2,7 @@
 // Team-parallel building blocks on sector state vectors (host-device, see team.hpp for the
 // contract): channel application in gather form, observables, norms.
 #include "qtraj/trajectory/system_view.hpp"
+#include "qtraj/trajectory/bit_identical.hpp"  // -ffp-contract=off in every file that includes this
 
 namespace qtraj::trajectory {
 
