@@ -7,12 +7,8 @@
 
 #include "qtraj/error.hpp"
 
-#ifndef QTRAJ_PLOT_SCRIPT_INSTALL_REL  // set by CMakeLists.txt from GNUInstallDirs
-#define QTRAJ_PLOT_SCRIPT_INSTALL_REL "../share/qtraj"
-#endif
-#ifndef QTRAJ_SOURCE_DIR
-#define QTRAJ_SOURCE_DIR ""
-#endif
+// CMakeLists.txt defines QTRAJ_PLOT_SCRIPT_INSTALL_REL (share/qtraj relative to bin, from
+// GNUInstallDirs: "../share/qtraj") and QTRAJ_SOURCE_DIR (this source tree).
 
 namespace qtraj::cli {
 
