@@ -1,4 +1,4 @@
-// Cost of one checkpoint (issue #10 target: checkpoint overhead < 2% of the run time at the
+// Cost of one checkpoint (target: checkpoint overhead < 2% of the run time at the
 // default output.checkpoint_seconds = 300). The writer thread takes a snapshot of the tally and
 // writes it (HDF5, temporary file + rename) once per interval while the workers run on, so the
 // overhead is (time of one write) / (interval x threads) of the run's CPU time. Measured on the

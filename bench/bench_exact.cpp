@@ -26,6 +26,7 @@ qtraj::RunConfig fig2_config(const std::vector<long long>& spins) {
 }
 
 void run(benchmark::State& state, const std::vector<long long>& spins) {
+  qtraj::exact::initialize_blas();  // as the CLI does at start
   const qtraj::RunConfig config = fig2_config(spins);
   std::int64_t steps = 0;
   for (auto _ : state) {
@@ -46,14 +47,15 @@ BENCHMARK(BM_Exact_8_6_5_1)->Unit(benchmark::kMillisecond)->UseRealTime()->Itera
 
 // One implicit stage solve (the top-down sweep: one transfer per sector, ~6 sum_n d_n^3 flops)
 // of N = (60, 30, 10), chain, on a state with every sector 0..60 populated, per dense-kernel
-// choice (issue #9 part 3). Arg: BLAS threads (eigen: always one).
+// choice (bench/RESULTS.md, "Exact solver on BLAS"). Arg: BLAS threads (eigen: always one).
 //   ./build/bench_exact --benchmark_filter=Stage
 void stage(benchmark::State& state, qtraj::exact::DenseKernels kernels) {
   qtraj::Model model;
   model.spins = {60, 30, 10};
   const qtraj::DickeSpace space({60, 30, 10});
   const qtraj::exact::SectorSystem system(space, qtraj::collapse_channels(model), kernels);
-  qtraj::exact::configure_blas(static_cast<int>(state.range(0)));
+  qtraj::exact::initialize_blas();
+  const qtraj::exact::BlasThreads blas(static_cast<int>(state.range(0)));
   std::vector<std::complex<double>> psi(static_cast<std::size_t>(space.dim()), 0.0);
   psi[static_cast<std::size_t>(space.index({60, 0, 0}))] = 1.0;
   Eigen::VectorXd r, z, f;

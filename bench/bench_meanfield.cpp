@@ -1,4 +1,4 @@
-// Benchmarks of the mean-field (second-order cumulant) solver. Issue #4's target: the paper's
+// Benchmarks of the mean-field (second-order cumulant) solver. Target: the paper's
 // Fig. 3b run, N = (1e8, 1e5, 1e2), to t = 10 on a 500-point log grid, in under a second on
 // one core.  Run:  ./build-mf/bench_meanfield --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
@@ -38,7 +38,7 @@ void run(benchmark::State& state, const qtraj::RunConfig& c) {
   state.counters["steps"] = static_cast<double>(steps);
 }
 
-// Paper Fig. 3b: the issue #4 target (< 1 s).
+// Paper Fig. 3b: the target (< 1 s).
 void BM_MeanField_Fig3b(benchmark::State& state) {
   run(state, paper_run({100000000, 100000, 100}, 1e-11, 10.0, 500));
 }
@@ -50,7 +50,7 @@ void BM_MeanField_Fig3a(benchmark::State& state) {
 }
 BENCHMARK(BM_MeanField_Fig3a)->Unit(benchmark::kMillisecond);
 
-// Issue #11: N = (60,30,10) to t = 20 on a 161-point log grid (scripts/meanfield_closure_table.py's
+// Closures: N = (60,30,10) to t = 20 on a 161-point log grid (scripts/meanfield_closure_table.py's
 // run), closure z_right (arg 0, 12 unknowns) against fourth_order (arg 1, the generated hierarchy:
 // 100 unknowns, equations built symbolically on every solve, included in the time).
 void BM_MeanField_Closure_60_30_10(benchmark::State& state) {

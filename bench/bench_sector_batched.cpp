@@ -1,7 +1,7 @@
 // Sector-batched vs per-trajectory spectral trajectories on the CPU backend, side by side in one
-// process (issue #8 item 4; solver.batch_sectors). The set-up (per-sector eigensystems) is built
-// once and excluded; each mode runs the same trajectories (seed 1) and the results are compared
-// bit for bit (Welford means and M2 of every output time, jump histogram).
+// process (solver.batch_sectors, docs/design.md section 3.3). The set-up (per-sector eigensystems)
+// is built once and excluded; each mode runs the same trajectories (seed 1) and the results are
+// compared bit for bit (Welford means and M2 of every output time, jump histogram).
 //   ./build/bench_sector_batched --system 400,40,4 --trajectories 256 --threads 1 [--batch 64]
 // Reports CPU time (user + sys of the process, getrusage) and wall time per mode and their ratio.
 // The bench configuration: bench/trajectory_bench_config.hpp (first domain excited, the default

@@ -1,6 +1,6 @@
 // Set-up of a trajectory run on the CPU: the per-sector eigendecompositions of K_n
 // (TrajectorySystem, spectral data only) for large first domains, on 1 and 2 threads
-// (issue #8: set-up on all cores); and the host part of the device set-up (HostPartOfDevice:
+// (set-up on all cores); and the host part of the device set-up (HostPartOfDevice:
 // everything but the eigensolves, which cuSOLVER does on the GPU: bench/cuda/bench_cuda_setup.cpp). First domain excited, the default chain at zero temperature.
 //   ./build/bench_setup --benchmark_counters_tabular=true
 // Arguments: (threads). The data is bit-identical for any thread count
@@ -15,7 +15,7 @@
 
 namespace {
 
-/// no_solve = true: the host part of the CUDA backend's device set-up (issue 8 item 3): the
+/// no_solve = true: the host part of the CUDA backend's device set-up (docs/cuda.md section 3): the
 /// bundle is built through the batched-eigensolver hook with a solver that does nothing (K_n
 /// built on the threads, copied, transposed back): the set-up time left when the eigensolves
 /// themselves cost nothing. (The data is then not an eigensystem: timing only.)

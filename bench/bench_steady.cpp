@@ -1,5 +1,5 @@
-// Steady solver (issue #12) on the paper's systems, first domain excited, chain reservoirs:
-// N = (40, 2), (12, 6, 2), (8, 6, 5, 1), (60, 30, 10); arguments: threads, eigensolver
+// Steady solver (docs/steady_state.md) on the paper's systems, first domain excited, chain
+// reservoirs: N = (40, 2), (12, 6, 2), (8, 6, 5, 1), (60, 30, 10); arguments: threads, eigensolver
 // (0: LAPACK dsyevd, 1: Eigen's SelfAdjointEigenSolver), measured side by side in one run.
 //   ./build/bench_steady --benchmark_counters_tabular=true
 // The larger systems (120, 60, 20) and (400, 40, 4) run through the CLI: bench/steady_large.sh.

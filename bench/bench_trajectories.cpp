@@ -1,4 +1,4 @@
-// Trajectories per second of the CPU backend (issue #3 targets: >= 100x QuTiP mcsolve's
+// Trajectories per second of the CPU backend (targets: >= 100x QuTiP mcsolve's
 // trajectories/s on one core for N = (12, 6, 2); (40, 2) with 10^5 trajectories in a few seconds
 // on 2 cores). The paper's Fig. 2 setting: first domain excited, chain reservoirs, t = 0..100,
 // 201 linear output points, spectral propagator (and the adaptive one for reference).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The exact solver on BLAS against a build without it (issue #9 part 3), side by side.
+# The exact solver on BLAS against a build without it (bench/RESULTS.md, "Exact solver on BLAS"),
+# side by side.
 #   bench/exact_blas.sh NEW_QTRAJ OLD_QTRAJ [END] [THREADS]
 # runs bench/exact/exact_60_30_10.toml (N = (60, 30, 10), first domain excited, chain, 101 linear
 # points to time.end = END, default 2000) with both binaries at the same time (so that both see

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# MPI ranks vs threads, and the cost of checkpoints (issue #10), timed side by side in one run:
-# every configuration runs REPEAT times, interleaved; the medians of the wall time and of the CPU
-# time (user + sys of the process tree, /usr/bin/time) are reported. On a shared machine the CPU
-# time is the figure that survives other jobs' load: it is the work done.
+# MPI ranks vs threads, and the cost of checkpoints (docs/design.md section 8), timed side by side
+# in one run: every configuration runs REPEAT times, interleaved; the medians of the wall time and
+# of the CPU time (user + sys of the process tree, /usr/bin/time) are reported. On a shared machine
+# the CPU time is the figure that survives other jobs' load: it is the work done.
 #   bench/mpi_checkpoint_bench.sh [build/qtraj] [TRAJECTORIES] [REPEAT]
 # Model: (12,6,2), first domain excited, the default chain, t = 0..100 on 201 points, spectral,
 # seed 1 (the run of bench/trajectory_bench_config.hpp).

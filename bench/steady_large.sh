@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Steady solver on the large systems of issue #12, through the CLI, with wall time and peak memory
-# (/usr/bin/time -v). Usage, from the repository root after building:
+# Steady solver on large systems (docs/steady_state.md), through the CLI, with wall time and peak
+# memory (/usr/bin/time -v). Usage, from the repository root after building:
 #   bench/steady_large.sh [build-dir] [threads] [case...]      (cases: 60_30_10 120_60_20 400_40_4)
 # Writes steady_<case>.h5 into $OUT (default /tmp) and prints one line per case.
 set -euo pipefail

@@ -14,7 +14,6 @@
 
 #include "bundle_staging.cuh"
 #include "cuda_check.cuh"
-#include "krylov_kernel.cuh"
 #include "trajectory_kernel.cuh"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
@@ -103,8 +102,7 @@ inline int checked_device(int requested) {
 
 /// Launch configuration of the trajectory kernel for one propagator (Impl::configure).
 struct KernelConfig {
-  bool adaptive = false;
-  bool krylov = false;  // KrylovPropagator kernel (krylov_kernel.cu)
+  trajectory::PropagatorKind kind = trajectory::PropagatorKind::spectral;  // whose kernel
   int block = 0;
   long long ws_doubles = 0;  // per block, sized for the propagator
   bool shared = false;       // workspace in shared memory (else a global scratch slice)
@@ -225,7 +223,7 @@ struct TrajectoryBatchRunner::Impl {
   /// Block size, workspace placement (per-propagator size), grid; allocates the global scratch if
   /// the workspace does not fit shared memory; fills info.
   /// `count`: trajectories the launches will cover at most (caps the grid and the scratch).
-  detail::KernelConfig configure(PropagatorSettings::Kind kind, std::int64_t count);
+  detail::KernelConfig configure(trajectory::PropagatorKind kind, std::int64_t count);
   /// Launch arguments with the fields every batch shares filled in: the uploaded bundles, the
   /// component tables and the system's sizes (the caller adds the batch's range and buffers).
   TrajectoryBatchArgs bundle_args() const {

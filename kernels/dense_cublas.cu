@@ -2,8 +2,6 @@
 // contract in include/qtraj/exact/dense_device.hpp). Host code only (cuBLAS launches its own
 // kernels); cuBLAS is loaded with dlopen (see the header for why), its prototypes come from
 // cublas_api.h.
-//
-// Status: compiles with nvcc 13 (sm_90); NOT yet run on a GPU.
 #include <cublas_api.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>

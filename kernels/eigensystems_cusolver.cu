@@ -7,8 +7,6 @@
 //   (syevjBatched / XsyevBatched / syevd per matrix) -> one D2H copy of V and lambda -> unpack.
 // Calls are cut so that a call's matrices take at most kBatchBytes of device memory (plus
 // cuSOLVER's workspace), never all of a large bundle at once.
-//
-// Status: compiles with nvcc 13 (sm_90); NOT yet run on a GPU.
 #include <cuda_runtime.h>
 #include <cusolverDn.h>
 #include <dlfcn.h>

@@ -1,7 +1,5 @@
 // Ensemble kernels of the CUDA backend (ensemble_kernels.cuh): the per-chunk Welford reduction
 // (body: chunk_reduction.cuh, the same code the CPU tests run) and CUB's histogram and min.
-//
-// Status: compiles with nvcc 13 for sm_90; not yet run on a GPU.
 #include <cub/device/device_histogram.cuh>
 #include <cub/device/device_reduce.cuh>
 

@@ -2,8 +2,6 @@
 // run_batch_trajectory (trajectory_batch.cuh) with KrylovPropagator and team = BlockTeam, exactly
 // the body the CPU tests run with SerialTeam (tests/backend/ensemble_reduction_test.cpp,
 // tests/backend/cuda/trajectory_batch_body_test.cpp).
-//
-// Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include "block_team.cuh"
@@ -31,29 +29,16 @@ __global__ void __launch_bounds__(kKrylovBlockLimit, kKrylovMinBlocks)
   run_block_trajectories(args, prototype);
 }
 
-const void* kernel() { return reinterpret_cast<const void*>(&krylov_trajectory_kernel); }
-
 }  // namespace
 
-cudaError_t gpu_krylov_kernel_attributes(cudaFuncAttributes* attr) {
-  return cudaFuncGetAttributes(attr, kernel());
-}
+const void* gpu_krylov_kernel() { return reinterpret_cast<const void*>(&krylov_trajectory_kernel); }
 
-cudaError_t gpu_set_krylov_shared_limit(int bytes) {
-  return cudaFuncSetAttribute(kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-}
-
-cudaError_t gpu_krylov_occupancy(int block_size, std::size_t shared_bytes, int* blocks_per_sm) {
-  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, kernel(), block_size,
-                                                       shared_bytes);
-}
-
-cudaError_t gpu_run_trajectories_krylov(const TrajectoryBatchArgs& args, double rtol, double atol,
-                                        int max_basis, int grid_size, int block_size,
-                                        std::size_t shared_bytes, cudaStream_t stream) {
+cudaError_t gpu_run_trajectories_krylov(const TrajectoryBatchArgs& args,
+                                        const KrylovPropagator& prototype, int grid_size,
+                                        int block_size, std::size_t shared_bytes,
+                                        cudaStream_t stream) {
   if (args.count <= 0) return cudaSuccess;
-  krylov_trajectory_kernel<<<grid_size, block_size, shared_bytes, stream>>>(
-      args, KrylovPropagator(rtol, atol, max_basis));
+  krylov_trajectory_kernel<<<grid_size, block_size, shared_bytes, stream>>>(args, prototype);
   return cudaPeekAtLastError();
 }
 

@@ -9,28 +9,23 @@
 // memory for small sectors (d <~ 300 on an H100's 227 KiB), a per-block slice of the global
 // scratch otherwise ((2000,200,20): d = 4221, 2.97 MB per block). The runner decides
 // (TrajectoryBatchRunner::Impl::configure, WorkspacePlacement).
-//
-// Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include <cstddef>
 
+#include "qtraj/trajectory/krylov_propagator.hpp"
 #include "trajectory_batch.cuh"
 
 namespace qtraj::cuda {
 
-/// The Krylov kernel's attributes (registers, static shared memory, local memory).
-cudaError_t gpu_krylov_kernel_attributes(cudaFuncAttributes* attr);
+/// The Krylov kernel, for cudaFuncGetAttributes / cudaFuncSetAttribute / occupancy queries
+/// (trajectory_kernel.cu's kind-based functions reach it through this).
+const void* gpu_krylov_kernel();
 
-/// Raises the Krylov kernel's dynamic shared memory limit to `bytes`.
-cudaError_t gpu_set_krylov_shared_limit(int bytes);
-
-/// Resident Krylov blocks per SM for this block size and dynamic shared memory.
-cudaError_t gpu_krylov_occupancy(int block_size, std::size_t shared_bytes, int* blocks_per_sm);
-
-/// Launches the Krylov kernel: KrylovPropagator(rtol, atol, max_basis) per trajectory.
-cudaError_t gpu_run_trajectories_krylov(const TrajectoryBatchArgs& args, double rtol, double atol,
-                                        int max_basis, int grid_size, int block_size,
-                                        std::size_t shared_bytes, cudaStream_t stream);
+/// Launches the Krylov kernel with `prototype` (each block runs its own copy).
+cudaError_t gpu_run_trajectories_krylov(const TrajectoryBatchArgs& args,
+                                        const trajectory::KrylovPropagator& prototype,
+                                        int grid_size, int block_size, std::size_t shared_bytes,
+                                        cudaStream_t stream);
 
 }  // namespace qtraj::cuda

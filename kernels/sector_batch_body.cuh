@@ -1,10 +1,10 @@
 #pragma once
-// The CUDA sector-batched engine (issue #8 item 4), its per-trajectory bodies and bookkeeping as
-// host-device code on plain arguments: the kernels (sector_batch_kernels.cu) call these with device
-// pointers, one thread per trajectory; tests/backend/sector_batch_body_test.cpp runs the same
-// bodies and the same driver loop on the CPU with host pointers and std::stable_sort in place of
-// CUB, and checks them bit for bit against the CPU engine (SectorBatchedEngine). No CUDA runtime
-// header: plain C++ includes this file too.
+// The CUDA sector-batched engine (docs/cuda.md section 5), its per-trajectory bodies and
+// bookkeeping as host-device code on plain arguments: the kernels (sector_batch_kernels.cu) call
+// these with device pointers, one thread per trajectory; tests/backend/sector_batch_body_test.cpp
+// runs the same bodies and the same driver loop on the CPU with host pointers and std::stable_sort
+// in place of CUB, and checks them bit for bit against the CPU engine (SectorBatchedEngine). No
+// CUDA runtime header: plain C++ includes this file too.
 //
 // One driver step (sector_batch_drive below):
 //   multiply:  every trajectory has posted its product's columns as (key, in, out) entries in its
@@ -23,8 +23,8 @@
 // then the state machine's u and channel draws: exactly run_batch_trajectory's
 // (trajectory_batch.cuh) and the CPU backend's.
 //
-// Status: the bodies, the driver loop and the GEMM block body run on the CPU in the tests
-// (bit-identical to the CPU engine); the kernels compile with nvcc 13; NOT yet run on a GPU.
+// The bodies, the driver loop and the GEMM block body run on the CPU in the tests (bit-identical
+// to the CPU engine).
 #include <cstdint>
 
 #include "trajectory_batch.cuh"

@@ -13,8 +13,6 @@
 // the host's (-ffp-contract=off); only the device's libm (exp and log, in find_crossing and the
 // scaled coefficients) may differ from glibc's in the last bit, so device and CPU trajectories
 // agree to rounding, not bit for bit (the GPU test checks 1e-12 relative).
-//
-// Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU.
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_run_length_encode.cuh>
 

@@ -1,7 +1,7 @@
 #pragma once
-// The CUDA sector-batched engine (issue #8 item 4), host API: SectorBatchDriver runs one batch of
-// spectral trajectories with the per-trajectory state machine of batched_step.hpp (one thread
-// per trajectory, sector_batch_body.cuh) and, at every step, groups the columns of all
+// The CUDA sector-batched engine (docs/cuda.md section 5), host API: SectorBatchDriver runs one
+// batch of spectral trajectories with the per-trajectory state machine of batched_step.hpp (one
+// thread per trajectory, sector_batch_body.cuh) and, at every step, groups the columns of all
 // trajectories that need the same V_n / V_n^T (CUB DeviceRadixSort + DeviceRunLengthEncode) and
 // multiplies each group in one ordered GEMM kernel (every output element summed over the inner
 // index in ascending order, unfused: the same bits as the CPU engine's ordered_gemm for the same
@@ -14,8 +14,6 @@
 // could be interleaved); every multiply step reads its group table back (one host sync per step,
 // ~2 per jump of the slowest trajectory); a batch is capped by kBatchCapBytes (256 MB: about 3000
 // trajectories at (400,40,4), 2000 at (200,40,8)), which bounds how many share a V_n.
-//
-// Status: compiles with nvcc 13 for sm_90; NOT yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include <cstddef>

@@ -1,14 +1,10 @@
 // qtraj::cuda::TrajectoryBatchRunner (include/qtraj/backend/cuda_trajectory_runner.hpp): uploads the
 // bundles once, launches trajectory_kernel.cu per batch, copies the per-trajectory outputs back.
-//
-// Status: compiles with nvcc 13 for sm_90; not yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include "batch_runner_impl.cuh"
 #include "sector_batch_kernels.cuh"
-#include "qtraj/trajectory/adaptive_propagator.hpp"
-#include "qtraj/trajectory/krylov_propagator.hpp"
-#include "qtraj/trajectory/spectral_propagator.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
 
 namespace qtraj::cuda {
@@ -45,36 +41,33 @@ const LaunchInfo& TrajectoryBatchRunner::last_launch() const { return impl_->inf
 
 void TrajectoryBatchRunner::Impl::validate(const PropagatorSettings& propagator,
                                            const std::vector<double>& grid) const {
-  const bool adaptive = propagator.kind == PropagatorSettings::Kind::adaptive;
-  const bool krylov = propagator.kind == PropagatorSettings::Kind::krylov;  // any bundle will do
+  const trajectory::PropagatorInfo p = trajectory::propagator_info(propagator.kind);
+  const std::string name = p.name;
   if (grid.empty()) throw Error(std::string(kWho) + ": empty output grid");
   if (!(grid[0] >= 0.0) || !std::is_sorted(grid.begin(), grid.end()))
     throw Error(std::string(kWho) + ": the output grid must be ascending from times[0] >= 0");
-  if (adaptive && !adaptive_ok)
-    throw Error(std::string(kWho) + ": adaptive propagator asked for, but a bundle was built "
+  if (p.sparse_k && !adaptive_ok)
+    throw Error(std::string(kWho) + ": " + name + " propagator asked for, but a bundle was built "
                                     "without the sparse K (TrajectorySystem(..., adaptive = true))");
-  if (!adaptive && !krylov && !spectral_ok)
-    throw Error(std::string(kWho) + ": spectral propagator asked for, but a bundle was built "
+  if (p.eigensystems && !spectral_ok)
+    throw Error(std::string(kWho) + ": " + name + " propagator asked for, but a bundle was built "
                                     "without eigensystems (TrajectorySystem(..., spectral = true))");
-  if (adaptive && !(propagator.rtol > 0 && propagator.atol > 0))
-    throw Error(std::string(kWho) + ": rtol and atol must be > 0 for the adaptive propagator");
-  if (krylov && !(propagator.rtol > 0 && propagator.atol > 0 && propagator.max_basis >= 2 &&
-                  propagator.max_basis <= trajectory::kKrylovMaxBasis))
-    throw Error(std::string(kWho) + ": the Krylov propagator needs rtol, atol > 0 and max_basis in 2.." +
+  if (p.tolerances && !(propagator.rtol > 0 && propagator.atol > 0))
+    throw Error(std::string(kWho) + ": rtol and atol must be > 0 for the " + name + " propagator");
+  if (propagator.kind == trajectory::PropagatorKind::krylov &&
+      !(propagator.max_basis >= 2 && propagator.max_basis <= trajectory::kKrylovMaxBasis))
+    throw Error(std::string(kWho) + ": the Krylov propagator needs max_basis in 2.." +
                 std::to_string(trajectory::kKrylovMaxBasis));
 }
 
-detail::KernelConfig TrajectoryBatchRunner::Impl::configure(PropagatorSettings::Kind kind,
+detail::KernelConfig TrajectoryBatchRunner::Impl::configure(trajectory::PropagatorKind kind,
                                                             std::int64_t count) {
   detail::KernelConfig cfg;
-  const bool adaptive = kind == PropagatorSettings::Kind::adaptive;
-  cfg.adaptive = adaptive;
-  cfg.krylov = kind == PropagatorSettings::Kind::krylov;
+  cfg.kind = kind;
   const int c = num_channels;
   // Block size: one thread per sector component (strided loops cover the rest).
   cudaFuncAttributes attr{};
-  QTRAJ_CUDA_CHECK(cfg.krylov ? gpu_krylov_kernel_attributes(&attr)
-                              : gpu_trajectory_kernel_attributes(adaptive, &attr));
+  QTRAJ_CUDA_CHECK(gpu_trajectory_kernel_attributes(kind, &attr));
   cfg.block = launch.block_size > 0 ? launch.block_size : block_size_for(max_dim);
   if (cfg.block > attr.maxThreadsPerBlock)
     throw DeviceError(std::string(kWho) + ": block size " + std::to_string(cfg.block) +
@@ -84,9 +77,9 @@ detail::KernelConfig TrajectoryBatchRunner::Impl::configure(PropagatorSettings::
   // Workspace sized for the propagator (spectral 8 d + C, adaptive 26 d + C doubles): shared
   // memory if it fits the opt-in budget (minus static shared).
   // (Krylov ~88 d: shared only for small sectors, else a global slice.)
-  cfg.ws_doubles = cfg.krylov ? trajectory::workspace_doubles<trajectory::KrylovPropagator>(max_dim, c)
-                   : adaptive ? trajectory::workspace_doubles<trajectory::AdaptivePropagator>(max_dim, c)
-                              : trajectory::workspace_doubles<trajectory::SpectralPropagator>(max_dim, c);
+  cfg.ws_doubles = trajectory::with_propagator(kind, {}, [&](auto prototype) {
+    return trajectory::workspace_doubles<decltype(prototype)>(max_dim, c);
+  });
   const long long ws_bytes = cfg.ws_doubles * static_cast<long long>(sizeof(double));
   int optin = 0;
   QTRAJ_CUDA_CHECK(
@@ -101,14 +94,12 @@ detail::KernelConfig TrajectoryBatchRunner::Impl::configure(PropagatorSettings::
                       " static)");
   cfg.dyn_shared = cfg.shared ? static_cast<std::size_t>(ws_bytes) : 0;
   if (cfg.shared)
-    QTRAJ_CUDA_CHECK(cfg.krylov ? gpu_set_krylov_shared_limit(static_cast<int>(cfg.dyn_shared))
-                                : gpu_set_trajectory_shared_limit(adaptive, static_cast<int>(cfg.dyn_shared)));
+    QTRAJ_CUDA_CHECK(gpu_set_trajectory_shared_limit(kind, static_cast<int>(cfg.dyn_shared)));
 
   // Grid: as many blocks as fit on the device at once (grid-stride covers the rest).
   int sms = 0, per_sm = 0;
   QTRAJ_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, info.device));
-  QTRAJ_CUDA_CHECK(cfg.krylov ? gpu_krylov_occupancy(cfg.block, cfg.dyn_shared, &per_sm)
-                              : gpu_trajectory_occupancy(adaptive, cfg.block, cfg.dyn_shared, &per_sm));
+  QTRAJ_CUDA_CHECK(gpu_trajectory_occupancy(kind, cfg.block, cfg.dyn_shared, &per_sm));
   if (per_sm < 1)
     throw DeviceError(std::string(kWho) + ": no block of " + std::to_string(cfg.block) +
                       " threads with " + std::to_string(cfg.dyn_shared) +
@@ -150,15 +141,8 @@ void TrajectoryBatchRunner::Impl::launch_trajectories(const detail::KernelConfig
     args.d_scratch = scratch.as<double>();
     args.scratch_stride = cfg.ws_doubles;
   }
-  if (cfg.krylov)
-    QTRAJ_CUDA_CHECK(gpu_run_trajectories_krylov(args, propagator.rtol, propagator.atol,
-                                                 propagator.max_basis, grid, cfg.block,
-                                                 cfg.dyn_shared, stream));
-  else if (cfg.adaptive)
-    QTRAJ_CUDA_CHECK(gpu_run_trajectories_adaptive(args, propagator.rtol, propagator.atol, grid,
-                                                   cfg.block, cfg.dyn_shared, stream));
-  else
-    QTRAJ_CUDA_CHECK(gpu_run_trajectories_spectral(args, grid, cfg.block, cfg.dyn_shared, stream));
+  QTRAJ_CUDA_CHECK(gpu_run_trajectories(cfg.kind, propagator.params(), args, grid, cfg.block,
+                                        cfg.dyn_shared, stream));
 }
 
 void TrajectoryBatchRunner::run(std::int64_t first, std::int64_t count, std::uint64_t seed,

@@ -2,20 +2,19 @@
 // include/qtraj/trajectory/ (run_trajectory, both propagators) run unchanged with team = BlockTeam.
 // The per-trajectory body (draws identical to the CPU backend) is run_batch_trajectory,
 // trajectory_batch.cuh.
-//
-// Status: compiles with nvcc 13 for sm_90; not yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include "block_team.cuh"
 #include "block_trajectories.cuh"
+#include "krylov_kernel.cuh"
 #include "trajectory_kernel.cuh"
-#include "qtraj/trajectory/adaptive_propagator.hpp"
-#include "qtraj/trajectory/spectral_propagator.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
 
 namespace qtraj::cuda {
 
-using trajectory::AdaptivePropagator;
+using trajectory::KrylovPropagator;
+using trajectory::PropagatorKind;
 using trajectory::SpectralPropagator;
 
 namespace {
@@ -25,7 +24,7 @@ __global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Pr
   run_block_trajectories(args, prototype);
 }
 
-// Register budget of the spectral kernel (issue 8 item 5; ptxas figures: bench/RESULTS.md).
+// Register budget of the spectral kernel (docs/cuda.md section 2; ptxas figures: bench/RESULTS.md).
 // Unbounded, ptxas gives it 168 registers per thread (no spills): one 224-thread block per SM
 // (10.9% of the warps) or 12 blocks of 32 threads (18.75%). __launch_bounds__(256, 2) caps it at
 // 65536 / 512 = 128 registers (84 bytes of spill stores, 108 of loads per thread): two 224-thread
@@ -34,8 +33,8 @@ __global__ void trajectory_batch_kernel(const TrajectoryBatchArgs args, const Pr
 // 440 / 916 bytes of spills, and __launch_bounds__(256, 1) would let it grow to 214). The spectral
 // kernel's blocks are at most kMaxBlockThreads threads (block_size_for never picks more; a larger
 // LaunchSettings::block_size is refused by configure, which reads cudaFuncAttributes).
-// Status: register counts from ptxas (nvcc 13, sm_90); occupancy and speed NOT yet measured on a
-// GPU (qtraj_cuda_setup_bench prints both kernels' registers and occupancy there).
+// Register counts are ptxas's (nvcc 13, sm_90); qtraj_cuda_setup_bench prints both kernels'
+// registers and occupancy on a device (docs/cuda.md section 1).
 constexpr int kMaxBlockThreads = 256;
 template <class Propagator>
 __global__ void __launch_bounds__(kMaxBlockThreads, 2)
@@ -63,38 +62,44 @@ cudaError_t launch(const TrajectoryBatchArgs& args, const Propagator& prototype,
   return cudaPeekAtLastError();
 }
 
-const void* kernel_of(bool adaptive) {
-  return adaptive ? reinterpret_cast<const void*>(kernel_for<AdaptivePropagator>())
-                  : reinterpret_cast<const void*>(kernel_for<SpectralPropagator>());
+// The Krylov kernel is krylov_kernel.cu's (its own translation unit and launch bounds).
+cudaError_t launch(const TrajectoryBatchArgs& args, const KrylovPropagator& prototype, int grid_size,
+                   int block_size, std::size_t shared_bytes, cudaStream_t stream) {
+  return gpu_run_trajectories_krylov(args, prototype, grid_size, block_size, shared_bytes, stream);
+}
+
+template <class Propagator>
+const void* kernel_address(const Propagator&) {
+  return reinterpret_cast<const void*>(kernel_for<Propagator>());
+}
+const void* kernel_address(const KrylovPropagator&) { return gpu_krylov_kernel(); }
+
+const void* kernel_of(PropagatorKind kind) {
+  return trajectory::with_propagator(kind, {}, [](auto prototype) { return kernel_address(prototype); });
 }
 
 }  // namespace
 
-cudaError_t gpu_trajectory_kernel_attributes(bool adaptive, cudaFuncAttributes* attr) {
-  return cudaFuncGetAttributes(attr, kernel_of(adaptive));
+cudaError_t gpu_trajectory_kernel_attributes(PropagatorKind kind, cudaFuncAttributes* attr) {
+  return cudaFuncGetAttributes(attr, kernel_of(kind));
 }
 
-cudaError_t gpu_set_trajectory_shared_limit(bool adaptive, int bytes) {
-  return cudaFuncSetAttribute(kernel_of(adaptive), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              bytes);
+cudaError_t gpu_set_trajectory_shared_limit(PropagatorKind kind, int bytes) {
+  return cudaFuncSetAttribute(kernel_of(kind), cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
 }
 
-cudaError_t gpu_trajectory_occupancy(bool adaptive, int block_size, std::size_t shared_bytes,
+cudaError_t gpu_trajectory_occupancy(PropagatorKind kind, int block_size, std::size_t shared_bytes,
                                      int* blocks_per_sm) {
-  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, kernel_of(adaptive),
-                                                       block_size, shared_bytes);
+  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, kernel_of(kind), block_size,
+                                                       shared_bytes);
 }
 
-cudaError_t gpu_run_trajectories_spectral(const TrajectoryBatchArgs& args, int grid_size,
-                                          int block_size, std::size_t shared_bytes,
-                                          cudaStream_t stream) {
-  return launch(args, SpectralPropagator(), grid_size, block_size, shared_bytes, stream);
-}
-
-cudaError_t gpu_run_trajectories_adaptive(const TrajectoryBatchArgs& args, double rtol,
-                                          double atol, int grid_size, int block_size,
-                                          std::size_t shared_bytes, cudaStream_t stream) {
-  return launch(args, AdaptivePropagator(rtol, atol), grid_size, block_size, shared_bytes, stream);
+cudaError_t gpu_run_trajectories(PropagatorKind kind, const trajectory::PropagatorParams& params,
+                                 const TrajectoryBatchArgs& args, int grid_size, int block_size,
+                                 std::size_t shared_bytes, cudaStream_t stream) {
+  return trajectory::with_propagator(kind, params, [&](auto prototype) {
+    return launch(args, prototype, grid_size, block_size, shared_bytes, stream);
+  });
 }
 
 }  // namespace qtraj::cuda

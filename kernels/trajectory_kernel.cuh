@@ -7,36 +7,34 @@
 // Each block's TrajectoryWorkspace is `extern __shared__` memory (shared_bytes =
 // doubles_needed(max_dim, C) * 8) or, when d_scratch != nullptr, the slice
 // d_scratch + blockIdx.x * scratch_stride of a global buffer (then shared_bytes = 0).
-//
-// Status: compiles with nvcc 13 for sm_90; not yet run on a GPU.
 #include <cuda_runtime.h>
 
 #include <cstddef>
 #include <cstdint>
 
+#include "qtraj/trajectory/propagators.hpp"
 #include "trajectory_batch.cuh"
 
 namespace qtraj::cuda {
 
-/// The kernel's attributes (sharedSizeBytes = its static shared memory, BlockTeam::TempStorage,
-/// which counts against the opt-in shared memory budget; localSizeBytes; numRegs).
-cudaError_t gpu_trajectory_kernel_attributes(bool adaptive, cudaFuncAttributes* attr);
+/// The kernel of propagator `kind` (trajectory::with_propagator picks it; the Krylov one lives in
+/// krylov_kernel.cu). Its attributes (sharedSizeBytes = its static shared memory,
+/// BlockTeam::TempStorage, which counts against the opt-in shared memory budget; localSizeBytes;
+/// numRegs).
+cudaError_t gpu_trajectory_kernel_attributes(trajectory::PropagatorKind kind,
+                                             cudaFuncAttributes* attr);
 
 /// Raises the kernel's dynamic shared memory limit to `bytes` (cudaFuncSetAttribute).
-cudaError_t gpu_set_trajectory_shared_limit(bool adaptive, int bytes);
+cudaError_t gpu_set_trajectory_shared_limit(trajectory::PropagatorKind kind, int bytes);
 
 /// Resident blocks per SM for this block size and dynamic shared memory.
-cudaError_t gpu_trajectory_occupancy(bool adaptive, int block_size, std::size_t shared_bytes,
-                                     int* blocks_per_sm);
+cudaError_t gpu_trajectory_occupancy(trajectory::PropagatorKind kind, int block_size,
+                                     std::size_t shared_bytes, int* blocks_per_sm);
 
-/// Launches the spectral-propagator kernel.
-cudaError_t gpu_run_trajectories_spectral(const TrajectoryBatchArgs& args, int grid_size,
-                                          int block_size, std::size_t shared_bytes,
-                                          cudaStream_t stream);
-
-/// Launches the adaptive (DOPRI5) kernel with tolerances rtol, atol.
-cudaError_t gpu_run_trajectories_adaptive(const TrajectoryBatchArgs& args, double rtol,
-                                          double atol, int grid_size, int block_size,
-                                          std::size_t shared_bytes, cudaStream_t stream);
+/// Launches the kernel of `kind` with the propagator made from `params` (with_propagator).
+cudaError_t gpu_run_trajectories(trajectory::PropagatorKind kind,
+                                 const trajectory::PropagatorParams& params,
+                                 const TrajectoryBatchArgs& args, int grid_size, int block_size,
+                                 std::size_t shared_bytes, cudaStream_t stream);
 
 }  // namespace qtraj::cuda

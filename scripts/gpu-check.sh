@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command for every GPU check of qtraj (issue 8), in two halves:
+# One command for every GPU check of qtraj (docs/cuda.md section 1), in two halves:
 #
 #   scripts/gpu-check.sh bundle   HERE (a development machine with the dependencies): builds the CUDA
 #                                 build in Release (build-gpu/, or $QTRAJ_GPU_BUILD_DIR to reuse
@@ -173,7 +173,7 @@ do_run() {
   step "qtraj compare cuda vs exact (4 SE)" 20 "$bundle/bin/qtraj" compare "$work/cuda.h5" \
     "$work/exact.h5" --threshold 4
   step "qtraj info" 10 "$bundle/bin/qtraj" info "$work/cuda.h5"
-  # Issue #9 item 3: the exact solver with its products on cuBLAS, against the CPU run above.
+  # The exact solver with its products on cuBLAS, against the CPU run above.
   step "qtraj run (exact, backend = cuda: cuBLAS)" 15 "$bundle/bin/qtraj" run \
     "$bundle/run/fig2b-trajectories.toml" -q -o "$work/exact-cublas.h5" --set solver.kind='"exact"' \
     --set 'solver.backend="cuda"'
@@ -187,15 +187,15 @@ do_run() {
   # (400,40,4) and (200,40,8): 16 host threads vs cuSOLVER, side by side (target < 1 s).
   step "qtraj_cuda_setup_bench (kernel resources; set-up: 16 host threads vs cuSOLVER)" 50 \
     "$bundle/bin/qtraj_cuda_setup_bench" --threads 16 --repeat 2
-  # Issue #9: Krylov on (2000,200,20) to t = 300, GPU ensemble vs the CPU backend on 16 threads
+  # Krylov on (2000,200,20) to t = 300, GPU ensemble vs the CPU backend on 16 threads
   # (trajectories/s side by side; target >= 50x). Rows are printed as measured.
   step "qtraj_cuda_krylov_bench ((2000,200,20) Krylov: GPU vs CPU backend with 16 threads)" 90 \
     "$bundle/bin/qtraj_cuda_krylov_bench" --trajectories 1056 --cpu-trajectories 160 --threads 16 \
     --blocks 0,64
-  # Issue #9 item 3: one implicit stage of (60,30,10), cuBLAS vs OpenBLAS on 16 threads.
+  # One implicit stage of (60,30,10), cuBLAS vs OpenBLAS on 16 threads.
   step "qtraj_cuda_exact_bench ((60,30,10) stage: cuBLAS vs OpenBLAS with 16 threads)" 30 \
     "$bundle/bin/qtraj_cuda_exact_bench" --threads 16 --repeat 5
-  # Issue #8 item 4: the sector-batched engine vs the per-block kernel on the device, side by side
+  # The sector-batched engine vs the per-block kernel on the device, side by side
   # ((400,40,4) and (200,40,8), 2000 trajectories each; set-up on 16 host threads, not timed).
   step "qtraj_cuda_sector_batch_bench (sector-batched vs per-block on the device)" 25 \
     "$bundle/bin/qtraj_cuda_sector_batch_bench" --trajectories 2000 --threads 16

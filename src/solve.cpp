@@ -1,14 +1,33 @@
+#include <csignal>
+
 #include "qtraj/error.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace qtraj {
 
-Result solve(const RunConfig& config, const ProgressFn& progress) {
+std::string stop_reason(int signal) {
+  if (signal == SIGTERM) return "interrupted by SIGTERM";
+  if (signal == SIGINT) return "interrupted by SIGINT";
+  if (signal > 0) return "interrupted by signal " + std::to_string(signal);
+  return "stopped on request";
+}
+
+ProgressFn progress_or_stop(const SolveContext& context, const std::string& solver) {
+  if (!context.stop) return context.progress;
+  return [&context, solver](double fraction, const std::string& status) {
+    if (fraction < 1.0 && context.stop->requested())
+      throw Interrupted(solver + ": " + stop_reason(context.stop->signal()) + " (" + status + ")",
+                        context.stop->signal());
+    if (context.progress) context.progress(fraction, status);
+  };
+}
+
+Result solve(const RunConfig& config, const SolveContext& context) {
   const auto& kind = config.solver.kind;
-  if (kind == "exact") return solve_exact(config, progress);
-  if (kind == "trajectories") return solve_trajectories(config, progress);
-  if (kind == "meanfield") return solve_meanfield(config, progress);
-  if (kind == "steady") return solve_steady(config, progress);
+  if (kind == "exact") return solve_exact(config, context);
+  if (kind == "trajectories") return solve_trajectories(config, context);
+  if (kind == "meanfield") return solve_meanfield(config, context);
+  if (kind == "steady") return solve_steady(config, context);
   throw InputError("solver.kind", "\"" + kind + "\"", "use exact | trajectories | meanfield | steady");
 }
 

@@ -1,4 +1,4 @@
-// One implicit stage solve of the exact solver (issue 9 item 3), cuBLAS vs the host kernels
+// One implicit stage solve of the exact solver (docs/cuda.md section 4), cuBLAS vs the host kernels
 // (OpenBLAS with --threads threads where the build has it, else Eigen), side by side in one
 // process: N = (60, 30, 10), chain, zero temperature, every sector 0..60 populated (the state of
 // bench/bench_exact.cpp's BM_Stage_60_30_10_*), the top-down sweep at hg = 0.01.
@@ -7,7 +7,6 @@
 // results (must be <= 1e-10 relative).
 //   build-cuda/qtraj_cuda_exact_bench [--threads 16] [--repeat 5]
 // Exit status 1 if the results differ by more than 1e-10 relative, 3 without a device/cuBLAS.
-// Status when written: compiled with nvcc 13; NOT yet run on a GPU.
 #include <Eigen/Dense>
 #include <algorithm>
 #include <chrono>
@@ -93,7 +92,9 @@ int main(int argc, char** argv) {
     model.spins = {60, 30, 10};
     const qtraj::DickeSpace space({60, 30, 10});
     const auto channels = qtraj::collapse_channels(model);
-    const std::string host_name = qtraj::exact::configure_blas(threads);
+    qtraj::exact::initialize_blas();
+    const qtraj::exact::BlasThreads blas(threads);
+    const std::string host_name = blas.description();
     std::printf("(60,30,10) chain, one stage solve (top-down sweep, sectors 0..60 populated), "
                 "best/median of %d\n", repeat);
     const Timing host = time_stage(space, channels, qtraj::exact::default_dense_kernels(), nullptr,

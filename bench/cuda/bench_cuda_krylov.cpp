@@ -1,5 +1,5 @@
 // qtraj_cuda_krylov_bench: the Krylov propagator on the GPU vs the CPU backend, trajectories/s side
-// by side, on issue #9's large case (bench/krylov/large_2000_200_20.toml): N = (2000,200,20), first
+// by side, on the large Krylov case (bench/krylov/large_2000_200_20.toml): N = (2000,200,20), first
 // domain excited, the default chain, t to 300 on a 61-point log grid from 1e-4, seed 1.
 //
 //   ./qtraj_cuda_krylov_bench [--trajectories 1056] [--cpu-trajectories 160] [--threads 16]
@@ -12,10 +12,9 @@
 //   gpu_t/s     TrajectoryBatchRunner::run_ensemble (Krylov kernel, device aggregation), wall;
 //   kern_t/s    the same run's kernels alone (CUDA events);
 //   cpu_t/s     solve_trajectories with backend = "cpu" on --threads threads, minus setup_s;
-//   gpu/cpu     gpu_t/s over cpu_t/s (issue #9's target: >= 50 with 16 CPU threads);
+//   gpu/cpu     gpu_t/s over cpu_t/s (target: >= 50 with 16 CPU threads);
 //   gpu<Jz>/N   domain 1 at t = 300 (a sanity column: the CPU line's mean +- SE estimates it too).
-// Status when written: compiled with nvcc 13; never run on a GPU, so no numbers are recorded yet
-// (scripts/gpu-check.sh run runs it).
+// scripts/gpu-check.sh run runs it; figures go to bench/RESULTS.md (docs/cuda.md section 1).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -2,7 +2,7 @@
 // kernels/sector_batch_kernels.cu) against the per-block kernel, side by side on one runner (same
 // bundle, same trajectories, run_ensemble over 256 chunks), on the trajectory benchmarks' settings
 // (first domain excited, chain, t = 0..100 on 201 points, spectral propagator; bundle set-up not
-// timed). Issue #8 item 4.
+// timed). docs/cuda.md section 5.
 //
 //   qtraj_cuda_sector_batch_bench [--trajectories 4000] [--threads 0] [--systems 400,40,4:200,40,8]
 //
@@ -10,7 +10,7 @@
 // steps, groups multiplied and columns (columns / groups = trajectories sharing one V_n stream),
 // and max |mean_batched - mean_per_block| / (1 + |mean|) over every output value (the two paths
 // agree to rounding: it should be ~1e-13).
-// Status: compiles with nvcc 13; NOT yet run on a GPU (scripts/gpu-check.sh runs it).
+// scripts/gpu-check.sh runs it (docs/cuda.md section 1).
 #include <algorithm>
 #include <chrono>
 #include <cmath>

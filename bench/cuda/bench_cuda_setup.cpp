@@ -1,13 +1,12 @@
-// Set-up of a spectral bundle, host threads vs the device (cuSOLVER, issue 8 item 3), side by
-// side in one process: TrajectorySystem of (400,40,4) and (200,40,8) (first domain excited, the
+// Set-up of a spectral bundle, host threads vs the device (cuSOLVER, docs/cuda.md section 3), side
+// by side in one process: TrajectorySystem of (400,40,4) and (200,40,8) (first domain excited, the
 // default chain at zero temperature: bench/trajectory_bench_config.hpp), built
 //   host:   the per-sector eigendecompositions on --threads std::threads (0: all cores);
 //   device: K_n built on the same threads, all sectors solved by device_eigensystems.
 // Prints wall seconds of each (best of --repeat), the cuSOLVER calls, and the largest eigenvalue
-// difference relative to max|lambda| (must be <= 1e-12). Target (issue 8): device < 1 s.
+// difference relative to max|lambda| (must be <= 1e-12). Target: device < 1 s.
 //   build-cuda/qtraj_cuda_setup_bench [--threads 16] [--repeat 2]
 // Exit status 1 if an eigenvalue differs by more than 1e-12 relative, 3 without a device/cuSOLVER.
-// Status when written: compiled with nvcc 13; NOT yet run on a GPU.
 #include <algorithm>
 #include <chrono>
 #include <cmath>

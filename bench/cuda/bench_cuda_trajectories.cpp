@@ -14,8 +14,8 @@
 //              the bundles are built); ens_kern_t/s its kernels alone (trajectories + reduction);
 //   e2e_t/s    solve_trajectories with backend = "cuda", all of it (bundles, upload, ensemble);
 //   cpu_t/s    solve_trajectories with backend = "cpu" (bundles, trajectories, aggregation).
-// Upload of the bundle is timed separately (upload_s). Status when written: compiled with
-// nvcc 13; never run on a GPU, so no numbers are recorded yet (scripts/gpu-check.sh runs it).
+// Upload of the bundle is timed separately (upload_s). scripts/gpu-check.sh runs it; figures go
+// to bench/RESULTS.md (docs/cuda.md section 1).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Krylov vs spectral on (400,40,4), first domain excited, chain, t = 0, 1e-3 .. 100 (log, 31 points),
-# side by side in one run (issue #9):
+# side by side in one run (docs/krylov.md):
 #   1. CPU and wall time of `qtraj run` for each propagator (set-up + trajectories), 1 thread
 #      (CPU time: the development machine is shared, so wall time depends on its load);
 #   2. the same seed: the same trajectories (max |difference| of the means, expected ~1e-8);

@@ -1,4 +1,4 @@
-// world(), the one-process communicator and ParallelSession (include/qtraj/backend/communicator.hpp).
+// The one-process communicator, agree_on_error and ParallelSession (include/qtraj/backend/communicator.hpp).
 #include "qtraj/backend/communicator.hpp"
 
 #include <algorithm>
@@ -7,25 +7,6 @@
 
 namespace qtraj::backend {
 namespace {
-
-/// One process: rank 0 of 1; collectives are local.
-class SerialCommunicator final : public Communicator {
- public:
-  int rank() const override { return 0; }
-  int size() const override { return 1; }
-  int local_rank() const override { return 0; }
-  std::string first_error(const std::string& my_error) override { return my_error; }
-  void gather_to_root(const std::vector<char>& bytes,
-                      const std::function<void(int, const std::vector<char>&)>& consume) override {
-    consume(0, bytes);
-  }
-  [[noreturn]] void abort_all(int code) override { std::exit(code); }
-};
-
-std::unique_ptr<Communicator>& current() {
-  static std::unique_ptr<Communicator> comm = std::make_unique<SerialCommunicator>();
-  return comm;
-}
 
 /// The number of ranks an MPI launcher announced, 0 when not started by one.
 int launcher_size() {
@@ -36,11 +17,9 @@ int launcher_size() {
   return 0;
 }
 
-bool session_started_mpi = false;
-
 }  // namespace
 
-Communicator& world() { return *current(); }
+void SingleProcessCommunicator::abort_all(int code) { std::exit(code); }
 
 void agree_on_error(std::exception_ptr error, Communicator& comm) {
   if (comm.size() == 1) {
@@ -62,7 +41,8 @@ void agree_on_error(std::exception_ptr error, Communicator& comm) {
   if (!first.empty()) throw ParallelError(first);
 }
 
-ParallelSession::ParallelSession(int* argc, char*** argv) {
+ParallelSession::ParallelSession(int* argc, char*** argv)
+    : comm_(std::make_unique<SingleProcessCommunicator>()) {
   const int size = launcher_size();
   if (size == 0) return;
   if (!mpi_compiled()) {
@@ -71,15 +51,14 @@ ParallelSession::ParallelSession(int* argc, char*** argv) {
                   " ranks, but qtraj was built without MPI (configure with -DQTRAJ_BUILD_MPI=ON)");
     return;
   }
-  current() = start_mpi(argc, argv);
-  session_started_mpi = true;
+  comm_ = start_mpi(argc, argv);
+  started_mpi_ = true;
 }
 
 ParallelSession::~ParallelSession() {
-  if (!session_started_mpi) return;
-  current() = std::make_unique<SerialCommunicator>();
+  if (!started_mpi_) return;
+  comm_.reset();
   finish_mpi();
-  session_started_mpi = false;
 }
 
 }  // namespace qtraj::backend

@@ -1,5 +1,5 @@
-// The CPU backend with sector-batched spectral trajectories (solver.batch_sectors, issue #8 item 4;
-// the engine: include/qtraj/trajectory/sector_batched.hpp).
+// The CPU backend with sector-batched spectral trajectories (solver.batch_sectors, docs/design.md
+// section 3.3; the engine: include/qtraj/trajectory/sector_batched.hpp).
 //
 // Work units are runs of consecutive chunks of run.chunks (about run.sector_batch trajectories
 // each); a thread takes a unit and runs its trajectories in index order, in batches of at most

@@ -1,4 +1,4 @@
-// The trajectory solver's CPU backend: std::threads over fixed chunks (design.md section 3).
+// The trajectory solver's CPU backend: std::threads over fixed chunks (docs/design.md section 3.5).
 //
 // Trajectory t (0-based) uses PhiloxStream(seed, t) only, so its jumps do not depend on the thread
 // that runs it. Aggregation is bit-identical for any thread count and scheduling: trajectories are
@@ -17,10 +17,8 @@
 #include <fmt/format.h>
 
 #include "qtraj/error.hpp"
-#include "qtraj/trajectory/adaptive_propagator.hpp"
 #include "qtraj/trajectory/aggregator.hpp"
-#include "qtraj/trajectory/krylov_propagator.hpp"
-#include "qtraj/trajectory/spectral_propagator.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 #include "qtraj/trajectory/system.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
 #include "backend/worker_pool.hpp"
@@ -72,16 +70,6 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     const SystemView& sys = bundle.view();
     const auto& p = bundle.sector_probability();
     const int n = draw_sector(rng, p.data(), static_cast<int>(p.size()));
-    // Workspace sized for the propagator (spectral 8 d + C, adaptive 26 d + C, Krylov ~90 d).
-    const long long scratch =
-        run.krylov     ? KrylovPropagator::scratch_doubles(sys.max_sector_dim)
-        : run.adaptive ? AdaptivePropagator::scratch_doubles(sys.max_sector_dim)
-                       : SpectralPropagator::scratch_doubles(sys.max_sector_dim);
-    const auto need = static_cast<std::size_t>(
-        TrajectoryWorkspace::doubles_needed(sys.max_sector_dim, sys.num_channels, scratch));
-    if (w.work.size() < need) w.work.resize(need);
-    TrajectoryWorkspace ws =
-        TrajectoryWorkspace::carve(w.work.data(), sys.max_sector_dim, sys.num_channels, scratch);
     TrajectoryStart start{n, bundle.start_re(n), bundle.start_im(n), bundle.complex_state()};
     TrajectoryOutput out;
     out.times = run.times.data();
@@ -91,17 +79,17 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     out.jump_channel = w.jump_channel.data();
     out.jump_capacity = t < record ? static_cast<int>(w.jump_time.size()) : 0;
     out.channel_counts = w.channel_counts.data();
-    SerialTeam team;
-    if (run.adaptive) {
-      AdaptivePropagator prop(settings.rtol, settings.atol);
+    return with_propagator(run.propagator, run.propagator_params, [&](auto prop) {
+      using P = decltype(prop);
+      // Workspace sized for the propagator (spectral 8 d + C, adaptive 26 d + C, Krylov ~90 d).
+      const auto need =
+          static_cast<std::size_t>(workspace_doubles<P>(sys.max_sector_dim, sys.num_channels));
+      if (w.work.size() < need) w.work.resize(need);
+      const TrajectoryWorkspace ws =
+          carve_workspace<P>(w.work.data(), sys.max_sector_dim, sys.num_channels);
+      SerialTeam team;
       return run_trajectory(team, sys, prop, rng, start, ws, out);
-    }
-    if (run.krylov) {
-      KrylovPropagator prop(settings.rtol, settings.atol);
-      return run_trajectory(team, sys, prop, rng, start, ws, out);
-    }
-    SpectralPropagator prop;
-    return run_trajectory(team, sys, prop, rng, start, ws, out);
+    });
   };
 
   auto work = [&](int thread_index) {
@@ -122,7 +110,7 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
         int jumps = run_one(w, t);
         if (jumps == kTrajectoryIncomplete)
           throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
-                      " did not reach time.end (the " + run.propagator +
+                      " did not reach time.end (the " + propagator_name(run.propagator) +
                       " propagator's step limit); use solver.propagator = \"spectral\" or a "
                       "shorter time.end");
         if (t < record && jumps > static_cast<int>(w.jump_time.size())) {

@@ -16,8 +16,6 @@
 // the runner announces it, and a checkpoint holds whole segments. A stop request (signal) is
 // passed to the runner, which launches no further batch; segments not complete by then rerun on
 // --resume.
-//
-// Status: compiles; NOT yet run on a GPU (no device in the sessions that wrote it).
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -59,11 +57,10 @@ void run_trajectories_cuda(TrajectoryRun& run, Tally& tally, const ProgressFn& p
 
   cuda::EnsembleRequest req;
   req.seed = run.settings.seed;
-  req.propagator.kind = run.krylov     ? cuda::PropagatorSettings::Kind::krylov
-                        : run.adaptive ? cuda::PropagatorSettings::Kind::adaptive
-                                       : cuda::PropagatorSettings::Kind::spectral;
-  req.propagator.rtol = run.settings.rtol;
-  req.propagator.atol = run.settings.atol;
+  req.propagator.kind = run.propagator;
+  req.propagator.rtol = run.propagator_params.rtol;
+  req.propagator.atol = run.propagator_params.atol;
+  req.propagator.max_basis = run.propagator_params.max_basis;
   req.batch_sectors = run.batch_sectors;  // solver.batch_sectors = "on" (spectral): sector-batched engine
   req.times = run.times;
   for (const auto& ch : run.channels) req.channel_reservoir.push_back(ch.reservoir);

@@ -1,4 +1,4 @@
-// The MPI backend of the trajectory solver (design.md section 7): ranks take contiguous pieces
+// The MPI backend of the trajectory solver (docs/design.md section 8): ranks take contiguous pieces
 // of the fixed chunks, run them on their cores (CPU backend) or their GPU (CUDA backend, local
 // rank -> device), and rank 0 gathers every other rank's finished chunks, unmerged, in rank
 // order. Tally::absorb merges chunks in chunk order, so rank 0 ends with the fold
@@ -6,8 +6,8 @@
 // exactly as a one-process run computes it: the result is bit-identical for any number of ranks.
 // Histograms are integer sums; jump records are kept per trajectory index. Memory: a rank k > 0
 // holds its chunks' states unmerged until the gather, (256/R) x n_t x 2M x 16 bytes.
-// Status: the CPU path is tested with R = 1, 2, 3 (tests/backend/mpi_ranks_test.cpp); the GPU
-// path (one device per rank) is wired but has not run on a GPU.
+// The CPU path is tested with R = 1, 2, 3 (tests/backend/mpi_ranks_test.cpp); the GPU path (one
+// device per rank): docs/cuda.md section 1.
 #include <cstdlib>
 #include <string>
 

@@ -15,6 +15,7 @@
 #include "qtraj/io/compare.hpp"
 #include "qtraj/embedded_default.hpp"
 #include "qtraj/error.hpp"
+#include "qtraj/exact/dense_kernels.hpp"
 #include "qtraj/io/hdf5.hpp"
 #include "qtraj/trajectory/checkpoint.hpp"
 #include "qtraj/trajectory/merge.hpp"
@@ -23,6 +24,7 @@
 #include "qtraj/version.hpp"
 #include "plot_script.hpp"
 #include "run_summary.hpp"
+#include "stop_signals.hpp"
 
 namespace {
 
@@ -71,27 +73,30 @@ void make_plot(const std::string& h5_path, const std::string& png_path) {
                          "the HDF5 result " + h5_path + " is complete)");
 }
 
-int run_config(qtraj::RunConfig config, const std::string& plot_override, bool quiet) {
+int run_config(qtraj::RunConfig config, const std::string& plot_override, bool quiet,
+               qtraj::backend::Communicator& comm) {
   if (!plot_override.empty()) config.output.plot = plot_override;
   // MPI: rank 0 alone checks and writes the output; the others write nothing.
-  auto& world = qtraj::backend::world();
-  const bool root = world.rank() == 0;
+  const bool root = comm.rank() == 0;
   std::exception_ptr setup_error;
   try {
     if (root) qtraj::check_output_writable(config.output.path);
   } catch (...) {
     setup_error = std::current_exception();
   }
-  qtraj::backend::agree_on_error(setup_error);
+  qtraj::backend::agree_on_error(setup_error, comm);
   const bool trajectories = config.solver.kind == "trajectories";
   if (config.output.resume && !trajectories)
     throw qtraj::InputError("--resume", "solver.kind = \"" + config.solver.kind + "\"",
                             "only trajectory runs write checkpoints");
   if (trajectories && config.output.checkpoint_seconds > 0)
-    qtraj::install_stop_handlers();  // SIGINT/SIGTERM (mpirun forwards them): last checkpoint, exit
+    qtraj::cli::install_stop_handlers();  // SIGINT/SIGTERM: last checkpoint, exit 128 + signal
+  qtraj::SolveContext context;
+  context.progress = make_progress(config.solver.kind, !quiet && root);
+  context.stop = &qtraj::cli::stop_request();
+  context.comm = &comm;
   const auto start = Clock::now();
-  const qtraj::Result result =
-      qtraj::solve(config, make_progress(config.solver.kind, !quiet && root));
+  const qtraj::Result result = qtraj::solve(config, context);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!root) return 0;
   qtraj::write_result(config.output.path, result, config);
@@ -120,7 +125,7 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run a TOML run file and write an HDF5 result");
   std::string run_file, out_path, solver_kind, plot_path;
   std::vector<std::string> sets;
-  int threads = -1;
+  int threads = 0;
   bool quiet = false, resume = false;
   run->add_option("file", run_file, "TOML run file")->required();
   run->add_flag("--resume", resume, "trajectories: continue from the checkpoint OUTPUT.ckpt of an "
@@ -128,7 +133,8 @@ int main(int argc, char** argv) {
   run->add_option("-o,--output", out_path, "HDF5 output path (overrides output.path)");
   run->add_option("--solver", solver_kind, "exact | trajectories | meanfield | steady (overrides solver.kind)");
   run->add_option("--set", sets, "override a run-file key, e.g. --set time.end=50 (repeatable)");
-  run->add_option("--threads", threads, "CPU threads for trajectories and the steady solver (0: all cores)");
+  auto* threads_option = run->add_option(
+      "--threads", threads, "CPU threads for trajectories and the steady solver (0: all cores)");
   run->add_option("--plot", plot_path, "also write a PNG plot of <J_i^z>/N_i");
   run->add_flag("-q,--quiet", quiet, "no progress or summary on stderr");
 
@@ -169,6 +175,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  // OpenBLAS's kernels, once, before any thread runs BLAS (the solvers never change them).
+  qtraj::exact::initialize_blas();
   // Started by mpirun/srun: MPI for the whole of main (a plain start never touches MPI).
   std::unique_ptr<qtraj::backend::ParallelSession> parallel;
   try {
@@ -177,12 +185,12 @@ int main(int argc, char** argv) {
     std::cerr << "qtraj: error: " << e.what() << "\n";
     return 2;
   }
+  qtraj::backend::Communicator& comm = parallel->comm();
   // One line per error, from rank 0 for errors all ranks agreed on; an error that only some
   // ranks of an MPI run saw takes all ranks down (no rank is left waiting).
-  auto fail = [](const std::string& message, int code, bool agreed) {
-    auto& world = qtraj::backend::world();
-    if (!agreed || world.rank() == 0) std::cerr << message << "\n";
-    if (!agreed && world.size() > 1) world.abort_all(code);
+  auto fail = [&comm](const std::string& message, int code, bool agreed) {
+    if (!agreed || comm.rank() == 0) std::cerr << message << "\n";
+    if (!agreed && comm.size() > 1) comm.abort_all(code);
     return code;
   };
 
@@ -195,26 +203,23 @@ int main(int argc, char** argv) {
       try {
         config = qtraj::load_run_config(run_file, sets);
         // --threads is applied after parsing, so it stays out of the stored config text and its
-        // fingerprint: a run may resume with another thread count (results do not depend on it).
-        if (threads >= 0) {
-          auto with_threads = sets;  // validates the value as the run-file key would
-          with_threads.push_back("solver.threads=" + std::to_string(threads));
-          qtraj::load_run_config(run_file, with_threads);
-          config.solver.threads = threads;
-        }
+        // fingerprint: a run may resume with another thread count (trajectory results do not
+        // depend on it).
+        if (threads_option->count() > 0)
+          config.solver.threads = qtraj::checked_thread_count(threads, "--threads");
       } catch (...) {
         load_error = std::current_exception();
       }
-      qtraj::backend::agree_on_error(load_error);
+      qtraj::backend::agree_on_error(load_error, comm);
       config.output.resume = resume;
-      return run_config(std::move(config), plot_path, quiet);
+      return run_config(std::move(config), plot_path, quiet, comm);
     }
     if (*demo) {
       std::vector<std::string> demo_sets{
           "output.path=" + toml_string(demo_out),
           "output.plot=" + toml_string(demo_no_plot ? std::string() : demo_plot)};
       return run_config(qtraj::parse_run_config(qtraj::kDefaultRunFile, demo_sets, "embedded fig2a.toml"),
-                        "", quiet);
+                        "", quiet, comm);
     }
     if (*info) {
       std::cout << qtraj::cli::describe(qtraj::read_result(info_file), info_file);

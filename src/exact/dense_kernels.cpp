@@ -6,17 +6,20 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 
-#ifdef QTRAJ_HAVE_CBLAS
-#include <cblas.h>
-// OpenBLAS extensions (weak: absent from other CBLAS libraries). gotoblas_dynamic_* exist only in
-// OpenBLAS's DYNAMIC_ARCH builds (Debian's): quit forgets the kernel table, init chooses it
-// again, honouring OPENBLAS_CORETYPE (driver/others/dynamic.c).
+// OpenBLAS extensions (weak: absent from other BLAS libraries; declared in every build, so that
+// BlasThreads also governs an OpenBLAS linked for LAPACK only).
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 extern "C" char* openblas_get_corename(void) __attribute__((weak));
+#ifdef QTRAJ_HAVE_CBLAS
+#include <cblas.h>
+// gotoblas_dynamic_* exist only in OpenBLAS's DYNAMIC_ARCH builds (Debian's): quit forgets the
+// kernel table, init chooses it again, honouring OPENBLAS_CORETYPE (driver/others/dynamic.c).
 extern "C" void gotoblas_dynamic_init(void) __attribute__((weak));
 extern "C" void gotoblas_dynamic_quit(void) __attribute__((weak));
 #endif
@@ -51,6 +54,52 @@ bool is_fallback_core(const std::string& name) {
 }
 #endif
 
+// The one OpenBLAS thread count of the process and its holders (BlasThreads). Requests are
+// served in ticket order; a request enters when it is first in line and either nobody holds the
+// count or the count in force is the one it wants. The count is changed only with no holder, so
+// never under a BLAS call that a holder makes.
+class BlasArbiter {
+ public:
+  void acquire(int threads) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const std::uint64_t ticket = next_ticket_++;
+    turn_.wait(lock, [&] { return ticket == serving_ && (holders_ == 0 || count_ == threads); });
+    if (count_ != threads) {
+      if (openblas_set_num_threads) openblas_set_num_threads(threads);
+      count_ = threads;
+    }
+    ++holders_;
+    ++serving_;
+    turn_.notify_all();  // the next in line may want the same count
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--holders_ == 0) turn_.notify_all();
+  }
+  // Runs f when first in line with no holder, with nobody else admitted meanwhile.
+  template <class F>
+  void exclusive(F&& f) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const std::uint64_t ticket = next_ticket_++;
+    turn_.wait(lock, [&] { return ticket == serving_ && holders_ == 0; });
+    f();
+    ++serving_;
+    turn_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable turn_;
+  std::uint64_t next_ticket_ = 0, serving_ = 0;
+  int holders_ = 0;
+  int count_ = 0;  // 0: not set by qtraj yet (OpenBLAS's own default: OPENBLAS_NUM_THREADS or all cores)
+};
+
+BlasArbiter& blas_arbiter() {
+  static BlasArbiter arbiter;
+  return arbiter;
+}
+
 // DenseKernels::cublas: the device that runs the product (a missing one is a programming error).
 DenseDevice& device_for(DenseDevice* device, const char* what) {
   if (!device)
@@ -72,27 +121,42 @@ DenseKernels default_dense_kernels() {
   return blas_available() ? DenseKernels::blas : DenseKernels::eigen;
 }
 
-std::string configure_blas(int threads) {
+std::string initialize_blas() {
+  // A function-local static: the first call does the work, concurrent first calls wait for it.
+  static const std::string core = [] {
+    std::string name;
+    blas_arbiter().exclusive([&] {
 #ifdef QTRAJ_HAVE_CBLAS
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
-  const int n = resolve_thread_count(threads);
-  std::string core = openblas_get_corename ? openblas_get_corename() : "CBLAS";
-  if (openblas_get_corename && gotoblas_dynamic_init && gotoblas_dynamic_quit &&
-      !std::getenv("OPENBLAS_CORETYPE") && is_fallback_core(core)) {
-    const std::string want = wanted_coretype();
-    if (!want.empty()) {
-      setenv("OPENBLAS_CORETYPE", want.c_str(), 0);
-      gotoblas_dynamic_quit();
-      gotoblas_dynamic_init();
-      core = openblas_get_corename();
-    }
-  }
-  if (openblas_set_num_threads) openblas_set_num_threads(n);
-  return (openblas_get_corename ? "OpenBLAS " : "") + core + ", " + std::to_string(n) +
-         (n == 1 ? " thread" : " threads");
+      name = openblas_get_corename ? openblas_get_corename() : "CBLAS";
+      if (openblas_get_corename && gotoblas_dynamic_init && gotoblas_dynamic_quit &&
+          !std::getenv("OPENBLAS_CORETYPE") && is_fallback_core(name)) {
+        const std::string want = wanted_coretype();
+        if (!want.empty()) {
+          setenv("OPENBLAS_CORETYPE", want.c_str(), 0);
+          gotoblas_dynamic_quit();
+          gotoblas_dynamic_init();
+          name = openblas_get_corename();
+        }
+      }
+#endif
+    });
+    return name;
+  }();
+  return core;
+}
+
+BlasThreads::BlasThreads(int threads) : threads_(resolve_thread_count(threads)) {
+  blas_arbiter().acquire(threads_);
+}
+
+BlasThreads::~BlasThreads() { blas_arbiter().release(); }
+
+std::string BlasThreads::description() const {
+#ifdef QTRAJ_HAVE_CBLAS
+  const std::string core = openblas_get_corename ? openblas_get_corename() : "CBLAS";
+  return (openblas_get_corename ? "OpenBLAS " : "") + core + ", " + std::to_string(threads_) +
+         (threads_ == 1 ? " thread" : " threads");
 #else
-  (void)threads;
   return "Eigen (no BLAS in this build)";
 #endif
 }

@@ -6,6 +6,7 @@
 #include "qtraj/error.hpp"
 #include "qtraj/exact/sector_system.hpp"
 #include "qtraj/model/sector_operators.hpp"
+#include "exact/gmres.hpp"
 
 namespace qtraj {
 namespace exact {
@@ -212,13 +213,8 @@ void SectorSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& f) const {
     Block fx(f.data() + offset(n), d, d);
     fx = s - decay_[n].cwiseProduct(x);  // X' = -(l_a + l_b) X + transfers
   }
-  for (std::size_t c = 0; c < channels_.size(); ++c) {
-    double rate = 0.0;
-    for (int n = 0; n < num_sectors(); ++n)
-      if (w_[c][n].size() > 0)
-        rate += w_[c][n].cwiseProduct(ConstBlock(y.data() + offset(n), dim(n), dim(n))).sum();
-    f[static_cast<Eigen::Index>(c)] = rate;
-  }
+  for (std::size_t c = 0; c < channels_.size(); ++c)
+    f[static_cast<Eigen::Index>(c)] = channel_rate(c, y.data(), num_sectors() - 1);
 }
 
 int SectorSystem::drop_drained_sectors(Eigen::VectorXd& y, Eigen::VectorXd& f,
@@ -287,8 +283,8 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
   if (!has_raising_) {
     down_solve(hg, r.data(), z.data(), f.data(), scratch);
   } else {
-    // Right-preconditioned restarted GMRES on (I - hg A) z = r with P^{-1} = down_solve:
-    // solve (I - hg A) P^{-1} u = r, z = P^{-1} u.
+    // Right-preconditioned restarted GMRES (gmres.hpp) on (I - hg A) z = r with
+    // P^{-1} = down_solve: solve (I - hg A) P^{-1} u = r, z = P^{-1} u.
     using Vec = Eigen::VectorXd;
     const int restart = 30;
     // GMRES vectors are full length with the exchanged-quanta entries held at zero.
@@ -296,79 +292,34 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
     rb.head(n_exchanged).setZero();
     const double tol = std::max(lin_tol * (atol + rtol * rb.cwiseAbs().maxCoeff()),
                                 1e-14 * rb.norm());
-    auto precondition = [&](const Vec& v, Vec& out) {
+    auto shifted = [&](const Vec& v, Vec& out) {  // out = (I - hg A) v
       out.resize(size_);
       out.head(n_exchanged).setZero();
-      down_solve(hg, v.data(), out.data(), nullptr, scratch);
+      apply_shifted(hg, v.data(), out.data(), scratch);
     };
-    Vec zb, res = Vec::Zero(size_), w = Vec::Zero(size_);
-    auto up_transfer = [&](const Vec& v, Vec& out) {  // out = T_up v (raising transfers)
+    // (I - hg A) P^{-1} v = v - hg T_up P^{-1} v, as P = I - hg (-D + T_down); T_up: the raising
+    // transfers. The W_s of P^{-1} v computed by down_solve are reused by the up-transfers.
+    auto preconditioned = [&](const Vec& v, Vec& pv, Vec& out) {
+      scratch.start_cache(num_sectors());
+      pv.resize(size_);
+      pv.head(n_exchanged).setZero();
+      down_solve(hg, v.data(), pv.data(), nullptr, scratch);
       Eigen::MatrixXd s;
       out.resize(size_);
       out.head(n_exchanged).setZero();
       for (int n = 0; n < num_sectors(); ++n) {
-        transfer_into(n, v.data(), false, true, s, scratch);
+        transfer_into(n, pv.data(), false, true, s, scratch);
         Block(out.data() + offset(n), dim(n), dim(n)) = s;
       }
+      scratch.stop_cache();
+      out = v - hg * out;
     };
     // Initial guess z = r: its residual hg A r is small both for short steps and near the
     // steady state (measured: fewer iterations than starting from P^{-1} r).
-    zb = rb;
-    std::vector<Vec> basis(restart + 1), precond(restart);
-    Eigen::MatrixXd hess = Eigen::MatrixXd::Zero(restart + 1, restart);
-    Vec cs(restart), sn(restart), g(restart + 1);
-    int iterations = 0;
-    bool converged = false;
-    while (!converged && iterations < max_iterations) {
-      apply_shifted(hg, zb.data(), res.data(), scratch);
-      res = rb - res;
-      double beta = res.norm();
-      if (beta <= tol) {
-        converged = true;
-        break;
-      }
-      basis[0] = res / beta;
-      g.setZero();
-      g[0] = beta;
-      int k = 0;
-      for (; k < restart && iterations < max_iterations; ++k, ++iterations) {
-        // (I - hg A) P^{-1} v = v - hg T_up P^{-1} v, as P = I - hg (-D + T_down).
-        // The W_s of precond[k] computed by down_solve are reused by up_transfer.
-        scratch.start_cache(num_sectors());
-        precondition(basis[k], precond[k]);
-        up_transfer(precond[k], w);
-        scratch.stop_cache();
-        w = basis[k] - hg * w;
-        for (int i = 0; i <= k; ++i) {  // modified Gram-Schmidt
-          hess(i, k) = w.dot(basis[i]);
-          w -= hess(i, k) * basis[i];
-        }
-        hess(k + 1, k) = w.norm();
-        if (hess(k + 1, k) > 0) basis[k + 1] = w / hess(k + 1, k);
-        for (int i = 0; i < k; ++i) {  // previous Givens rotations
-          const double a = hess(i, k), b = hess(i + 1, k);
-          hess(i, k) = cs[i] * a + sn[i] * b;
-          hess(i + 1, k) = -sn[i] * a + cs[i] * b;
-        }
-        const double a = hess(k, k), b = hess(k + 1, k), rho = std::hypot(a, b);
-        cs[k] = rho > 0 ? a / rho : 1.0;
-        sn[k] = rho > 0 ? b / rho : 0.0;
-        hess(k, k) = rho;
-        hess(k + 1, k) = 0.0;
-        g[k + 1] = -sn[k] * g[k];
-        g[k] = cs[k] * g[k];
-        if (std::abs(g[k + 1]) <= tol || rho == 0) {
-          ++k;
-          ++iterations;
-          break;
-        }
-      }
-      // z += P^{-1} V y with H y = g (upper triangular k x k).
-      const Vec y = hess.topLeftCorner(k, k).triangularView<Eigen::Upper>().solve(g.head(k));
-      for (int i = 0; i < k; ++i) zb += y[i] * precond[i];
-    }
-    linear_iterations_ += iterations;
-    if (!converged) return false;
+    Vec zb = rb;
+    const GmresResult solved = gmres(shifted, preconditioned, rb, zb, tol, restart, max_iterations);
+    linear_iterations_ += solved.iterations;
+    if (!solved.converged) return false;
     // The exact z has trace(z) = trace(r) (trace(A z) = 0). Remove the trace part of the GMRES
     // error by rescaling (a relative change of the size of the residual), so that every step
     // conserves the trace to roundoff, as it does at zero temperature.
@@ -384,10 +335,7 @@ bool SectorSystem::solve_stage(double hg, const Eigen::VectorXd& r, Eigen::Vecto
   }
   // Exchanged quanta: f_E = rates(Z), z_E = r_E + hg f_E (they do not feed back).
   for (std::size_t c = 0; c < channels_.size(); ++c) {
-    double rate = 0.0;
-    for (int n = 0; n < num_sectors(); ++n)
-      if (w_[c][n].size() > 0)
-        rate += w_[c][n].cwiseProduct(ConstBlock(z.data() + offset(n), dim(n), dim(n))).sum();
+    const double rate = channel_rate(c, z.data(), num_sectors() - 1);
     const auto e = static_cast<Eigen::Index>(c);
     f[e] = rate;
     z[e] = r[e] + hg * rate;
@@ -427,17 +375,20 @@ void SectorSystem::resolvent(std::complex<double> z, const Eigen::VectorXd& v,
   }
   const std::complex<double> inv_z = 1.0 / z;
   for (std::size_t c = 0; c < channels_.size(); ++c) {
-    double rate_re = 0.0, rate_im = 0.0;
-    for (int n = 0; n <= top; ++n)
-      if (w_[c][n].size() > 0) {
-        rate_re += w_[c][n].cwiseProduct(ConstBlock(x_re.data() + offset(n), dim(n), dim(n))).sum();
-        rate_im += w_[c][n].cwiseProduct(ConstBlock(x_im.data() + offset(n), dim(n), dim(n))).sum();
-      }
-    const std::complex<double> e =
-        (v[static_cast<Eigen::Index>(c)] + std::complex<double>(rate_re, rate_im)) * inv_z;
+    const std::complex<double> rate(channel_rate(c, x_re.data(), top),
+                                    channel_rate(c, x_im.data(), top));
+    const std::complex<double> e = (v[static_cast<Eigen::Index>(c)] + rate) * inv_z;
     x_re[static_cast<Eigen::Index>(c)] = e.real();
     x_im[static_cast<Eigen::Index>(c)] = e.imag();
   }
+}
+
+double SectorSystem::channel_rate(std::size_t c, const double* y, int top) const {
+  double rate = 0.0;
+  for (int n = 0; n <= top; ++n)
+    if (w_[c][n].size() > 0)
+      rate += w_[c][n].cwiseProduct(ConstBlock(y + offset(n), dim(n), dim(n))).sum();
+  return rate;
 }
 
 std::int64_t SectorSystem::active_size(const Eigen::VectorXd& y) const {

@@ -1,11 +1,9 @@
-// solve_exact: the Lindblad master equation in the Dicke basis (design.md section 4).
+// solve_exact: the Lindblad master equation in the Dicke basis (docs/design.md section 4).
 //
 // The initial state is a mixture over the cartesian product of the domains' fixed-j components
 // (initial_components); weights multiply. Each combination lives in its own DickeSpace(two_j) and
 // is integrated separately (esdirk.cpp on the cascade of sector_system.cpp); the
-// weighted observables are summed. For a component with spins j_i in a domain of N_i spins, the
-// basis state |j_i, k_i - j_i> has J^z = k_i - j_i, J^+ J^- = k_i (2 j_i - k_i + 1), and
-// k_i + (N_i - 2 j_i)/2 physically excited spins (the P(k_i) index).
+// weighted observables (observables.hpp) are summed.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -19,6 +17,7 @@
 #include "qtraj/exact/esdirk.hpp"
 #include "qtraj/exact/laplace_integrator.hpp"
 #include "exact/components.hpp"
+#include "exact/observables.hpp"
 #include "qtraj/solvers.hpp"
 
 namespace qtraj {
@@ -26,21 +25,17 @@ namespace {
 
 // sum_n d_n^2 above which the exact solver refuses (about 1.6 GB per state vector).
 constexpr double kMaxBlockEntries = 2e8;
-// Largest product Dicke dimension prod_i (N_i + 1) (DickeSpace's own default limit).
-constexpr double kMaxDickeDim = 5e7;
 // Largest total size of the /populations/domain_i tables.
 constexpr double kMaxPopulationEntries = 1e8;
 
 }  // namespace
 
-Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
+Result solve_exact(const RunConfig& config, const SolveContext& context) {
+  // The model, tolerances and choices were checked by the parser (run_config.cpp); what is
+  // checked here depends on this solver (sizes, temperature, the device).
   const Model& model = config.model;
-  model.validate();
   const double rtol = config.solver.rtol, atol = config.solver.atol;
-  if (!(rtol > 0.0) || !std::isfinite(rtol))
-    throw InputError("solver.rtol", std::to_string(rtol), "must be finite and > 0");
-  if (!(atol >= 0.0) || !std::isfinite(atol))
-    throw InputError("solver.atol", std::to_string(atol), "must be finite and >= 0");
+  const ProgressFn progress = progress_or_stop(context, "exact");
   const int m = model.num_domains();
   const std::vector<double> times = config.time.times();
   const std::size_t n_t = times.size();
@@ -62,15 +57,10 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
 
   // Early size checks, before anything large is allocated: the full Dicke dimension (the
   // largest component) and the population tables n_t x sum_i (N_i + 1).
-  double full_dim = 1.0, pop_entries = 0.0;
-  for (int i = 0; i < m; ++i) {
-    full_dim *= static_cast<double>(model.spins[i]) + 1.0;
+  exact::check_dicke_dimension(model, layout::Source::exact);
+  double pop_entries = 0.0;
+  for (int i = 0; i < m; ++i)
     pop_entries += static_cast<double>(n_t) * (static_cast<double>(model.spins[i]) + 1.0);
-  }
-  if (full_dim > kMaxDickeDim)
-    throw InputError("system.domains", "Dicke dimension " + std::to_string(full_dim),
-                     "too large for the exact solver; use solver.kind = \"trajectories\" or "
-                     "\"meanfield\"");
   if (pop_entries > kMaxPopulationEntries)
     throw InputError("time.points", std::to_string(n_t),
                      "the exact solver's population tables (points x sum_i (N_i + 1)) would "
@@ -88,9 +78,8 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   result.solver = "exact";
   result.time = times;
   result.resize(n_t, m);
-  Table jz(n_t, m), jpjm(n_t, m), emitted(n_t, n_res);
-  std::vector<Table> pops;
-  for (int i = 0; i < m; ++i) pops.emplace_back(n_t, static_cast<std::size_t>(model.spins[i] + 1));
+  exact::DiagonalObservables observables(model, n_t);
+  Table emitted(n_t, n_res);
 
   // solver.integrator: laplace needs zero temperature (the resolvent is one exact sweep only
   // when nothing flows up). auto: laplace at zero temperature with a sweep budget (a Laplace step
@@ -98,9 +87,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
   // superradiant burst hands over to ESDIRK, whose cost does not depend on the grid), else esdirk.
   bool has_raising = false;
   for (const auto& c : channels) has_raising = has_raising || c.raising;
-  const std::string& integrator = config.solver.integrator;
-  if (integrator != "auto" && integrator != "esdirk" && integrator != "laplace")
-    throw InputError("solver.integrator", "\"" + integrator + "\"", "use auto | esdirk | laplace");
+  const std::string& integrator = config.solver.integrator;  // auto | esdirk | laplace
   if (integrator == "laplace" && has_raising)
     throw InputError("solver.integrator", "\"laplace\"",
                      "needs zero temperature (nbar = 0 on every reservoir); use esdirk or auto");
@@ -136,8 +123,10 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
     int largest = 0;
     for (int n = 0; n <= space.max_excitation(); ++n)
       largest = std::max(largest, static_cast<int>(space.sector_size(n)));
-    // Laplace: the resolvents run on `threads` workers, one BLAS thread each.
-    dense = exact::configure_blas(laplace || largest < 256 ? 1 : config.solver.threads);
+    // Laplace: the resolvents run on `threads` workers, one BLAS thread each. The count holds
+    // for the whole component (BlasThreads: other solves in this process wait or share it).
+    const exact::BlasThreads blas(laplace || largest < 256 ? 1 : config.solver.threads);
+    dense = blas.description();
     // solver.backend = "cuda": the stage products on cuBLAS, V_n and G_c resident on the device
     // (one device, so the Laplace resolvents then run one at a time).
     std::shared_ptr<exact::DenseDevice> device;
@@ -149,16 +138,7 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
         device);
     const std::vector<std::complex<double>> psi = exact::product_state(space, pick);
     auto observe = [&](std::size_t k, const Eigen::VectorXd& y) {
-      const Eigen::VectorXd p = system.populations(y);
-      for (std::int64_t s = 0; s < space.dim(); ++s) {
-        const double ps = weight * p[s];
-        for (int i = 0; i < m; ++i) {
-          const int ki = space.k(s, i);
-          jz(k, i) += ps * (ki - 0.5 * two_j[i]);
-          jpjm(k, i) += ps * static_cast<double>(ki) * (two_j[i] - ki + 1);
-          pops[i](k, static_cast<std::size_t>(ki + (model.spins[i] - two_j[i]) / 2)) += ps;
-        }
-      }
+      observables.add(k, space, two_j, weight, system.populations(y));
       const Eigen::VectorXd e = system.exchanged(y);
       for (std::size_t c = 0; c < channels.size(); ++c)
         emitted(k, channels[c].reservoir) += weight * (channels[c].raising ? -e[c] : e[c]);
@@ -183,46 +163,25 @@ Result solve_exact(const RunConfig& config, const ProgressFn& progress) {
     linear_iterations += system.linear_iterations();
   });
 
-  for (std::size_t k = 0; k < n_t; ++k)
-    for (int i = 0; i < m; ++i) {
-      const double n_i = static_cast<double>(model.spins[i]);
-      result.jz_over_n_mean(k, i) = jz(k, i) / n_i;
-      result.excitations_mean(k, i) = jz(k, i) + 0.5 * n_i;
-      // |<J^z>| <= N/2 always: a violation means the integration lost accuracy; never write it.
-      if (!(std::fabs(result.jz_over_n_mean(k, i)) <= 0.5 + 1e-6))
-        throw Error(fmt::format("exact solver: lost accuracy (<J_{}^z>/N_{} = {} at t = {}); "
-                                "tighten solver.rtol/atol or shorten time.end",
-                                i + 1, i + 1, result.jz_over_n_mean(k, i), times[k]));
-    }
-  auto table_dataset = [&](const std::string& path, const Table& t, const std::string& what) {
-    Dataset d;
-    d.path = path;
-    d.shape = {t.rows, t.cols};
-    d.values = t.data;
-    d.attributes["description"] = what;
-    result.extra.push_back(std::move(d));
-  };
-  table_dataset("/jplus_jminus/mean", jpjm, "<J_i^+ J_i^->, n_t x M");
-  for (int i = 0; i < m; ++i)
-    table_dataset("/populations/domain_" + std::to_string(i + 1), pops[i],
-                  "P(k excited spins in domain " + std::to_string(i + 1) + "), n_t x (N_i + 1)");
-  table_dataset("/emitted_energy/mean", emitted,
-                "net quanta (units of hbar w0) emitted into each reservoir since t = 0, n_t x R");
-  result.attributes["exact_steps"] = steps;
-  result.attributes["exact_rejected_steps"] = rejected;
-  result.attributes["exact_gmres_iterations"] = linear_iterations;  // thermal runs only
-  result.attributes["exact_components"] = static_cast<std::int64_t>(n_combinations);
-  result.attributes["exact_integrator"] =
+  observables.store(result, layout::Source::exact);
+  layout::add_emitted_energy(result, std::move(emitted), layout::Source::exact);
+  namespace A = layout::attr;
+  layout::set(result, A::exact_steps, steps);
+  layout::set(result, A::exact_rejected_steps, rejected);
+  layout::set(result, A::exact_gmres_iterations, linear_iterations);  // thermal runs only
+  layout::set(result, A::exact_components, static_cast<std::int64_t>(n_combinations));
+  layout::set(
+      result, A::exact_integrator,
       !laplace ? std::string("ESDIRK4(3)6L[2]SA in the K_n eigenbasis")
       : esdirk_from < 0.0
           ? fmt::format("Laplace inversion, parabolic contour, {} nodes, in the K_n eigenbasis",
                         exact::laplace_rule(rtol).nodes)
           : fmt::format("Laplace inversion, parabolic contour, {} nodes, to t = {}, then "
                         "ESDIRK4(3)6L[2]SA (sweep budget spent), in the K_n eigenbasis",
-                        exact::laplace_rule(rtol).nodes, esdirk_from);
-  result.attributes["exact_integrator_requested"] = integrator;
-  result.attributes["exact_sweeps"] = solves;  // implicit stages or resolvents, per component
-  result.attributes["exact_dense_kernels"] = dense;
+                        exact::laplace_rule(rtol).nodes, esdirk_from));
+  layout::set(result, A::exact_integrator_requested, integrator);
+  layout::set(result, A::exact_sweeps, solves);  // implicit stages or resolvents, per component
+  layout::set(result, A::exact_dense_kernels, dense);
   if (progress) progress(1.0, "exact: done");
   return result;
 }

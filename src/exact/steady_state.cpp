@@ -17,13 +17,11 @@
 #include <future>
 
 #include "qtraj/error.hpp"
+#include "qtraj/exact/dense_kernels.hpp"
 #include "qtraj/model/run_config.hpp"
 
 #ifdef QTRAJ_HAVE_LAPACKE
 #include <lapacke.h>
-// OpenBLAS's own threads would oversubscribe the workers that call dsyevd concurrently; where
-// LAPACK is OpenBLAS, it is set to one thread (weak: absent from other LAPACKs).
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 #endif
 
 namespace qtraj {
@@ -142,9 +140,9 @@ SteadyState steady_state(const DickeSpace& space, const std::vector<Channel>& ch
 
   double total_work = 0.0, work = 0.0;
   for (int n = 0; n <= out.top_sector; ++n) total_work += std::pow(double(space.sector_size(n)), 3);
-#ifdef QTRAJ_HAVE_LAPACKE
-  if (openblas_set_num_threads) openblas_set_num_threads(1);
-#endif
+  // OpenBLAS's own threads would oversubscribe the workers that call dsyevd concurrently: where
+  // LAPACK is OpenBLAS, one thread, held until the sweep is done (dense_kernels.hpp).
+  const BlasThreads blas(1);
   int threads = resolve_thread_count(options.threads);
   // Each sector in flight holds K_n and V_n (2 d^2 doubles): keep them within ~4 GiB.
   double d_max = 1.0;

@@ -1,4 +1,4 @@
-// HDF5 output and input through the C API. Layout: see include/qtraj/io/result.hpp.
+// HDF5 output and input through the C API. Layout: include/qtraj/io/layout.hpp.
 #include "qtraj/io/hdf5.hpp"
 
 #include <hdf5.h>
@@ -10,10 +10,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <type_traits>
 
 #include "qtraj/error.hpp"
-#include "qtraj/version.hpp"
+#include "qtraj/io/layout.hpp"
 
 namespace qtraj {
 namespace {
@@ -40,9 +41,36 @@ void check(herr_t status, const std::string& what) {
   if (status < 0) throw IoError("HDF5: " + what);
 }
 
-// Silences HDF5's automatic error stack printing; we report one line ourselves.
-struct QuietHdf5 {
-  QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+// Every qtraj call into HDF5 runs inside one QuietHdf5, declared before the call's first Handle
+// (so the handles close inside it too):
+//  - it holds one library-wide lock: an HDF5 built without thread safety (H5is_library_threadsafe
+//    false) must never be entered by two threads at once, and two solves in two threads (their
+//    checkpoints, their results) may both write; a thread-safe build (Debian's) serialises its
+//    API calls internally anyway, so the lock costs nothing there;
+//  - it silences HDF5's automatic error-stack printing (we report one line ourselves) and
+//    restores the handler it found when it ends, so the caller's own HDF5 use (e.g. h5py in the
+//    same process) keeps its error reports. Not reentrant: a QuietHdf5 never encloses another.
+class QuietHdf5 {
+ public:
+  QuietHdf5() : lock_(mutex()) {
+    saved_ = H5Eget_auto2(H5E_DEFAULT, &func_, &data_) >= 0;
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietHdf5() {
+    if (saved_) H5Eset_auto2(H5E_DEFAULT, func_, data_);
+  }
+  QuietHdf5(const QuietHdf5&) = delete;
+  QuietHdf5& operator=(const QuietHdf5&) = delete;
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  std::lock_guard<std::mutex> lock_;
+  H5E_auto2_t func_ = nullptr;
+  void* data_ = nullptr;
+  bool saved_ = false;
 };
 
 void write_string_attribute(hid_t target, const std::string& name, const std::string& value) {
@@ -114,11 +142,6 @@ void write_dataset(hid_t file, const std::string& path, const std::vector<std::u
   for (const auto& [k, v] : attrs) write_string_attribute(set.get(), k, v);
 }
 
-void write_table(hid_t file, const std::string& path, const Table& table, const std::string& what) {
-  write_dataset(file, path, {table.rows, table.cols}, table.data,
-                {{"description", what}, {"shape", "time x domain"}});
-}
-
 // Temporary files are named PATH.tmp-HOST-PID: the file is written there and renamed into place,
 // so PATH is never half-written. A writer killed by SIGKILL (or a node failure) leaves its
 // temporary behind; remove_stale_temporaries deletes those of this host whose process is gone.
@@ -177,36 +200,23 @@ void check_output_writable(const std::string& path) {
 }
 
 void write_result(const std::string& path, const Result& result, const RunConfig& config) {
-  static QuietHdf5 quiet;
   remove_stale_temporaries(path);
   const std::string tmp = temp_path_for(path);
   try {
     {
+      const QuietHdf5 quiet;
       Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
                   "cannot create " + tmp);
       const hid_t f = file.get();
-      write_dataset(f, "/time", {result.time.size()}, result.time,
-                    {{"description", "output times"}, {"units", "1/gamma (the paper plots gamma t / 2)"}});
-      write_table(f, "/jz_over_n/mean", result.jz_over_n_mean, "<J_i^z>/N_i, mean");
-      write_table(f, "/jz_over_n/stderr", result.jz_over_n_stderr,
-                  "<J_i^z>/N_i, standard error of the mean (0 for deterministic solvers)");
-      write_table(f, "/excitations/mean", result.excitations_mean,
-                  "excited spins per domain, <J_i^z> + N_i/2, mean");
-      write_table(f, "/excitations/stderr", result.excitations_stderr,
-                  "excited spins per domain, standard error (0 for deterministic solvers)");
-      for (const auto& d : result.extra)
+      auto write = [&](const Dataset& d) {
         std::visit([&](const auto& v) { write_dataset(f, d.path, d.shape, v, d.attributes); },
                    d.values);
+      };
+      for (const auto& d : layout::contract_datasets(result)) write(d);
+      for (const auto& d : result.extra) write(d);
       Handle root(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, "open root group");
-      write_string_attribute(root.get(), "solver", result.solver);
-      write_string_attribute(root.get(), "config", config.text);
-      write_string_attribute(root.get(), "qtraj_version", kVersion);
-      std::vector<std::int64_t> domains(config.model.spins.begin(), config.model.spins.end());
-      write_array_attribute(root.get(), "domains", domains);
-      std::vector<std::string> initial;
-      std::string init_text;
-      for (const auto& s : config.model.initial) init_text += (init_text.empty() ? "" : "; ") + s.to_string();
-      write_string_attribute(root.get(), "initial", init_text);
+      for (const auto& [name, value] : layout::contract_attributes(result, config))
+        write_attribute(root.get(), name, value);
       for (const auto& [name, value] : result.attributes) write_attribute(root.get(), name, value);
       check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flush");
     }
@@ -313,7 +323,7 @@ bool read_attribute(hid_t obj, const std::string& name, AttributeValue* out) {
 }  // namespace
 
 bool read_dataset(const std::string& file_path, const std::string& dataset_path, Dataset* out) {
-  static QuietHdf5 quiet;
+  const QuietHdf5 quiet;
   if (H5Fis_hdf5(file_path.c_str()) <= 0) throw IoError(file_path + ": not a readable HDF5 file");
   Handle file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose,
               "cannot open " + file_path);
@@ -323,29 +333,32 @@ bool read_dataset(const std::string& file_path, const std::string& dataset_path,
 }
 
 StoredResult read_result(const std::string& path) {
-  static QuietHdf5 quiet;
+  const QuietHdf5 quiet;
   if (H5Fis_hdf5(path.c_str()) <= 0)
     throw IoError(path + ": not a readable HDF5 file");
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "cannot open " + path);
   const hid_t f = file.get();
   StoredResult s;
-  for (const char* needed : {"/time", "/jz_over_n/mean"})
-    if (!exists(f, needed)) throw IoError(path + ": no dataset " + needed + " (not a qtraj result?)");
-  s.result.time = read_doubles(f, "/time", nullptr);
-  s.result.jz_over_n_mean = read_table(f, "/jz_over_n/mean");
+  namespace L = layout;
+  for (const L::Entry* needed : {&L::time, &L::jz_over_n_mean})
+    if (!exists(f, needed->name()))
+      throw IoError(path + ": no dataset " + needed->name() + " (not a qtraj result?)");
+  s.result.time = read_doubles(f, L::time.name(), nullptr);
+  s.result.jz_over_n_mean = read_table(f, L::jz_over_n_mean.name());
   const auto zeros = Table(s.result.jz_over_n_mean.rows, s.result.jz_over_n_mean.cols);
-  s.result.jz_over_n_stderr = exists(f, "/jz_over_n/stderr") ? read_table(f, "/jz_over_n/stderr") : zeros;
-  s.result.excitations_mean = exists(f, "/excitations/mean") ? read_table(f, "/excitations/mean") : zeros;
-  s.result.excitations_stderr =
-      exists(f, "/excitations/stderr") ? read_table(f, "/excitations/stderr") : zeros;
+  const std::pair<const L::Entry*, Table*> tables[] = {
+      {&L::jz_over_n_mean, &s.result.jz_over_n_mean},
+      {&L::jz_over_n_stderr, &s.result.jz_over_n_stderr},
+      {&L::excitations_mean, &s.result.excitations_mean},
+      {&L::excitations_stderr, &s.result.excitations_stderr}};
+  for (const auto& [entry, table] : tables)
+    if (entry != &L::jz_over_n_mean)
+      *table = exists(f, entry->name()) ? read_table(f, entry->name()) : zeros;
   // Every table must be n_t x M, as /time and /jz_over_n/mean say.
   const std::size_t n_t = s.result.time.size(), n_dom = s.result.jz_over_n_mean.cols;
-  for (const auto& [name, table] : {std::pair<const char*, const Table*>{"/jz_over_n/mean", &s.result.jz_over_n_mean},
-                                    {"/jz_over_n/stderr", &s.result.jz_over_n_stderr},
-                                    {"/excitations/mean", &s.result.excitations_mean},
-                                    {"/excitations/stderr", &s.result.excitations_stderr}})
+  for (const auto& [entry, table] : tables)
     if (table->rows != n_t || table->cols != n_dom)
-      throw IoError(path + ": " + name + " has shape " + std::to_string(table->rows) + "x" +
+      throw IoError(path + ": " + entry->name() + " has shape " + std::to_string(table->rows) + "x" +
                     std::to_string(table->cols) + ", expected " + std::to_string(n_t) + "x" +
                     std::to_string(n_dom) + " (time x domain)");
   Handle root(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, "open root group");
@@ -358,17 +371,17 @@ StoredResult read_result(const std::string& path) {
     AttributeValue v;
     if (read_attribute(root.get(), name, &v)) s.result.attributes[name] = v;
   }
-  auto take_string = [&](const char* key) -> std::string {
+  auto take_string = [&](const std::string& key) -> std::string {
     auto it = s.result.attributes.find(key);
     if (it == s.result.attributes.end() || !std::holds_alternative<std::string>(it->second)) return "";
     std::string v = std::get<std::string>(it->second);
     s.result.attributes.erase(it);
     return v;
   };
-  s.result.solver = take_string("solver");
-  s.config_text = take_string("config");
-  s.qtraj_version = take_string("qtraj_version");
-  if (auto it = s.result.attributes.find("domains"); it != s.result.attributes.end()) {
+  s.result.solver = take_string(L::attr::solver.name());
+  s.config_text = take_string(L::attr::config.name());
+  s.qtraj_version = take_string(L::attr::qtraj_version.name());
+  if (auto it = s.result.attributes.find(L::attr::domains.name()); it != s.result.attributes.end()) {
     if (auto* v = std::get_if<std::vector<std::int64_t>>(&it->second))
       s.domains.assign(v->begin(), v->end());
     else if (auto* x = std::get_if<std::int64_t>(&it->second))

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "qtraj/error.hpp"
+#include "qtraj/io/layout.hpp"
 #include "qtraj/meanfield/auto_closure.hpp"
 #include "qtraj/meanfield/cumulant_equations.hpp"
 #include "qtraj/meanfield/moment_equations.hpp"
@@ -28,7 +29,8 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress);
 Result solve_closure(const RunConfig& config, const ProgressFn& progress);
 }  // namespace
 
-Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
+Result solve_meanfield(const RunConfig& config, const SolveContext& context) {
+  const ProgressFn progress = progress_or_stop(context, "meanfield");
   Result result;
   if (config.solver.closure != "auto") {
     result = solve_closure(config, progress);
@@ -54,14 +56,14 @@ Result solve_meanfield(const RunConfig& config, const ProgressFn& progress) {
     }
     if (!reason.empty()) {
       result = solve_closure(fallback, progress);
-      result.attributes["meanfield_closure_auto"] = "z_right, because " + reason;
+      layout::set(result, layout::attr::meanfield_closure_auto, "z_right, because " + reason);
     } else {
-      result.attributes["meanfield_closure_auto"] =
+      layout::set(result, layout::attr::meanfield_closure_auto,
           "fourth_order: at most " + std::to_string(meanfield::kAutoMaxDomains) + " domains, N_i <= " +
-          std::to_string(meanfield::kAutoMaxSpins) + ", nbar = 0, no coherent state, and it converged";
+          std::to_string(meanfield::kAutoMaxSpins) + ", nbar = 0, no coherent state, and it converged");
     }
   }
-  result.attributes["meanfield_closure_requested"] = config.solver.closure;
+  layout::set(result, layout::attr::meanfield_closure_requested, config.solver.closure);
   return result;
 }
 
@@ -126,12 +128,13 @@ void integrate_moments(const Equations& eq, bool sparse, const Eigen::VectorXd& 
              : meanfield::integrate_rodas4(
                    rhs, [&](const Eigen::VectorXd& y, Eigen::MatrixXd& j) { eq.jacobian(y, j); },
                    y0, times, config.solver.rtol, config.solver.atol, store, cap);
-  result.attributes["meanfield_integrator"] =
-      std::string(sparse ? "rodas4 (sparse LU)" : "rodas4 (dense LU)");
-  result.attributes["meanfield_steps"] = static_cast<std::int64_t>(stats.steps);
-  result.attributes["meanfield_rejected_steps"] = static_cast<std::int64_t>(stats.rejected);
-  result.attributes["meanfield_seconds"] =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  namespace A = layout::attr;
+  layout::set(result, A::meanfield_integrator,
+              std::string(sparse ? "rodas4 (sparse LU)" : "rodas4 (dense LU)"));
+  layout::set(result, A::meanfield_steps, static_cast<std::int64_t>(stats.steps));
+  layout::set(result, A::meanfield_rejected_steps, static_cast<std::int64_t>(stats.rejected));
+  layout::set(result, A::meanfield_seconds,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 // The result's common part: solver, time grid, zeroed tables.
@@ -152,7 +155,7 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
   const std::vector<double> times = output_times(config);
   const std::size_t n_t = times.size();
   Result result = empty_result(times, m);
-  std::vector<double> jpjm(n_t * m, 0.0);
+  Table jpjm(n_t, m);
   std::vector<double> jminus(eq.tracks_jminus() ? n_t * m * 2 : 0, 0.0);
   RowProgress report(config, times, progress);
   auto store = [&](std::size_t row, const Eigen::VectorXd& y) {
@@ -161,7 +164,7 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
       const double n = static_cast<double>(model.spins[i]);
       result.jz_over_n_mean(row, i) = y[eq.z_index(i)];
       result.excitations_mean(row, i) = mom.z[i] + n / 2;
-      jpjm[row * m + i] = mom.C(i, i).real();
+      jpjm(row, i) = mom.C(i, i).real();
       if (eq.tracks_jminus()) {
         jminus[(row * m + i) * 2] = mom.jminus[i].real();
         jminus[(row * m + i) * 2 + 1] = mom.jminus[i].imag();
@@ -173,30 +176,19 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
   integrate_moments(eq, eq.size() > kDenseLimit, eq.pack(eq.initial_moments()), times, config,
                     store, result);
 
-  Dataset d;
-  d.path = "/jplus_jminus/mean";
-  d.shape = {static_cast<std::uint64_t>(n_t), static_cast<std::uint64_t>(m)};
-  d.values = std::move(jpjm);
-  d.attributes["description"] =
-      "<J_i^+ J_i^-> from the second-order cumulant equations (rows: times, cols: domains)";
-  result.extra.push_back(std::move(d));
-  if (eq.tracks_jminus()) {
-    Dataset b;
-    b.path = "/jminus/mean";
-    b.shape = {static_cast<std::uint64_t>(n_t), static_cast<std::uint64_t>(m), 2};
-    b.values = std::move(jminus);
-    b.attributes["description"] =
-        "<J_i^-> (last axis: real, imaginary part), first-order closure of <J^z J^->; present "
-        "only when an initial state breaks U(1) (coherent states)";
-    result.extra.push_back(std::move(b));
-  }
+  layout::add_jplus_jminus_mean(result, std::move(jpjm), layout::Source::meanfield_second_order);
+  if (eq.tracks_jminus())
+    layout::add(result, layout::jminus_mean,
+                {static_cast<std::uint64_t>(n_t), static_cast<std::uint64_t>(m), 2},
+                std::move(jminus));
   const std::string rule =
       eq.closure() == meanfield::Closure::symmetric ? "<J^+ J^- J^z> symmetrised in J^z"
       : eq.closure() == meanfield::Closure::z_right ? "J^z moved right of J^+ J^- (C_ik, i < k)"
                                                     : "J^z moved left of J^+ J^- (C_ik, i < k)";
-  result.attributes["meanfield_closure"] =
-      meanfield::closure_name(eq.closure()) + ": second-order cumulant, " + rule +
-      " and factorised, <J^+-> = 0 in third moments, cross-domain <J^z J^z> = <J^z><J^z>";
+  layout::set(result, layout::attr::meanfield_closure,
+              meanfield::closure_name(eq.closure()) + ": second-order cumulant, " + rule +
+                  " and factorised, <J^+-> = 0 in third moments, cross-domain <J^z J^z> = "
+                  "<J^z><J^z>");
   return result;
 }
 
@@ -207,7 +199,7 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
   const std::vector<double> times = output_times(config);
   const std::size_t n_t = times.size();
   Result result = empty_result(times, m);
-  std::vector<double> jpjm(n_t * m, 0.0);
+  Table jpjm(n_t, m);
   std::vector<int> c_ii(m);
   for (int i = 0; i < m; ++i) c_ii[i] = eq.c_index(i, i);
   RowProgress report(config, times, progress);
@@ -226,7 +218,7 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
                        std::to_string(y[eq.z_index(i)]) + " at t = " + std::to_string(times[row]));
       result.jz_over_n_mean(row, i) = y[eq.z_index(i)];
       result.excitations_mean(row, i) = y[eq.z_index(i)] * n + n / 2;
-      jpjm[row * m + i] = y[c_ii[i]] * eq.scale(c_ii[i]);
+      jpjm(row, i) = y[c_ii[i]] * eq.scale(c_ii[i]);
     }
     report(row);
   };
@@ -235,23 +227,19 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
                       store, result);
   } catch (const InputError&) {
     throw;
+  } catch (const Interrupted&) {
+    throw;  // a stop request, not a divergence
   } catch (const Error& e) {
     const std::string what = e.what();
     if (what.find("fourth_order closure diverged") != std::string::npos) throw;
     throw diverged(what);  // e.g. a step-size underflow where the moments blow up
   }
 
-  Dataset d;
-  d.path = "/jplus_jminus/mean";
-  d.shape = {static_cast<std::uint64_t>(n_t), static_cast<std::uint64_t>(m)};
-  d.values = std::move(jpjm);
-  d.attributes["description"] =
-      "<J_i^+ J_i^-> from the fourth-order cumulant equations (rows: times, cols: domains)";
-  result.extra.push_back(std::move(d));
-  result.attributes["meanfield_closure"] =
-      "fourth_order: every normal-ordered moment of up to 4 collective spin operators is a "
-      "variable (" + std::to_string(eq.size()) +
-      " here), fifth joint cumulants vanish, U(1)-charged moments are zero";
+  layout::add_jplus_jminus_mean(result, std::move(jpjm), layout::Source::meanfield_fourth_order);
+  layout::set(result, layout::attr::meanfield_closure,
+              "fourth_order: every normal-ordered moment of up to 4 collective spin operators is "
+              "a variable (" + std::to_string(eq.size()) +
+                  " here), fifth joint cumulants vanish, U(1)-charged moments are zero");
   return result;
 }
 

@@ -1,4 +1,4 @@
-// Model validation, collapse channels and the initial-state decomposition of design.md section 2.
+// Model validation, collapse channels, the initial-state decomposition: docs/design.md section 2.
 #include "qtraj/model/model.hpp"
 
 #include <cmath>

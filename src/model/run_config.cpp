@@ -13,12 +13,19 @@
 #include <fmt/format.h>
 
 #include "qtraj/error.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 
 namespace qtraj {
 
 int resolve_thread_count(int requested) {
   return requested > 0 ? requested
                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+int checked_thread_count(std::int64_t threads, const std::string& field) {
+  if (threads < 0 || threads > 4096)
+    throw InputError(field, std::to_string(threads), "must lie in 0..4096 (0: all cores)");
+  return static_cast<int>(threads);
 }
 namespace {
 
@@ -295,14 +302,13 @@ SolverSettings parse_solver(const toml::table& root) {
   const std::int64_t seed = get_int(*t, "seed", "solver.seed", 1);
   if (seed < 0) throw InputError("solver.seed", std::to_string(seed), "must be >= 0");
   s.seed = static_cast<std::uint64_t>(seed);
-  s.propagator = get_choice(*t, "propagator", "solver.propagator", s.propagator,
-                            {"auto", "spectral", "adaptive", "krylov"});
+  std::set<std::string> propagators{"auto"};  // "auto" is resolved by the trajectory solver
+  for (trajectory::PropagatorKind k : trajectory::kPropagatorKinds)
+    propagators.insert(trajectory::propagator_name(k));
+  s.propagator = get_choice(*t, "propagator", "solver.propagator", s.propagator, propagators);
   s.memory_limit = get_memory_limit(*t, "solver.memory_limit");
   s.backend = get_choice(*t, "backend", "solver.backend", s.backend, {"cpu", "cuda"});
-  const std::int64_t threads = get_int(*t, "threads", "solver.threads", 0);
-  if (threads < 0 || threads > 4096)
-    throw InputError("solver.threads", std::to_string(threads), "must lie in 0..4096 (0: all cores)");
-  s.threads = static_cast<int>(threads);
+  s.threads = checked_thread_count(get_int(*t, "threads", "solver.threads", 0), "solver.threads");
   s.record_jumps = get_int(*t, "record_jumps", "solver.record_jumps", 0);
   if (s.record_jumps < 0)
     throw InputError("solver.record_jumps", std::to_string(s.record_jumps), "must be >= 0");

@@ -1,8 +1,9 @@
-// Checkpoint files and stop signals (include/qtraj/trajectory/checkpoint.hpp).
+// Checkpoint files (include/qtraj/trajectory/checkpoint.hpp).
 //
-// File layout (HDF5, written by write_result): the usual trajectory datasets computed from the
-// merged prefix (chunks 0 .. F-1: /aggregator/{mean,m2} + aggregator_count are its exact state),
-// /jump_counts/histogram and /jumps/* of all finished chunks, and
+// File layout (HDF5, written by write_result; paths in include/qtraj/io/layout.hpp, namespace
+// checkpoint): the usual trajectory datasets computed from the merged prefix (chunks 0 .. F-1:
+// /aggregator/{mean,m2} + aggregator_count are its exact state), /jump_counts/histogram and
+// /jumps/* of all finished chunks, and
 //   /checkpoint/pending_chunks (P), /checkpoint/pending_counts (P),
 //   /checkpoint/pending_mean, /checkpoint/pending_m2 (P x n_t*2M): finished chunks after the prefix;
 //   /checkpoint/prefix_histogram (R x W), /checkpoint/pending_histogram (P x R x W): histograms
@@ -12,7 +13,6 @@
 #include "qtraj/trajectory/checkpoint.hpp"
 
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -20,24 +20,11 @@
 #include <fmt/format.h>
 
 #include "qtraj/io/hdf5.hpp"
+#include "qtraj/io/layout.hpp"
 #include "qtraj/version.hpp"
 #include "trajectory/checkpoint_file.hpp"
 
 namespace qtraj {
-namespace {
-
-std::atomic<bool> g_stop{false};
-std::atomic<int> g_signal{0};
-static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
-              "the signal handler needs lock-free atomics");
-
-extern "C" void on_stop_signal(int sig) {
-  g_signal.store(sig);
-  g_stop.store(true);
-  std::signal(sig, SIG_DFL);  // a second signal ends the process
-}
-
-}  // namespace
 
 std::string checkpoint_path(const std::string& output_path, int rank) {
   return output_path + ".ckpt" + (rank > 0 ? ".rank-" + std::to_string(rank) : std::string());
@@ -77,29 +64,26 @@ std::string run_fingerprint(const std::string& text) {
   return fmt::format("{:016x}", h);
 }
 
-void install_stop_handlers() {
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
-}
-
-std::atomic<bool>& stop_requested() { return g_stop; }
-int stop_signal() { return g_signal.load(); }
-
 }  // namespace qtraj
 
 namespace qtraj::backend {
 namespace {
 
+namespace A = layout::attr;
+namespace C = layout::checkpoint;
+
 const char* kSolverName = "trajectories_checkpoint";
 
-std::int64_t int_attr(const StoredResult& s, const std::string& path, const std::string& name) {
+std::int64_t int_attr(const StoredResult& s, const std::string& path, const layout::Entry& a) {
+  const std::string name = a.name();
   auto it = s.result.attributes.find(name);
   if (it == s.result.attributes.end() || !std::holds_alternative<std::int64_t>(it->second))
     throw InputError("--resume", path, "checkpoint has no integer attribute " + name);
   return std::get<std::int64_t>(it->second);
 }
 
-Dataset need(const std::string& path, const std::string& name) {
+Dataset need(const std::string& path, const layout::Entry& entry) {
+  const std::string name = entry.name();
   Dataset d;
   if (!read_dataset(path, name, &d)) throw InputError("--resume", path, "checkpoint has no " + name);
   return d;
@@ -143,31 +127,20 @@ void write_checkpoint(const std::string& path, const TrajectoryRun& run, const R
     m2.insert(m2.end(), a.m2().begin(), a.m2().end());
     flat(chunk.histogram, pending_hist);
   }
-  auto add = [&](const char* name, std::vector<std::uint64_t> shape, auto v, const char* what) {
-    Dataset d;
-    d.path = name;
-    d.shape = std::move(shape);
-    d.values = std::move(v);
-    d.attributes["description"] = what;
-    result.extra.push_back(std::move(d));
-  };
-  add("/checkpoint/pending_chunks", {p}, chunks, "finished chunks after the merged prefix");
-  add("/checkpoint/pending_counts", {p}, counts, "their trajectory counts");
-  add("/checkpoint/pending_mean", {p, n_values}, mean, "their Welford means (layout of /aggregator/mean)");
-  add("/checkpoint/pending_m2", {p, n_values}, m2, "their Welford M2");
-  add("/checkpoint/prefix_histogram", {num_res, width}, prefix_hist,
-      "jump-count histogram of the merged prefix (layout of /jump_counts/histogram)");
-  add("/checkpoint/pending_histogram", {p, num_res, width}, pending_hist,
-      "jump-count histograms of the pending chunks");
-  auto& attrs = result.attributes;
-  attrs["checkpoint_folded_chunks"] = state.folded;
-  attrs["checkpoint_num_chunks"] = static_cast<std::int64_t>(kNumChunks);
-  attrs["checkpoint_fingerprint"] = run_fingerprint(config.text);
-  attrs["seed"] = static_cast<std::int64_t>(run.settings.seed);
-  attrs["trajectories"] = run.total;
-  attrs["first_trajectory"] = run.first;
-  attrs["record_jumps"] = run.record;
-  attrs["propagator"] = run.propagator;
+  layout::add(result, C::pending_chunks, {p}, chunks);
+  layout::add(result, C::pending_counts, {p}, counts);
+  layout::add(result, C::pending_mean, {p, n_values}, mean);
+  layout::add(result, C::pending_m2, {p, n_values}, m2);
+  layout::add(result, C::prefix_histogram, {num_res, width}, prefix_hist);
+  layout::add(result, C::pending_histogram, {p, num_res, width}, pending_hist);
+  layout::set(result, C::folded_chunks, state.folded);
+  layout::set(result, C::num_chunks, static_cast<std::int64_t>(kNumChunks));
+  layout::set(result, C::fingerprint, run_fingerprint(config.text));
+  layout::set(result, A::seed, static_cast<std::int64_t>(run.settings.seed));
+  layout::set(result, A::trajectories, run.total);
+  layout::set(result, A::first_trajectory, run.first);
+  layout::set(result, A::record_jumps, run.record);
+  layout::set(result, A::propagator, trajectory::propagator_name(run.propagator));
   write_result(path, result, config);
 }
 
@@ -182,11 +155,11 @@ TallyState read_checkpoint(const std::string& path, const TrajectoryRun& run,
   if (s.qtraj_version != kVersion)
     throw InputError("--resume", path, "the checkpoint was written by qtraj " + s.qtraj_version +
                                            ", this is qtraj " + kVersion);
-  const std::int64_t seed = int_attr(s, path, "seed");
+  const std::int64_t seed = int_attr(s, path, A::seed);
   if (seed != static_cast<std::int64_t>(run.settings.seed))
     throw InputError("--resume", path, fmt::format("the checkpoint has seed {}, this run seed {}",
                                                    seed, run.settings.seed));
-  const auto fp = s.result.attributes.find("checkpoint_fingerprint");
+  const auto fp = s.result.attributes.find(C::fingerprint.name());
   const std::string mine = run_fingerprint(config.text);
   if (fp == s.result.attributes.end() || !std::holds_alternative<std::string>(fp->second) ||
       std::get<std::string>(fp->second) != mine)
@@ -196,30 +169,28 @@ TallyState read_checkpoint(const std::string& path, const TrajectoryRun& run,
                           : std::holds_alternative<std::string>(fp->second)
                               ? std::get<std::string>(fp->second) : std::string("?")) +
                          ", this run " + mine + "; resume with the same file and --set options)");
-  if (int_attr(s, path, "checkpoint_num_chunks") != kNumChunks ||
-      int_attr(s, path, "trajectories") != run.total || int_attr(s, path, "first_trajectory") != run.first)
+  if (int_attr(s, path, C::num_chunks) != kNumChunks || int_attr(s, path, A::trajectories) != run.total ||
+      int_attr(s, path, A::first_trajectory) != run.first)
     throw InputError("--resume", path, "the checkpoint's chunking or trajectory range differs");
 
   TallyState state;
   const std::size_t n_values = static_cast<std::size_t>(run.n_t) * run.row;
-  state.folded = int_attr(s, path, "checkpoint_folded_chunks");
-  const Dataset mean = need(path, "/aggregator/mean"), m2 = need(path, "/aggregator/m2");
-  state.all = trajectory::Aggregator::from_state(int_attr(s, path, "aggregator_count"),
+  state.folded = int_attr(s, path, C::folded_chunks);
+  const Dataset mean = need(path, layout::aggregator_mean), m2 = need(path, layout::aggregator_m2);
+  state.all = trajectory::Aggregator::from_state(int_attr(s, path, A::aggregator_count),
                                                  values<double>(mean, path), values<double>(m2, path));
   if (state.all.size() != n_values || state.folded < 0 || state.folded > kNumChunks)
     throw InputError("--resume", path, "the checkpoint's aggregator has the wrong shape");
-  const Dataset d_chunks = need(path, "/checkpoint/pending_chunks"),
-                d_counts = need(path, "/checkpoint/pending_counts"),
-                d_mean = need(path, "/checkpoint/pending_mean"),
-                d_m2 = need(path, "/checkpoint/pending_m2");
+  const Dataset d_chunks = need(path, C::pending_chunks), d_counts = need(path, C::pending_counts),
+                d_mean = need(path, C::pending_mean), d_m2 = need(path, C::pending_m2);
   const auto& chunks = values<std::int64_t>(d_chunks, path);
   const auto& counts = values<std::int64_t>(d_counts, path);
   const auto& pm = values<double>(d_mean, path);
   const auto& pm2 = values<double>(d_m2, path);
   if (counts.size() != chunks.size() || pm.size() != chunks.size() * n_values || pm2.size() != pm.size())
     throw InputError("--resume", path, "the checkpoint's pending chunks have inconsistent shapes");
-  const Dataset d_prefix = need(path, "/checkpoint/prefix_histogram"),
-                d_hists = need(path, "/checkpoint/pending_histogram");
+  const Dataset d_prefix = need(path, C::prefix_histogram),
+                d_hists = need(path, C::pending_histogram);
   const auto& ph = values<std::int64_t>(d_prefix, path);
   const auto& hs = values<std::int64_t>(d_hists, path);
   const auto num_res = static_cast<std::size_t>(run.num_reservoirs);
@@ -245,9 +216,9 @@ TallyState read_checkpoint(const std::string& path, const TrajectoryRun& run,
     state.pending.emplace(chunks[k], std::move(chunk));
   }
   Dataset traj, when, chan;
-  if (read_dataset(path, "/jumps/trajectory", &traj)) {
-    when = need(path, "/jumps/time");
-    chan = need(path, "/jumps/channel");
+  if (read_dataset(path, layout::jumps_trajectory.name(), &traj)) {
+    when = need(path, layout::jumps_time);
+    chan = need(path, layout::jumps_channel);
     for (std::int64_t g : values<std::int64_t>(traj, path)) state.rec_trajectory.push_back(g - run.first);
     state.rec_time = values<double>(when, path);
     state.rec_channel = values<std::int64_t>(chan, path);

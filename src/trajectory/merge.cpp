@@ -4,6 +4,7 @@
 
 #include "qtraj/error.hpp"
 #include "qtraj/io/hdf5.hpp"
+#include "qtraj/io/layout.hpp"
 #include "qtraj/trajectory/merge.hpp"
 #include "trajectory/run.hpp"
 
@@ -46,18 +47,20 @@ Shard load_shard(const std::string& path) {
     throw InputError(path, "solver \"" + s.stored.result.solver + "\"",
                      "is not a trajectory result; only trajectory shards merge");
   s.config = parse_run_config(s.stored.config_text, {}, path + " (stored config)");
-  s.first = int_attribute(s, "first_trajectory", false);
-  s.trajectories = int_attribute(s, "trajectories", true);
-  s.count = int_attribute(s, "aggregator_count", true);
-  s.record = int_attribute(s, "record_jumps", false);
-  s.seed = int_attribute(s, "seed", true);
-  s.propagator = string_attribute(s, "propagator");
-  if (!read_dataset(path, "/aggregator/mean", &s.mean) || !read_dataset(path, "/aggregator/m2", &s.m2))
+  namespace L = layout;
+  s.first = int_attribute(s, L::attr::first_trajectory.name(), false);
+  s.trajectories = int_attribute(s, L::attr::trajectories.name(), true);
+  s.count = int_attribute(s, L::attr::aggregator_count.name(), true);
+  s.record = int_attribute(s, L::attr::record_jumps.name(), false);
+  s.seed = int_attribute(s, L::attr::seed.name(), true);
+  s.propagator = string_attribute(s, L::attr::propagator.name());
+  if (!read_dataset(path, L::aggregator_mean.name(), &s.mean) ||
+      !read_dataset(path, L::aggregator_m2.name(), &s.m2))
     throw InputError(path, "", "has no /aggregator state (written before shards could be merged)");
-  read_dataset(path, "/jump_counts/histogram", &s.histogram);
-  s.has_records = read_dataset(path, "/jumps/trajectory", &s.jump_traj) &&
-                  read_dataset(path, "/jumps/time", &s.jump_time) &&
-                  read_dataset(path, "/jumps/channel", &s.jump_channel);
+  read_dataset(path, L::jump_counts_histogram.name(), &s.histogram);
+  s.has_records = read_dataset(path, L::jumps_trajectory.name(), &s.jump_traj) &&
+                  read_dataset(path, L::jumps_time.name(), &s.jump_time) &&
+                  read_dataset(path, L::jumps_channel.name(), &s.jump_channel);
   return s;
 }
 
@@ -154,15 +157,16 @@ MergedShards merge_trajectory_shards(const std::vector<std::string>& paths) {
 
   MergedShards merged;
   merged.result = backend::trajectory_result(model, shards[0].stored.result.time, channels, num_res, stats);
-  auto& attrs = merged.result.attributes;
-  attrs["trajectories"] = total;
-  attrs["first_trajectory"] = shards[0].first;
-  attrs["seed"] = shards[0].seed;
-  attrs["propagator"] = shards[0].propagator;
-  attrs["record_jumps"] = records;
-  attrs["backend"] = std::string("merged");
-  attrs["merged_shards"] = static_cast<std::int64_t>(shards.size());
-  attrs["merged_ranges"] = ranges.str();
+  namespace A = layout::attr;
+  Result& r = merged.result;
+  layout::set(r, A::trajectories, total);
+  layout::set(r, A::first_trajectory, shards[0].first);
+  layout::set(r, A::seed, shards[0].seed);
+  layout::set(r, A::propagator, shards[0].propagator);
+  layout::set(r, A::record_jumps, records);
+  layout::set(r, A::backend, std::string("merged"));
+  layout::set(r, A::merged_shards, static_cast<std::int64_t>(shards.size()));
+  layout::set(r, A::merged_ranges, ranges.str());
   merged.config = shards[0].config;
   merged.config.text = "# qtraj merge of " + std::to_string(shards.size()) +
                        " shards, trajectories " + ranges.str() + "; the first shard's run file:\n" +

@@ -54,9 +54,9 @@ std::int64_t default_memory_limit(const std::string& backend) {
   }
 }
 
-std::string choose_propagator(const std::vector<std::vector<DomainComponent>>& components,
-                              const std::vector<int>& choice, bool any_raising,
-                              std::int64_t memory_limit) {
+trajectory::PropagatorKind choose_propagator(
+    const std::vector<std::vector<DomainComponent>>& components, const std::vector<int>& choice,
+    bool any_raising, std::int64_t memory_limit) {
   std::vector<int> two_j;
   int top = 0;
   for (std::size_t i = 0; i < components.size(); ++i) {
@@ -69,7 +69,7 @@ std::string choose_propagator(const std::vector<std::vector<DomainComponent>>& c
   }
   const SpectralCost cost = spectral_cost(two_j, top);
   const bool fits = cost.bytes <= static_cast<double>(memory_limit) && cost.setup <= kSpectralSetupLimit;
-  return fits ? "spectral" : "krylov";
+  return fits ? trajectory::PropagatorKind::spectral : trajectory::PropagatorKind::krylov;
 }
 
 }  // namespace qtraj::backend

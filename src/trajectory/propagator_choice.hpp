@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "qtraj/model/model.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 
 namespace qtraj::backend {
 
@@ -40,10 +41,10 @@ std::int64_t default_memory_limit();
 /// default, so that the backend reports the missing device itself. Other backends: the host default.
 std::int64_t default_memory_limit(const std::string& backend);
 
-/// "spectral" or "krylov" for `auto`. components[i][choice[i]] is the most likely component of
+/// PropagatorKind::spectral or ::krylov for `auto`. components[i][choice[i]] is the most likely component of
 /// domain i; any_raising: some channel raises (thermal), so every sector up to the top is built.
-std::string choose_propagator(const std::vector<std::vector<DomainComponent>>& components,
-                              const std::vector<int>& choice, bool any_raising,
-                              std::int64_t memory_limit);
+trajectory::PropagatorKind choose_propagator(const std::vector<std::vector<DomainComponent>>& components,
+                                             const std::vector<int>& choice,
+                                             bool any_raising, std::int64_t memory_limit);
 
 }  // namespace qtraj::backend

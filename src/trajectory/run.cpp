@@ -24,17 +24,19 @@ namespace {
 /// turns it on for the CPU backend when the largest sector of the most likely bundle has at least
 /// kBatchSectorsMinDim states (below it the per-trajectory mat-vecs are cheap and batching does
 /// not pay: bench/RESULTS.md). With backend = "cuda", "auto" keeps the per-block kernel: the device
-/// engine has not yet run on a GPU, so there is no measured break-even to switch on.
+/// engine has no measured break-even to switch on (docs/cuda.md section 1).
 constexpr int kBatchSectorsMinDim = 32;
 
 void resolve_batch_sectors(TrajectoryRun& run, int max_sector_dim) {
   const std::string& mode = run.settings.batch_sectors;
   if (mode != "auto" && mode != "on" && mode != "off")
     throw InputError("solver.batch_sectors", "\"" + mode + "\"", "use auto | on | off");
-  const bool possible = run.propagator == "spectral" && run.settings.backend == "cpu";
-  if (mode == "on" && run.propagator != "spectral")
+  const bool spectral = run.propagator == PropagatorKind::spectral;
+  const bool possible = spectral && run.settings.backend == "cpu";
+  if (mode == "on" && !spectral)
     throw InputError("solver.batch_sectors", "\"on\"",
-                     "needs solver.propagator = \"spectral\" (this run uses " + run.propagator + ")");
+                     "needs solver.propagator = \"spectral\" (this run uses " +
+                         propagator_name(run.propagator) + ")");
   run.batch_sectors = mode == "on" || (mode == "auto" && possible &&
                                        max_sector_dim >= kBatchSectorsMinDim);
 }
@@ -53,18 +55,16 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   // Default budget: 25% of RAM; with backend = "cuda" also at most half the free GPU memory.
   memory_limit =
       settings.memory_limit > 0 ? settings.memory_limit : default_memory_limit(settings.backend);
-  propagator = settings.propagator;  // "auto" is resolved below, once the components are known
-  if (propagator != "auto" && propagator != "spectral" && propagator != "adaptive" &&
-      propagator != "krylov")
+  // solver.propagator: a kind, or "auto" (resolved below, once the components are known).
+  const bool automatic = settings.propagator == "auto";
+  if (!automatic && !propagator_from_name(settings.propagator, propagator))
     throw InputError("solver.propagator", "\"" + settings.propagator + "\"",
-                     "use auto | spectral | adaptive | krylov");
-  adaptive = propagator == "adaptive";
+                     "use auto | " + propagator_names());
+  propagator_params.rtol = settings.rtol;
+  propagator_params.atol = settings.atol;
   if (settings.trajectories < 1)
     throw InputError("solver.trajectories", std::to_string(settings.trajectories),
                      "must be >= 1");
-  if (adaptive && !(settings.rtol > 0 && settings.atol > 0))
-    throw InputError("solver.rtol", std::to_string(settings.rtol),
-                     "rtol and atol must be > 0 for the adaptive propagator");
   if (settings.first_trajectory > std::numeric_limits<std::int64_t>::max() - settings.trajectories)
     throw InputError("solver.first_trajectory", std::to_string(settings.first_trajectory),
                      "first_trajectory + trajectories must fit in 64 bits");
@@ -73,15 +73,6 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   m = model.num_domains();
   row = 2 * m;
   channels = collapse_channels(model);
-  if (adaptive) {
-    // DOPRI5 is explicit: its step stays ~3/rate however long the state has been stationary.
-    double max_rate = 0.0;
-    for (const auto& c : channels) max_rate = std::max(max_rate, c.rate);
-    if (max_rate * grid.end > 1e5)
-      throw InputError("time.end", fmt::format("{}", grid.end),
-                       "the adaptive propagator needs gamma (nbar + 1) * end <= 1e5 (explicit "
-                       "steps); use solver.propagator = \"spectral\" for long runs");
-  }
   num_reservoirs = static_cast<int>(
       (model.reservoirs.empty() ? Model::default_chain(m) : model.reservoirs).size());
   weight_begin.push_back(0);
@@ -100,21 +91,31 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
     choice[i] = static_cast<int>(
         std::max_element(weights.begin() + weight_begin[i], weights.begin() + weight_begin[i + 1]) -
         (weights.begin() + weight_begin[i]));
-  if (propagator == "auto") {  // no Hamiltonian: spectral if it fits the budget, else Krylov
+  if (automatic) {  // no Hamiltonian: spectral if it fits the budget, else Krylov
     bool any_raising = false;
     for (const auto& c : channels) any_raising = any_raising || c.raising;
     propagator = choose_propagator(components, choice, any_raising, memory_limit);
   }
-  krylov = propagator == "krylov";
-  if (krylov && !(settings.rtol > 0 && settings.atol > 0))
+  if (propagator_info(propagator).tolerances && !(settings.rtol > 0 && settings.atol > 0))
     throw InputError("solver.rtol", std::to_string(settings.rtol),
-                     "rtol and atol must be > 0 for the Krylov propagator");
+                     "rtol and atol must be > 0 for the " + propagator_name(propagator) +
+                         " propagator");
+  if (propagator == PropagatorKind::adaptive) {
+    // DOPRI5 is explicit: its step stays ~3/rate however long the state has been stationary.
+    double max_rate = 0.0;
+    for (const auto& c : channels) max_rate = std::max(max_rate, c.rate);
+    if (max_rate * grid.end > 1e5)
+      throw InputError("time.end", fmt::format("{}", grid.end),
+                       "the adaptive propagator needs gamma (nbar + 1) * end <= 1e5 (explicit "
+                       "steps); use solver.propagator = \"spectral\" for long runs");
+  }
   // Set-up on all cores (solver.threads; 0: all): the per-sector eigensystems of a bundle.
   const int setup_threads = resolve_thread_count(settings.threads);
-  // backend = "cuda": the eigensystems on the device with cuSOLVER when it can (issue 8), else
-  // on the host threads as above (the same results to rounding: TrajectorySystem's hook).
+  // backend = "cuda": the eigensystems on the device with cuSOLVER when it can (docs/cuda.md
+  // section 3), else on the host threads as above (the same results to rounding: TrajectorySystem's
+  // hook).
   trajectory::SectorEigensolver eigensolver;
-  if (settings.backend == "cuda" && propagator == "spectral") {
+  if (settings.backend == "cuda" && propagator_info(propagator).eigensystems) {
     if (cuda::device_eigensolver_available(&setup_device)) {
       setup_device = "device: " + setup_device;
       eigensolver = [](const std::vector<trajectory::SymmetricEigenTask>& tasks) {
@@ -124,8 +125,8 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
       setup_device = "host threads (device set-up unavailable: " + setup_device + ")";
     }
   }
-  cache = std::make_unique<BundleCache>(model, channels, components, propagator == "spectral",
-                                        adaptive, setup_threads, std::move(eigensolver));
+  cache = std::make_unique<BundleCache>(model, channels, components, propagator, setup_threads,
+                                        std::move(eigensolver));
   const TrajectorySystem& likely = cache->get(choice);
   resolve_batch_sectors(*this, likely.view().max_sector_dim);
 }

@@ -17,6 +17,7 @@
 #include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/aggregator.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 #include "qtraj/trajectory/system.hpp"
 
 namespace qtraj::backend {
@@ -29,11 +30,11 @@ class BundleCache {
   /// eigensolver: optional batched eigensolver for the spectral bundles (the CUDA backend's
   /// device set-up; TrajectorySystem's hook).
   BundleCache(const Model& model, const std::vector<Channel>& channels,
-              const std::vector<std::vector<DomainComponent>>& components, bool spectral,
-              bool adaptive, int setup_threads = 1,
+              const std::vector<std::vector<DomainComponent>>& components,
+              trajectory::PropagatorKind propagator, int setup_threads = 1,
               trajectory::SectorEigensolver eigensolver = {})
-      : model_(model), channels_(channels), components_(components), spectral_(spectral),
-        adaptive_(adaptive), setup_threads_(setup_threads), eigensolver_(std::move(eigensolver)) {}
+      : model_(model), channels_(channels), components_(components), propagator_(propagator),
+        setup_threads_(setup_threads), eigensolver_(std::move(eigensolver)) {}
 
   /// The bundle of a choice, built on first use. The map lock is held only for the lookup; the
   /// build (eigendecompositions) runs outside it, once per choice (call_once), so threads that
@@ -55,7 +56,7 @@ class BundleCache {
       const int threads = std::max(1, setup_threads_ / concurrent);
       try {
         entry->system = std::make_unique<trajectory::TrajectorySystem>(
-            model_, channels_, chosen, spectral_, adaptive_, threads, eigensolver_);
+            model_, channels_, chosen, propagator_, threads, eigensolver_);
       } catch (...) {
         --building_;
         throw;
@@ -69,7 +70,7 @@ class BundleCache {
   const Model& model_;
   const std::vector<Channel>& channels_;
   const std::vector<std::vector<DomainComponent>>& components_;
-  bool spectral_, adaptive_;
+  trajectory::PropagatorKind propagator_;  // what the bundles hold (TrajectorySystem)
   int setup_threads_;  // threads for each bundle's per-sector eigendecompositions
   trajectory::SectorEigensolver eigensolver_;  // set: the sectors are solved by it (device)
   std::atomic<int> building_{0};  // bundle builds in progress
@@ -85,9 +86,9 @@ class BundleCache {
 struct TrajectoryRun {
   const Model& model;
   const SolverSettings& settings;
-  std::string propagator;  // "spectral" | "adaptive" | "krylov" ("auto" resolved)
-  bool adaptive = false;
-  bool krylov = false;
+  // solver.propagator, "auto" resolved; its name (propagator_name) is the result attribute.
+  trajectory::PropagatorKind propagator = trajectory::PropagatorKind::spectral;
+  trajectory::PropagatorParams propagator_params;  // settings.rtol, settings.atol
   std::int64_t memory_limit = 0;  // bytes (settings.memory_limit, or the default: 25% of RAM)
   std::vector<double> times;
   int n_t = 0, m = 0, row = 0;  // row = 2M values per output time (<J^z>, <J^+J^->)

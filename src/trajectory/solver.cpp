@@ -1,12 +1,12 @@
-// solve_trajectories: the Monte Carlo wavefunction solver's entry point (design.md section 3).
+// solve_trajectories: the Monte Carlo wavefunction solver's entry point (docs/design.md section 3).
 // Validates the run (TrajectoryRun), restores checkpoints (--resume), hands the missing chunks to
 // the CPU, CUDA or MPI backend (src/backend/), writes checkpoints meanwhile, and turns the tally
 // into the result layout (result_layout.cpp).
 #include <algorithm>
-#include <csignal>
 #include <memory>
 
 #include "qtraj/backend/communicator.hpp"
+#include "qtraj/io/layout.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/checkpoint.hpp"
 #include "trajectory/checkpoint_file.hpp"
@@ -15,57 +15,62 @@
 namespace qtraj {
 namespace {
 
-std::string signal_name(int sig) {
-  return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
-}
-
 /// Runs run.chunks on this process (the whole run, or an MPI rank's piece), writing this rank's
-/// checkpoint file every output.checkpoint_seconds when `checkpoint`. Stopped by a signal: writes
-/// a last checkpoint and throws Interrupted. In MPI runs a rank also writes one when it is done,
-/// so that a failure elsewhere loses none of its chunks.
+/// checkpoint file every output.checkpoint_seconds when `checkpoint`. Stopped by `stop`: writes
+/// a last checkpoint (when `checkpoint`) and throws Interrupted. In MPI runs a rank also writes
+/// one when it is done, so that a failure elsewhere loses none of its chunks.
 void run_here(backend::TrajectoryRun& run, backend::Tally& tally, const ProgressFn& progress,
-              const RunConfig& config, bool checkpoint, int rank, bool parallel) {
+              const RunConfig& config, const StopRequest* stop, bool checkpoint, int rank,
+              bool parallel) {
   auto run_backend = [&] {
     if (config.solver.backend == "cuda") backend::run_trajectories_cuda(run, tally, progress);
     else backend::run_trajectories_cpu(run, tally, progress);
   };
-  if (!checkpoint) return run_backend();
+  run.stop = stop ? &stop->flag() : nullptr;
   const std::string path = checkpoint_path(config.output.path, rank);
-  run.stop = &stop_requested();
-  backend::Checkpointer writer(path, config.output.checkpoint_seconds, run, config, tally);
+  std::unique_ptr<backend::Checkpointer> writer;
+  if (checkpoint)
+    writer = std::make_unique<backend::Checkpointer>(path, config.output.checkpoint_seconds, run,
+                                                     config, tally);
   run_backend();
-  writer.stop();
-  bool mine_done = true;  // all of run.chunks finished (the signal may come after that)
-  {
+  if (writer) writer->stop();
+  bool mine_done = true;  // all of run.chunks finished (the request may come after that)
+  if (stop && stop->requested()) {
     const auto done = tally.snapshot().done_chunks();
     for (std::int64_t c : run.chunks)
       mine_done = mine_done && std::binary_search(done.begin(), done.end(), c);
   }
-  const bool stopped = stop_requested().load() && !mine_done;
+  const bool stopped = stop && stop->requested() && !mine_done;
   if (!stopped) {
-    if (parallel) writer.write_now();
+    if (writer && parallel) writer->write_now();
     return;
   }
-  const bool saved = writer.write_now();
-  const std::string by = signal_name(stop_signal());
+  const int signal = stop->signal();
+  const std::string by = stop_reason(signal);
+  if (!writer)
+    throw Interrupted(by + ": nothing saved (no checkpoints: output.checkpoint_seconds = 0)",
+                      signal);
+  const bool saved = writer->write_now();
   if (!saved)
-    throw Interrupted("interrupted by " + by + "; the last checkpoint could not be written (" +
-                          path + "); --resume continues from the one before, if there is one",
-                      stop_signal());
+    throw Interrupted(by + "; the last checkpoint could not be written (" + path +
+                          "); --resume continues from the one before, if there is one",
+                      signal);
   const auto done = tally.snapshot().done_chunks().size();
-  throw Interrupted("interrupted by " + by + ": " +
+  throw Interrupted(by + ": " +
                         (parallel ? "the ranks' finished chunks are saved in " + path + "*"
                                   : std::to_string(done) + " of " +
                                         std::to_string(backend::kNumChunks) +
                                         " chunks saved in " + path) +
                         "; continue with the same command and --resume",
-                    stop_signal());
+                    signal);
 }
 
 }  // namespace
 
-Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
-  backend::Communicator& comm = backend::world();
+Result solve_trajectories(const RunConfig& config, const SolveContext& context) {
+  backend::SingleProcessCommunicator alone;
+  backend::Communicator& comm = context.comm ? *context.comm : alone;
+  const ProgressFn& progress = context.progress;
   const bool parallel = comm.size() > 1;
   const bool checkpoint = config.output.checkpoint_seconds > 0;
   std::unique_ptr<backend::TrajectoryRun> run;
@@ -119,14 +124,15 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
     try {
       const ProgressFn shown = comm.rank() == 0 ? progress : ProgressFn();
       backend::run_trajectories_mpi(*run, *tally, comm, [&] {
-        run_here(*run, *tally, shown, config, checkpoint, comm.rank(), true);
+        run_here(*run, *tally, shown, config, context.stop, checkpoint, comm.rank(), true);
       });
     } catch (const backend::ParallelError& e) {
-      if (stop_requested().load()) throw Interrupted(e.what(), stop_signal());
+      if (context.stop && context.stop->requested())
+        throw Interrupted(e.what(), context.stop->signal());
       throw;
     }
   } else {
-    run_here(*run, *tally, progress, config, checkpoint, 0, false);
+    run_here(*run, *tally, progress, config, context.stop, checkpoint, 0, false);
   }
   if (comm.rank() != 0) return Result{};  // rank 0 writes the result
   if (!tally->complete()) throw Error("trajectories: internal error, chunks missing from the tally");
@@ -141,16 +147,17 @@ Result solve_trajectories(const RunConfig& config, const ProgressFn& progress) {
     }
   Result result = backend::trajectory_result(run->model, run->times, run->channels,
                                              run->num_reservoirs, stats);
-  result.attributes["trajectories"] = static_cast<std::int64_t>(run->total);
-  result.attributes["first_trajectory"] = static_cast<std::int64_t>(run->first);
-  result.attributes["seed"] = static_cast<std::int64_t>(run->settings.seed);
-  result.attributes["propagator"] = run->propagator;
-  result.attributes["record_jumps"] = static_cast<std::int64_t>(run->record);
-  result.attributes["backend"] = run->settings.backend;
-  // backend = "cuda", spectral: where the per-sector eigensystems were solved (issue 8).
-  if (!run->setup_device.empty()) result.attributes["setup_eigensystems"] = run->setup_device;
-  if (parallel) result.attributes["mpi_ranks"] = static_cast<std::int64_t>(comm.size());
-  if (resumed_chunks >= 0) result.attributes["resumed_chunks"] = resumed_chunks;
+  namespace A = layout::attr;
+  layout::set(result, A::trajectories, static_cast<std::int64_t>(run->total));
+  layout::set(result, A::first_trajectory, static_cast<std::int64_t>(run->first));
+  layout::set(result, A::seed, static_cast<std::int64_t>(run->settings.seed));
+  layout::set(result, A::propagator, trajectory::propagator_name(run->propagator));
+  layout::set(result, A::record_jumps, static_cast<std::int64_t>(run->record));
+  layout::set(result, A::backend, run->settings.backend);
+  // backend = "cuda", spectral: where the per-sector eigensystems were solved.
+  if (!run->setup_device.empty()) layout::set(result, A::setup_eigensystems, run->setup_device);
+  if (parallel) layout::set(result, A::mpi_ranks, static_cast<std::int64_t>(comm.size()));
+  if (resumed_chunks >= 0) layout::set(result, A::resumed_chunks, resumed_chunks);
   return result;
 }
 

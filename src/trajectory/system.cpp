@@ -1,4 +1,5 @@
-// Builds the flat per-bundle data of the trajectory engine (see trajectory/system.hpp).
+// Builds the flat per-bundle data of the trajectory engine (see trajectory/system.hpp): the
+// constructor runs the steps below in order, each filling its own members.
 #include "qtraj/trajectory/system.hpp"
 
 #include <algorithm>
@@ -83,17 +84,39 @@ void for_each_parallel(const std::vector<int>& order, int workers, const Body& b
 
 TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                                    const std::vector<const DomainComponent*>& components,
+                                   PropagatorKind propagator, int threads,
+                                   const SectorEigensolver& eigensolver)
+    : TrajectorySystem(model, channels, components, propagator_info(propagator).eigensystems,
+                       propagator_info(propagator).sparse_k, threads, eigensolver) {}
+
+TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
+                                   const std::vector<const DomainComponent*>& components,
                                    bool spectral, bool adaptive, int threads,
                                    const SectorEigensolver& eigensolver) {
   auto space = std::make_unique<DickeSpace>(two_js_of(components));
   const bool lean = !spectral && !adaptive;  // Krylov: matrix-free, nothing per sector
-  const int m = space->num_domains();
-  const std::int64_t dim = space->dim();
   const int max_n = space->max_excitation();
-  two_j_ = space->two_js();
+  build_ladder_tables(*space, model, lean);
+  if (lean) space.reset();  // its int64 ladder tables are the largest arrays of all
+  const bool any_raising = build_channel_tables(channels);
+  build_initial_state(components, max_n, lean);
+  max_sector_ = 0;
+  for (int n = 0; n <= max_n; ++n)
+    if (sector_prob_[n] > 0.0) max_sector_ = n;
+  if (any_raising) max_sector_ = max_n;
+  eig_offset_.assign(max_n + 1, 0);
+  if (spectral) build_eigensystems(*space, channels, threads, eigensolver);
+  if (adaptive) build_sparse_generator(*space, channels);
+  fill_view(static_cast<int>(channels.size()), max_n, lean, spectral, adaptive);
+}
+
+void TrajectorySystem::build_ladder_tables(const DickeSpace& space, const Model& model, bool lean) {
+  const int m = space.num_domains();
+  const std::int64_t dim = space.dim();
+  two_j_ = space.two_js();
   for (int i = 0; i < m; ++i) n_spins_.push_back(static_cast<double>(model.spins[i]));
-  sector_begin_ = space->sector_offsets();
-  k_ = space->k_table();
+  sector_begin_ = space.sector_offsets();
+  k_ = space.k_table();
   lower_.resize(dim * m);
   raise_.resize(dim * m);
   if (!lean) {
@@ -103,16 +126,18 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
   }
   for (std::int64_t s = 0; s < dim; ++s)
     for (int i = 0; i < m; ++i) {
-      lower_[s * m + i] = static_cast<int>(space->lowered(s, i));
-      raise_[s * m + i] = static_cast<int>(space->raised(s, i));
+      lower_[s * m + i] = static_cast<int>(space.lowered(s, i));
+      raise_[s * m + i] = static_cast<int>(space.raised(s, i));
       if (lean) continue;
-      lower_amp_[s * m + i] = space->lower_amplitude(s, i);
-      raise_amp_[s * m + i] = space->raise_amplitude(s, i);
+      lower_amp_[s * m + i] = space.lower_amplitude(s, i);
+      raise_amp_[s * m + i] = space.raise_amplitude(s, i);
       const int k = k_[s * m + i];
       obs_diag_[s * 2 * m + i] = k - 0.5 * two_j_[i];
       obs_diag_[s * 2 * m + m + i] = static_cast<double>(k) * (two_j_[i] - k + 1);
     }
-  if (lean) space.reset();  // its int64 ladder tables are the largest arrays of all
+}
+
+bool TrajectorySystem::build_channel_tables(const std::vector<Channel>& channels) {
   bool any_raising = false;
   channel_domain_begin_.push_back(0);
   for (const auto& c : channels) {
@@ -122,8 +147,14 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
     for (int d : c.domains) channel_domains_.push_back(d);
     channel_domain_begin_.push_back(static_cast<int>(channel_domains_.size()));
   }
+  return any_raising;
+}
 
-  // Initial state psi(s) = prod_i a_i[k_i(s)], split by sector and normalised per sector.
+void TrajectorySystem::build_initial_state(const std::vector<const DomainComponent*>& components,
+                                           int max_n, bool lean) {
+  // psi(s) = prod_i a_i[k_i(s)], split by sector and normalised per sector.
+  const int m = static_cast<int>(two_j_.size());
+  const std::int64_t dim = sector_begin_[max_n + 1];
   psi0_re_.assign(dim, 0.0);
   if (!lean) psi0_im_.assign(dim, 0.0);
   sector_prob_.assign(max_n + 1, 0.0);
@@ -147,102 +178,113 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
       if (!psi0_im_.empty()) psi0_im_[s] *= inv;
     }
   }
-  max_sector_ = 0;
-  for (int n = 0; n <= max_n; ++n)
-    if (sector_prob_[n] > 0.0) max_sector_ = n;
-  if (any_raising) max_sector_ = max_n;
+}
 
-  int max_dim = 1;
-  for (int n = 0; n <= max_sector_; ++n)
-    max_dim = std::max<int>(max_dim, static_cast<int>((sector_begin_[n + 1] - sector_begin_[n])));
+void TrajectorySystem::store_lambda(int n, const double* lambda) {
+  // Eigenvalues at the eigensolver's noise level (64 eps d max(lambda)) are dark states:
+  // exactly 0, so dark components never decay and a state's dark part is exactly constant.
+  // lambda: d eigenvalues, ascending, already clipped at >= 0.
+  const std::int64_t d = sector_dim(n), begin = sector_begin_[n];
+  const double top = d > 0 ? *std::max_element(lambda, lambda + d) : 0.0;
+  const double noise = 64.0 * 2.220446049250313e-16 * d * top;
+  for (std::int64_t a = 0; a < d; ++a) lambda_[begin + a] = lambda[a] <= noise ? 0.0 : lambda[a];
+}
 
-  eig_offset_.assign(max_n + 1, 0);
-  if (spectral) lambda_.assign(dim, 0.0);
-  if (spectral) {
-    // Offsets first, so each sector's V_n, V_n^T and eigenvalues have their own disjoint slices
-    // and the sectors can be diagonalised on several threads (each one independent: the same
-    // bits as a serial build, whatever the thread count).
-    std::int64_t offset = 0;
-    for (int n = 0; n <= max_sector_; ++n) {
-      const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]);
-      eig_offset_[n] = offset;
-      offset += d * d;
-    }
-    eig_v_.assign(offset, 0.0);
-    eig_vt_.assign(offset, 0.0);
-    // Eigenvalues at the eigensolver's noise level (64 eps d max(lambda)) are dark states:
-    // exactly 0, so dark components never decay and a state's dark part is exactly constant.
-    // lambda: d eigenvalues, ascending, already clipped at >= 0.
-    auto store_lambda = [&](int n, const double* lambda) {
-      const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]), begin = sector_begin_[n];
-      const double top = d > 0 ? *std::max_element(lambda, lambda + d) : 0.0;
-      const double noise = 64.0 * 2.220446049250313e-16 * d * top;
-      for (std::int64_t a = 0; a < d; ++a) lambda_[begin + a] = lambda[a] <= noise ? 0.0 : lambda[a];
-    };
-    auto build_sector = [&](int n) {
-      const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]);
-      const std::int64_t off = eig_offset_[n];
-      const SectorEigen eig = diagonalize_sector(*space, channels, n);
-      store_lambda(n, eig.lambda.data());
-      for (std::int64_t a = 0; a < d; ++a)
-        for (std::int64_t b = 0; b < d; ++b) {
-          eig_v_[off + a * d + b] = eig.vectors(a, b);
-          eig_vt_[off + b * d + a] = eig.vectors(a, b);
+void TrajectorySystem::build_eigensystems(const DickeSpace& space,
+                                          const std::vector<Channel>& channels, int threads,
+                                          const SectorEigensolver& eigensolver) {
+  lambda_.assign(space.dim(), 0.0);
+  // Offsets first, so each sector's V_n, V_n^T and eigenvalues have their own disjoint slices
+  // and the sectors can be diagonalised on several threads (each one independent: the same
+  // bits as a serial build, whatever the thread count).
+  std::int64_t offset = 0;
+  for (int n = 0; n <= max_sector_; ++n) {
+    eig_offset_[n] = offset;
+    offset += sector_dim(n) * sector_dim(n);
+  }
+  eig_v_.assign(offset, 0.0);
+  eig_vt_.assign(offset, 0.0);
+  // Largest sectors first (cost ~ d^3), handed out one at a time.
+  std::vector<int> order(max_sector_ + 1);
+  for (int n = 0; n <= max_sector_; ++n) order[n] = n;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return sector_dim(a) > sector_dim(b); });
+  if (eigensolver)
+    diagonalize_batched(space, channels, order, threads, eigensolver);
+  else
+    diagonalize_on_host(space, channels, order, threads);
+}
+
+void TrajectorySystem::diagonalize_on_host(const DickeSpace& space,
+                                           const std::vector<Channel>& channels,
+                                           const std::vector<int>& order, int threads) {
+  for_each_parallel(order, threads, [&](int n) {
+    const std::int64_t d = sector_dim(n);
+    const std::int64_t off = eig_offset_[n];
+    const SectorEigen eig = diagonalize_sector(space, channels, n);
+    store_lambda(n, eig.lambda.data());
+    for (std::int64_t a = 0; a < d; ++a)
+      for (std::int64_t b = 0; b < d; ++b) {
+        eig_v_[off + a * d + b] = eig.vectors(a, b);
+        eig_vt_[off + b * d + a] = eig.vectors(a, b);
+      }
+  });
+}
+
+void TrajectorySystem::diagonalize_batched(const DickeSpace& space,
+                                           const std::vector<Channel>& channels,
+                                           const std::vector<int>& order, int threads,
+                                           const SectorEigensolver& eigensolver) {
+  // K_n is built (sparsely) straight into V^T's slice (column-major V after the solve is exactly
+  // the eig_vt layout), all sectors are solved in one call, then V = (V^T)^T and the eigenvalues
+  // get the host path's clipping.
+  for_each_parallel(order, threads, [&](int n) {
+    sparse_no_jump_generator(space, channels, n, eig_vt_.data() + eig_offset_[n]);
+  });
+  std::vector<SymmetricEigenTask> tasks;
+  for (int n = 0; n <= max_sector_; ++n) {
+    const std::int64_t d = sector_dim(n);
+    if (d > 0) tasks.push_back({d, eig_vt_.data() + eig_offset_[n], lambda_.data() + sector_begin_[n]});
+  }
+  eigensolver(tasks);
+  for_each_parallel(order, threads, [&](int n) {
+    const std::int64_t d = sector_dim(n);
+    const std::int64_t off = eig_offset_[n];
+    if (d == 0) return;
+    std::vector<double> lambda(lambda_.begin() + sector_begin_[n], lambda_.begin() + sector_begin_[n] + d);
+    for (double& l : lambda) l = std::max(l, 0.0);  // as diagonalize_sector's cwiseMax(0)
+    store_lambda(n, lambda.data());
+    for (std::int64_t a = 0; a < d; ++a)
+      for (std::int64_t b = 0; b < d; ++b) eig_v_[off + a * d + b] = eig_vt_[off + b * d + a];
+  });
+}
+
+void TrajectorySystem::build_sparse_generator(const DickeSpace& space,
+                                              const std::vector<Channel>& channels) {
+  const std::int64_t dim = space.dim();
+  k_row_ptr_.assign(dim + 1, 0);
+  for (int n = 0; n <= max_sector_; ++n) {
+    const std::int64_t d = sector_dim(n), begin = sector_begin_[n];
+    const Eigen::MatrixXd kn = no_jump_generator(space, channels, n);
+    for (std::int64_t a = 0; a < d; ++a) {
+      for (std::int64_t b = 0; b < d; ++b)
+        if (kn(a, b) != 0.0) {
+          k_col_.push_back(static_cast<int>(begin + b));
+          k_val_.push_back(kn(a, b));
         }
-    };
-    // Largest sectors first (cost ~ d^3), handed out one at a time.
-    std::vector<int> order(max_sector_ + 1);
-    for (int n = 0; n <= max_sector_; ++n) order[n] = n;
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-      return (sector_begin_[a + 1] - sector_begin_[a]) > (sector_begin_[b + 1] - sector_begin_[b]);
-    });
-    if (!eigensolver) {
-      for_each_parallel(order, threads, build_sector);
-    } else {
-      // Batched (device) eigensolver: K_n is built (sparsely) straight into V^T's slice (column-major V
-      // after the solve is exactly the eig_vt layout), all sectors are solved in one call, then
-      // V = (V^T)^T and the eigenvalues get the host path's clipping.
-      for_each_parallel(order, threads, [&](int n) {
-        sparse_no_jump_generator(*space, channels, n, eig_vt_.data() + eig_offset_[n]);
-      });
-      std::vector<SymmetricEigenTask> tasks;
-      for (int n = 0; n <= max_sector_; ++n) {
-        const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]);
-        if (d > 0) tasks.push_back({d, eig_vt_.data() + eig_offset_[n], lambda_.data() + sector_begin_[n]});
-      }
-      eigensolver(tasks);
-      for_each_parallel(order, threads, [&](int n) {
-        const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]);
-        const std::int64_t off = eig_offset_[n];
-        if (d == 0) return;
-        std::vector<double> lambda(lambda_.begin() + sector_begin_[n], lambda_.begin() + sector_begin_[n] + d);
-        for (double& l : lambda) l = std::max(l, 0.0);  // as diagonalize_sector's cwiseMax(0)
-        store_lambda(n, lambda.data());
-        for (std::int64_t a = 0; a < d; ++a)
-          for (std::int64_t b = 0; b < d; ++b) eig_v_[off + a * d + b] = eig_vt_[off + b * d + a];
-      });
+      k_row_ptr_[begin + a + 1] = static_cast<std::int64_t>(k_col_.size());
     }
   }
-  if (adaptive) {
-    k_row_ptr_.assign(dim + 1, 0);
-    for (int n = 0; n <= max_sector_; ++n) {
-      const std::int64_t d = (sector_begin_[n + 1] - sector_begin_[n]), begin = sector_begin_[n];
-      const Eigen::MatrixXd kn = no_jump_generator(*space, channels, n);
-      for (std::int64_t a = 0; a < d; ++a) {
-        for (std::int64_t b = 0; b < d; ++b)
-          if (kn(a, b) != 0.0) {
-            k_col_.push_back(static_cast<int>(begin + b));
-            k_val_.push_back(kn(a, b));
-          }
-        k_row_ptr_[begin + a + 1] = static_cast<std::int64_t>(k_col_.size());
-      }
-    }
-  }
-  if (adaptive)  // rows of sectors above max_sector stay empty
-    for (std::int64_t s = 1; s <= dim; ++s) k_row_ptr_[s] = std::max(k_row_ptr_[s], k_row_ptr_[s - 1]);
+  // Rows of sectors above max_sector stay empty.
+  for (std::int64_t s = 1; s <= dim; ++s) k_row_ptr_[s] = std::max(k_row_ptr_[s], k_row_ptr_[s - 1]);
+}
 
-  view_.num_domains = m;
-  view_.num_channels = static_cast<int>(channels.size());
+void TrajectorySystem::fill_view(int num_channels, int max_n, bool lean, bool spectral,
+                                 bool adaptive) {
+  int max_dim = 1;
+  for (int n = 0; n <= max_sector_; ++n) max_dim = std::max<int>(max_dim, static_cast<int>(sector_dim(n)));
+  view_.num_domains = static_cast<int>(two_j_.size());
+  view_.num_channels = num_channels;
   view_.max_excitation = max_n;
   view_.max_sector_dim = max_dim;
   view_.two_j = two_j_.data();

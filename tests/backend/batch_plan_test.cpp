@@ -135,7 +135,7 @@ TEST(BatchPlan, EnsembleCapacityShrinksTheSegmentBound) {
   EXPECT_EQ(ensemble_batch_capacity(mib, 0, seg, 256, per, 256 * mib), 0);
 }
 
-// --- chunk groups (one run_ensemble call over the whole run, issue 8 item 2) ---
+// --- chunk groups (one run_ensemble call over the whole run, docs/cuda.md section 2) ---
 
 TEST(BatchPlan, GroupedBatchesNeverCrossAGroupEnd) {
   for (std::int64_t total : {1, 5, 255, 256, 1000, 123457})

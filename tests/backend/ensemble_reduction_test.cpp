@@ -5,9 +5,9 @@
 // emulated blocks of 1, 7, 32, 65 and 128 threads and by a real ThreadTeam), split chunks carried
 // across batches, the histogram (device bins or the host fallback) and the jump records.
 // The result must be bit-identical to the CPU backend's whole run (run_trajectories_cpu) for every
-// batch size and block size: that is the guarantee the README states for the device aggregation
-// (per-trajectory values on a GPU differ from the CPU's at rounding level; the aggregation of the
-// values adds nothing to that).
+// batch size and block size: that is the guarantee docs/cuda.md section 7 states for the device
+// aggregation (per-trajectory values on a GPU differ from the CPU's at rounding level; the
+// aggregation of the values adds nothing to that).
 // What this cannot check: CUDA streams, CUB, pinned copies (qtraj_cuda_tests does, on a GPU).
 #include <gtest/gtest.h>
 
@@ -20,8 +20,7 @@
 #include "qtraj/backend/batch_plan.hpp"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/backend/thread_team.hpp"
-#include "qtraj/trajectory/krylov_propagator.hpp"
-#include "qtraj/trajectory/spectral_propagator.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 #include "trajectory/run.hpp"
 #include "trajectory/test_helpers.hpp"
 #include "trajectory_batch.cuh"
@@ -41,20 +40,17 @@ struct RankOf {
   int size() const { return s; }
 };
 
-/// The kernel body of the run's propagator, as the runner's launch branches pick it
-/// (gpu_run_trajectories_spectral / gpu_run_trajectories_krylov), in its own workspace size.
+/// The kernel body of the run's propagator, as the runner picks it (with_propagator, with the
+/// settings cuda_trajectories.cpp passes: gpu_run_trajectories), in its own workspace size.
 long long scratch_of(const TrajectoryRun& run, int max_dim) {
-  return run.krylov ? KrylovPropagator::scratch_doubles(max_dim)
-                    : SpectralPropagator::scratch_doubles(max_dim);
+  return with_propagator(run.propagator, run.propagator_params,
+                         [&](auto prototype) { return decltype(prototype)::scratch_doubles(max_dim); });
 }
 void run_body(SerialTeam& team, const TrajectoryRun& run, const TrajectoryBatchArgs& args,
               const TrajectoryWorkspace& ws, std::int64_t t) {
-  if (run.krylov) {
-    const KrylovPropagator prop(run.settings.rtol, run.settings.atol);
-    run_batch_trajectory(team, args, prop, ws, t);
-  } else {
-    run_batch_trajectory(team, args, SpectralPropagator(), ws, t);
-  }
+  with_propagator(run.propagator, run.propagator_params, [&](auto prototype) {
+    run_batch_trajectory(team, args, prototype, ws, t);
+  });
 }
 
 struct Emulated {
@@ -328,7 +324,7 @@ TEST(EnsembleReduction, WelfordWalkEqualsAggregatorAcrossSplits) {
 TEST(EnsembleReduction, EmulatedDeviceEqualsCpuBackendBitForBitKrylov12_6_2) {
   RunCase rc(make_model({12, 6, 2}, {"excited", "ground", "ground"}), 400, 20.0, 21, 0, "krylov");
   TrajectoryRun run(rc.model, rc.settings, rc.grid);
-  ASSERT_TRUE(run.krylov);
+  ASSERT_EQ(run.propagator, PropagatorKind::krylov);
   const DeviceBundle staged = stage_bundle(
       run.cache->get({0, 0, 0}), "", [](const auto* src, std::size_t, const std::string&) { return src; });
   EXPECT_TRUE(has_krylov_data(staged));
@@ -349,7 +345,7 @@ TEST(EnsembleReduction, EmulatedDeviceEqualsCpuBackendBitForBitKrylovThermalProd
   RunCase rc(make_model({5, 3, 2}, {"coherent 1.1 0.7", "product 2", "coherent 2.0 -0.4"}, 0.2),
              200, 10.0, 11, 500, "krylov");
   TrajectoryRun run(rc.model, rc.settings, rc.grid);
-  ASSERT_TRUE(run.krylov);
+  ASSERT_EQ(run.propagator, PropagatorKind::krylov);
   ASSERT_GT(drawable_choices(run.weights, run.weight_begin).size(), 1u) << "several bundles";
   Tally cpu(run);
   run_trajectories_cpu(run, cpu, {});

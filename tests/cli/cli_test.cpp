@@ -110,6 +110,17 @@ TEST_F(Cli, ReviewedEdgeCasesFailWithOneLine) {
   EXPECT_NE(r.text.find("is a directory"), std::string::npos) << r.text;
 }
 
+TEST_F(Cli, ThreadsOptionIsCheckedAsTheRunFileKeyIs) {
+  // --threads is checked once, with solver.threads's limits, and named in the error.
+  const std::string ok = "[system]\ndomains = [1, 1]\n[time]\nend = 1.0\npoints = 3\n";
+  expect_rejected(ok, "--threads: must lie in 0..4096 (0: all cores) (got 5000)", "--threads 5000");
+  expect_rejected(ok, "--threads: must lie in 0..4096 (0: all cores) (got -1)", "--threads -1");
+  const std::string out = (dir_ / "ok.h5").string();
+  const auto r = run_cli("run " + write("ok.toml", ok) + " -q --threads 2 -o " + out);
+  EXPECT_EQ(r.status, 0) << r.text;
+  EXPECT_TRUE(fs::exists(out));
+}
+
 TEST_F(Cli, OutputPathIsTakenLiterally) {
   const std::string odd = (dir_ / "we\"ird\\name.h5").string();
   const auto r = run_cli("run " + write("ok.toml", "[system]\ndomains = [1, 1]\n[time]\nend = 1.0\npoints = 3\n") +

@@ -1,7 +1,7 @@
 #pragma once
 // Shared by the DenseDevice tests (tests/exact/dense_device_test.cpp: a host device;
-// tests/backend/cuda/exact_cublas_cuda_test.cpp: cuBLAS): the validation systems of the brief
-// (issue 9: (12,6,2) and (8,6,5,1) chains, a thermal star), one time evolution of each with the
+// tests/backend/cuda/exact_cublas_cuda_test.cpp: cuBLAS): the validation systems
+// ((12,6,2) and (8,6,5,1) chains, a thermal star), one time evolution of each with the
 // given dense kernels, and the comparison of two evolutions.
 #include <algorithm>
 #include <complex>

@@ -205,7 +205,7 @@ TEST(ExactDenseDevice, SparseCongruenceEntryMatchesTheSparseProduct) {
 
 TEST(ExactDenseDevice, TimeEvolutionOnAHostDeviceEqualsTheHostKernels) {
   const DenseKernels host = exact::default_dense_kernels();
-  exact::configure_blas(1);
+  const exact::BlasThreads blas(1);
   for (const auto& cs : exact::testing::device_validation_cases()) {
     const auto device = std::make_shared<HostDevice>();
     const auto ref = exact::testing::evolve_case(cs, host);

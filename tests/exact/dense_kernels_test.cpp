@@ -28,7 +28,7 @@ double lower_max_diff(const Mat& a, const Mat& b) {
 
 TEST(ExactDenseKernels, CongruenceAndProductsMatchTheDefinition) {
   if (!exact::blas_available()) GTEST_SKIP() << "built without CBLAS";
-  exact::configure_blas(2);
+  const exact::BlasThreads blas(2);
   std::vector<double> work;
   for (const auto& [r, k] : std::vector<std::pair<int, int>>{{1, 1}, {7, 3}, {3, 7}, {64, 64},
                                                            {130, 97}}) {
@@ -78,7 +78,7 @@ std::vector<Eigen::VectorXd> evolve(const DickeSpace& space, const std::vector<C
 
 TEST(ExactDenseKernels, BlasTimeEvolutionEqualsEigenToTenDigits) {
   if (!exact::blas_available()) GTEST_SKIP() << "built without CBLAS";
-  exact::configure_blas(1);  // small blocks: threads would only add synchronisation
+  const exact::BlasThreads blas(1);  // small blocks: threads would only add synchronisation
   struct Case {
     std::string name;
     std::vector<int> two_j;

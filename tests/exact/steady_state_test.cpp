@@ -1,4 +1,4 @@
-// Tests of the zero-temperature steady-state sweep (issue #12, docs/steady_state.md): against the
+// Tests of the zero-temperature steady-state sweep (docs/steady_state.md): against the
 // analytic two-spin value, against the exact time evolution run until it has stopped moving, and
 // the bookkeeping (every quantum that leaves is counted by a reservoir).
 #include <gtest/gtest.h>
@@ -91,8 +91,8 @@ void expect_matches_long_exact_run(RunConfig config, double t_end) {
 }
 
 TEST(SteadyState, TwoSpinsEndAtMinusAQuarter) {
-  // Analytic (design.md section 6): half of |10> is the dark singlet, which keeps 1/2 excitation
-  // shared by the two spins: <J_1^z> = <J_2^z> = -1/4; the reservoir carries away 1/2.
+  // Analytic (docs/design.md section 7): half of |10> is the dark singlet, which keeps 1/2
+  // excitation shared by the two spins: <J_1^z> = <J_2^z> = -1/4; the reservoir carries away 1/2.
   const Result r = solve_steady(make_config({1, 1}, {"excited", "ground"}));
   EXPECT_NEAR(r.jz_over_n_mean(0, 0), -0.25, 1e-14);
   EXPECT_NEAR(r.jz_over_n_mean(0, 1), -0.25, 1e-14);

@@ -157,10 +157,10 @@ TEST(MeanFieldClosure, DefaultIsTheMostAccurateAgainstTheExactSolver) {
 }
 
 TEST(MeanFieldClosure, SteadyStateErrorAtTheIssuesSizes) {
-  // Issue #11's sizes and targets, final values only: the exact t = inf values from the steady
-  // solver (solver.kind = "steady", ~1 s at (60,30,10)), mean field at t = 20 (settled to 4
-  // digits). Targets: every domain's final <J_i^z>/N_i within 0.15 of exact at (30,15,5) and
-  // within 0.10 at (60,30,10). fourth_order meets them (measured 0.007 and 0.009 by
+  // The closures' target sizes (docs/meanfield.md 3.3), final values only: the exact t = inf values
+  // from the steady solver (solver.kind = "steady", ~1 s at (60,30,10)), mean field at t = 20
+  // (settled to 4 digits). Targets: every domain's final <J_i^z>/N_i within 0.15 of exact at
+  // (30,15,5) and within 0.10 at (60,30,10). fourth_order meets them (measured 0.007 and 0.009 by
   // scripts/meanfield_closure_table.py, docs/meanfield.md 3.3), and so must the default (auto,
   // which runs fourth_order there); the second-order closures do not (z_right 0.201 and 0.105,
   // symmetric 0.310 and 0.234): for those only the ranking is required, z_right no worse than

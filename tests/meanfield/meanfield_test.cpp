@@ -1,6 +1,6 @@
 // Tests of the second-order cumulant (mean-field) solver: the equations against the master
-// equation at t = 0, the integrator, sanity limits, the paper's mean-field targets (design.md
-// section 6, issue #4) and convergence to the exact solver as N grows.
+// equation at t = 0, the integrator, sanity limits, the paper's mean-field targets
+// (docs/design.md section 7) and convergence to the exact solver as N grows.
 #include "qtraj/meanfield/cumulant_equations.hpp"
 #include "qtraj/meanfield/rosenbrock.hpp"
 
@@ -545,7 +545,7 @@ TEST(MeanFieldRunFile, ProgressAndLinearGrid) {
   c.time.spacing = qtraj::TimeGrid::Spacing::linear;
   std::vector<double> fractions;
   const auto r =
-      qtraj::solve_meanfield(c, [&](double f, const std::string&) { fractions.push_back(f); });
+      qtraj::solve_meanfield(c, {[&](double f, const std::string&) { fractions.push_back(f); }});
   ASSERT_EQ(r.time.size(), 11u);
   EXPECT_DOUBLE_EQ(r.time[1], 0.1);
   ASSERT_FALSE(fractions.empty());
@@ -557,8 +557,9 @@ TEST(MeanFieldRunFile, ProgressAndLinearGrid) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Convergence to the exact solver (issue #4): max over t and i of |<J_i^z>/N_i (MF) - exact|
-// falls as all N_i grow at fixed ratios. Skipped while solve_exact is a placeholder.
+// Convergence to the exact solver (docs/design.md section 7): max over t and i of
+// |<J_i^z>/N_i (MF) - exact| falls as all N_i grow at fixed ratios. Skipped while solve_exact is a
+// placeholder.
 // ---------------------------------------------------------------------------------------------
 struct Deviation {
   double max = 0;    // max over output times and domains
@@ -621,7 +622,7 @@ TEST(MeanFieldConvergence, TwoDomainsApproachExactSolver) {
 }
 
 TEST(MeanFieldConvergence, ThreeDomainsApproachExactSolver) {
-  // design.md section 5's example family (200, 20, 2) at a quarter and half size (the exact
+  // docs/design.md section 7's example family (200, 20, 2) at a quarter and half size (the exact
   // solver takes ~30 s at (200, 20, 2) itself; measured there: max 0.13). Measured max:
   // 0.38 at (50,5,1), 0.23 at (100,10,1) with the symmetric closure; 0.364, 0.211 with the
   // default z_right (two-domain runs are identical under both: docs/meanfield.md section 3.1).

@@ -1,5 +1,5 @@
 // Hand-checked small cases of DickeSpace, the sector operators and initial_components
-// (design.md section 2).
+// (docs/design.md section 2).
 #include <gtest/gtest.h>
 
 #include <cmath>

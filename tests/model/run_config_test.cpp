@@ -106,6 +106,25 @@ TEST(RunConfig, SetOverridesAreAppliedAndRecorded) {
   EXPECT_NE(c.text.find("end = 50"), std::string::npos);
 }
 
+TEST(RunConfig, ThreadCountsAreCheckedOnce) {
+  // The run file's solver.threads and the CLI's --threads go through the same check.
+  expect_error("[system]\ndomains = [4, 2]\n[solver]\nthreads = 5000\n", "solver.threads",
+               "0..4096");
+  expect_error("[system]\ndomains = [4, 2]\n[solver]\nthreads = -1\n", "solver.threads",
+               "0..4096");
+  EXPECT_EQ(parse_run_config("[system]\ndomains = [4, 2]\n[solver]\nthreads = 3\n").solver.threads,
+            3);
+  EXPECT_EQ(checked_thread_count(0, "--threads"), 0);
+  EXPECT_EQ(checked_thread_count(4096, "--threads"), 4096);
+  try {
+    checked_thread_count(4097, "--threads");
+    FAIL() << "4097 accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--threads", 0), 0u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("4097"), std::string::npos) << e.what();
+  }
+}
+
 TEST(RunConfig, BadInputNamesFieldAndValue) {
   expect_error("[system]\ndomains = [40, 0]\n", "system.domains[2]", "got 0");
   expect_error("[system]\ndomains = [40, -3]\n", "system.domains[2]", "got -3");

@@ -1,6 +1,6 @@
 // TrajectorySystem's batched-eigensolver hook (SectorEigensolver: the CUDA backend's device
-// set-up, issue 8 item 3), on the CPU: an emulated batched solver that returns eigenvectors with
-// other signs and another basis of each degenerate subspace, as cuSOLVER may. The bundle it
+// set-up, docs/cuda.md section 3), on the CPU: an emulated batched solver that returns eigenvectors
+// with other signs and another basis of each degenerate subspace, as cuSOLVER may. The bundle it
 // builds must give the host set-up's eigenvalues, reconstruct every K_n, and run the same
 // trajectories to 1e-10. (The real cuSOLVER path: tests/backend/cuda/eigensystems_cuda_test.cpp.)
 #include <gtest/gtest.h>

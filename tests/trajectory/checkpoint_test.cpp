@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <random>
 
@@ -203,12 +204,23 @@ TEST_F(Checkpoint, ForeignCheckpointsAreRefusedInOneLine) {
 }
 
 TEST_F(Checkpoint, StopRequestWritesACheckpointThatResumes) {
-  // The signal handler's flag, set before the run: the backend starts no trajectory, the solver
-  // writes a checkpoint of what was done (nothing) and throws Interrupted.
+  // A stop request made before the run (as the CLI's SIGTERM handler makes it): the backend
+  // starts no trajectory, the solver writes a checkpoint of what was done (nothing) and throws
+  // Interrupted with exit code 128 + SIGTERM.
   RunConfig c = config({"output.checkpoint_seconds=100"});
-  stop_requested() = true;
-  EXPECT_THROW(solve_trajectories(c), Interrupted);
-  stop_requested() = false;
+  StopRequest stop;
+  stop.request(SIGTERM);
+  SolveContext context;
+  context.stop = &stop;
+  try {
+    solve_trajectories(c, context);
+    ADD_FAILURE() << "not interrupted";
+  } catch (const Interrupted& e) {
+    EXPECT_EQ(e.exit_code(), 128 + SIGTERM);
+    EXPECT_NE(std::string(e.what()).find("interrupted by SIGTERM: 0 of 256 chunks saved"),
+              std::string::npos)
+        << e.what();
+  }
   ASSERT_TRUE(fs::exists(checkpoint_path(c.output.path)));
   c.output.resume = true;
   expect_identical(solve_trajectories(c), solve_trajectories(config()));

@@ -249,7 +249,7 @@ TEST(SectorBatched, AutoTurnsItOnWhereTheLargestSectorHas32StatesOrMore) {
 
 TEST(SectorBatched, CudaBackendRunsItOnlyWhenAskedFor) {
   // backend = "cuda": "on" selects the device engine (kernels/sector_batch_kernels.cuh), "auto"
-  // keeps the per-block kernel (the device engine has no measured break-even yet: not run on a GPU).
+  // keeps the per-block kernel (the device engine has no measured break-even yet: docs/cuda.md).
   using trajectory_solver_testing::make_config;
   auto resolved = [](const RunConfig& c) {
     return backend::TrajectoryRun(c.model, c.solver, c.time).batch_sectors;

@@ -1,9 +1,9 @@
-// solve_trajectories against the exact master-equation solver and analytic results (design.md
-// section 6): the trajectory mean of <J_i^z>/N_i lies within 4 standard errors of the exact value
-// at every output time. Fixed seeds; the tolerances are statistical (4 sigma), never tuned.
-// Test time on 2 cores: short grids (t_end 10-12, where the dynamics happens; 7-13 points); the adaptive propagator (~10x the
-// cost per trajectory) runs 2000 trajectories instead of 10^4 -- still a 4-sigma test, only with
-// wider error bars.
+// solve_trajectories against the exact master-equation solver and analytic results
+// (docs/design.md section 7): the trajectory mean of <J_i^z>/N_i lies within 4 standard errors of
+// the exact value at every output time. Fixed seeds; the tolerances are statistical (4 sigma),
+// never tuned. Test time on 2 cores: short grids (t_end 10-12, where the dynamics happens; 7-13
+// points); the adaptive propagator (~10x the cost per trajectory) runs 2000 trajectories instead of
+// 10^4 -- still a 4-sigma test, only with wider error bars.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -58,7 +58,7 @@ const std::vector<Run> kBoth = {{"spectral", 10000}, {"adaptive", 2000}, {"krylo
 }  // namespace
 
 TEST(TrajSolver, TwoSpinsRelaxToAQuarter) {
-  // N = (1, 1), first excited: steady <J_i^z>/N_i = -1/4 for both (design.md section 6).
+  // N = (1, 1), first excited: steady <J_i^z>/N_i = -1/4 for both (docs/design.md section 7).
   for (const char* prop : {"spectral", "adaptive", "krylov"}) {
     const Result r = solve_trajectories(make_config({1, 1}, {"excited", "ground"}, 60.0, 4, 10000, prop));
     for (int i = 0; i < 2; ++i)
@@ -124,7 +124,7 @@ QTRAJ_TSAN_TEST(TrajSolver, JumpRecordsAndHistogram) {
   c.solver.record_jumps = 6;
   std::vector<double> fractions;
   const Result r =
-      solve_trajectories(c, [&](double f, const std::string&) { fractions.push_back(f); });
+      solve_trajectories(c, {[&](double f, const std::string&) { fractions.push_back(f); }});
   ASSERT_FALSE(fractions.empty());
   EXPECT_EQ(fractions.back(), 1.0);
   EXPECT_EQ(r.solver, "trajectories");

@@ -43,23 +43,43 @@ class Communicator {
   [[noreturn]] virtual void abort_all(int code) = 0;
 };
 
-/// This process's communicator (a one-process one until a ParallelSession starts MPI).
-Communicator& world();
+/// One process: rank 0 of 1; collectives are local. Stateless: one may serve any number of
+/// solves at once.
+class SingleProcessCommunicator final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  int local_rank() const override { return 0; }
+  std::string first_error(const std::string& my_error) override { return my_error; }
+  void gather_to_root(
+      const std::vector<char>& bytes,
+      const std::function<void(int rank, const std::vector<char>& bytes)>& consume) override {
+    consume(0, bytes);
+  }
+  [[noreturn]] void abort_all(int code) override;
+};
 
 /// Collective. Rethrows `error` as is in a one-process run; in a multi-rank run, if any rank
 /// passes an error, every rank throws ParallelError with the lowest failing rank's message.
-void agree_on_error(std::exception_ptr error, Communicator& comm = world());
+void agree_on_error(std::exception_ptr error, Communicator& comm);
 
-/// Lives for the whole of main(): when the process was started by an MPI launcher
-/// (OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_RANK in the environment) it initialises MPI and makes
-/// world() the MPI_COMM_WORLD communicator; finalises MPI on destruction. A plain start does
-/// not touch MPI. Throws Error when started with several ranks by a build without MPI.
+/// Lives for the whole of main() and owns the processes' communicator, comm(): when the process
+/// was started by an MPI launcher (OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_RANK in the
+/// environment) it initialises MPI and comm() is MPI_COMM_WORLD, finalised on destruction;
+/// otherwise comm() is a SingleProcessCommunicator and MPI is never touched. Throws Error when
+/// started with several ranks by a build without MPI. The program passes comm() to the solvers
+/// (SolveContext::comm); nothing reads it behind their back.
 class ParallelSession {
  public:
   ParallelSession(int* argc, char*** argv);
   ~ParallelSession();
   ParallelSession(const ParallelSession&) = delete;
   ParallelSession& operator=(const ParallelSession&) = delete;
+  Communicator& comm() { return *comm_; }
+
+ private:
+  std::unique_ptr<Communicator> comm_;
+  bool started_mpi_ = false;
 };
 
 /// Implemented by src/backend/mpi_communicator.cpp (MPI builds) or the stub (others).

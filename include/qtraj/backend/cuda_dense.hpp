@@ -1,6 +1,6 @@
 #pragma once
-// The exact solver's dense products on a GPU with cuBLAS (issue 9 item 3): the DenseDevice of
-// DenseKernels::cublas (include/qtraj/exact/dense_device.hpp), used by solve_exact when
+// The exact solver's dense products on a GPU with cuBLAS (docs/cuda.md section 4): the DenseDevice
+// of DenseKernels::cublas (include/qtraj/exact/dense_device.hpp), used by solve_exact when
 // solver.backend = "cuda". Plain C++ header; implemented in kernels/dense_cublas.cu, stubbed in
 // src/backend/device_hooks/cuda_stubs.cpp (CPU-only build: NotCompiled).
 //
@@ -19,8 +19,6 @@
 // $CUDA_HOME/lib64 and /usr/local/cuda/lib64), not linked: libcublas with its libcublasLt is
 // ~570 MB (CUDA 13), more than the 64 MiB GPU bundle (scripts/gpu-check.sh) can carry; the way
 // cuSOLVER is reached (cuda_eigensystems.hpp).
-//
-// Status: compiles with nvcc 13 (sm_90); NOT yet run on a GPU.
 #include <memory>
 #include <string>
 

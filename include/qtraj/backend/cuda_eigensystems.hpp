@@ -1,5 +1,5 @@
 #pragma once
-// The CUDA backend's set-up on the device (issue 8 item 3): the per-sector eigensystems
+// The CUDA backend's set-up on the device (docs/cuda.md section 3): the per-sector eigensystems
 // K_n = V diag(lambda) V^T of a spectral bundle with cuSOLVER, as a trajectory::SectorEigensolver
 // (TrajectorySystem's batched hook). Plain C++ header; implemented in kernels/eigensystems_cusolver.cu,
 // stubbed in src/backend/device_hooks/cuda_stubs.cpp (CPU-only build: not available).
@@ -20,8 +20,6 @@
 // cuBLASLt, cuSPARSE, nvJitLink) it is ~1 GB, which neither the 64 MiB GPU bundle
 // (scripts/gpu-check.sh) nor the static-runtime container (docker/) can carry. Without it the
 // CUDA backend's set-up stays on the host threads (same results to rounding).
-//
-// Status: compiles with nvcc 13 (sm_90); NOT yet run on a GPU.
 #include <string>
 #include <vector>
 

@@ -1,6 +1,6 @@
 #pragma once
-// Resource use of the trajectory kernels on the current device (issue 8 item 5): registers per
-// thread, local memory (register spills), static shared memory, and the occupancy they allow.
+// Resource use of the trajectory kernels on the current device (docs/cuda.md section 2): registers
+// per thread, local memory (register spills), static shared memory, and the occupancy they allow.
 // Plain C++ header; implemented in kernels/kernel_info.cu, stubbed for the CPU-only build.
 // Printed by qtraj_cuda_setup_bench (scripts/gpu-check.sh run). Compile-time figures without a
 // GPU: nvcc -Xptxas -v on kernels/trajectory_kernel.cu (cuobjdump --dump-resource-usage on the

@@ -1,11 +1,10 @@
 #pragma once
-// The CUDA trajectory backend, host API (design.md section 3). Plain C++: no CUDA header needed to
-// use it. A build with QTRAJ_BUILD_CUDA=ON implements it in kernels/trajectory_batch_runner.cu;
-// a CPU-only build links src/backend/device_hooks/cuda_stubs.cpp, where every entry point throws
-// qtraj::NotCompiled (Ginkgo's device hooks).
-//
-// Status: compiles with nvcc 13 for sm_90. run() ran on an H100 (issue 8); run_ensemble() has NOT
-// yet run on a GPU (its CPU emulation: tests/backend/ensemble_reduction_test.cpp).
+// The CUDA trajectory backend, host API (docs/design.md section 3, docs/cuda.md section 2). Plain
+// C++: no CUDA header needed to use it. A build with QTRAJ_BUILD_CUDA=ON implements it in
+// kernels/trajectory_batch_runner.cu; a CPU-only build links
+// src/backend/device_hooks/cuda_stubs.cpp, where every entry point throws qtraj::NotCompiled
+// (Ginkgo's device hooks). run_ensemble()'s pipeline is emulated on the CPU by
+// tests/backend/ensemble_reduction_test.cpp.
 //
 // What it does: trajectory t of a run is a pure function of (seed, t) (PhiloxStream(seed, t), the
 // same draws in the same order as the CPU backend, src/backend/cpu_trajectories.cpp). The runner uploads
@@ -15,9 +14,10 @@
 // CPU (team = the block). Two ways to get results:
 //   run():          each trajectory's TrajectoryOutput copied back (tests, reruns of long jump
 //                   records; the host would aggregate them like CPU trajectories);
-//   run_ensemble(): a whole run of fixed chunks aggregated on the device (the solver's path since
-//                   issue 8): per chunk (count, mean, M2), the jump-count histogram and the jump
-//                   records of the first `record` trajectories are all that comes back.
+//   run_ensemble(): a whole run of fixed chunks aggregated on the device (the solver's path,
+//                   docs/cuda.md section 2): per chunk (count, mean, M2), the jump-count
+//                   histogram and the jump records of the first `record` trajectories are all
+//                   that comes back.
 //
 // How the caller wires it into solve_trajectories (what must be provided):
 //   1. the bundles: one TrajectorySystem per initial-component choice that a trajectory of the run
@@ -51,6 +51,8 @@
 #include <string>
 #include <vector>
 
+#include "qtraj/trajectory/propagators.hpp"
+
 namespace qtraj::trajectory {
 class TrajectorySystem;
 }
@@ -58,13 +60,15 @@ class TrajectorySystem;
 namespace qtraj::cuda {
 
 /// Which no-jump propagator the kernel runs (include/qtraj/trajectory/*_propagator.hpp). krylov:
-/// kernels/krylov_kernel.cu (docs/krylov.md, "CUDA"); compiles, NOT yet run on a GPU.
+/// kernels/krylov_kernel.cu (docs/krylov.md, "CUDA").
 struct PropagatorSettings {
-  enum class Kind { spectral, adaptive, krylov };
+  using Kind = trajectory::PropagatorKind;  // the shared kinds (qtraj/trajectory/propagators.hpp)
   Kind kind = Kind::spectral;
   double rtol = 1e-8;   // adaptive and krylov
   double atol = 1e-10;  // adaptive and krylov
-  int max_basis = 40;   // krylov only: largest Lanczos basis, 2..kKrylovMaxBasis (= 40)
+  int max_basis = trajectory::kKrylovMaxBasis;  // krylov only: largest Lanczos basis, 2..40
+  /// What with_propagator constructs the kernel's prototype from.
+  trajectory::PropagatorParams params() const { return {rtol, atol, max_basis}; }
 };
 
 /// Where each block's TrajectoryWorkspace lives.
@@ -81,8 +85,7 @@ struct LaunchSettings {
   int max_blocks = 0;   // cap on the grid (grid-stride beyond it); 0 = occupancy-limited grid
   WorkspacePlacement placement = WorkspacePlacement::automatic;
   // run() with the spectral propagator: the sector-batched engine (kernels/sector_batch_kernels.cuh)
-  // instead of one trajectory per block (run_ensemble: EnsembleRequest::batch_sectors). Status:
-  // compiles; NOT yet run on a GPU.
+  // instead of one trajectory per block (run_ensemble: EnsembleRequest::batch_sectors).
   bool sector_batched = false;
 };
 
@@ -162,12 +165,12 @@ struct EnsembleRequest {
   // Spectral propagator only: run each batch with the sector-batched engine
   // (kernels/sector_batch_kernels.cuh: trajectories in the same sector share one ordered GEMM with
   // V_n per step) instead of one trajectory per block. Same outputs to rounding (1e-12 relative).
-  // Status: compiles; NOT yet run on a GPU.
   bool batch_sectors = false;
-  // Chunk groups (issue 8 item 2): one call runs the whole request through one double-buffered
-  // pipeline, yet hands results over group by group. group_end: where each group ends (local
-  // chunk indices, strictly ascending, the last = num_chunks); empty: one group of all chunks. No
-  // batch crosses a group end (plan_grouped_batches), so each group has a histogram of its own.
+  // Chunk groups (docs/cuda.md section 2): one call runs the whole request through one
+  // double-buffered pipeline, yet hands results over group by group. group_end: where each group
+  // ends (local chunk indices, strictly ascending, the last = num_chunks); empty: one group of all
+  // chunks. No batch crosses a group end (plan_grouped_batches), so each group has a histogram of
+  // its own.
   std::vector<std::int64_t> group_end;
   // When set and true: no further batch is launched; the batches in flight are finished and
   // handed over, and run_ensemble returns (EnsembleInfo::stopped). Groups not complete by then are

@@ -28,13 +28,40 @@ bool blas_available();
 /// DenseKernels::blas where available, else eigen.
 DenseKernels default_dense_kernels();
 
-/// Sets the number of BLAS threads (threads <= 0: all cores) and, where OpenBLAS's run-time
-/// dispatcher did not recognise this CPU (OpenBLAS 0.3.21 takes Intel family 6 models newer than
-/// Sapphire Rapids, e.g. Emerald Rapids (207), for a "Prescott" and runs SSE3 kernels, ~5x
-/// slower) and the user did not choose one with OPENBLAS_CORETYPE, switches its kernels to those
-/// the CPU supports (SkylakeX with AVX-512, Haswell with AVX2/FMA). Call between BLAS calls,
-/// never during one. Returns a one-line description, e.g. "OpenBLAS SkylakeX, 2 threads".
-std::string configure_blas(int threads);
+/// Picks OpenBLAS's kernels, once per process: where its run-time dispatcher did not recognise
+/// this CPU (OpenBLAS 0.3.21 takes Intel family 6 models newer than Sapphire Rapids, e.g. Emerald
+/// Rapids (207), for a "Prescott" and runs SSE3 kernels, ~5x slower) and the user did not choose
+/// one with OPENBLAS_CORETYPE, it switches to the kernels the CPU supports (SkylakeX with
+/// AVX-512, Haswell with AVX2/FMA). This sets OPENBLAS_CORETYPE and reloads OpenBLAS's kernel
+/// table: call it at program start (the CLI's main, a language binding's module init), before
+/// any thread runs BLAS; later calls only return the answer of the first. Without it the
+/// dispatcher's choice stands (correct, maybe slower). Returns the core name ("Haswell"; "CBLAS"
+/// for another CBLAS, "" without one).
+std::string initialize_blas();
+
+/// OpenBLAS's thread count is one setting for the whole process (0.3.21 has no per-call choice),
+/// and a product's rounding depends on it (the work is split differently: measured, dgemm, dtrmm
+/// and dsymm differ in the last bits between 1 and 2 threads). A BlasThreads holds it at
+/// `threads` (<= 0: all cores) from construction to destruction: holders that want the count in
+/// force share it; one that wants another count waits, first come first served, until the last
+/// holder is gone, and only then is the count changed. So every BLAS call made under a holder
+/// runs with exactly its count, and a solve's results do not depend on what other threads of the
+/// process solve meanwhile (two exact solves that want different counts take turns). Hold one
+/// around every stretch of BLAS or LAPACK calls (worker threads the holder starts and joins are
+/// covered); never construct a second one on a thread that holds one (it may wait for itself).
+class BlasThreads {
+ public:
+  explicit BlasThreads(int threads);
+  ~BlasThreads();
+  BlasThreads(const BlasThreads&) = delete;
+  BlasThreads& operator=(const BlasThreads&) = delete;
+  int threads() const { return threads_; }
+  /// One line, e.g. "OpenBLAS Haswell, 2 threads" ("Eigen (no BLAS in this build)" without CBLAS).
+  std::string description() const;
+
+ private:
+  int threads_;
+};
 
 /// Column-major products; every pointer is to a column-major matrix with leading dimension its
 /// row count. work is scratch (resized as needed). device: required with DenseKernels::cublas

@@ -1,5 +1,5 @@
 #pragma once
-// Internals of the exact master-equation solver (design.md section 4), exposed for tests and
+// Internals of the exact master-equation solver (docs/design.md section 4), exposed for tests and
 // benchmarks. The public entry point is solve_exact() in solvers.hpp.
 //
 // Math. With rho' = sum_c D[C_c] rho and a sector-diagonal initial state, rho stays block diagonal
@@ -155,6 +155,9 @@ class SectorSystem {
   void down_solve(double hg, const double* r, double* z, double* f, Scratch& scratch) const;
   // out = v - hg A v over the blocks (both transfer directions).
   void apply_shifted(double hg, const double* v, double* out, Scratch& scratch) const;
+  // Rate of exchange through channel c in the flat state y, blocks 0..top:
+  // sum_n <W_c,n, X_n> = sum_n trace(G_c X_n G_c^T) (the entry E_c' of A y).
+  double channel_rate(std::size_t c, const double* y, int top) const;
   std::int64_t offset(int n) const { return offset_[n]; }
   int dim(int n) const { return static_cast<int>(lambda_[n].size()); }
 

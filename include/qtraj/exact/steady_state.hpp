@@ -1,6 +1,6 @@
 #pragma once
 // The exact zero-temperature steady state in one top-down sweep over the excitation sectors
-// (issue #12; derivation in docs/steady_state.md). The public entry point is solve_steady() in
+// (derivation in docs/steady_state.md). The public entry point is solve_steady() in
 // solvers.hpp; this header exposes the sweep for one fixed-j DickeSpace (tests, benchmarks).
 //
 // Math. With only lowering channels (all nbar_r = 0, no Hamiltonian) the diagonal blocks obey

@@ -8,8 +8,9 @@
 
 namespace qtraj {
 
-/// Writes the result, with root attributes solver, config (the run-file text), qtraj_version and
-/// domains. Throws IoError on failure (and removes the temporary file).
+/// Writes the result: layout::contract_datasets and contract_attributes (solver, config (the
+/// run-file text), qtraj_version, domains, initial), then result.extra and result.attributes.
+/// Throws IoError on failure (and removes the temporary file).
 void write_result(const std::string& path, const Result& result, const RunConfig& config);
 
 /// Deletes the temporaries "<path>.tmp-<host>-<pid>" that writers on this host left behind when

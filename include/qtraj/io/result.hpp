@@ -1,8 +1,9 @@
 #pragma once
-// What every solver returns and the HDF5 writer stores. The contract layout (issue #2):
+// What every solver returns and the HDF5 writer stores. The contract (README.md, HDF5 layout):
 //   /time (n_t), /jz_over_n/mean, /jz_over_n/stderr, /excitations/mean  (n_t x M)
 //   root attributes solver, config, qtraj_version, domains.
-// Solvers add further datasets and attributes through `extra` and `attributes`.
+// Solvers add further datasets and attributes through `extra` and `attributes`, through the
+// writers of include/qtraj/io/layout.hpp (which names every path).
 #include <cstdint>
 #include <map>
 #include <string>

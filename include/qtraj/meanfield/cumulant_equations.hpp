@@ -1,5 +1,5 @@
 #pragma once
-// Second-order cumulant ("mean-field") equations of design.md section 5 and the stiff
+// Second-order cumulant ("mean-field") equations of docs/design.md section 6 and the stiff
 // integrator that solves them. Derivation: docs/meanfield.md.
 //
 // Variables per run (M domains): z_i = <J_i^z> and the Hermitian matrix C_ik = <J_i^+ J_k^->

@@ -1,5 +1,5 @@
 #pragma once
-// The product Dicke basis of design.md section 2 for fixed total spins j_i.
+// The product Dicke basis of docs/design.md section 2 for fixed total spins j_i.
 //
 // Basis state |k_1, ..., k_M> = |j_1, k_1 - j_1> x ... x |j_M, k_M - j_M>, k_i in 0..2 j_i.
 // States are ordered by total excitation n = sum k_i (sector n occupies the index range

@@ -1,5 +1,5 @@
 #pragma once
-// The physical model of design.md section 1: M domains of N_i spin-1/2, reservoirs that
+// The physical model of docs/design.md section 1: M domains of N_i spin-1/2, reservoirs that
 // couple sets of domains collectively, and a per-domain initial state.
 #include <complex>
 #include <string>
@@ -9,7 +9,7 @@ namespace qtraj {
 
 /// Initial state of one domain (run-file syntax in parentheses).
 ///  excited ("excited"), ground ("ground"), Dicke |j=N/2, m=K-N/2> ("dicke K"),
-///  K of N spins up, the rest down ("product K": the mixture over j of design.md section 2),
+///  K of N spins up, the rest down ("product K": the mixture over j of docs/design.md section 2),
 ///  spin coherent state ("coherent THETA PHI"): every spin cos(theta/2)|up> + e^{i phi} sin(theta/2)|down>,
 ///  so theta = 0 is fully excited and theta = pi the ground state.
 struct InitialState {

@@ -1,5 +1,5 @@
 #pragma once
-// A parsed, validated TOML run file (the contract of issue #2; see examples/ and README).
+// A parsed, validated TOML run file (the contract of README.md, "Run file"; see examples/).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,6 +21,9 @@ struct TimeGrid {
 /// The thread count a `threads` setting stands for: `requested` if > 0, else every hardware
 /// thread (at least 1).
 int resolve_thread_count(int requested);
+/// A `threads` setting checked as the run file's solver.threads is: 0..4096 (0: all cores), else
+/// InputError naming `field` (e.g. "--threads") and the value.
+int checked_thread_count(std::int64_t threads, const std::string& field);
 
 struct SolverSettings {
   std::string kind = "exact";  // exact | trajectories | meanfield | steady

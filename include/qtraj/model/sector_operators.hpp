@@ -1,7 +1,7 @@
 #pragma once
 // Dense real matrices of the collapse channels and of the no-jump generator, restricted to the
-// excitation sectors of a DickeSpace (design.md sections 2-4). All matrix elements of J^-+ in the
-// Dicke basis are real, so everything here is real.
+// excitation sectors of a DickeSpace (docs/design.md sections 2-4). All matrix elements of J^-+ in
+// the Dicke basis are real, so everything here is real.
 //
 //   C_c = sqrt(rate_c) sum_{i in S_c} J_i^-   (lowering channel: sector n -> n - 1)
 //   C_c = sqrt(rate_c) sum_{i in S_c} J_i^+   (raising channel: sector n -> n + 1)

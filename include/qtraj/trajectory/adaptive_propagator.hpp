@@ -1,6 +1,6 @@
 #pragma once
-// Adaptive no-jump propagator (design.md section 3): Dormand-Prince 5(4) on psi' = -K psi in the
-// Dicke basis of the current sector, K applied sparsely (CSR, block diagonal by sector), with
+// Adaptive no-jump propagator (docs/design.md section 3.2): Dormand-Prince 5(4) on psi' = -K psi in
+// the Dicke basis of the current sector, K applied sparsely (CSR, block diagonal by sector), with
 // error control (rtol, atol; Hairer's norm and step-size controller) and the standard DOPRI5
 // continuous extension (Hairer & Wanner's CONTD5, 4th order). The waiting time N(t) = u is located
 // on the dense output by the Illinois variant of regula falsi, not at a step boundary. Works for any

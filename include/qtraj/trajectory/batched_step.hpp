@@ -24,7 +24,7 @@
 
 #include "qtraj/hd.hpp"
 #define QTRAJ_BIT_IDENTICAL_DEVICE_CODE  // -ffp-contract=off on the host, --fmad=false on the device
-#include "qtraj/trajectory/bit_identical.hpp"
+#include "qtraj/trajectory/bit_identical_guard.hpp"
 #undef QTRAJ_BIT_IDENTICAL_DEVICE_CODE
 #include "qtraj/trajectory/philox.hpp"
 #include "qtraj/trajectory/sector_ops.hpp"
@@ -203,8 +203,8 @@ QTRAJ_HD inline void batched_emit(BatchedState& s, const SystemView& sys, const 
 }
 
 /// kEmit, after x = V_n sc is in res: the observables of the emitted rows (obs: num_times x 2M),
-/// then at the jump run_trajectory's channel draw and C_c psi / norm (-> kLoad; channel_counts
-/// incremented), or the end (-> kDone). Returns what happened.
+/// then at the jump run_trajectory's jump_step (channel draw and C_c psi / norm; -> kLoad,
+/// channel_counts incremented), or the end (-> kDone). Returns what happened.
 QTRAJ_HD inline ConsumeEvent batched_consume(BatchedState& s, const SystemView& sys, double* obs,
                                              int* channel_counts) {
   SerialTeam team;
@@ -238,34 +238,18 @@ QTRAJ_HD inline ConsumeEvent batched_consume(BatchedState& s, const SystemView& 
   if (s.cplx)
     for (int a = 0; a < d; ++a) s.ws.psi_im[a] = jim[a];
   const double t_jump = s.t + s.s_jump;
-  const TrajectoryWorkspace& ws = s.ws;
-  double total = 0.0;
-  for (int c = 0; c < sys.num_channels; ++c) {
-    const int target = channel_target(sys, c, s.n);
-    double wc = 0.0;
-    if (target >= 0 && target <= sys.max_excitation)
-      wc = apply_channel(team, sys, c, s.n, ws.psi_re, ws.psi_im, s.cplx, ws.tmp_re, ws.tmp_im);
-    ws.channel_weight[c] = wc;
-    total += wc;
-  }
   s.t = t_jump;
   s.phase = BatchedState::kLoad;
-  if (!(total > 0.0)) {  // numerically dark at the crossing: no channel can fire
+  const JumpOutcome jump = jump_step(team, sys, s.ws, s.n, s.cplx, s.rng, channel_counts);
+  if (jump.channel < 0) {  // dark: no further waiting-time draws
     s.stop_jumping = true;
     return ev;
   }
-  const int c = sample_index(s.rng.uniform(), ws.channel_weight, sys.num_channels);
-  const int target = channel_target(sys, c, s.n);
-  const double wc =
-      apply_channel(team, sys, c, s.n, ws.psi_re, ws.psi_im, s.cplx, ws.tmp_re, ws.tmp_im);
-  scale_copy(team, sys.sector_dim(target), 1.0 / ::sqrt(wc), ws.tmp_re, ws.tmp_im, s.cplx,
-             ws.psi_re, ws.psi_im);
-  ++channel_counts[c];
   ++s.jumps;
-  s.n = target;
+  s.n = jump.target;
   ev.jumped = true;
   ev.t_jump = t_jump;
-  ev.channel = c;
+  ev.channel = jump.channel;
   return ev;
 }
 

@@ -1,29 +1,44 @@
-// The bit-identity guard. No include guard on purpose: every inclusion checks.
+#pragma once
+// The bit-identical path and its guard.
 //
-// Included by the headers whose arithmetic must round the same in every translation unit that
-// compiles it, because engines built from different files are compared bit for bit (the CPU
-// per-trajectory backend, the sector-batched engine, the thread teams, the Aggregator and the
-// device's chunk reduction):
-//   sector_ops.hpp     the per-trajectory math of every propagator and of run_trajectory,
-//   welford.hpp        the ensemble statistics (Welford's update, Chan's merge),
-//   batched_step.hpp   the sector-batched state machine (host and device).
-// A host compiler contracts a * b + c into one FMA where the target has it (-march=native on
-// x86-64, aarch64 always) unless told not to, and it may do so differently in two files; so every
-// host translation unit that includes one of these headers is compiled with -ffp-contract=off.
-// CMakeLists.txt gives that flag, together with the definition QTRAJ_BIT_IDENTICAL_FLAGS, to the
-// interface target qtraj_bit_identical_flags: the library files of this path belong to the OBJECT
-// library qtraj_bit_identical, and the test programs link the flags target whole. A file that
-// includes one of the headers without it stops here, at compile time.
+// Engines built from different files are compared bit for bit (the CPU per-trajectory backend,
+// the sector-batched engine, the thread teams, the Aggregator and the device's chunk reduction),
+// so their arithmetic must round the same in every translation unit that compiles it. A host
+// compiler contracts a * b + c into one FMA where the target has it (-march=native on x86-64,
+// aarch64 always) unless told not to, and may do so differently in two files; so every host file
+// that compiles this arithmetic is built with -ffp-contract=off. CMakeLists.txt gives that flag,
+// with the definition QTRAJ_BIT_IDENTICAL_FLAGS, through the target qtraj_bit_identical_flags: the
+// library files of the path are the OBJECT library qtraj_bit_identical, the test programs link
+// the flags target whole.
 //
-// nvcc translation units: their device code of welford.hpp uses the _rn intrinsics (never fused),
-// and the per-trajectory kernels agree with the host to rounding only (libm), so they are exempt;
-// the includer defines QTRAJ_BIT_IDENTICAL_DEVICE_CODE where the device code must be unfused too
-// (batched_step.hpp: the device sector-batched engine, compiled with --fmad=false by the same
-// target).
-#if !defined(QTRAJ_BIT_IDENTICAL_FLAGS)
-#if !defined(__CUDACC__)
-#error "qtraj: this file compiles bit-identical trajectory arithmetic without -ffp-contract=off: add it to QTRAJ_BIT_IDENTICAL_SOURCES in CMakeLists.txt (or link its target to qtraj_bit_identical_flags)"
-#elif defined(QTRAJ_BIT_IDENTICAL_DEVICE_CODE)
-#error "qtraj: this CUDA file compiles the sector-batched engine's device code without --fmad=false: add it to QTRAJ_BIT_IDENTICAL_SOURCES in CMakeLists.txt"
+// The guard stops the compile of a file of the path built without the flags:
+//   - at instantiation: the team-parallel templates of sector_ops.hpp (every propagator, the jump
+//     step and the sector-batched engine go through them) start with
+//     QTRAJ_BIT_IDENTICAL_INSTANTIATION(Team), a static_assert that fails in a host file without
+//     QTRAJ_BIT_IDENTICAL_FLAGS; files that only include the headers (for the propagator kinds,
+//     the bundle types) compile no arithmetic and need nothing;
+//   - at inclusion: welford.hpp and batched_step.hpp, whose includers all compile their
+//     arithmetic, include bit_identical_guard.hpp (an #error).
+// nvcc translation units are exempt from the instantiation check: the per-trajectory kernels agree
+// with the host to rounding only (device libm), never bit for bit.
+
+namespace qtraj::trajectory {
+namespace {  // one per translation unit: its value is this file's flags
+
+template <class T>
+constexpr bool bit_identical_flags() {
+#if defined(QTRAJ_BIT_IDENTICAL_FLAGS) || defined(__CUDACC__)
+  return sizeof(T) > 0;
+#else
+  return sizeof(T) == 0;  // false, but only once instantiated
 #endif
-#endif
+}
+
+}  // namespace
+}  // namespace qtraj::trajectory
+
+#define QTRAJ_BIT_IDENTICAL_INSTANTIATION(Team)                                                  \
+  static_assert(::qtraj::trajectory::bit_identical_flags<Team>(),                                \
+                "qtraj: this file compiles bit-identical trajectory arithmetic without "         \
+                "-ffp-contract=off: add it to QTRAJ_BIT_IDENTICAL_SOURCES in CMakeLists.txt (or " \
+                "link its target to qtraj_bit_identical_flags)")

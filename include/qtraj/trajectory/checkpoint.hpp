@@ -1,10 +1,11 @@
 #pragma once
-// Checkpoint and resume of trajectory runs (README "Checkpoint and resume").
+// Checkpoint and resume of trajectory runs (docs/design.md section 8; README.md, "Scale-out").
 //
 // A trajectory run with output.checkpoint_seconds > 0 writes CHECKPOINT = OUTPUT.ckpt (an HDF5
 // file, written to a temporary name and renamed, so it is always whole) every
-// checkpoint_seconds, and once more when SIGINT/SIGTERM stop it. It holds the finished chunks:
-// the Chan-merged aggregator state of chunks 0 .. F-1 (/aggregator/*, the fold a full run
+// checkpoint_seconds, and once more when a StopRequest (solve_context.hpp; the CLI's SIGINT and
+// SIGTERM handlers make one) stops it, before the solve throws Interrupted. It holds the finished
+// chunks: the Chan-merged aggregator state of chunks 0 .. F-1 (/aggregator/*, the fold a full run
 // computes), the unmerged states of the later finished chunks (/checkpoint/*), the jump-count
 // histogram and jump records of all finished chunks, and the run's identity (fingerprint of the
 // run-file text after --set, seed, qtraj version). `qtraj run FILE --resume` restores it and runs
@@ -15,11 +16,10 @@
 // MPI runs: rank 0 writes OUTPUT.ckpt, rank k > 0 OUTPUT.ckpt.rank-k (its own chunks). --resume
 // reads all of them, on any number of ranks; chunks found in several files (left by an earlier
 // resume) are taken once: their states are equal.
-#include <atomic>
 #include <string>
 #include <vector>
 
-#include "qtraj/error.hpp"
+#include "qtraj/solve_context.hpp"
 
 namespace qtraj {
 
@@ -32,23 +32,5 @@ void remove_checkpoints(const std::string& output_path);
 
 /// 64-bit FNV-1a of the run-file text after --set overrides, as 16 hex digits.
 std::string run_fingerprint(const std::string& config_text);
-
-/// SIGINT and SIGTERM set the stop flag (a second one ends the process at once); the trajectory
-/// solver then writes a last checkpoint and throws Interrupted.
-void install_stop_handlers();
-/// The flag the handlers set (also settable by tests).
-std::atomic<bool>& stop_requested();
-/// The signal that set it (0: none).
-int stop_signal();
-
-/// A run stopped by a signal after writing its checkpoint. exit_code() = 128 + signal.
-class Interrupted : public Error {
- public:
-  Interrupted(const std::string& what, int signal) : Error(what), signal_(signal) {}
-  int exit_code() const { return 128 + (signal_ > 0 ? signal_ : 2); }
-
- private:
-  int signal_;
-};
 
 }  // namespace qtraj

@@ -1,6 +1,6 @@
 #pragma once
-// Krylov (Lanczos) no-jump propagator (design.md section 3, "Large sectors"): memory O(m d_n) per
-// trajectory and nothing dense per sector, for sectors far beyond a dense eigensystem.
+// Krylov (Lanczos) no-jump propagator (docs/design.md section 3.2, docs/krylov.md): memory O(m d_n)
+// per trajectory and nothing dense per sector, for sectors far beyond a dense eigensystem.
 //
 // In sector n, K = (1/2) sum_c C_c^+ C_c is real symmetric PSD and applied matrix-free through the
 // ladder tables (C_c psi, then C_c^+ of it). From the current (unnormalised, possibly complex)

@@ -2,7 +2,7 @@
 // Philox4x32-10 (Salmon et al., SC'11), host-device, bit-identical to Random123's philox4x32
 // (<Random123/philox.h>, 10 rounds) and to cuRAND's Philox4_32_10 algorithm.
 //
-// Per-trajectory stream (design.md section 3): key = 64-bit seed (lo, hi), counter =
+// Per-trajectory stream (docs/design.md section 3.4): key = 64-bit seed (lo, hi), counter =
 // (draw block lo, draw block hi, trajectory lo, trajectory hi). With cuRAND this is exactly
 // curand_init(seed, /*subsequence=*/trajectory, /*offset=*/4 * block) followed by curand4().
 // Each counter block gives 4 words = 2 uniform doubles: uniform 2b from words (0, 1) of block b,

@@ -1,5 +1,5 @@
 #pragma once
-// Sector-batched ("wavefront") spectral trajectories, host side (issue #8, item 4).
+// Sector-batched ("wavefront") spectral trajectories, host side (docs/design.md section 3.3).
 //
 // The spectral propagator (spectral_propagator.hpp) spends its time in two dense products per
 // no-jump segment of a trajectory in sector n (d = d_n):

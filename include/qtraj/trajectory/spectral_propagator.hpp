@@ -1,11 +1,11 @@
 #pragma once
-// Spectral no-jump propagator (design.md section 3): in sector n, K_n = V diag(l) V^T, so with
-// eigen-coefficients c = V^T psi(t0):
+// Spectral no-jump propagator (docs/design.md section 3.2): in sector n, K_n = V diag(l) V^T, so
+// with eigen-coefficients c = V^T psi(t0):
 //   psi(t0 + s) = V diag(exp(-l s)) c,   N(s) = ||psi(t0 + s)||^2 = sum_a |c_a|^2 exp(-2 l_a s),
 // exact, with no time step. ln N is decreasing and convex, so the waiting time (N(s) = u) is found
 // by Newton's method on ln N - ln u, monotone from s = 0, to ~1e-14 relative. A dark state (all
 // weight on l = 0) has N(s) > u for all s and never jumps. Eigenvalues at the eigensolver's noise
-// level are stored as exact zeros (trajectory_system.cpp), so dark parts are exactly constant.
+// level are stored as exact zeros (src/trajectory/system.cpp), so dark parts are exactly constant.
 #include <math.h>
 
 #include "qtraj/trajectory/sector_ops.hpp"

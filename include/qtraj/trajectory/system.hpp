@@ -15,6 +15,7 @@
 
 #include "qtraj/model/dicke_space.hpp"
 #include "qtraj/model/model.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 #include "qtraj/trajectory/system_view.hpp"
 
 namespace qtraj::trajectory {
@@ -41,14 +42,20 @@ class TrajectorySystem {
   /// threads: the per-sector eigendecompositions (spectral) run on this many std::threads, largest
   /// sectors first; every sector is independent, so the data is bit-identical for any count.
   /// eigensolver (optional, spectral only): the sectors' K_n are built on `threads` threads and
-  /// diagonalised by it in one batch instead (the CUDA backend's device set-up, issue 8). Its
-  /// eigenvalues equal the host's to rounding (~1e-15 max|lambda|), its eigenvectors up to sign
-  /// and to a basis of each degenerate subspace; V diag(lambda) V^T, and so every trajectory,
-  /// agrees to rounding. The same clipping (lambda >= 0, dark states at the noise level -> 0)
-  /// applies to both.
+  /// diagonalised by it in one batch instead (the CUDA backend's device set-up, docs/cuda.md
+  /// section 3). Its eigenvalues equal the host's to rounding (~1e-15 max|lambda|), its
+  /// eigenvectors up to sign and to a basis of each degenerate subspace; V diag(lambda) V^T, and so
+  /// every trajectory, agrees to rounding. The same clipping (lambda >= 0, dark states at the noise
+  /// level -> 0) applies to both.
+  /// spectral: build the per-sector eigensystems; adaptive: the sparse K; neither: a lean bundle.
   TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                    const std::vector<const DomainComponent*>& components, bool spectral,
                    bool adaptive, int threads = 1, const SectorEigensolver& eigensolver = {});
+  /// The bundle `propagator` needs (propagator_info: eigensystems, sparse K, or lean).
+  TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
+                   const std::vector<const DomainComponent*>& components,
+                   PropagatorKind propagator, int threads = 1,
+                   const SectorEigensolver& eigensolver = {});
   TrajectorySystem(const TrajectorySystem&) = delete;  // view_ points into the members
   TrajectorySystem& operator=(const TrajectorySystem&) = delete;
 
@@ -66,6 +73,31 @@ class TrajectorySystem {
   bool complex_state() const { return complex_; }
 
  private:
+  // The constructor's steps, in order.
+  /// two_j, n_spins, sector offsets, k and the ladder tables (lean: no amplitudes, no obs_diag).
+  void build_ladder_tables(const DickeSpace& space, const Model& model, bool lean);
+  /// sqrt(rate), raising flag and domains of each channel; returns whether any channel raises.
+  bool build_channel_tables(const std::vector<Channel>& channels);
+  /// psi0 = (x)_i components[i].amplitudes split by sector, each sector normalised; p_n.
+  void build_initial_state(const std::vector<const DomainComponent*>& components, int max_n,
+                           bool lean);
+  /// Sectors 0..max_sector_: V_n, V_n^T (eig_offset_) and clipped lambda_n, on `threads` host
+  /// threads or, when set, by `eigensolver` in one batch.
+  void build_eigensystems(const DickeSpace& space, const std::vector<Channel>& channels,
+                          int threads, const SectorEigensolver& eigensolver);
+  void diagonalize_on_host(const DickeSpace& space, const std::vector<Channel>& channels,
+                           const std::vector<int>& order, int threads);
+  void diagonalize_batched(const DickeSpace& space, const std::vector<Channel>& channels,
+                           const std::vector<int>& order, int threads,
+                           const SectorEigensolver& eigensolver);
+  /// lambda_n (ascending, >= 0) with eigenvalues at the eigensolver's noise level set to 0.
+  void store_lambda(int n, const double* lambda);
+  /// K of sectors 0..max_sector_ as CSR over the whole space (rows above max_sector_ empty).
+  void build_sparse_generator(const DickeSpace& space, const std::vector<Channel>& channels);
+  /// view_ over the members (nullptr for the tables a bundle does not hold).
+  void fill_view(int num_channels, int max_n, bool lean, bool spectral, bool adaptive);
+  std::int64_t sector_dim(int n) const { return sector_begin_[n + 1] - sector_begin_[n]; }
+
   int max_sector_ = 0;
   bool complex_ = false;
   std::vector<int> two_j_;

@@ -1,5 +1,6 @@
 #pragma once
-// The "team" concept: the group of workers that cooperates on ONE trajectory (design.md section 3).
+// The "team" concept: the group of workers that cooperates on ONE trajectory (docs/design.md
+// section 3.1).
 //
 // A team type T provides, callable from QTRAJ_HD code:
 //   int rank() const;            // 0 .. size()-1

@@ -1,6 +1,7 @@
 #pragma once
-// One quantum trajectory by the waiting-time algorithm (design.md section 3), host-device and
-// team-parallel (team.hpp), for either propagator (spectral_propagator.hpp, adaptive_propagator.hpp):
+// One quantum trajectory by the waiting-time algorithm (docs/design.md section 3.1), host-device
+// and team-parallel (team.hpp), for either propagator (spectral_propagator.hpp,
+// adaptive_propagator.hpp):
 //   1. draw u ~ U(0,1);  2. evolve psi' = -K psi (unnormalised) until ||psi||^2 = u;
 //   3. pick channel c with probability ||C_c psi||^2 / sum_c' ||C_c' psi||^2, psi <- C_c psi / norm;
 //   4. repeat until t_end, recording normalised observables on the output grid.
@@ -60,6 +61,44 @@ struct TrajectoryStart {
   bool complex_state = false;
 };
 
+/// What jump_step did: the channel that fired and the sector the state is now in; channel = -1
+/// when the state was numerically dark at the crossing (no channel can fire).
+struct JumpOutcome {
+  int channel = -1;
+  int target = -1;
+};
+
+/// Step 3 of the waiting-time algorithm, at a crossing: ws.psi is the unnormalised state in sector
+/// n. Channel weights w_c = ||C_c psi||^2 go to ws.channel_weight (0 for a channel that would leave
+/// the space). If sum_c w_c > 0: one draw r picks c = sample_index(r, w), psi <- C_c psi / sqrt(w_c)
+/// (in sector channel_target(c, n)) and channel_counts[c] is incremented; otherwise no draw and
+/// psi is untouched. The one jump of both engines (run_trajectory and the sector-batched
+/// batched_consume, batched_step.hpp), so their draws and arithmetic are the same.
+template <class Team>
+QTRAJ_HD JumpOutcome jump_step(Team& team, const SystemView& sys, const TrajectoryWorkspace& ws,
+                               int n, bool cplx, PhiloxStream& rng, int* channel_counts) {
+  JumpOutcome jump;
+  double total = 0.0;
+  for (int c = 0; c < sys.num_channels; ++c) {
+    const int target = channel_target(sys, c, n);
+    double w = 0.0;
+    if (target >= 0 && target <= sys.max_excitation)
+      w = apply_channel(team, sys, c, n, ws.psi_re, ws.psi_im, cplx, ws.tmp_re, ws.tmp_im);
+    if (team.rank() == 0) ws.channel_weight[c] = w;
+    total += w;
+  }
+  team.sync();
+  if (!(total > 0.0)) return jump;  // numerically dark at the crossing
+  jump.channel = sample_index(rng.uniform(), ws.channel_weight, sys.num_channels);
+  jump.target = channel_target(sys, jump.channel, n);
+  const double w =
+      apply_channel(team, sys, jump.channel, n, ws.psi_re, ws.psi_im, cplx, ws.tmp_re, ws.tmp_im);
+  scale_copy(team, sys.sector_dim(jump.target), 1.0 / ::sqrt(w), ws.tmp_re, ws.tmp_im, cplx,
+             ws.psi_re, ws.psi_im);
+  if (team.rank() == 0) ++channel_counts[jump.channel];
+  return jump;
+}
+
 /// run_trajectory's return value for a trajectory whose output rows are not all written.
 constexpr int kTrajectoryIncomplete = -1;
 
@@ -86,37 +125,20 @@ QTRAJ_HD int run_trajectory(Team& team, const SystemView& sys, Propagator& prop,
     const double u = stop_jumping ? 0.0 : rng.uniform();
     const double t_jump = prop.advance(team, sys, ws, t, u, out, next_out);
     if (t_jump < 0.0) break;
-    // ws.psi = unnormalised state at the jump. Channel weights ||C_c psi||^2.
-    double total = 0.0;
-    for (int c = 0; c < sys.num_channels; ++c) {
-      const int target = channel_target(sys, c, n);
-      double w = 0.0;
-      if (target >= 0 && target <= sys.max_excitation)
-        w = apply_channel(team, sys, c, n, ws.psi_re, ws.psi_im, cplx, ws.tmp_re, ws.tmp_im);
-      if (team.rank() == 0) ws.channel_weight[c] = w;
-      total += w;
-    }
-    team.sync();
-    if (!(total > 0.0)) {  // numerically dark at the crossing: no channel can fire
+    // ws.psi = unnormalised state at the jump.
+    const JumpOutcome jump = jump_step(team, sys, ws, n, cplx, rng, out.channel_counts);
+    if (jump.channel < 0) {  // dark: no further waiting-time draws (u = 0 from here on)
       stop_jumping = true;
       prop.load(team, sys, ws, n, cplx);
       t = t_jump;
       continue;
     }
-    const int c = sample_index(rng.uniform(), ws.channel_weight, sys.num_channels);
-    const int target = channel_target(sys, c, n);
-    const double w = apply_channel(team, sys, c, n, ws.psi_re, ws.psi_im, cplx, ws.tmp_re, ws.tmp_im);
-    scale_copy(team, sys.sector_dim(target), 1.0 / ::sqrt(w), ws.tmp_re, ws.tmp_im, cplx, ws.psi_re,
-               ws.psi_im);
-    if (team.rank() == 0) {
-      if (jumps < out.jump_capacity) {
-        out.jump_time[jumps] = t_jump;
-        out.jump_channel[jumps] = c;
-      }
-      ++out.channel_counts[c];
+    if (team.rank() == 0 && jumps < out.jump_capacity) {
+      out.jump_time[jumps] = t_jump;
+      out.jump_channel[jumps] = jump.channel;
     }
     ++jumps;
-    n = target;
+    n = jump.target;
     t = t_jump;
     prop.load(team, sys, ws, n, cplx);
   }

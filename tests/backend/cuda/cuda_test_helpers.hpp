@@ -16,11 +16,9 @@
 #include "qtraj/backend/cuda_device.hpp"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/model/model.hpp"
-#include "qtraj/trajectory/adaptive_propagator.hpp"
 #include "qtraj/trajectory/aggregator.hpp"
-#include "qtraj/trajectory/krylov_propagator.hpp"
 #include "qtraj/trajectory/philox.hpp"
-#include "qtraj/trajectory/spectral_propagator.hpp"
+#include "qtraj/trajectory/propagators.hpp"
 #include "qtraj/trajectory/system.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
 #include "trajectory/test_helpers.hpp"
@@ -98,14 +96,6 @@ inline CpuTrajectory run_cpu(const Case& c, std::uint64_t seed, std::int64_t t,
   const SystemView& sys = bundle.view();
   const auto& prob = bundle.sector_probability();
   const int n = draw_sector(rng, prob.data(), static_cast<int>(prob.size()));
-  const bool krylov = p.kind == PropagatorSettings::Kind::krylov;
-  // The CPU backend's workspace: the adaptive size (the largest but Krylov's) or Krylov's.
-  const long long scratch = krylov ? KrylovPropagator::scratch_doubles(sys.max_sector_dim)
-                                   : TrajectoryWorkspace::default_scratch(sys.max_sector_dim);
-  std::vector<double> work(static_cast<std::size_t>(
-      TrajectoryWorkspace::doubles_needed(sys.max_sector_dim, sys.num_channels, scratch)));
-  TrajectoryWorkspace ws =
-      TrajectoryWorkspace::carve(work.data(), sys.max_sector_dim, sys.num_channels, scratch);
   CpuTrajectory r;
   r.obs.assign(c.times.size() * c.row(), 0.0);
   r.jump_time.assign(capacity, 0.0);
@@ -120,17 +110,15 @@ inline CpuTrajectory run_cpu(const Case& c, std::uint64_t seed, std::int64_t t,
   out.jump_channel = r.jump_channel.data();
   out.jump_capacity = capacity;
   out.channel_counts = r.channel_counts.data();
-  SerialTeam team;
-  if (krylov) {
-    KrylovPropagator prop(p.rtol, p.atol, p.max_basis);
-    r.jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
-  } else if (p.kind == PropagatorSettings::Kind::adaptive) {
-    AdaptivePropagator prop(p.rtol, p.atol);
-    r.jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
-  } else {
-    SpectralPropagator prop;
-    r.jumps = run_trajectory(team, sys, prop, rng, start, ws, out);
-  }
+  // The propagator and its workspace as the CPU backend makes them (with_propagator).
+  r.jumps = with_propagator(p.kind, p.params(), [&](auto prop) {
+    using P = decltype(prop);
+    std::vector<double> work(
+        static_cast<std::size_t>(workspace_doubles<P>(sys.max_sector_dim, sys.num_channels)));
+    const TrajectoryWorkspace ws = carve_workspace<P>(work.data(), sys.max_sector_dim, sys.num_channels);
+    SerialTeam team;
+    return run_trajectory(team, sys, prop, rng, start, ws, out);
+  });
   return r;
 }
 

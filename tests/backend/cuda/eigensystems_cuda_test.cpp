@@ -1,4 +1,4 @@
-// The device set-up (issue 8 item 3): per-sector eigensystems with cuSOLVER
+// The device set-up (docs/cuda.md section 3): per-sector eigensystems with cuSOLVER
 // (include/qtraj/backend/cuda_eigensystems.hpp) against Eigen's on the host:
 //  - eigenvalues equal to 1e-12 max|lambda|; V orthonormal and V diag(lambda) V^T = K to 1e-12
 //    (eigenvectors themselves are only defined up to sign / a basis of a degenerate subspace);
@@ -7,7 +7,6 @@
 //  - a TrajectorySystem built with it gives the host bundle's eigenvalues and runs the same
 //    trajectories (CPU code) to 1e-10.
 // Skips without a CUDA device or without a loadable cuSOLVER (the test says which).
-// Status when written: compiled with nvcc 13; NOT yet run on a GPU.
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>

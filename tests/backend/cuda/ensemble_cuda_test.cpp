@@ -6,7 +6,6 @@
 //    rounding level: device exp/log, FMA, block reductions); histograms and jump counts equal.
 // The same pipeline runs on the CPU in tests/backend/ensemble_reduction_test.cpp (bit-identical to
 // the CPU backend there). Without a CUDA device every test here skips.
-// Status when written: compiled with nvcc 13; never run on a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,8 +1,7 @@
-// run_ensemble over a whole run with chunk groups (issue 8 item 2): one call, one pipeline, the
-// groups handed over in order with their own histograms; buffers kept by the runner from one call
-// to the next; a stop request ends the call after the batches in flight. Without a CUDA device
+// run_ensemble over a whole run with chunk groups (docs/cuda.md section 2): one call, one pipeline,
+// the groups handed over in order with their own histograms; buffers kept by the runner from one
+// call to the next; a stop request ends the call after the batches in flight. Without a CUDA device
 // every test here skips. The planning itself is tested on the CPU (tests/backend/batch_plan_test.cpp).
-// Status when written: compiled with nvcc 13; NOT yet run on a GPU.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -1,5 +1,5 @@
-// The exact solver's dense products on cuBLAS (include/qtraj/backend/cuda_dense.hpp, issue 9
-// item 3) against the host kernels (OpenBLAS where the build has it, else Eigen):
+// The exact solver's dense products on cuBLAS (include/qtraj/backend/cuda_dense.hpp,
+// docs/cuda.md section 4) against the host kernels (OpenBLAS where the build has it, else Eigen):
 //  - each product, both transposes, beta = 0 (C not read: NaN there) and beta = 1 (accumulates,
 //    upper triangle untouched), sizes 1, odd, non-square, and a (60,30,10)-sized 341, to 1e-13;
 //  - basis_transfer (the transfer via the Dicke basis: cuBLAS and the sparse kernel) to 1e-12;
@@ -9,7 +9,6 @@
 //  - solve_exact with solver.backend = "cuda": the attribute exact_dense_kernels names cuBLAS and
 //    the device, and the observables equal the CPU run's to 1e-10.
 // Skips without a CUDA device or a loadable cuBLAS (the test says which).
-// Status when written: compiled with nvcc 13; NOT yet run on a GPU.
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
@@ -145,7 +144,7 @@ TEST(CudaExactCublas, BasisTransferMatchesTheDefinition) {
 TEST(CudaExactCublas, TimeEvolutionEqualsTheHostKernelsToTenDigits) {
   QTRAJ_REQUIRE_CUBLAS();
   const DenseKernels host = exact::default_dense_kernels();
-  exact::configure_blas(1);
+  const exact::BlasThreads blas(1);
   for (const auto& cs : exact::testing::device_validation_cases()) {
     std::shared_ptr<exact::DenseDevice> device = cuda::make_cublas_dense();
     const auto ref = exact::testing::evolve_case(cs, host);

@@ -8,7 +8,6 @@
 //  - a large sector (d_max = 1111: ~780 KB of workspace per block) in the global scratch.
 // The kernel body itself runs on the CPU in tests/backend/ensemble_reduction_test.cpp (bit-identical
 // to the CPU backend) and trajectory_batch_body_test.cpp. Without a CUDA device every test here skips.
-// Status when written: compiled with nvcc 13; NOT yet run on a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>

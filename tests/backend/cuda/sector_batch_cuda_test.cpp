@@ -9,7 +9,7 @@
 //  - end to end (solve_trajectories, backend = "cuda", batch_sectors = "on"): within 4 SE of the
 //    exact solver, and equal to the CPU backend to 1e-12 relative.
 // The bodies and the driver loop run on the CPU in tests/backend/sector_batch_body_test.cpp.
-// Status: compiles with nvcc 13; NOT yet run on a GPU. Without a device every test skips.
+// Without a device every test skips.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -10,7 +10,6 @@
 // tests/backend/thread_team_test.cpp, where ThreadTeams of several threads need the same bound).
 //
 // Without a CUDA device every test here skips with "no CUDA device" (it cannot pass silently).
-// Status when written: compiled with nvcc 13; never run on a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
