@@ -26,6 +26,13 @@ std::string device_summary() {
   return out;
 }
 
+bool device_available() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) (void)cudaGetLastError();
+  return status == cudaSuccess && count > 0;
+}
+
 DeviceMemory device_memory() {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);

@@ -1,21 +1,78 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds qtraj (CPU) and runs every test; then configures and
-# compiles the CUDA build (kernels and their tests compile here; they run only on a GPU machine).
-# This is the README's test command and what CI (.ci/run) runs.
+# Installs the dependencies, builds qtraj (CPU) and runs every test; runs the tests marked
+# QTRAJ_TSAN_TEST under ThreadSanitizer; compiles the CUDA build (kernels and their tests compile
+# here; they run only on a GPU machine); checks the container image when its inputs changed.
+# This is the README's test command and what CI (.ci/run) runs. Every step is timed and a table
+# of the step times ends the log, also when a step fails: CI's time budget (docs/ci.md) is
+# measured on every run.
+#
+#   QTRAJ_SKIP_DOCKER=1          skip the container image check (scripts/docker-check.sh)
+#   QTRAJ_DOCKER_CHECK=always    check the image even when its inputs are unchanged
+#   QTRAJ_CI_BASE=REV            a git revision whose image was checked (e.g. the last green
+#                                commit): image inputs unchanged since REV skip the image check
+#   QTRAJ_CI_STATE=DIR           where passing image checks are remembered
+#                                (default ${XDG_CACHE_HOME:-~/.cache}/qtraj-ci)
+# ccache, when installed, serves every compile (the CUDA build's host files hit what the CPU
+# build just compiled).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# --- step timing ---------------------------------------------------------------------------------
+step_names=() step_secs=() step_notes=()
+step_name="" step_t0=0 script_t0=$(date +%s)
+step_begin() { step_name=$1; step_t0=$(date +%s); echo "test.sh: === $1" >&2; }
+step_end() {  # [note]
+  step_names+=("$step_name"); step_secs+=($(( $(date +%s) - step_t0 ))); step_notes+=("${1:-}")
+  step_name=""
+}
+step_summary() {
+  local rc=$? i
+  [ -n "$step_name" ] && step_end "FAILED (exit $rc)"
+  {
+    echo "test.sh: step times ($(nproc) cores; docs/ci.md keeps the budget)"
+    echo "| step | seconds | note |"
+    echo "|---|---:|---|"
+    for i in "${!step_names[@]}"; do
+      echo "| ${step_names[$i]} | ${step_secs[$i]} | ${step_notes[$i]} |"
+    done
+    echo "| total | $(( $(date +%s) - script_t0 )) | exit $rc |"
+  } >&2
+}
+trap step_summary EXIT
+
+if command -v ccache >/dev/null; then  # CMake takes these as the launchers of a new build dir
+  export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache \
+         CMAKE_CUDA_COMPILER_LAUNCHER=ccache
+fi
+
+step_begin "dependencies (scripts/install-deps.sh)"
 ./scripts/install-deps.sh
+step_end
 jobs=$(nproc)
+
+step_begin "CPU build (build/)"
 cmake -S . -B build -G Ninja -DQTRAJ_BUILD_CUDA=OFF
 cmake --build build -j"$jobs"
+step_end
+
+step_begin "CPU tests (ctest)"
 ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600
-# The block-level team logic (strided loops, syncs, reductions) under ThreadSanitizer, with real
-# thread teams, plus the multi-threaded CPU backend (design.md section 3).
+step_end "$(ctest --test-dir build -N | tail -n 1 | tr -s ' ')"
+
+# The tests marked QTRAJ_TSAN_TEST (tests/tsan_test.hpp: real thread teams, the multi-threaded
+# CPU backend and the exact solver's workers) under ThreadSanitizer; the TSan build compiles only
+# the library and the files of those tests (qtraj_tsan_tests, CMakeLists.txt).
+step_begin "TSan build (build-tsan/, qtraj_tsan_tests)"
 cmake -S . -B build-tsan -G Ninja -DQTRAJ_BUILD_CUDA=OFF -DQTRAJ_SANITIZE_THREAD=ON \
       -DQTRAJ_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build-tsan -j"$jobs" --target qtraj_tests
-TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/qtraj_tests \
-  --gtest_filter='TeamTrajectory.*:TrajKrylov.ThreadTeamEqualsSerial:TrajSolver.BitIdenticalForAnyThreadCount:TrajSolver.JumpRecordsAndHistogram:TrajSolver.MatchesExactMixedAndCoherentInitialStates:SectorBatched.SolverResultIsBitIdenticalOnAndOff:LaplaceIntegrator.ResultDoesNotDependOnTheThreadCount:LaplaceIntegrator.AWorkerFailureReachesTheCaller'
+cmake --build build-tsan -j"$jobs" --target qtraj_tsan_tests
+step_end
+
+step_begin "TSan tests"
+TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/qtraj_tsan_tests
+step_end
+
+step_begin "CUDA build (build-cuda/, compile only)"
 nvcc_path=$(command -v nvcc || true)
 [ -z "$nvcc_path" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc_path=/usr/local/cuda/bin/nvcc
 if [ -n "$nvcc_path" ]; then
@@ -26,6 +83,43 @@ if [ -n "$nvcc_path" ]; then
 else
   echo "test.sh: WARNING: no nvcc found; the CUDA build was not compiled" >&2
 fi
+step_end
+
 # The container image (docker/Dockerfile, CPU-only variant) built with Podman, qtraj run inside
-# it and compared with build/qtraj; QTRAJ_SKIP_DOCKER=1 skips it.
-./scripts/docker-check.sh
+# it and compared with build/qtraj (scripts/docker-check.sh). Its inputs are the image's recipe:
+# the build stages and the check, the dependencies and the build configuration. The sources it
+# compiles are the ones just built and tested with the same Debian compiler and packages, so a
+# change of src/ alone does not rerun it (docs/ci.md).
+image_inputs=(docker .dockerignore scripts/docker-check.sh scripts/install-deps.sh
+              scripts/plot_result.py CMakeLists.txt)
+image_inputs_hash() {
+  { printf '%s\n' "${QTRAJ_DOCKER_CUDA:-OFF} ${QTRAJ_DOCKER_BASE:-} ${QTRAJ_CUDA_ARCHITECTURES:-}"
+    git ls-files --cached --others --exclude-standard -- "${image_inputs[@]}" | LC_ALL=C sort \
+      | while read -r f; do [ -f "$f" ] && sha256sum "$f"; done
+  } | sha256sum | cut -c1-16
+}
+state=${QTRAJ_CI_STATE:-${XDG_CACHE_HOME:-$HOME/.cache}/qtraj-ci}
+stamp=""  # outside a git checkout every run checks the image
+git rev-parse --is-inside-work-tree >/dev/null 2>&1 && stamp="$state/docker-check-$(image_inputs_hash)"
+step_begin "container image check (scripts/docker-check.sh)"
+if [ "${QTRAJ_SKIP_DOCKER:-0}" = 1 ]; then
+  step_end "skipped: QTRAJ_SKIP_DOCKER=1"
+elif [ "${QTRAJ_DOCKER_CHECK:-changed}" != always ] && [ -n "$stamp" ] && [ -e "$stamp" ]; then
+  echo "test.sh: image inputs unchanged since a passing check ($stamp): image check skipped" >&2
+  step_end "skipped: inputs unchanged (passed before on this machine)"
+elif [ "${QTRAJ_DOCKER_CHECK:-changed}" != always ] && [ -n "${QTRAJ_CI_BASE:-}" ] \
+     && git diff --quiet "$QTRAJ_CI_BASE" -- "${image_inputs[@]}" \
+     && [ -z "$(git ls-files --others --exclude-standard -- "${image_inputs[@]}")" ]; then
+  echo "test.sh: image inputs unchanged since $QTRAJ_CI_BASE: image check skipped" >&2
+  step_end "skipped: inputs unchanged since QTRAJ_CI_BASE"
+else
+  log=$(mktemp)
+  ./scripts/docker-check.sh 2>&1 | tee "$log"
+  if grep -q '^docker-check: OK' "$log"; then
+    [ -n "$stamp" ] && mkdir -p "$state" && touch "$stamp"
+    step_end "checked"
+  else
+    step_end "$(grep -o 'docker-check: SKIPPED.*' "$log" | head -n 1)"
+  fi
+  rm -f "$log"
+fi

@@ -22,6 +22,7 @@
 #include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/version.hpp"
+#include "plot_script.hpp"
 #include "run_summary.hpp"
 #include "stop_signals.hpp"
 
@@ -64,8 +65,7 @@ std::string quote_shell(const std::string& s) {
 
 // Plots <J_i^z>/N_i against time with scripts/plot_result.py (matplotlib).
 void make_plot(const std::string& h5_path, const std::string& png_path) {
-  const char* env_script = std::getenv("QTRAJ_PLOT_SCRIPT");
-  const std::string script = env_script ? env_script : QTRAJ_SOURCE_DIR "/scripts/plot_result.py";
+  const std::string script = qtraj::cli::plot_script_path();  // $QTRAJ_PLOT_SCRIPT, installed, source
   const std::string cmd = quote_shell(python_interpreter()) + " " + quote_shell(script) + " " +
                           quote_shell(h5_path) + " -o " + quote_shell(png_path);
   if (std::system(cmd.c_str()) != 0)

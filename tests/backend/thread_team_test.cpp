@@ -7,6 +7,7 @@
 
 #include "qtraj/backend/thread_team.hpp"
 #include "trajectory/test_helpers.hpp"
+#include "tsan_test.hpp"
 
 using namespace qtraj;
 using namespace qtraj::trajectory;
@@ -43,17 +44,17 @@ void expect_team_equals_serial(const Fixture& f, bool adaptive, std::uint64_t in
 
 }  // namespace
 
-TEST(TeamTrajectory, ThreadTeamEqualsSerialSpectral) {
+QTRAJ_TSAN_TEST(TeamTrajectory, ThreadTeamEqualsSerialSpectral) {
   Fixture f(make_model({12, 6, 2}, {"excited", "ground", "ground"}), linear_grid(20.0, 41));
   for (std::uint64_t t : {0, 1, 5}) expect_team_equals_serial(f, false, t);
 }
 
-TEST(TeamTrajectory, ThreadTeamEqualsSerialAdaptive) {
+QTRAJ_TSAN_TEST(TeamTrajectory, ThreadTeamEqualsSerialAdaptive) {
   Fixture f(make_model({12, 6, 2}, {"excited", "ground", "ground"}), linear_grid(20.0, 41));
   for (std::uint64_t t : {0, 3}) expect_team_equals_serial(f, true, t);
 }
 
-TEST(TeamTrajectory, ThreadTeamEqualsSerialThermalComplexState) {
+QTRAJ_TSAN_TEST(TeamTrajectory, ThreadTeamEqualsSerialThermalComplexState) {
   // Coherent first domain (complex amplitudes, several sectors) and thermal raising channels.
   Fixture f(make_model({5, 3, 2}, {"coherent 1.1 0.7", "dicke 1", "coherent 2.0 -0.4"}, 0.3),
             linear_grid(10.0, 21));

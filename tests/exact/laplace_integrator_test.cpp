@@ -16,6 +16,7 @@
 #include "qtraj/exact/sector_system.hpp"
 #include "qtraj/model/dicke_space.hpp"
 #include "qtraj/solvers.hpp"
+#include "tsan_test.hpp"
 
 namespace qtraj {
 namespace {
@@ -116,7 +117,7 @@ TEST(LaplaceIntegrator, MatchesEsdirkOnAStarAndACoherentState) {
       make_linear({5, 3}, {"coherent 1.2 0.4", "coherent 2.0 1.1"}, chain(2), 30, 16));
 }
 
-TEST(LaplaceIntegrator, ResultDoesNotDependOnTheThreadCount) {
+QTRAJ_TSAN_TEST(LaplaceIntegrator, ResultDoesNotDependOnTheThreadCount) {
   RunConfig c = make_linear({12, 6, 2}, {"excited", "ground", "ground"}, chain(3), 20, 11);
   c.solver.integrator = "laplace";
   c.solver.threads = 1;
@@ -240,7 +241,7 @@ class FailingDevice final : public exact::DenseDevice {
   static void fail() { throw DeviceError("test device: lost"); }
 };
 
-TEST(LaplaceIntegrator, AWorkerFailureReachesTheCaller) {
+QTRAJ_TSAN_TEST(LaplaceIntegrator, AWorkerFailureReachesTheCaller) {
   const DickeSpace space({6, 3, 1});
   const auto channels = collapse_channels(
       make_linear({6, 3, 1}, {"excited", "ground", "ground"}, chain(3), 1, 2).model);

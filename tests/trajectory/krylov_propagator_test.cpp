@@ -10,6 +10,7 @@
 
 #include "qtraj/backend/thread_team.hpp"
 #include "trajectory/test_helpers.hpp"
+#include "tsan_test.hpp"
 
 using namespace qtraj;
 using namespace qtraj::trajectory;
@@ -173,7 +174,7 @@ TEST(TrajKrylov, DarkStateNeverJumps) {
   }
 }
 
-TEST(TrajKrylov, ThreadTeamEqualsSerial) {
+QTRAJ_TSAN_TEST(TrajKrylov, ThreadTeamEqualsSerial) {
   // Team-parallel Lanczos (strided vectors, reductions, rank-0 eigensolve, syncs): teams of 1, 3
   // and 7 threads reproduce the serial run; complex states and thermal channels included.
   for (const Case& cs : {kCases[0], kCases[4]}) {

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "qtraj/backend/cuda_device.hpp"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/model/run_config.hpp"
@@ -82,7 +83,7 @@ TEST(TrajKrylovSolver, CudaBackendRunsKrylovAndBudgetsDeviceMemory) {
   // device it runs (tests/backend/cuda/krylov_cuda_test.cpp checks the numbers).
   RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 5.0, 3, 20, "krylov");
   c.solver.backend = "cuda";
-  if (!cuda::testing::device_available()) {
+  if (!cuda::device_available()) {
     try {
       (void)solve_trajectories(c);
       ADD_FAILURE() << "no CUDA device: must throw";

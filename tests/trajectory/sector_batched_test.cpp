@@ -14,6 +14,7 @@
 #include "trajectory/run.hpp"
 #include "trajectory/solver_test_helpers.hpp"
 #include "trajectory/test_helpers.hpp"
+#include "tsan_test.hpp"
 
 namespace qtraj::trajectory {
 namespace {
@@ -145,7 +146,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // solve_trajectories: on vs off, bit-identical (means, standard errors, Welford state, histogram,
 // jump records), over several bundles (a product state is a mixture over j) and thread counts.
-TEST(SectorBatched, SolverResultIsBitIdenticalOnAndOff) {
+QTRAJ_TSAN_TEST(SectorBatched, SolverResultIsBitIdenticalOnAndOff) {
   using trajectory_solver_testing::make_config;
   for (int which = 0; which < 2; ++which) {
     RunConfig c = which == 0

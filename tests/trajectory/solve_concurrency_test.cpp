@@ -15,6 +15,7 @@
 #include "qtraj/error.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/checkpoint.hpp"
+#include "tsan_test.hpp"
 
 namespace qtraj {
 namespace {
@@ -94,7 +95,7 @@ void on_two_threads(F f) {
     if (e) std::rethrow_exception(e);
 }
 
-TEST_F(SolveConcurrency, ExactAndTrajectoriesOnTwoThreadsEqualOneAfterTheOther) {
+QTRAJ_TSAN_TEST_F(SolveConcurrency, ExactAndTrajectoriesOnTwoThreadsEqualOneAfterTheOther) {
   // The exact solve (Laplace, two workers calling BLAS) beside a trajectory solve (two workers).
   const RunConfig configs[2] = {config("exact"), config("trajectories")};
   const Result alone[2] = {solve(configs[0]), solve(configs[1])};
@@ -106,7 +107,7 @@ TEST_F(SolveConcurrency, ExactAndTrajectoriesOnTwoThreadsEqualOneAfterTheOther) 
   }
 }
 
-TEST_F(SolveConcurrency, TwoExactSolvesOnTwoThreadsEqualOneAfterTheOther) {
+QTRAJ_TSAN_TEST_F(SolveConcurrency, TwoExactSolvesOnTwoThreadsEqualOneAfterTheOther) {
   // The Laplace and the ESDIRK integrator: both call BLAS at once (one thread each,
   // exact::BlasThreads), Laplace from two workers of its own.
   const RunConfig configs[2] = {config("exact"), config("exact", {"solver.integrator=\"esdirk\""})};
@@ -121,7 +122,7 @@ TEST_F(SolveConcurrency, TwoExactSolvesOnTwoThreadsEqualOneAfterTheOther) {
   }
 }
 
-TEST_F(SolveConcurrency, TwoCheckpointingTrajectoryRunsOnTwoThreadsEqualOneAfterTheOther) {
+QTRAJ_TSAN_TEST_F(SolveConcurrency, TwoCheckpointingTrajectoryRunsOnTwoThreadsEqualOneAfterTheOther) {
   // Different seeds, separate outputs; both write checkpoints every 10 ms (HDF5 from two solves).
   const RunConfig configs[2] = {
       config("trajectories", {"solver.seed=11", "output.checkpoint_seconds=0.01",
@@ -142,7 +143,7 @@ TEST_F(SolveConcurrency, TwoCheckpointingTrajectoryRunsOnTwoThreadsEqualOneAfter
   EXPECT_FALSE(same_bits(together[0].jz_over_n_mean.data, together[1].jz_over_n_mean.data));
 }
 
-TEST_F(SolveConcurrency, AStopRequestStopsOnlyItsOwnSolve) {
+QTRAJ_TSAN_TEST_F(SolveConcurrency, AStopRequestStopsOnlyItsOwnSolve) {
   // Run 0 is long and is stopped from its first progress report; run 1 (another seed) runs beside
   // it to the end. Run 0 leaves a checkpoint of the chunks it finished.
   const RunConfig stopped = config("trajectories", {"solver.trajectories=400000",
@@ -182,7 +183,7 @@ TEST_F(SolveConcurrency, AStopRequestStopsOnlyItsOwnSolve) {
   EXPECT_TRUE(existing_checkpoints(other.output.path).empty());
 }
 
-TEST_F(SolveConcurrency, AStopRequestWithoutCheckpointsSavesNothingAndSaysSo) {
+QTRAJ_TSAN_TEST_F(SolveConcurrency, AStopRequestWithoutCheckpointsSavesNothingAndSaysSo) {
   StopRequest stop;
   stop.request();
   SolveContext context;
@@ -196,7 +197,7 @@ TEST_F(SolveConcurrency, AStopRequestWithoutCheckpointsSavesNothingAndSaysSo) {
   EXPECT_TRUE(existing_checkpoints(config("trajectories").output.path).empty());
 }
 
-TEST_F(SolveConcurrency, TheOtherSolversStopAtTheirNextProgressPoint) {
+QTRAJ_TSAN_TEST_F(SolveConcurrency, TheOtherSolversStopAtTheirNextProgressPoint) {
   for (const char* kind : {"exact", "meanfield", "steady"}) {
     SCOPED_TRACE(kind);
     // (meanfield: z_right, as solver.closure = auto falls back to on this system)

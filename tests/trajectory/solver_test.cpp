@@ -13,6 +13,7 @@
 #include "qtraj/error.hpp"
 #include "qtraj/solvers.hpp"
 #include "trajectory/solver_test_helpers.hpp"
+#include "tsan_test.hpp"
 
 namespace qtraj {
 namespace {
@@ -77,14 +78,14 @@ TEST(TrajSolver, MatchesExact8And6And5And1) {
 TEST(TrajSolver, MatchesExactThermal) {
   compare_with_exact({4, 3, 1}, {"excited", "ground", "ground"}, kBoth, 0.5, 10.0, 11);
 }
-TEST(TrajSolver, MatchesExactMixedAndCoherentInitialStates) {
+QTRAJ_TSAN_TEST(TrajSolver, MatchesExactMixedAndCoherentInitialStates) {
   // "product K" samples a j component per trajectory; "coherent" starts in a random sector with a
   // complex state.
   compare_with_exact({5, 3}, {"product 2", "coherent 1.0 0.3"}, kBoth, 0.0, 10.0, 11);
   compare_with_exact({4, 2, 2}, {"coherent 2.0 -0.5", "product 1", "dicke 1"}, kBoth, 0.2, 10.0, 11);
 }
 
-TEST(TrajSolver, BitIdenticalForAnyThreadCount) {
+QTRAJ_TSAN_TEST(TrajSolver, BitIdenticalForAnyThreadCount) {
   RunConfig c = make_config({12, 6, 2}, {"excited", "ground", "ground"}, 20.0, 11, 1000, "spectral");
   c.solver.record_jumps = 7;
   c.solver.threads = 1;
@@ -118,7 +119,7 @@ TEST(TrajSolver, StandardErrorShrinksAsInverseSquareRoot) {
   }
 }
 
-TEST(TrajSolver, JumpRecordsAndHistogram) {
+QTRAJ_TSAN_TEST(TrajSolver, JumpRecordsAndHistogram) {
   RunConfig c = make_config({3, 2}, {"excited", "ground"}, 40.0, 5, 500, "spectral", 0.1);
   c.solver.record_jumps = 6;
   std::vector<double> fractions;

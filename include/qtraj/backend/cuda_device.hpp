@@ -17,4 +17,7 @@ DeviceMemory device_memory();
 /// Throws NotCompiled (CPU-only build) or DeviceError (no device / driver problem).
 std::string device_summary();
 
+/// True if a CUDA device is visible (cudaGetDeviceCount > 0); false on a CPU-only build. Never throws.
+bool device_available();
+
 }  // namespace qtraj::cuda

@@ -23,6 +23,9 @@
 #include <math.h>
 
 #include "qtraj/hd.hpp"
+#define QTRAJ_BIT_IDENTICAL_DEVICE_CODE  // -ffp-contract=off on the host, --fmad=false on the device
+#include "qtraj/trajectory/bit_identical_guard.hpp"
+#undef QTRAJ_BIT_IDENTICAL_DEVICE_CODE
 #include "qtraj/trajectory/philox.hpp"
 #include "qtraj/trajectory/sector_ops.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"

@@ -2,6 +2,7 @@
 // Team-parallel building blocks on sector state vectors (host-device, see team.hpp for the
 // contract): channel application in gather form, observables, norms.
 #include "qtraj/trajectory/system_view.hpp"
+#include "qtraj/trajectory/bit_identical.hpp"  // -ffp-contract=off where the templates are instantiated
 
 namespace qtraj::trajectory {
 
@@ -17,6 +18,7 @@ QTRAJ_HD inline int channel_target(const SystemView& sys, int c, int n) {
 template <class Team>
 QTRAJ_HD double apply_channel(Team& team, const SystemView& sys, int c, int n, const double* in_re,
                               const double* in_im, bool cplx, double* out_re, double* out_im) {
+  QTRAJ_BIT_IDENTICAL_INSTANTIATION(Team);
   const int target = channel_target(sys, c, n);
   const int m = sys.num_domains;
   const std::int64_t src_begin = sys.sector_begin[n];
@@ -50,6 +52,7 @@ QTRAJ_HD double apply_channel(Team& team, const SystemView& sys, int c, int n, c
 /// ||psi||^2 of a sector-local vector of length d.
 template <class Team>
 QTRAJ_HD double norm2(Team& team, int d, const double* re, const double* im, bool cplx) {
+  QTRAJ_BIT_IDENTICAL_INSTANTIATION(Team);
   double local = 0.0;
   for (int a = team.rank(); a < d; a += team.size()) {
     local += re[a] * re[a];
@@ -62,6 +65,7 @@ QTRAJ_HD double norm2(Team& team, int d, const double* re, const double* im, boo
 template <class Team>
 QTRAJ_HD void scale_copy(Team& team, int d, double scale, const double* src_re, const double* src_im,
                          bool cplx, double* dst_re, double* dst_im) {
+  QTRAJ_BIT_IDENTICAL_INSTANTIATION(Team);
   for (int a = team.rank(); a < d; a += team.size()) {
     dst_re[a] = scale * src_re[a];
     if (cplx) dst_im[a] = scale * src_im[a];
@@ -75,6 +79,7 @@ QTRAJ_HD void scale_copy(Team& team, int d, double scale, const double* src_re, 
 template <class Team>
 QTRAJ_HD void record_observables(Team& team, const SystemView& sys, int n, const double* re,
                                  const double* im, bool cplx, double* row) {
+  QTRAJ_BIT_IDENTICAL_INSTANTIATION(Team);
   const int d = sys.sector_dim(n);
   const int m = sys.num_domains;
   const std::int64_t begin = sys.sector_begin[n];

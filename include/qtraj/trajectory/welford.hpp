@@ -13,6 +13,7 @@
 // FMA contraction (x86-64 has no FMA below -march=haswell; aggregator.cpp is built with
 // -ffp-contract=off, see CMakeLists.txt, so QTRAJ_NATIVE_ARCH builds do not fuse either).
 #include "qtraj/hd.hpp"
+#include "qtraj/trajectory/bit_identical_guard.hpp"  // -ffp-contract=off on the host
 
 namespace qtraj::trajectory::welford {
 

@@ -12,6 +12,7 @@ namespace qtraj::cuda {
 
 std::string device_summary() { throw NotCompiled("cuda::device_summary"); }
 DeviceMemory device_memory() { throw NotCompiled("cuda::device_memory"); }
+bool device_available() { return false; }
 
 // --- device set-up (kernels/eigensystems_cusolver.cu in CUDA builds) ---
 bool device_eigensolver_available(std::string* why) {
@@ -66,15 +67,5 @@ int TrajectoryBatchRunner::block_size_for(int max_sector_dim) {
   const int warps = (std::max(max_sector_dim, 1) + 31) / 32;
   return std::min(256, std::max(32, warps * 32));
 }
-
-namespace testing {
-PhiloxDeviceCheck philox_device_check(std::uint64_t, std::uint64_t, int) {
-  throw NotCompiled("cuda::testing::philox_device_check");
-}
-std::vector<double> block_reduce_check(const std::vector<double>&, int) {
-  throw NotCompiled("cuda::testing::block_reduce_check");
-}
-bool device_available() { return false; }
-}  // namespace testing
 
 }  // namespace qtraj::cuda

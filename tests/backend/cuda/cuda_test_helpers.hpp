@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/trajectory_device_checks.hpp"
+#include "qtraj/backend/cuda_device.hpp"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/model/model.hpp"
 #include "qtraj/trajectory/aggregator.hpp"
@@ -23,7 +25,7 @@
 
 #define QTRAJ_REQUIRE_CUDA_DEVICE()                                 \
   do {                                                              \
-    if (!qtraj::cuda::testing::device_available())                  \
+    if (!qtraj::cuda::device_available())                           \
       GTEST_SKIP() << "no CUDA device (cudaGetDeviceCount == 0)";   \
   } while (0)
 

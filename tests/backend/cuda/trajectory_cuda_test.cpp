@@ -286,7 +286,7 @@ TEST(CudaRunner, ImpossibleBlockSizeThrowsDeviceError) {
 }
 
 TEST(CudaRunner, WithoutADeviceConstructionThrowsDeviceError) {
-  if (qtraj::cuda::testing::device_available()) GTEST_SKIP() << "a CUDA device is present";
+  if (qtraj::cuda::device_available()) GTEST_SKIP() << "a CUDA device is present";
   Case c(make_model({4, 2}, {"excited", "ground"}, 0.0), linear_grid(1.0, 3));
   try {
     auto runner = c.runner(LaunchSettings{});

@@ -1,6 +1,6 @@
-// Device self-checks for tests/backend/cuda (declared in include/qtraj/backend/cuda_trajectory_runner.hpp,
-// namespace qtraj::cuda::testing): our Philox stream against cuRAND's Philox4_32_10, and
-// BlockTeam::reduce_sum for arbitrary block sizes.
+// Device self-checks for tests/backend/cuda (trajectory_device_checks.hpp, namespace
+// qtraj::cuda::testing; test-only, not in qtraj_core): our Philox stream against cuRAND's
+// Philox4_32_10, and BlockTeam::reduce_sum for arbitrary block sizes.
 #include <cuda_runtime.h>
 #include <curand_kernel.h>
 
@@ -9,7 +9,8 @@
 
 #include "block_team.cuh"
 #include "cuda_check.cuh"
-#include "qtraj/backend/cuda_trajectory_runner.hpp"
+#include "backend/cuda/trajectory_device_checks.hpp"
+#include "qtraj/error.hpp"
 #include "qtraj/trajectory/philox.hpp"
 
 namespace qtraj::cuda::testing {
@@ -72,13 +73,6 @@ struct Scoped {
 };
 
 }  // namespace
-
-bool device_available() {
-  int count = 0;
-  const cudaError_t status = cudaGetDeviceCount(&count);
-  if (status != cudaSuccess) (void)cudaGetLastError();
-  return status == cudaSuccess && count > 0;
-}
 
 PhiloxDeviceCheck philox_device_check(std::uint64_t seed, std::uint64_t trajectory,
                                       int num_blocks) {

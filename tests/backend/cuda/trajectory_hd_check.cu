@@ -1,7 +1,7 @@
-// Compile check only: instantiates the host-device trajectory math (include/qtraj/trajectory/)
-// with a trivial one-thread device team, so nvcc compiles every QTRAJ_HD function the CUDA
-// backend will call. The real kernel (one trajectory per thread block, a block team over CUB)
-// comes with the CUDA backend; this kernel is never launched.
+// Compile check only (test-only, built with the CUDA tests, not into qtraj_core): instantiates the
+// host-device trajectory math (include/qtraj/trajectory/) with a trivial one-thread device team,
+// so nvcc compiles every QTRAJ_HD function for SerialTeam as well as for the backend's block team
+// (kernels/trajectory_kernel.cu); this kernel is never launched.
 #include "qtraj/trajectory/adaptive_propagator.hpp"
 #include "qtraj/trajectory/spectral_propagator.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
