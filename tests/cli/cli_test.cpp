@@ -12,6 +12,7 @@
 
 #include "cli/cli_helpers.hpp"
 #include "qtraj/io/hdf5.hpp"
+#include "scratch_dir.hpp"
 
 namespace {
 
@@ -24,14 +25,8 @@ Output run_cli(const std::string& args) { return run_cli_raw(std::string(QTRAJ_C
 
 class Cli : public ::testing::Test {
  protected:
-  fs::path dir_;
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("qtraj_cli_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  qtraj::testing::ScratchDir scratch_{"qtraj_cli_test"};
+  const fs::path dir_ = scratch_.path;
   std::string write(const std::string& name, const std::string& text) {
     const fs::path p = dir_ / name;
     std::ofstream(p) << text;

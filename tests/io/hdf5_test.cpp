@@ -10,19 +10,15 @@
 
 #include "qtraj/error.hpp"
 #include "qtraj/io/hdf5.hpp"
+#include "scratch_dir.hpp"
 
 namespace qtraj {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("qtraj_h5_test_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : qtraj::testing::ScratchDir {
+  TempDir() : ScratchDir("qtraj_h5_test") {}
 };
 
 RunConfig small_config() {

@@ -15,6 +15,7 @@
 #include "qtraj/trajectory/checkpoint.hpp"
 #include "trajectory/checkpoint_file.hpp"
 #include "trajectory/run.hpp"
+#include "scratch_dir.hpp"
 
 namespace qtraj {
 namespace {
@@ -29,14 +30,8 @@ const char* kRun =
 
 class Checkpoint : public ::testing::Test {
  protected:
-  fs::path dir_;
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("qtraj_ckpt_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  qtraj::testing::ScratchDir scratch_{"qtraj_ckpt_test"};
+  const fs::path dir_ = scratch_.path;
   RunConfig config(std::vector<std::string> sets = {}) {
     sets.push_back("output.path=\"" + (dir_ / "out.h5").string() + "\"");
     return parse_run_config(kRun, sets);

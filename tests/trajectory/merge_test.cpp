@@ -10,6 +10,7 @@
 #include "qtraj/io/hdf5.hpp"
 #include "qtraj/trajectory/merge.hpp"
 #include "qtraj/solvers.hpp"
+#include "scratch_dir.hpp"
 
 namespace qtraj {
 namespace {
@@ -18,12 +19,8 @@ namespace fs = std::filesystem;
 
 class TrajMerge : public ::testing::Test {
  protected:
-  fs::path dir_;
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("qtraj_merge_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  qtraj::testing::ScratchDir scratch_{"qtraj_merge_test"};
+  const fs::path dir_ = scratch_.path;
 
   // Runs trajectories first .. first + count - 1 of the (12, 6, 2) chain and writes them.
   std::string shard(std::int64_t first, std::int64_t count, const std::string& name,

@@ -16,6 +16,7 @@
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/checkpoint.hpp"
 #include "tsan_test.hpp"
+#include "scratch_dir.hpp"
 
 namespace qtraj {
 namespace {
@@ -58,14 +59,8 @@ void expect_bit_identical(const Result& a, const Result& b) {
 
 class SolveConcurrency : public ::testing::Test {
  protected:
-  fs::path dir_;
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("qtraj_concurrency_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  qtraj::testing::ScratchDir scratch_{"qtraj_concurrency_test"};
+  const fs::path dir_ = scratch_.path;
   // (12,6,2) chain, first domain excited, t = 0..4; output SOLVER.h5 unless `sets` say otherwise.
   RunConfig config(const std::string& solver, std::vector<std::string> sets = {}) {
     sets.insert(sets.begin(), "output.path=\"" + (dir_ / (solver + ".h5")).string() + "\"");
