@@ -45,7 +45,7 @@ struct Cublas {
 Cublas load_cublas() {
   Cublas c;
   const LoadedLibrary loaded = open_cuda_library(
-      "QTRAJ_CUBLAS_LIBRARY", "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR));
+      "QTRAJ_CUBLAS_LIBRARY", "libcublas.so." QTRAJ_SONAME_MAJOR(CUBLAS_VER_MAJOR));
   c.lib = loaded.handle;
   c.where = loaded.where;
   if (!c.lib) {
@@ -147,8 +147,7 @@ class CublasDense final : public exact::DenseDevice {
     const cudaError_t s = cudaGetDeviceCount(&count);
     if (s != cudaSuccess || count == 0) {
       (void)cudaGetLastError();
-      throw DeviceError(std::string(kWho) + ": no CUDA device" +
-                        (s != cudaSuccess ? std::string(" (") + cudaGetErrorString(s) + ")" : ""));
+      throw DeviceError(std::string(kWho) + ": no CUDA device (" + no_device_reason(s) + ")");
     }
     if (!lib_.ok()) throw DeviceError(std::string(kWho) + ": " + lib_.error);
     int device = 0;
