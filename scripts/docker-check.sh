@@ -142,10 +142,14 @@ build_image() {
   fi
   old_id=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
   say "building $tag (QTRAJ_CUDA=$cuda$([ "$cuda" = ON ] && echo ", CUDA $cuda_version")) from docker/Dockerfile"
+  # The build's log, each line with the time it came (the steps' durations), kept in the stamp
+  # folder: the last build of each variant.
+  local log="$stamps/docker-build-cuda-$cuda-$cuda_version.log"
+  mkdir -p "$stamps"
   t0=$(date +%s)
   timeout 3000 podman build --isolation chroot --pull=never -f docker/Dockerfile -t "$tag" \
-    "${args[@]}" . >"$work/build-$cuda.log" 2>&1 \
-    || { tail -n 40 "$work/build-$cuda.log" >&2; fail "podman build $tag"; }
+    "${args[@]}" . 2>&1 | while IFS= read -r line; do printf '%(%T)T %s\n' -1 "$line"; done >"$log" \
+    || { tail -n 40 "$log" >&2; fail "podman build $tag (log: $log)"; }
   build_s=$(( $(date +%s) - t0 ))
   new_id=$(podman image inspect --format '{{.Id}}' "$tag")
   # The previous build of this tag, now untagged: remove it (rebuildable, nothing else uses it).
