@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
-// "libcublas.so." QTRAJ_SONAME_MAJOR(CUBLAS_VER_MAJOR) is the literal "libcublas.so.13": the
-// name is in the binary as one string, where the container image's build checks it against the
-// libraries it carries (docker/cuda-wheels.txt, dlopen=).
+// "libcublas.so." QTRAJ_SONAME_MAJOR(CUBLAS_VER_MAJOR) is the literal "libcublas.so.13". Each
+// library's soname is defined as a const char array with external linkage, so that it stays in
+// the binary as one string (a literal passed to std::string is built from immediates instead):
+// the container image's build reads the names there and checks them against the libraries it
+// carries (docker/cuda-wheels.txt, dlopen=).
 #define QTRAJ_SONAME_MAJOR_(major) #major
 #define QTRAJ_SONAME_MAJOR(major) QTRAJ_SONAME_MAJOR_(major)
 

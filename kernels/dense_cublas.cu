@@ -23,6 +23,10 @@
 
 namespace qtraj::cuda {
 
+// The library dlopened (cuda_library.cuh says why it is an array with external linkage).
+extern const char kCublasSoname[];
+const char kCublasSoname[] = "libcublas.so." QTRAJ_SONAME_MAJOR(CUBLAS_VER_MAJOR);
+
 namespace {
 
 // Every error of this file names the run-file setting that asked for the device.
@@ -45,7 +49,7 @@ struct Cublas {
 Cublas load_cublas() {
   Cublas c;
   const LoadedLibrary loaded = open_cuda_library(
-      "QTRAJ_CUBLAS_LIBRARY", "libcublas.so." QTRAJ_SONAME_MAJOR(CUBLAS_VER_MAJOR));
+      "QTRAJ_CUBLAS_LIBRARY", kCublasSoname);
   c.lib = loaded.handle;
   c.where = loaded.where;
   if (!c.lib) {

@@ -29,6 +29,10 @@
 
 namespace qtraj::cuda {
 
+// The library dlopened (cuda_library.cuh says why it is an array with external linkage).
+extern const char kCusolverSoname[];
+const char kCusolverSoname[] = "libcusolver.so." QTRAJ_SONAME_MAJOR(CUSOLVER_VER_MAJOR);
+
 namespace {
 
 const char* const kWhoEig = "cuda set-up (cuSOLVER eigensystems)";
@@ -79,7 +83,7 @@ struct Cusolver {
 Cusolver load_cusolver() {
   Cusolver c;
   const LoadedLibrary loaded = open_cuda_library(
-      "QTRAJ_CUSOLVER_LIBRARY", "libcusolver.so." QTRAJ_SONAME_MAJOR(CUSOLVER_VER_MAJOR));
+      "QTRAJ_CUSOLVER_LIBRARY", kCusolverSoname);
   c.lib = loaded.handle;
   c.where = loaded.where;
   if (!c.lib) {

@@ -240,7 +240,7 @@ check_image() {
     local kind out
     for kind in trajectories exact; do
       # (through sh: buildah adds a line of its own when a command fails)
-      inside sh -c 'qtraj "$@" >/work/cuda.txt 2>&1; echo $? >/work/cuda.rc' sh run \
+      inside sh -c 'qtraj "$@" >cuda.txt 2>&1; echo $? >cuda.rc' sh run \
         /opt/qtraj/examples/paper/fig2b-trajectories.toml -q "${traj_set[@]}" \
         --set solver.kind="\"$kind\"" --set solver.backend='"cuda"' -o cuda.h5
       [ "$(cat "$mnt/work/cuda.rc")" != 0 ] \
