@@ -4,7 +4,7 @@
 // cublas_api.h.
 //
 // Status: compiles with nvcc 13 (sm_90); NOT yet run on a GPU.
-#include <cublas_api.h>
+#include <cublas_v2.h>  // defines CUBLASAPI (CUDA 12 requires it), then includes cublas_api.h
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 
