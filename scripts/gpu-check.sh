@@ -116,14 +116,17 @@ bundle_image() {
     'ldd /usr/local/bin/qtraj | awk "/=> \\// { print \$3 }" | while read -r l; do echo "$l $(readlink -f "$l")"; done' \
     | while read -r lib real; do
         is_glibc "$lib" && continue
+        # The same file is in gpu-bundle/lib already (same Debian package): `run` finds it there.
+        cmp -s "$mnt$real" "$bundle/lib/$(basename "$lib")" && continue
         cp "$mnt$real" "$bundle/image/lib/$(basename "$lib")"
       done
   buildah umount "$ctr" >/dev/null; buildah rm "$ctr" >/dev/null
   echo "$image $(podman image inspect --format '{{.Id}} {{.Created}}' "$image")" >"$bundle/image/IMAGE"
   scripts/cuda-toolkit.sh --dlopen >"$bundle/image/DLOPEN"
-  find "$bundle/image/lib" -type f -size +16M -exec gzip -9 {} \;
-  echo "gpu-bundle/image/: the binary of $image, $(ls "$bundle/image/lib" | wc -l) libraries;" \
-       "it dlopens $(echo $(cat "$bundle/image/DLOPEN"))"
+  # Everything over 1 MB travels gzipped (the binary too: ~6 MB of fatbin for two architectures).
+  find "$bundle/image/bin" "$bundle/image/lib" -type f -size +1M -exec gzip -9 {} \;
+  echo "gpu-bundle/image/: the binary of $image ($(du -sm "$bundle/image" | cut -f1) MB with" \
+       "$(ls "$bundle/image/lib" | wc -l) libraries); it dlopens $(echo $(cat "$bundle/image/DLOPEN"))"
 }
 
 # image_binary_checks NODEVICE WORK: the image's binary (bundle_image) against this machine's
@@ -135,18 +138,22 @@ bundle_image() {
 # has a container runtime and an archive of the image ($QTRAJ_GPU_IMAGE_ARCHIVE).
 image_binary_checks() {
   local nodevice="$1" work="$2" img="$bundle/image" dirs="" so dir py gz
-  if [ ! -x "$img/bin/qtraj" ]; then
+  if [ ! -f "$img/bin/qtraj.gz" ] && [ ! -x "$img/bin/qtraj" ]; then
     say "image binary: not in gpu-bundle/ (no image where it was bundled): not checked"
     return 0
   fi
   say ""
   say "image binary: $(cat "$img/IMAGE")"
-  local unpacked="$work/image-lib"
-  mkdir -p "$unpacked"
+  # What travels gzipped, unpacked for this run: the binary into $work/image-bin, libraries
+  # into $work/image-lib.
+  local unpacked="$work/image-lib" exe="$work/image-bin/qtraj"
+  mkdir -p "$unpacked" "$work/image-bin"
   for gz in "$img"/lib/*.gz; do
     [ -e "$gz" ] || continue
     gzip -dc "$gz" >"$unpacked/$(basename "${gz%.gz}")"
   done
+  if [ -f "$img/bin/qtraj.gz" ]; then gzip -dc "$img/bin/qtraj.gz" >"$exe"; else cp "$img/bin/qtraj" "$exe"; fi
+  chmod +x "$exe"
   local candidates=("${CUDA_HOME:-/usr/local/cuda}/lib64" /usr/local/cuda/lib64)
   for py in python3 /usr/bin/python3; do
     command -v "$py" >/dev/null 2>&1 || continue
@@ -159,12 +166,12 @@ image_binary_checks() {
     say "image binary: $so from ${dir:-nowhere on this machine (its feature is refused)}"
     [ -n "$dir" ] && dirs="$dirs:$dir"
   done
-  local env_img=(env "LD_LIBRARY_PATH=$img/lib:$unpacked$dirs")
+  local env_img=(env "LD_LIBRARY_PATH=$img/lib:$unpacked:$bundle/lib$dirs")
   step "image qtraj --version, ldd" 5 sh -c 'export LD_LIBRARY_PATH="$1"; "$2" --version && ldd "$2"' \
-    sh "$img/lib:$unpacked$dirs" "$img/bin/qtraj"
+    sh "$img/lib:$unpacked:$bundle/lib$dirs" "$exe"
   if [ "$nodevice" -eq 1 ]; then
     local out rc
-    out="$(timeout 30 "${env_img[@]}" "$img/bin/qtraj" run "$bundle/run/fig2b-trajectories.toml" -q \
+    out="$(timeout 30 "${env_img[@]}" "$exe" run "$bundle/run/fig2b-trajectories.toml" -q \
       -o "$work/image-cuda.h5" --set 'solver.backend="cuda"' --set solver.trajectories=100 2>&1)"
     rc=$?
     echo "$out" >>"$log"
@@ -175,12 +182,12 @@ image_binary_checks() {
       failed=1
     fi
   else
-    step "image qtraj run (trajectories, backend = cuda)" 25 "${env_img[@]}" "$img/bin/qtraj" run \
+    step "image qtraj run (trajectories, backend = cuda)" 25 "${env_img[@]}" "$exe" run \
       "$bundle/run/fig2b-trajectories.toml" -q -o "$work/image-cuda.h5" \
       --set 'solver.backend="cuda"' --set solver.trajectories=100000
     step "image qtraj compare cuda vs exact (4 SE)" 5 "$bundle/bin/qtraj" compare \
       "$work/image-cuda.h5" "$work/exact.h5" --threshold 4
-    step "image qtraj run (exact, backend = cuda: cuBLAS)" 10 "${env_img[@]}" "$img/bin/qtraj" run \
+    step "image qtraj run (exact, backend = cuda: cuBLAS)" 10 "${env_img[@]}" "$exe" run \
       "$bundle/run/fig2b-trajectories.toml" -q -o "$work/image-exact-cublas.h5" \
       --set solver.kind='"exact"' --set 'solver.backend="cuda"'
     step "image qtraj compare exact cuBLAS vs exact CPU" 5 "$bundle/bin/qtraj" compare \
