@@ -194,8 +194,9 @@ wheels_runtime() {  # DEST
 # with the suites and components the list names (its own apt state: the system's is untouched).
 download_debs() {
   local dir="$1" role="$2" mirror apt
-  mirror="$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-    | grep -v '^\s*#' | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -n 1 | tr -d ' ')"
+  mirror="$( { cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } \
+    | { grep -v '^\s*#' || true; } | { grep -oE 'https?://[^ ]+/debian/?( |$)' || true; } \
+    | head -n 1 | tr -d ' ')"
   mirror="${mirror%/}"; mirror="${mirror:-http://deb.debian.org/debian}"
   mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
   awk '!/^[[:space:]]*(#|$)/ { print "deb '"$mirror"' " $1 " " $2 }' "$pins" | sort -u \
