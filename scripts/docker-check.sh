@@ -16,6 +16,9 @@
 #                           ON: the CUDA image, always (not the CPU one); OFF: the CPU one only
 #   QTRAJ_DOCKER_CUDA_VERSION  13 (default) or 12: the CUDA image's CUDA (build argument CUDA)
 #   QTRAJ_DOCKER_CUDA_BUDGET_S seconds auto may spend building the CUDA image (default 900)
+#   QTRAJ_DOCKER_CUDA_COLD_S   what auto expects a cold CUDA image build to take (default 2650,
+#                           measured: docker/README.md)
+#   QTRAJ_DOCKER_MAX_MB     the image's size budget in MB (defaults: size_budget_mb below)
 #   QTRAJ_DOCKER_TAG        image tag (default qtraj:cpu; the CUDA image qtraj:latest, or
 #                           qtraj:cuda12 for CUDA 12)
 #   QTRAJ_DOCKER_BASE       base image (default debian:bookworm-slim; when absent it is built
@@ -332,7 +335,7 @@ case "$mode" in
       if [ -n "$cached" ] && [ -s "$stamps/docker-cuda$cuda_version-last-build-s" ]; then
         expect_s=$(cat "$stamps/docker-cuda$cuda_version-last-build-s"); how="with its layer cache"
       else
-        expect_s=${QTRAJ_DOCKER_CUDA_COLD_S:-2100}; how="cold, no layer cache here"
+        expect_s=${QTRAJ_DOCKER_CUDA_COLD_S:-2650}; how="cold, no layer cache here"
       fi
       if [ "$expect_s" -le "$budget_s" ]; then
         say "CUDA image: inputs changed since the last image that passed here; building it ($how, ~${expect_s} s)"
