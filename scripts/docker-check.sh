@@ -173,7 +173,7 @@ size_budget_mb() {
   case "$1:$cuda_version" in
     OFF:*) echo "${QTRAJ_DOCKER_MAX_MB:-760}" ;;
     ON:13) echo "${QTRAJ_DOCKER_MAX_MB:-1750}" ;;
-    ON:12) echo "${QTRAJ_DOCKER_MAX_MB:-1900}" ;;
+    ON:12) echo "${QTRAJ_DOCKER_MAX_MB:-1800}" ;;
   esac
 }
 
