@@ -75,8 +75,11 @@ inline std::string no_device_reason(cudaError_t status) {
       return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
     };
     return "NVIDIA driver too old: it runs CUDA " + dotted(driver_version) + ", this qtraj is " +
-           "built with CUDA " + dotted(runtime_version) + " (CUDA 13 needs driver >= 580; the " +
-           "container image has a CUDA 12 variant, docker/README.md)";
+           "built with CUDA " + dotted(runtime_version) +
+           (runtime_version >= 13000
+                ? " (CUDA 13 needs driver >= 580; the container image has a CUDA 12 variant, "
+                  "docker/README.md)"
+                : " (CUDA 12 needs driver >= 525)");
   }
   if (status == cudaErrorNoDevice) return "the NVIDIA driver sees no GPU";
   return cudaGetErrorString(status);
