@@ -204,7 +204,9 @@ download_debs() {
   apt=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
        -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o APT::Sandbox::User=root)
   apt-get "${apt[@]}" update >&2 || die "apt-get update ($dir/sources.list)"
-  (cd "$dir" && apt-get "${apt[@]}" download $(entries "$role" | awk '{ print $3 }') >&2) \
+  local pkgs
+  mapfile -t pkgs < <(entries "$role" | awk '{ print $3 }')
+  (cd "$dir" && apt-get "${apt[@]}" download "${pkgs[@]}" >&2) \
     || die "apt-get download ($role packages of $pins)"
 }
 

@@ -126,7 +126,7 @@ bundle_image() {
   # Everything over 1 MB travels gzipped (the binary too: ~6 MB of fatbin for two architectures).
   find "$bundle/image/bin" "$bundle/image/lib" -type f -size +1M -exec gzip -9 {} \;
   echo "gpu-bundle/image/: the binary of $image ($(du -sm "$bundle/image" | cut -f1) MB with" \
-       "$(ls "$bundle/image/lib" | wc -l) libraries); it dlopens $(echo $(cat "$bundle/image/DLOPEN"))"
+       "$(ls "$bundle/image/lib" | wc -l) libraries); it dlopens $(tr '\n' ' ' <"$bundle/image/DLOPEN")"
 }
 
 # image_binary_checks NODEVICE WORK: the image's binary (bundle_image) against this machine's
