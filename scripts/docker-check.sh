@@ -113,11 +113,12 @@ EOF
 fi
 
 # --- the CUDA image's inputs and the stamp of the last one that passed --------------------------
-# The hash of what the CUDA image's CUDA part is made from: kernels/, docker/, the CMake files and
-# the toolkit script (as they are in the working tree), the CUDA version and the architectures.
+# The hash of what the CUDA image's CUDA part is made from: kernels/, docker/ (not its README),
+# the CMake files and the toolkit script (as they are in the working tree), the CUDA version and
+# the architectures.
 cuda_inputs_hash() {
   { git ls-files -co --exclude-standard -- kernels docker CMakeLists.txt cmake '*.cmake' \
-      scripts/cuda-toolkit.sh 2>/dev/null | sort | while read -r f; do
+      scripts/cuda-toolkit.sh ':!docker/*.md' 2>/dev/null | sort | while read -r f; do
       [ -f "$f" ] && sha256sum "$f"
     done
     echo "CUDA=$cuda_version CUDA_ARCHITECTURES=${QTRAJ_CUDA_ARCHITECTURES:-default}"
