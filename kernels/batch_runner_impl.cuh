@@ -14,6 +14,7 @@
 
 #include "bundle_staging.cuh"
 #include "cuda_check.cuh"
+#include "cuda_library.cuh"
 #include "trajectory_kernel.cuh"
 #include "qtraj/backend/cuda_trajectory_runner.hpp"
 #include "qtraj/error.hpp"
@@ -88,8 +89,7 @@ inline int checked_device(int requested) {
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess || count == 0) {
     (void)cudaGetLastError();
-    throw DeviceError(std::string(kWho) + ": no CUDA device (cudaGetDeviceCount: " +
-                      (status != cudaSuccess ? cudaGetErrorString(status) : "0 devices") + ")");
+    throw DeviceError(std::string(kWho) + ": no CUDA device (" + no_device_reason(status) + ")");
   }
   if (requested >= count)
     throw DeviceError(std::string(kWho) + ": CUDA device " + std::to_string(requested) +

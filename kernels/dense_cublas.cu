@@ -2,7 +2,7 @@
 // contract in include/qtraj/exact/dense_device.hpp). Host code only (cuBLAS launches its own
 // kernels); cuBLAS is loaded with dlopen (see the header for why), its prototypes come from
 // cublas_api.h.
-#include <cublas_api.h>
+#include <cublas_v2.h>  // defines CUBLASAPI (CUDA 12 requires it), then includes cublas_api.h
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 
@@ -20,6 +20,10 @@
 #include "qtraj/exact/sparse_congruence.hpp"
 
 namespace qtraj::cuda {
+
+// The library dlopened (cuda_library.cuh says why it is an array with external linkage).
+extern const char kCublasSoname[];
+const char kCublasSoname[] = "libcublas.so." QTRAJ_SONAME_MAJOR(CUBLAS_VER_MAJOR);
 
 namespace {
 
@@ -43,7 +47,7 @@ struct Cublas {
 Cublas load_cublas() {
   Cublas c;
   const LoadedLibrary loaded = open_cuda_library(
-      "QTRAJ_CUBLAS_LIBRARY", "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR));
+      "QTRAJ_CUBLAS_LIBRARY", kCublasSoname);
   c.lib = loaded.handle;
   c.where = loaded.where;
   if (!c.lib) {
@@ -145,8 +149,7 @@ class CublasDense final : public exact::DenseDevice {
     const cudaError_t s = cudaGetDeviceCount(&count);
     if (s != cudaSuccess || count == 0) {
       (void)cudaGetLastError();
-      throw DeviceError(std::string(kWho) + ": no CUDA device" +
-                        (s != cudaSuccess ? std::string(" (") + cudaGetErrorString(s) + ")" : ""));
+      throw DeviceError(std::string(kWho) + ": no CUDA device (" + no_device_reason(s) + ")");
     }
     if (!lib_.ok()) throw DeviceError(std::string(kWho) + ": " + lib_.error);
     int device = 0;

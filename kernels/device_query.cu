@@ -6,6 +6,7 @@
 #include "qtraj/backend/cuda_device.hpp"
 #include "qtraj/error.hpp"
 #include "cuda_check.cuh"
+#include "cuda_library.cuh"
 
 namespace qtraj::cuda {
 
@@ -13,8 +14,7 @@ std::string device_summary() {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess || count == 0)
-    throw DeviceError(std::string("no usable CUDA device: ") +
-                      (status != cudaSuccess ? cudaGetErrorString(status) : "none found"));
+    throw DeviceError("no usable CUDA device: " + no_device_reason(status));
   std::string out;
   for (int d = 0; d < count; ++d) {
     cudaDeviceProp prop{};
@@ -38,8 +38,7 @@ DeviceMemory device_memory() {
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess || count == 0) {
     (void)cudaGetLastError();
-    throw DeviceError(std::string("no usable CUDA device: ") +
-                      (status != cudaSuccess ? cudaGetErrorString(status) : "none found"));
+    throw DeviceError("no usable CUDA device: " + no_device_reason(status));
   }
   DeviceMemory m;
   QTRAJ_CUDA_CHECK(cudaMemGetInfo(&m.free, &m.total));

@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cuda_check.cuh"
@@ -26,11 +27,32 @@
 
 namespace qtraj::cuda {
 
+// The library dlopened (cuda_library.cuh says why it is an array with external linkage).
+extern const char kCusolverSoname[];
+const char kCusolverSoname[] = "libcusolver.so." QTRAJ_SONAME_MAJOR(CUSOLVER_VER_MAJOR);
+
 namespace {
 
 const char* const kWhoEig = "cuda set-up (cuSOLVER eigensystems)";
 constexpr std::size_t kBatchBytes = std::size_t(512) << 20;  // matrices per call, device bytes
 constexpr std::int64_t kJacobiMaxDim = 32;                   // syevjBatched's limit
+
+// cusolverDnXsyevBatched and its buffer query (cuSOLVER >= 11.7, CUDA 12.6), declared here:
+// older headers (CUDA 12.4, the container image's CUDA 12 variant) lack them, and the library
+// loaded at run time may still have them. Where the headers declare them, the types must agree.
+using XsyevBatchedBufferSize = cusolverStatus_t (*)(
+    cusolverDnHandle_t, cusolverDnParams_t, cusolverEigMode_t, cublasFillMode_t, int64_t n,
+    cudaDataType typeA, const void* A, int64_t lda, cudaDataType typeW, const void* W,
+    cudaDataType computeType, size_t* deviceBytes, size_t* hostBytes, int64_t batchSize);
+using XsyevBatched = cusolverStatus_t (*)(
+    cusolverDnHandle_t, cusolverDnParams_t, cusolverEigMode_t, cublasFillMode_t, int64_t n,
+    cudaDataType typeA, void* A, int64_t lda, cudaDataType typeW, void* W,
+    cudaDataType computeType, void* deviceBuffer, size_t deviceBytes, void* hostBuffer,
+    size_t hostBytes, int* info, int64_t batchSize);
+#if CUSOLVER_VERSION >= 11700
+static_assert(std::is_same_v<XsyevBatchedBufferSize, decltype(&cusolverDnXsyevBatched_bufferSize)>);
+static_assert(std::is_same_v<XsyevBatched, decltype(&cusolverDnXsyevBatched)>);
+#endif
 
 /// The cuSOLVER entry points used, resolved from the loaded library.
 struct Cusolver {
@@ -50,8 +72,8 @@ struct Cusolver {
   // Optional (cuSOLVER >= 11.7, CUDA 12.6): batched syev of any n.
   decltype(&cusolverDnCreateParams) create_params = nullptr;
   decltype(&cusolverDnDestroyParams) destroy_params = nullptr;
-  decltype(&cusolverDnXsyevBatched_bufferSize) syev_batched_size = nullptr;
-  decltype(&cusolverDnXsyevBatched) syev_batched = nullptr;
+  XsyevBatchedBufferSize syev_batched_size = nullptr;
+  XsyevBatched syev_batched = nullptr;
 
   bool ok() const { return lib != nullptr && error.empty(); }
 };
@@ -59,7 +81,7 @@ struct Cusolver {
 Cusolver load_cusolver() {
   Cusolver c;
   const LoadedLibrary loaded = open_cuda_library(
-      "QTRAJ_CUSOLVER_LIBRARY", "libcusolver.so." + std::to_string(CUSOLVER_VER_MAJOR));
+      "QTRAJ_CUSOLVER_LIBRARY", kCusolverSoname);
   c.lib = loaded.handle;
   c.where = loaded.where;
   if (!c.lib) {

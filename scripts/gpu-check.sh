@@ -23,6 +23,11 @@
 #                                 the sector-batched engine vs the per-block kernel
 #                                 (qtraj_cuda_sector_batch_bench; its tests CudaSectorBatch.* run
 #                                 in qtraj_cuda_tests).
+#                                 The container image's binary (gpu-bundle/image/, taken out of
+#                                 the local image qtraj:latest by `bundle` where Podman has it):
+#                                 its backend = "cuda" run and its exact solver on cuBLAS against
+#                                 this machine's driver (image_binary_checks below); the image
+#                                 itself runs only where this machine has a container runtime.
 #                                 One log: $OUT/gpu-check.log if
 #                                 $OUT is set, else ./gpu-check.log. Each step has a timeout; the
 #                                 whole run stays well under 5 minutes.
@@ -76,6 +81,7 @@ do_bundle() {
     LD_LIBRARY_PATH="$bundle/lib" ldd "$bundle"/bin/* | grep "not found" >&2
     exit 1
   fi
+  bundle_image
   # Libraries over 16 MB travel gzipped (OpenBLAS: 36 MB -> ~11 MB; checked above unpacked).
   local big
   find "$bundle/lib" -type f -size +16M | while read -r big; do gzip -9 "$big"; done
@@ -86,6 +92,127 @@ do_bundle() {
   if [ "$kib" -ge $((64 * 1024)) ]; then
     echo "gpu-check bundle: gpu-bundle/ is $((kib / 1024)) MiB, over the 64 MiB a device call carries" >&2
     exit 1
+  fi
+}
+
+# The container image's own binary (docker/Dockerfile: CUDA from docker/cuda-wheels.txt, cudart
+# static) out of the local image $QTRAJ_GPU_IMAGE (default qtraj:latest), with the Debian
+# libraries it links as the image resolves them, into gpu-bundle/image/. The image's CUDA
+# libraries (~950 MB) and the image itself (~1.7 GB) cannot travel (64 MiB a device call): there,
+# the binary dlopens that machine's cuBLAS and cuSOLVER of the same major versions.
+bundle_image() {
+  local image="${QTRAJ_GPU_IMAGE:-qtraj:latest}" ctr mnt lib real
+  if ! command -v buildah >/dev/null || ! podman image exists "$image" 2>/dev/null; then
+    echo "gpu-check bundle: no image $image here (QTRAJ_DOCKER_CUDA=ON scripts/docker-check.sh" \
+         "builds it): the image's binary is not bundled"
+    return 0
+  fi
+  ctr="$(buildah from --pull-never "$image")"
+  mnt="$(buildah mount "$ctr")"
+  mkdir -p "$bundle/image/bin" "$bundle/image/lib"
+  cp "$mnt/usr/local/bin/qtraj" "$bundle/image/bin/"
+  # ldd inside the image; each library copied from the image (links resolved there), by soname.
+  buildah run --isolation chroot "$ctr" -- sh -c \
+    'ldd /usr/local/bin/qtraj | awk "/=> \\// { print \$3 }" | while read -r l; do echo "$l $(readlink -f "$l")"; done' \
+    | while read -r lib real; do
+        is_glibc "$lib" && continue
+        # The same file is in gpu-bundle/lib already (same Debian package): `run` finds it there.
+        cmp -s "$mnt$real" "$bundle/lib/$(basename "$lib")" && continue
+        cp "$mnt$real" "$bundle/image/lib/$(basename "$lib")"
+      done
+  buildah umount "$ctr" >/dev/null; buildah rm "$ctr" >/dev/null
+  echo "$image $(podman image inspect --format '{{.Id}} {{.Created}}' "$image")" >"$bundle/image/IMAGE"
+  scripts/cuda-toolkit.sh --dlopen >"$bundle/image/DLOPEN"
+  # Everything over 1 MB travels gzipped (the binary too: ~6 MB of fatbin for two architectures).
+  find "$bundle/image/bin" "$bundle/image/lib" -type f -size +1M -exec gzip -9 {} \;
+  echo "gpu-bundle/image/: the binary of $image ($(du -sm "$bundle/image" | cut -f1) MB with" \
+       "$(ls "$bundle/image/lib" | wc -l) libraries); it dlopens $(tr '\n' ' ' <"$bundle/image/DLOPEN")"
+}
+
+# image_binary_checks NODEVICE WORK: the image's binary (bundle_image) against this machine's
+# driver. Its libraries: the image's Debian ones from the bundle; cuBLAS and cuSOLVER (the sonames
+# in image/DLOPEN) from this machine: $CUDA_HOME/lib64, /usr/local/cuda/lib64 or a CUDA wheel of
+# python3's (nvidia/*/lib). Without a device: `backend = "cuda"` must be refused in one line that
+# names the driver problem. With one: trajectories on the GPU against the exact solver (4 SE), the
+# exact solver on cuBLAS against its CPU run (1e-10). Then the image itself, where this machine
+# has a container runtime and an archive of the image ($QTRAJ_GPU_IMAGE_ARCHIVE).
+image_binary_checks() {
+  local nodevice="$1" work="$2" img="$bundle/image" dirs="" so dir py gz
+  if [ ! -f "$img/bin/qtraj.gz" ] && [ ! -x "$img/bin/qtraj" ]; then
+    say "image binary: not in gpu-bundle/ (no image where it was bundled): not checked"
+    return 0
+  fi
+  say ""
+  say "image binary: $(cat "$img/IMAGE")"
+  # What travels gzipped, unpacked for this run: the binary into $work/image-bin, libraries
+  # into $work/image-lib.
+  local unpacked="$work/image-lib" exe="$work/image-bin/qtraj"
+  mkdir -p "$unpacked" "$work/image-bin"
+  for gz in "$img"/lib/*.gz; do
+    [ -e "$gz" ] || continue
+    gzip -dc "$gz" >"$unpacked/$(basename "${gz%.gz}")"
+  done
+  if [ -f "$img/bin/qtraj.gz" ]; then gzip -dc "$img/bin/qtraj.gz" >"$exe"; else cp "$img/bin/qtraj" "$exe"; fi
+  chmod +x "$exe"
+  local candidates=("${CUDA_HOME:-/usr/local/cuda}/lib64" /usr/local/cuda/lib64)
+  for py in python3 /usr/bin/python3; do
+    command -v "$py" >/dev/null 2>&1 || continue
+    while read -r dir; do candidates+=("$dir"/*/lib); done < <("$py" -c \
+      'import nvidia; print("\n".join(nvidia.__path__))' 2>/dev/null)
+  done
+  for so in $(cat "$img/DLOPEN"); do
+    dir=""
+    for d in "${candidates[@]}"; do [ -e "$d/$so" ] && { dir="$d"; break; }; done
+    say "image binary: $so from ${dir:-nowhere on this machine (its feature is refused)}"
+    [ -n "$dir" ] && dirs="$dirs:$dir"
+  done
+  local env_img=(env "LD_LIBRARY_PATH=$img/lib:$unpacked:$bundle/lib$dirs")
+  step "image qtraj --version, ldd" 5 sh -c 'export LD_LIBRARY_PATH="$1"; "$2" --version && ldd "$2"' \
+    sh "$img/lib:$unpacked:$bundle/lib$dirs" "$exe"
+  if [ "$nodevice" -eq 1 ]; then
+    local out rc
+    out="$(timeout 30 "${env_img[@]}" "$exe" run "$bundle/run/fig2b-trajectories.toml" -q \
+      -o "$work/image-cuda.h5" --set 'solver.backend="cuda"' --set solver.trajectories=100 2>&1)"
+    rc=$?
+    echo "$out" >>"$log"
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ]; then
+      say "=== image binary, no device: refused cleanly (exit $rc): $out"
+    else
+      say "=== image binary, no device: NOT a clean refusal (exit $rc)"
+      failed=1
+    fi
+  else
+    step "image qtraj run (trajectories, backend = cuda)" 25 "${env_img[@]}" "$exe" run \
+      "$bundle/run/fig2b-trajectories.toml" -q -o "$work/image-cuda.h5" \
+      --set 'solver.backend="cuda"' --set solver.trajectories=100000
+    step "image qtraj compare cuda vs exact (4 SE)" 5 "$bundle/bin/qtraj" compare \
+      "$work/image-cuda.h5" "$work/exact.h5" --threshold 4
+    step "image qtraj run (exact, backend = cuda: cuBLAS)" 10 "${env_img[@]}" "$exe" run \
+      "$bundle/run/fig2b-trajectories.toml" -q -o "$work/image-exact-cublas.h5" \
+      --set solver.kind='"exact"' --set 'solver.backend="cuda"'
+    step "image qtraj compare exact cuBLAS vs exact CPU" 5 "$bundle/bin/qtraj" compare \
+      "$work/image-exact-cublas.h5" "$work/exact.h5" --abs-tol 1e-10
+  fi
+  # The image itself: only with a container runtime here (the GPU machines of our device notes
+  # have none) and an archive of it on this machine (the ~1.7 GB image does not travel).
+  local rt="" c
+  for c in docker podman apptainer singularity; do command -v "$c" >/dev/null 2>&1 && rt="$rt $c"; done
+  if [ -z "$rt" ]; then
+    say "image itself: no container runtime here (docker, podman, apptainer, singularity): not run; its binary was"
+  elif [ -z "${QTRAJ_GPU_IMAGE_ARCHIVE:-}" ] || [ ! -f "$QTRAJ_GPU_IMAGE_ARCHIVE" ]; then
+    say "image itself: container runtime(s)$rt here, but no QTRAJ_GPU_IMAGE_ARCHIVE (podman save -o qtraj.tar qtraj:latest): not run"
+  else
+    local args=(run /opt/qtraj/examples/paper/fig2b-trajectories.toml -q -o /tmp/c.h5
+                --set 'solver.backend="cuda"' --set solver.trajectories=100000)
+    set -- $rt
+    case "$1" in
+      docker) step "image load" 120 docker load -i "$QTRAJ_GPU_IMAGE_ARCHIVE" &&
+              step "image run (docker --gpus all)" 60 docker run --rm --gpus all qtraj:latest "${args[@]}" ;;
+      podman) step "image load" 120 podman load -i "$QTRAJ_GPU_IMAGE_ARCHIVE" &&
+              step "image run (podman, CDI)" 60 podman run --rm --device nvidia.com/gpu=all qtraj:latest "${args[@]}" ;;
+      *) step "image build (.sif)" 240 "$1" build "$work/qtraj.sif" "docker-archive://$QTRAJ_GPU_IMAGE_ARCHIVE" &&
+         step "image run ($1 --nv)" 60 "$1" run --nv "$work/qtraj.sif" "${args[@]}" ;;
+    esac
   fi
 }
 
@@ -155,6 +282,7 @@ do_run() {
       say "=== NOT a clean refusal (exit $rc)"
       failed=1
     fi
+    image_binary_checks 1 "$unpacked"
     say ""
     say "gpu-check: no CUDA device: GPU checks (memcheck, bench, cuda run) not run"
     echo "gpu-check: no CUDA device (log: $log)" >&2
@@ -162,7 +290,8 @@ do_run() {
     exit 1
   fi
   # Order: correctness first (a cut-off run still logs the most important checks), then the
-  # benches, memcheck last. Per-step limits add up to 580 s: one device call (600 s) with 20 s left for unpacking the bundle; typical < 5 min.
+  # benches, memcheck last. Per-step limits add up to 630 s (580 s before the image binary's 50 s:
+  # one device call is 600 s, so a run that hit most limits would be cut during memcheck); typical < 5 min.
   local work="${TMPDIR:-/tmp}/qtraj-gpu-check.$$"
   mkdir -p "$work"
   step "qtraj run (exact)" 30 "$bundle/bin/qtraj" run "$bundle/run/fig2b-trajectories.toml" -q \
@@ -180,6 +309,7 @@ do_run() {
   step "qtraj compare exact cuBLAS vs exact CPU" 5 "$bundle/bin/qtraj" compare \
     "$work/exact-cublas.h5" "$work/exact.h5" --abs-tol 1e-10
   "$bundle/bin/qtraj" info "$work/exact-cublas.h5" 2>&1 | grep -i dense_kernels | tee -a "$log"
+  image_binary_checks 0 "$work"
   step "qtraj_cuda_bench (10^6 trajectories; (400,40,4): 2x10^4; CPU backend with 16 threads)" 90 \
     "$bundle/bin/qtraj_cuda_bench" --trajectories 1000000 --cpu-trajectories 200000 --threads 16 \
     --big 20000

@@ -72,17 +72,19 @@ step_begin "TSan tests"
 TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/qtraj_tsan_tests
 step_end
 
+# The CUDA build, compiled with the container image's own pinned CUDA toolkit (the wheels of
+# docker/cuda-wheels.txt, provisioned and cached by scripts/cuda-toolkit.sh: ~45 s and 750 MB of
+# downloads on a machine's first run, nothing after): a source that includes a CUDA header the
+# image lacks fails here, without building the image. QTRAJ_NVCC=/path/to/nvcc compiles with
+# another toolkit instead (that check is then lost).
+step_begin "CUDA toolkit (scripts/cuda-toolkit.sh, pinned wheels)"
+nvcc_path=${QTRAJ_NVCC:-$(./scripts/cuda-toolkit.sh)}
+step_end "$nvcc_path"
 step_begin "CUDA build (build-cuda/, compile only)"
-nvcc_path=$(command -v nvcc || true)
-[ -z "$nvcc_path" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc_path=/usr/local/cuda/bin/nvcc
-if [ -n "$nvcc_path" ]; then
-  cmake -S . -B build-cuda -G Ninja -DQTRAJ_BUILD_CUDA=ON -DQTRAJ_BUILD_BENCH=OFF \
-        -DCMAKE_CUDA_COMPILER="$nvcc_path"
-  cmake --build build-cuda -j"$jobs"
-  echo "test.sh: CUDA build compiled (GPU tests run only where a GPU is present: build-cuda/qtraj_cuda_tests)"
-else
-  echo "test.sh: WARNING: no nvcc found; the CUDA build was not compiled" >&2
-fi
+cmake -S . -B build-cuda -G Ninja -DQTRAJ_BUILD_CUDA=ON -DQTRAJ_BUILD_BENCH=OFF \
+      -DCMAKE_CUDA_COMPILER="$nvcc_path" -DCUDAToolkit_ROOT="$(dirname "$(dirname "$nvcc_path")")"
+cmake --build build-cuda -j"$jobs"
+echo "test.sh: CUDA build compiled with $nvcc_path (GPU tests run only where a GPU is present: build-cuda/qtraj_cuda_tests)"
 step_end
 
 # The container image (docker/Dockerfile, CPU-only variant) built with Podman, qtraj run inside
@@ -91,7 +93,7 @@ step_end
 # compiles are the ones just built and tested with the same Debian compiler and packages, so a
 # change of src/ alone does not rerun it (docs/ci.md).
 image_inputs=(docker .dockerignore scripts/docker-check.sh scripts/install-deps.sh
-              scripts/plot_result.py CMakeLists.txt)
+              scripts/cuda-toolkit.sh scripts/plot_result.py CMakeLists.txt)
 image_inputs_hash() {
   { printf '%s\n' "${QTRAJ_DOCKER_CUDA:-OFF} ${QTRAJ_DOCKER_BASE:-} ${QTRAJ_CUDA_ARCHITECTURES:-}"
     git ls-files --cached --others --exclude-standard -- "${image_inputs[@]}" | LC_ALL=C sort \
