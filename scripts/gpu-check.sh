@@ -129,6 +129,24 @@ bundle_image() {
        "$(ls "$bundle/image/lib" | wc -l) libraries); it dlopens $(tr '\n' ' ' <"$bundle/image/DLOPEN")"
 }
 
+# expect_cuda_refusal LABEL OUTPUT COMMAND...: `COMMAND run` of a trajectory file with
+# backend = "cuda" on a machine without a usable device must stop with one line and a non-zero
+# exit status (not a timeout or a signal); anything else marks the check failed.
+expect_cuda_refusal() {
+  local label=$1 output=$2 out rc
+  shift 2
+  out="$(timeout 30 "$@" run "$bundle/run/fig2b-trajectories.toml" -q -o "$output" \
+    --set 'solver.backend="cuda"' --set solver.trajectories=100 2>&1)"
+  rc=$?
+  echo "$out" >>"$log"
+  if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ]; then
+    say "=== $label: refused cleanly (exit $rc): $out"
+  else
+    say "=== $label: NOT a clean refusal (exit $rc)"
+    failed=1
+  fi
+}
+
 # image_binary_checks NODEVICE WORK: the image's binary (bundle_image) against this machine's
 # driver. Its libraries: the image's Debian ones from the bundle; cuBLAS and cuSOLVER (the sonames
 # in image/DLOPEN) from this machine: $CUDA_HOME/lib64, /usr/local/cuda/lib64 or a CUDA wheel of
@@ -170,17 +188,7 @@ image_binary_checks() {
   step "image qtraj --version, ldd" 5 sh -c 'export LD_LIBRARY_PATH="$1"; "$2" --version && ldd "$2"' \
     sh "$img/lib:$unpacked:$bundle/lib$dirs" "$exe"
   if [ "$nodevice" -eq 1 ]; then
-    local out rc
-    out="$(timeout 30 "${env_img[@]}" "$exe" run "$bundle/run/fig2b-trajectories.toml" -q \
-      -o "$work/image-cuda.h5" --set 'solver.backend="cuda"' --set solver.trajectories=100 2>&1)"
-    rc=$?
-    echo "$out" >>"$log"
-    if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ]; then
-      say "=== image binary, no device: refused cleanly (exit $rc): $out"
-    else
-      say "=== image binary, no device: NOT a clean refusal (exit $rc)"
-      failed=1
-    fi
+    expect_cuda_refusal "image binary, no device" "$work/image-cuda.h5" "${env_img[@]}" "$exe"
   else
     step "image qtraj run (trajectories, backend = cuda)" 25 "${env_img[@]}" "$exe" run \
       "$bundle/run/fig2b-trajectories.toml" -q -o "$work/image-cuda.h5" \
@@ -270,18 +278,8 @@ do_run() {
   if [ "$nodevice" -eq 1 ]; then
     say ""
     say "=== qtraj run with backend = cuda and no device: must refuse with one line, exit != 0"
-    local out rc
-    out="$(timeout 30 "$bundle/bin/qtraj" run "$bundle/run/fig2b-trajectories.toml" -q \
-      -o "${TMPDIR:-/tmp}/qtraj-gpu-check-$$.h5" --set 'solver.backend="cuda"' \
-      --set solver.trajectories=100 2>&1)"
-    rc=$?
-    echo "$out" >>"$log"
-    if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ]; then
-      say "=== refused cleanly (exit $rc)"
-    else
-      say "=== NOT a clean refusal (exit $rc)"
-      failed=1
-    fi
+    expect_cuda_refusal "bundle binary, no device" "${TMPDIR:-/tmp}/qtraj-gpu-check-$$.h5" \
+      "$bundle/bin/qtraj"
     image_binary_checks 1 "$unpacked"
     say ""
     say "gpu-check: no CUDA device: GPU checks (memcheck, bench, cuda run) not run"
