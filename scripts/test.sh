@@ -40,14 +40,13 @@ step_summary() {
 }
 trap step_summary EXIT
 
+step_begin "dependencies (scripts/install-deps.sh)"
+./scripts/install-deps.sh
+step_end
 if command -v ccache >/dev/null; then  # CMake takes these as the launchers of a new build dir
   export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache \
          CMAKE_CUDA_COMPILER_LAUNCHER=ccache
 fi
-
-step_begin "dependencies (scripts/install-deps.sh)"
-./scripts/install-deps.sh
-step_end
 jobs=$(nproc)
 
 step_begin "CPU build (build/)"
