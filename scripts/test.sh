@@ -90,9 +90,10 @@ step_end
 # it and compared with build/qtraj (scripts/docker-check.sh). Its inputs are the image's recipe:
 # the build stages and the check, the dependencies and the build configuration. The sources it
 # compiles are the ones just built and tested with the same Debian compiler and packages, so a
-# change of src/ alone does not rerun it (docs/ci.md).
+# change of src/ alone does not rerun it; a change of kernels/ does, for the CUDA image, which
+# docker-check.sh builds when its own inputs changed and the build fits its budget (docs/ci.md).
 image_inputs=(docker .dockerignore scripts/docker-check.sh scripts/install-deps.sh
-              scripts/cuda-toolkit.sh scripts/plot_result.py CMakeLists.txt)
+              scripts/cuda-toolkit.sh scripts/plot_result.py CMakeLists.txt kernels)
 image_inputs_hash() {
   { printf '%s\n' "${QTRAJ_DOCKER_CUDA:-OFF} ${QTRAJ_DOCKER_BASE:-} ${QTRAJ_CUDA_ARCHITECTURES:-}"
     git ls-files --cached --others --exclude-standard -- "${image_inputs[@]}" | LC_ALL=C sort \
