@@ -1,5 +1,7 @@
 #include <csignal>
 
+#include <fmt/format.h>
+
 #include "qtraj/error.hpp"
 #include "qtraj/solvers.hpp"
 
@@ -20,6 +22,18 @@ ProgressFn progress_or_stop(const SolveContext& context, const std::string& solv
                         context.stop->signal());
     if (context.progress) context.progress(fraction, status);
   };
+}
+
+void refuse_local_processes(const Model& model, const std::string& what) {
+  for (std::size_t k = 0; k < model.local.size(); ++k) {
+    const LocalTable& t = model.local[k];
+    const std::pair<const char*, double> rates[] = {
+        {"emission", t.emission}, {"pumping", t.pumping}, {"dephasing", t.dephasing}};
+    for (const auto& [key, rate] : rates)
+      if (rate > 0.0)
+        throw InputError("local[" + std::to_string(k + 1) + "]." + key, fmt::format("{}", rate),
+                         "local processes are not supported by " + what + " yet (docs/local.md)");
+  }
 }
 
 Result solve(const RunConfig& config, const SolveContext& context) {

@@ -22,6 +22,11 @@ Result solve_trajectories(const RunConfig& config, const SolveContext& context =
 /// one output time, t = inf. Throws InputError for nbar > 0.
 Result solve_steady(const RunConfig& config, const SolveContext& context = {});
 
+/// Refuses a model with local processes ([[local]] tables with a positive rate, docs/local.md)
+/// in a solver (or a case of one) that does not handle them: InputError naming
+/// `local[k].<key>` of the first positive rate and `what` ("the mean-field solver", ...).
+void refuse_local_processes(const Model& model, const std::string& what);
+
 /// Dispatches on config.solver.kind.
 Result solve(const RunConfig& config, const SolveContext& context = {});
 

@@ -34,6 +34,7 @@ Result solve_exact(const RunConfig& config, const SolveContext& context) {
   // The model, tolerances and choices were checked by the parser (run_config.cpp); what is
   // checked here depends on this solver (sizes, temperature, the device).
   const Model& model = config.model;
+  refuse_local_processes(model, "the exact solver");
   const double rtol = config.solver.rtol, atol = config.solver.atol;
   const ProgressFn progress = progress_or_stop(context, "exact");
   const int m = model.num_domains();

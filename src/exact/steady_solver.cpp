@@ -34,6 +34,7 @@ constexpr std::int64_t kMaxSectorDim = 6000;
 
 Result solve_steady(const RunConfig& config, const SolveContext& context) {
   const Model& model = config.model;  // checked by the parser
+  refuse_local_processes(model, "the steady-state solver");
   const ProgressFn progress = progress_or_stop(context, "steady");
   const int m = model.num_domains();
   for (std::size_t r = 0; r < model.reservoirs.size(); ++r)

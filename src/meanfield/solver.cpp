@@ -30,6 +30,7 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress);
 }  // namespace
 
 Result solve_meanfield(const RunConfig& config, const SolveContext& context) {
+  refuse_local_processes(config.model, "the mean-field solver");
   const ProgressFn progress = progress_or_stop(context, "meanfield");
   Result result;
   if (config.solver.closure != "auto") {

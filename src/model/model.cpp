@@ -111,6 +111,43 @@ void Model::validate() const {
     if (!(res.nbar >= 0) || !std::isfinite(res.nbar))
       throw InputError(f + ".nbar", fmt::format("{}", res.nbar), "must be finite and >= 0");
   }
+  for (std::size_t k = 0; k < local.size(); ++k) {
+    const auto& table = local[k];
+    const std::string f = "local[" + std::to_string(k + 1) + "]";
+    if (table.domains.empty()) throw InputError(f + ".domains", "[]", "names no domain");
+    for (std::size_t a = 0; a < table.domains.size(); ++a) {
+      const int d = table.domains[a];
+      if (d < 0 || d >= num_domains())
+        throw InputError(f + ".domains", std::to_string(d + 1),
+                         "no such domain (domains are 1.." + std::to_string(num_domains()) + ")");
+      for (std::size_t b = 0; b < a; ++b)
+        if (table.domains[b] == d)
+          throw InputError(f + ".domains", std::to_string(d + 1), "domain listed twice");
+    }
+    const std::pair<const char*, double> rates[] = {
+        {"emission", table.emission}, {"pumping", table.pumping}, {"dephasing", table.dephasing}};
+    for (const auto& [key, rate] : rates)
+      if (!(rate >= 0) || !std::isfinite(rate))
+        throw InputError(f + "." + key, fmt::format("{}", rate), "must be finite and >= 0");
+  }
+}
+
+std::vector<LocalRates> Model::local_rates() const {
+  std::vector<LocalRates> rates(spins.size());
+  for (const auto& table : local) {
+    for (int d : table.domains) {
+      rates[d].emission += table.emission;
+      rates[d].pumping += table.pumping;
+      rates[d].dephasing += table.dephasing;
+    }
+  }
+  return rates;
+}
+
+bool Model::has_local() const {
+  for (const auto& r : local_rates())
+    if (r.any()) return true;
+  return false;
 }
 
 std::vector<Channel> collapse_channels(const Model& model) {

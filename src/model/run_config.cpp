@@ -179,6 +179,42 @@ void apply_override(toml::table& root, const std::string& assignment) {
   tbl->insert_or_assign(parts.back(), *holder.get("v"));
 }
 
+// [[local]] tables (docs/local.md): domains (1-based; omitted: every domain), emission, pumping,
+// dephasing (rates >= 0, default 0). Errors name local[k].<key>.
+std::vector<LocalTable> parse_local_tables(const toml::table& root, int num_domains) {
+  std::vector<LocalTable> tables;
+  const toml::node* node = root.get("local");
+  if (!node) return tables;
+  const toml::array* list = node->as_array();
+  if (!list || !list->is_array_of_tables())
+    throw InputError("local", show(*node), "must be an array of tables [[local]]");
+  for (std::size_t k = 0; k < list->size(); ++k) {
+    const toml::table& t = *list->get(k)->as_table();
+    const std::string f = "local[" + std::to_string(k + 1) + "]";
+    reject_unknown_keys(t, f + ".", {"domains", "emission", "pumping", "dephasing"});
+    LocalTable table;
+    if (const toml::node* d = t.get("domains")) {
+      if (!d->as_array() || d->as_array()->empty())
+        throw InputError(f + ".domains", show(*d), "must be a non-empty list of 1-based domain indices");
+      for (auto&& e : *d->as_array()) {
+        if (!e.is_integer()) throw InputError(f + ".domains", show(e), "must be integers");
+        const std::int64_t idx = e.as_integer()->get();
+        if (idx < 1 || idx > num_domains)
+          throw InputError(f + ".domains", std::to_string(idx),
+                           "no such domain (domains are 1.." + std::to_string(num_domains) + ")");
+        table.domains.push_back(static_cast<int>(idx - 1));
+      }
+    } else {
+      for (int i = 0; i < num_domains; ++i) table.domains.push_back(i);
+    }
+    table.emission = get_double(t, "emission", f + ".emission", 0.0);
+    table.pumping = get_double(t, "pumping", f + ".pumping", 0.0);
+    table.dephasing = get_double(t, "dephasing", f + ".dephasing", 0.0);
+    tables.push_back(std::move(table));
+  }
+  return tables;
+}
+
 Model parse_model(const toml::table& root) {
   Model model;
   const toml::table* system = sub_table(root, "system");
@@ -252,6 +288,7 @@ Model parse_model(const toml::table& root) {
   } else {
     model.reservoirs = Model::default_chain(model.num_domains());
   }
+  model.local = parse_local_tables(root, model.num_domains());
   model.validate();
   return model;
 }
@@ -355,7 +392,7 @@ RunConfig parse_run_config(const std::string& text, const std::vector<std::strin
                      "malformed TOML: " + msg);
   }
   for (const auto& o : overrides) apply_override(root, o);
-  reject_unknown_keys(root, "", {"system", "reservoir", "time", "solver", "output"});
+  reject_unknown_keys(root, "", {"system", "reservoir", "local", "time", "solver", "output"});
   RunConfig config;
   config.model = parse_model(root);
   config.time = parse_time(root);

@@ -68,6 +68,7 @@ void run_here(backend::TrajectoryRun& run, backend::Tally& tally, const Progress
 }  // namespace
 
 Result solve_trajectories(const RunConfig& config, const SolveContext& context) {
+  refuse_local_processes(config.model, "the trajectory solver");
   backend::SingleProcessCommunicator alone;
   backend::Communicator& comm = context.comm ? *context.comm : alone;
   const ProgressFn& progress = context.progress;

@@ -151,5 +151,55 @@ TEST(RunConfig, BadInputNamesFieldAndValue) {
   expect_error(kFig2a, "--set", "key=value", {"time.end"});
 }
 
+TEST(RunConfig, LocalTablesAddPerDomain) {
+  const RunConfig c = parse_run_config(
+      "[system]\ndomains = [4, 2, 1]\n"
+      "[[local]]\nemission = 0.5\n"
+      "[[local]]\ndomains = [2, 3]\ndephasing = 0.25\npumping = 0.125\n"
+      "[[local]]\ndomains = [2]\nemission = 1.0\n");
+  ASSERT_EQ(c.model.local.size(), 3u);
+  EXPECT_EQ(c.model.local[0].domains, (std::vector<int>{0, 1, 2}));  // omitted: every domain
+  EXPECT_EQ(c.model.local[1].domains, (std::vector<int>{1, 2}));
+  const auto rates = c.model.local_rates();
+  ASSERT_EQ(rates.size(), 3u);
+  EXPECT_EQ(rates[0].emission, 0.5);
+  EXPECT_EQ(rates[0].dephasing, 0.0);
+  EXPECT_EQ(rates[1].emission, 1.5);
+  EXPECT_EQ(rates[1].pumping, 0.125);
+  EXPECT_EQ(rates[1].dephasing, 0.25);
+  EXPECT_EQ(rates[2].emission, 0.5);
+  EXPECT_TRUE(c.model.has_local());
+}
+
+TEST(RunConfig, LocalTablesWithZeroRatesAreNoLocalModel) {
+  EXPECT_FALSE(parse_run_config("[system]\ndomains = [4, 2]\n").model.has_local());
+  EXPECT_FALSE(parse_run_config("[system]\ndomains = [4, 2]\n[[local]]\ndomains = [1]\n"
+                                "emission = 0.0\n")
+                   .model.has_local());
+  // --set reaches a local table like a reservoir (1-based array index).
+  const RunConfig c = parse_run_config("[system]\ndomains = [4, 2]\n[[local]]\nemission = 0.0\n",
+                                       {"local.1.dephasing=0.5"});
+  EXPECT_EQ(c.model.local_rates()[1].dephasing, 0.5);
+}
+
+TEST(RunConfig, LocalBadInputNamesTableKeyAndValue) {
+  const std::string head = "[system]\ndomains = [4, 2]\n";
+  expect_error(head + "[[local]]\nemission = -0.1\n", "local[1].emission", "got -0.1");
+  expect_error(head + "[[local]]\nemission = 0.1\n[[local]]\ndephasing = nan\n",
+               "local[2].dephasing", "got nan");
+  expect_error(head + "[[local]]\npumping = inf\n", "local[1].pumping", "got inf");
+  expect_error(head + "[[local]]\npumping = \"fast\"\n", "local[1].pumping", "must be a number");
+  expect_error(head + "[[local]]\ndomains = [3]\nemission = 0.1\n", "local[1].domains",
+               "got 3");
+  expect_error(head + "[[local]]\ndomains = [0]\nemission = 0.1\n", "local[1].domains",
+               "got 0");
+  expect_error(head + "[[local]]\ndomains = []\nemission = 0.1\n", "local[1].domains",
+               "non-empty");
+  expect_error(head + "[[local]]\ndomains = [1, 1]\nemission = 0.1\n", "local[1].domains",
+               "listed twice");
+  expect_error(head + "[[local]]\ndecay = 0.1\n", "local[1].decay", "unknown key");
+  expect_error(head + "[local]\nemission = 0.1\n", "local", "[[local]]");
+}
+
 }  // namespace
 }  // namespace qtraj

@@ -31,16 +31,42 @@ struct Reservoir {
   double nbar = 0.0;
 };
 
+/// One run-file [[local]] table: processes acting on every spin of the listed domains
+/// (docs/local.md), with QuTiP PIQS's conventions: per spin s,
+///   emission  g_e D[s^-],  pumping  g_p D[s^+],  dephasing  (g_phi / 4) D[s^z]  (s^z Pauli),
+/// D[O] rho = O rho O^+ - {O^+ O, rho} / 2. Several tables may name one domain: rates add.
+struct LocalTable {
+  std::vector<int> domains;  // 0-based domain indices (the run file omits the key: every domain)
+  double emission = 0.0;
+  double pumping = 0.0;
+  double dephasing = 0.0;
+};
+
+/// The summed local rates of one domain.
+struct LocalRates {
+  double emission = 0.0;
+  double pumping = 0.0;
+  double dephasing = 0.0;
+  bool any() const { return emission > 0.0 || pumping > 0.0 || dephasing > 0.0; }
+};
+
 struct Model {
   std::vector<long long> spins;        // N_i
   std::vector<InitialState> initial;   // one per domain
   std::vector<Reservoir> reservoirs;   // empty means: use default_chain
+  std::vector<LocalTable> local;       // the [[local]] tables, in run-file order
 
   int num_domains() const { return static_cast<int>(spins.size()); }
   /// The paper's chain: reservoirs (1,2), (2,3), ... with gamma = 1, nbar = 0.
   static std::vector<Reservoir> default_chain(int num_domains);
-  /// Throws InputError naming the field ("system.domains[2]", "reservoir[1].gamma", ...).
+  /// Throws InputError naming the field ("system.domains[2]", "reservoir[1].gamma",
+  /// "local[1].dephasing", ...).
   void validate() const;
+  /// Per domain (num_domains() entries), the sum of the rates of every [[local]] table naming it.
+  std::vector<LocalRates> local_rates() const;
+  /// True if some domain has a positive local rate. When false every solver runs the collective
+  /// model exactly as without [[local]] tables (bit for bit).
+  bool has_local() const;
 };
 
 /// A collapse channel C_c = sqrt(rate) * sum_{i in domains} J_i^{-/+}.
