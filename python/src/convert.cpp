@@ -75,8 +75,6 @@ StoredRun load_stored_run(const std::string& path) {
   run.source = path;
   try {
     run.config = parse_run_config(stored.config_text, {}, path + " /config");
-    // write_result writes /@initial from the config: the file's copy is that one.
-    run.result.attributes.erase(layout::attr::initial.name());
   } catch (const Error& e) {
     run.has_config = false;
     run.config_error = e.what();

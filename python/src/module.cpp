@@ -27,6 +27,7 @@
 #include "qtraj/exact/dense_kernels.hpp"
 #include "qtraj/io/compare.hpp"
 #include "qtraj/io/hdf5.hpp"
+#include "qtraj/io/layout.hpp"
 #include "qtraj/solve_context.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/merge.hpp"
@@ -203,7 +204,9 @@ NB_MODULE(_qtraj, m) {
                StoredResult s{r.result, r.config.text, r.qtraj_version, r.domains};
                return cli::describe(s, r.source);
              }
-             return cli::one_line_summary(r.result, r.config, r.seconds);
+             // The CLI's line without its "; wrote PATH" (a solve writes nothing).
+             const std::string line = cli::one_line_summary(r.result, r.config, r.seconds);
+             return line.substr(0, line.rfind("; wrote "));
            }, "the CLI's summary: `qtraj info` of a loaded file, the run's line of a solve")
       .def("save", [](const StoredRun& r, const std::string& path) {
              if (!r.has_config)
@@ -211,7 +214,12 @@ NB_MODULE(_qtraj, m) {
                            r.config_error + ")");
              nb::gil_scoped_release release;
              check_output_writable(path);
-             write_result(path, r.result, r.config);
+             if (r.source.empty()) return write_result(path, r.result, r.config);
+             // A loaded file's /@initial is among its attributes; write_result writes it from
+             // the config.
+             Result result = r.result;
+             result.attributes.erase(layout::attr::initial.name());
+             write_result(path, result, r.config);
            }, "path"_a, "Writes the HDF5 file the CLI writes (write_result).");
 
   m.def("solve", &python::solve_run, "config"_a, "progress"_a.none(),
