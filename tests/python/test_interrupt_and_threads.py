@@ -59,9 +59,6 @@ def test_keyboard_interrupt_stops_a_run_within_a_second(tmp_path, monkeypatch):
 
 
 def test_an_exception_of_the_progress_callback_stops_the_run(tmp_path):
-    class Enough(Exception):
-        pass
-
     def progress(fraction, status):
         raise Enough(status)
 
@@ -72,16 +69,34 @@ def test_an_exception_of_the_progress_callback_stops_the_run(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_progress_reaches_the_callback_only_after_a_second():
+class Enough(Exception):
+    pass
+
+
+def stop_after(seconds, reports):
+    """A progress callback that records (time, fraction, status) and stops the run after
+    `seconds` (the run's length does not depend on the machine's speed)."""
+    start = time.monotonic()
+
+    def progress(fraction, status):
+        reports.append((time.monotonic() - start, fraction, status))
+        if reports[-1][0] > seconds:
+            raise Enough()
+
+    return progress
+
+
+def test_progress_reaches_the_callback_only_after_a_second(tmp_path):
     calls = []
-    qtraj.run(SMALL_RUNS["trajectories"], progress=lambda f, s: calls.append(f))
+    qtraj.run(SMALL_RUNS["steady"], progress=lambda f, s: calls.append(f))
     assert calls == []  # well under a second
-    calls = []
-    qtraj.run(SMALL_RUNS["trajectories"], progress=lambda f, s: calls.append((f, s)),
-              **{"solver.trajectories": 200000, "time.points": 11, "solver.threads": 2})
-    assert calls, "a run of more than a second reports its progress"
-    assert all(0.0 <= f <= 1.0 for f, _ in calls)
-    assert [f for f, _ in calls] == sorted(f for f, _ in calls)
+    reports = []
+    with pytest.raises(Enough):
+        qtraj.run(LONG.format(out=tmp_path / "x.h5"), progress=stop_after(1.5, reports))
+    assert len(reports) >= 2 and reports[0][0] >= 1.0
+    fractions = [f for _, f, _ in reports]
+    assert all(0.0 <= f < 1.0 for f in fractions) and fractions == sorted(fractions)
+    assert all(isinstance(s, str) for _, _, s in reports)
 
 
 def datasets(r):
@@ -113,9 +128,9 @@ def test_two_threads_at_once_equal_one_after_the_other():
             assert same_bits(a[k], b[k]), k
 
 
-def test_the_gil_is_released_during_a_run():
+def test_the_gil_is_released_during_a_run(tmp_path):
     # A pure-Python thread counts while the main thread first sleeps (the GIL released), then runs
-    # a ~1 s solve: with the GIL held through the solve the counter would stop; released, it
+    # a solve for 1.2 s: with the GIL held through the solve the counter would stop; released, it
     # counts at about the rate it has while the main thread sleeps.
     stop = threading.Event()
     count = [0]
@@ -133,9 +148,11 @@ def test_the_gil_is_released_during_a_run():
     t.start()
     try:
         sleeping = rate(lambda: time.sleep(0.5))
-        solving = rate(lambda: qtraj.run(SMALL_RUNS["trajectories"], progress=False,
-                                         **{"solver.trajectories": 50000, "solver.threads": 1}))
+        solving = rate(lambda: pytest.raises(Enough, qtraj.run, LONG.format(out=tmp_path / "x.h5"),
+                                             progress=stop_after(1.2, []),
+                                             **{"solver.threads": 1}))
     finally:
         stop.set()
         t.join()
     assert solving > 0.25 * sleeping, (solving, sleeping)
+    assert list(tmp_path.iterdir()) == []
