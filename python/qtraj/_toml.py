@@ -20,6 +20,8 @@ def key(k: str) -> str:
 
 def value(v) -> str:
     """One TOML value (inline: arrays and inline tables)."""
+    if getattr(v, "ndim", None) == 0 and hasattr(v, "item"):  # numpy scalars
+        v = v.item()
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):

@@ -137,3 +137,25 @@ def test_docstrings_name_every_run_file_key():
     for k in keys:
         assert k in qtraj.run.__doc__, k
         assert k in qtraj.config.__doc__, k
+
+
+def test_toml_writer_round_trips_python_values():
+    import numpy as np
+
+    from qtraj import _toml
+
+    doc = {"system": {"domains": np.array([12, 6, 2]), "initial": ["excited", "ground", "ground"]},
+           "reservoir": [{"domains": [1, 2], "gamma": np.float64(0.1) + 0.2, "nbar": 0},
+                         {"domains": (2, 3), "gamma": 1e-300}],
+           "time": {"end": 1 / 3, "points": np.int32(7)},
+           "solver": {"kind": "exact", "rtol": 1e-9}}
+    c = qtraj.config(doc)
+    assert c.domains == [12, 6, 2] and c.kind == "exact"
+    tomllib = pytest.importorskip("tomllib")
+    back = tomllib.loads(_toml.dumps(doc))
+    assert back["reservoir"][0]["gamma"] == 0.1 + 0.2 and back["time"]["end"] == 1 / 3
+    assert back["reservoir"][1]["gamma"] == 1e-300 and back["time"]["points"] == 7
+    assert _toml.overrides({"solver": {"kind": "steady", "seed": 3}, "time.end": 2.5}) == [
+        'solver.kind="steady"', "solver.seed=3", "time.end=2.5"]
+    assert _toml.value(float("inf")) == "inf" and _toml.value(True) == "true"
+    assert _toml.value('a "quoted" \\ name') == '"a \\"quoted\\" \\\\ name"'
