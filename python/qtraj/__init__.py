@@ -136,8 +136,9 @@ class Comparison:
 
 
 def _stored(r, name: str):
+    """(the compiled result, its name in the report: the file, else the solver)."""
     if isinstance(r, Result):
-        return r._stored, (r._stored.source or name)
+        return r._stored, (r._stored.source or f"{name} ({r.solver})")
     return _qtraj.load(os.fspath(r)), os.fspath(r)
 
 
