@@ -66,7 +66,8 @@ else
 fi
 
 step_begin "CPU build (build/)"
-cmake -S . -B build -G Ninja -DQTRAJ_BUILD_CUDA=OFF -DPython_EXECUTABLE="$venv/bin/python"
+cmake -S . -B build -G Ninja -DQTRAJ_BUILD_CUDA=OFF -DQTRAJ_BUILD_PYTHON=ON \
+      -DPython_EXECUTABLE="$venv/bin/python"
 cmake --build build -j"$jobs"
 step_end
 
