@@ -156,3 +156,39 @@ def test_the_gil_is_released_during_a_run(tmp_path):
         t.join()
     assert solving > 0.25 * sleeping, (solving, sleeping)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_tqdm_bar_shows_runs_longer_than_a_second(tmp_path, monkeypatch):
+    # tqdm, where importable, is the default progress display; a stand-in records what it is told.
+    import sys
+    import types
+
+    bars = []
+
+    class FakeBar:
+        def __init__(self, total, desc, bar_format):
+            self.total, self.desc, self.n, self.postfix, self.closed = total, desc, 0, "", False
+            self.shown = []
+            bars.append(self)
+
+        def set_postfix_str(self, s, refresh=True):
+            self.postfix = s
+
+        def refresh(self):
+            self.shown.append(self.n)
+
+        def close(self):
+            self.closed = True
+
+    auto = types.ModuleType("tqdm.auto")
+    auto.tqdm = FakeBar
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    qtraj.run(SMALL_RUNS["steady"])
+    assert bars == []  # under a second: no bar
+    timer, _ = interrupt_main_after(1.6)
+    with pytest.raises(KeyboardInterrupt):
+        qtraj.run(LONG.format(out=tmp_path / "x.h5"))
+    timer.join()
+    assert len(bars) == 1 and bars[0].desc == "qtraj trajectories" and bars[0].closed
+    assert bars[0].shown and all(0 <= n < 1000 for n in bars[0].shown)
