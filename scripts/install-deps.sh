@@ -14,6 +14,7 @@
 #                            on when CMake finds MPI, and the build works without it)
 #   python3-qutip python3-h5py python3-matplotlib python3-numpy
 #                            reference values (scripts/reference), benchmarks against QuTiP, plots
+#   python3-venv python3-dev the Python module `import qtraj` (scripts/test.sh's venv, pip install .)
 #   podman buildah debootstrap   build and check the container image (scripts/docker-check.sh)
 #   ccache                   compiler cache: scripts/test.sh's CPU, TSan and CUDA builds share it
 set -euo pipefail
@@ -22,6 +23,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       libopenblas-dev liblapacke-dev
       librandom123-dev libgtest-dev libbenchmark-dev libopenmpi-dev openmpi-bin
       python3 python3-numpy python3-h5py python3-matplotlib python3-qutip
+      python3-venv python3-dev
       podman buildah debootstrap ccache)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

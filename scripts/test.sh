@@ -49,14 +49,38 @@ if command -v ccache >/dev/null; then  # CMake takes these as the launchers of a
 fi
 jobs=$(nproc)
 
+# The Python test environment (python/requirements-dev.txt: nanobind, scikit-build-core, numpy,
+# pytest, h5py), made once under ~/.cache/qtraj/venv and reused; build/ is configured with its
+# Python, so the same build makes the module `import qtraj` (python/, README.md "Python").
+step_begin "Python venv (~/.cache/qtraj/venv)"
+venv=${QTRAJ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/qtraj/venv}
+reqs=python/requirements-dev.txt
+if ! cmp -s "$reqs" "$venv/requirements-dev.txt"; then
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$reqs"
+  cp "$reqs" "$venv/requirements-dev.txt"
+  step_end "created"
+else
+  step_end "reused"
+fi
+
 step_begin "CPU build (build/)"
-cmake -S . -B build -G Ninja -DQTRAJ_BUILD_CUDA=OFF
+cmake -S . -B build -G Ninja -DQTRAJ_BUILD_CUDA=OFF -DQTRAJ_BUILD_PYTHON=ON \
+      -DPython_EXECUTABLE="$venv/bin/python"
 cmake --build build -j"$jobs"
 step_end
 
 step_begin "CPU tests (ctest)"
 ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600
 step_end "$(ctest --test-dir build -N | tail -n 1 | tr -s ' ')"
+
+# The Python module's tests (tests/python/): the module from build/python, the CLI build/qtraj.
+# pytest's exit 5 (no test collected) is a failure here.
+step_begin "Python tests (pytest tests/python)"
+PYTHONPATH="$PWD/build/python" QTRAJ_CLI="$PWD/build/qtraj" \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/python
+step_end
 
 # The tests marked QTRAJ_TSAN_TEST (tests/tsan_test.hpp: real thread teams, the multi-threaded
 # CPU backend and the exact solver's workers) under ThreadSanitizer; the TSan build compiles only
