@@ -25,14 +25,14 @@ namespace io_detail {
 namespace {
 herr_t innermost(unsigned, const H5E_error2_t* e, void* data) {
   auto* out = static_cast<std::string*>(data);
-  if (e && e->desc && *e->desc) *out = e->desc;  // the walk goes outwards: keep the first
+  if (e && e->desc && *e->desc) *out = e->desc;  // upward: the innermost comes first
   return out->empty() ? 0 : 1;
 }
 }  // namespace
 
 std::string hdf5_error_detail() {
   std::string detail;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost, &detail);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &detail);
   // One line whatever HDF5 says.
   for (char& c : detail)
     if (c == '\n' || c == '\r') c = ' ';

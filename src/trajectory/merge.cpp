@@ -49,8 +49,8 @@ Shard load_shard(const std::string& path) {
     f.refuse("/@domains", "", "differs from system.domains of the stored config");
   if (s.stored.result.time != s.config.time.times())
     f.refuse(L::time.name(), "", "differs from the time grid of the stored config");
-  s.first = f.int_attribute(L::attr::first_trajectory.name(), 0, kMax, 0);
-  s.trajectories = f.int_attribute(L::attr::trajectories.name(), 1, kMax - s.first);
+  s.trajectories = f.int_attribute(L::attr::trajectories.name(), 1, kMax);
+  s.first = f.int_attribute(L::attr::first_trajectory.name(), 0, kMax - s.trajectories, 0);
   s.count = f.int_attribute(L::attr::aggregator_count.name(), 0, s.trajectories);
   s.record = f.int_attribute(L::attr::record_jumps.name(), 0, s.trajectories, 0);
   s.seed = f.int_attribute(L::attr::seed.name(), std::numeric_limits<std::int64_t>::min(), kMax);
