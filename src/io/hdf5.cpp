@@ -185,6 +185,11 @@ void write_result(const std::string& path, const Result& result, const RunConfig
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0)
       throw IoError(path + ": cannot move the finished file into place");
+  } catch (const IoError& e) {
+    std::remove(tmp.c_str());
+    const std::string what = e.what();
+    if (what.rfind(path, 0) == 0) throw;
+    throw IoError(path + ": " + what);  // every message names the file
   } catch (...) {
     std::remove(tmp.c_str());
     throw;

@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -103,7 +105,10 @@ struct ResultFile::Impl {
     return Handle(id, close, what);
   }
 
+  mutable std::vector<std::string> deferred_strings;  // format 1: variable-length, not yet read
+
   std::optional<AttributeValue> read_attribute(hid_t attr, const std::string& name) const;
+  void read_isolated_strings(hid_t root);
   void read_root_attributes();
   struct Opened;
   void open_dataset(const std::string& name, Opened& o) const;
@@ -141,14 +146,12 @@ std::optional<AttributeValue> ResultFile::Impl::read_attribute(hid_t attr_id,
       const htri_t variable = H5Tis_variable_str(type.get());
       if (variable < 0) hdf5_failure(what, "read the attribute's type");
       if (variable > 0) {
-        // Variable-length strings live in the global heap, which libhdf5 reads unchecked: only
-        // files of format 1 (which wrote them) have them read; in later files they are foreign.
-        if (format >= 2) return std::nullopt;
-        char* ptr = nullptr;  // the file type (with its charset) doubles as the memory type
-        check(H5Aread(attr_id, type.get(), &ptr), what, "read the attribute");
-        std::string value(ptr ? ptr : "");
-        H5free_memory(ptr);
-        return value;
+        // Variable-length strings live in the global heap, which libhdf5 1.10 reads without
+        // checks (a damaged heap object crashes it): only files of format 1 (which wrote them)
+        // have them read, after the pass, in a child process (read_isolated_strings); in later
+        // files they are foreign and skipped.
+        if (format == 1) deferred_strings.push_back(name);
+        return std::nullopt;
       }
       if (type_size == 0 || type_size > kMaxStringBytes || type_size > file_bytes)
         refuse(what, std::to_string(type_size) + " bytes", "string size is impossible in this file");
@@ -222,6 +225,96 @@ void ResultFile::Impl::read_root_attributes() {
   const herr_t status = H5Aiterate2(root.get(), H5_INDEX_NAME, H5_ITER_NATIVE, &index, visit, &walk);
   if (walk.error) std::rethrow_exception(walk.error);
   check(status, "/", "list the root attributes");
+  if (!deferred_strings.empty()) read_isolated_strings(root.get());
+}
+
+namespace {
+
+bool write_all(int fd, const void* data, std::size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+// The variable-length string attributes of a format-1 file, read by a forked child that writes
+// them to a pipe (per string: 8-byte length, or all ones if HDF5 refused it, then the bytes). A
+// damaged global heap can crash libhdf5 1.10 inside H5Aread (an unchecked object size or index):
+// then the child dies and the file is refused; this process never runs that code. The child
+// only reads (the file is open read-only, through pread) and leaves with _exit. No other thread
+// is inside HDF5 meanwhile: QuietHdf5 holds qtraj's HDF5 lock across the fork.
+void ResultFile::Impl::read_isolated_strings(hid_t root) {
+  const std::string first = "/@" + deferred_strings.front();
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw IoError(path + ": cannot create a pipe (" + std::strerror(errno) + ")");
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw IoError(path + ": cannot fork to read " + first + " (" + std::strerror(errno) + ")");
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    // A damaged heap can also make libhdf5 loop forever: the default SIGALRM action ends the
+    // child (a handler the parent installed, e.g. a fuzzer's, would not).
+    ::signal(SIGALRM, SIG_DFL);
+    sigset_t alarm_only;
+    sigemptyset(&alarm_only);
+    sigaddset(&alarm_only, SIGALRM);
+    ::sigprocmask(SIG_UNBLOCK, &alarm_only, nullptr);
+    ::alarm(10);
+    for (const std::string& name : deferred_strings) {
+      std::uint64_t length = ~std::uint64_t{0};
+      std::string value;
+      const hid_t attr = H5Aopen(root, name.c_str(), H5P_DEFAULT);
+      const hid_t type = attr >= 0 ? H5Aget_type(attr) : -1;
+      char* ptr = nullptr;  // the file type (with its charset) doubles as the memory type
+      if (type >= 0 && H5Aread(attr, type, &ptr) >= 0) {
+        value = ptr ? ptr : "";
+        H5free_memory(ptr);
+        if (value.size() <= kMaxStringBytes) length = value.size();
+      }
+      if (!write_all(fds[1], &length, sizeof length) ||
+          (length != ~std::uint64_t{0} && !write_all(fds[1], value.data(), value.size())))
+        ::_exit(3);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string bytes;
+  char buf[65536];
+  for (;;) {
+    const ssize_t r = ::read(fds[0], buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    bytes.append(buf, static_cast<std::size_t>(r));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    refuse(first, "", "the file's variable-length strings (format 1) are damaged: reading them "
+                      "crashed or hung the reading process");
+  std::size_t at = 0;
+  for (const std::string& name : deferred_strings) {
+    std::uint64_t length = 0;
+    if (bytes.size() - at < sizeof length) refuse("/@" + name, "", "could not be read");
+    std::memcpy(&length, bytes.data() + at, sizeof length);
+    at += sizeof length;
+    if (length == ~std::uint64_t{0}) hdf5_failure("/@" + name, "read the attribute");
+    if (bytes.size() - at < length) refuse("/@" + name, "", "could not be read");
+    attributes[name] = bytes.substr(at, length);
+    at += length;
+  }
+  deferred_strings.clear();
 }
 
 ResultFile::ResultFile(const std::string& path) : impl_(std::make_unique<Impl>()) {

@@ -236,5 +236,23 @@ TEST_F(ReaderTest, DamagedDatasetBytesAreAnErrorNamingFileAndDataset) {
   expect_refusal([&] { read_result(p); }, p, "/jz_over_n/mean: HDF5 could not read the values");
 }
 
+// Fixed-length strings beyond an object header message's 64 kB (HDF5 moves them to dense
+// attribute storage, which format 2 allows) and the empty string.
+TEST_F(ReaderTest, LargeAndEmptyStringAttributesRoundTrip) {
+  const RunConfig config = parse_run_config("[system]\ndomains = [1]\n");
+  Result r;
+  r.solver = "exact";
+  r.time = {0.0};
+  r.resize(1, 1);
+  const std::string big(200000, 'x');
+  r.attributes["note"] = big;
+  r.attributes["empty"] = std::string();
+  const std::string p = path("strings.h5");
+  write_result(p, r, config);
+  const StoredResult s = read_result(p);
+  EXPECT_EQ(std::get<std::string>(s.result.attributes.at("note")), big);
+  EXPECT_EQ(std::get<std::string>(s.result.attributes.at("empty")), "");
+}
+
 }  // namespace
 }  // namespace qtraj
