@@ -119,6 +119,18 @@ TEST_F(ReaderTest, Format1FilesOfEarlierVersionsAreStillRead) {
   }
 }
 
+// A format-1 file whose global heap was damaged so that libhdf5 1.10 loops forever reading its
+// variable-length strings (found by fuzzing, tests/fuzz/merge/): refused once the reading child
+// runs past its 10 s, this process untouched.
+TEST_F(ReaderTest, ADamagedFormat1HeapIsRefusedNotHung) {
+  const std::string p =
+      (fs::path(QTRAJ_SOURCE_DIR) / "tests" / "fuzz" / "merge" / "timeout-format1-heap-loop.h5").string();
+  const auto start = std::chrono::steady_clock::now();
+  expect_refusal([&] { read_result(p); }, p,
+                 "the file's variable-length strings (format 1) are damaged");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 60.0);
+}
+
 TEST_F(ReaderTest, ALaterFormatIsRefusedNamingIt) {
   const std::string p = written("later.h5");
   Hdf5Edit(p).int_attribute("format_version", 3);
