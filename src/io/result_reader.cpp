@@ -16,6 +16,16 @@
 #include <limits>
 #include <optional>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define QTRAJ_SANITIZED 1
+#include <sanitizer/common_interface_defs.h>
+#endif
+#endif
+#ifndef QTRAJ_SANITIZED
+#define QTRAJ_SANITIZED 0
+#endif
+
 #include "io/hdf5_handle.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/io/layout.hpp"
@@ -262,6 +272,13 @@ void ResultFile::Impl::read_isolated_strings(hid_t root) {
   }
   if (pid == 0) {
     ::close(fds[0]);
+    // A crash here is the child's own end, not a report of the parent's: default actions, and
+    // under a sanitizer (the fuzz targets) no death callback (libFuzzer's would save the input
+    // as a crash of the target).
+    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE}) ::signal(sig, SIG_DFL);
+#if QTRAJ_SANITIZED
+    __sanitizer_set_death_callback(nullptr);
+#endif
     // A damaged heap can also make libhdf5 loop forever: the default SIGALRM action ends the
     // child (a handler the parent installed, e.g. a fuzzer's, would not).
     ::signal(SIGALRM, SIG_DFL);
