@@ -2,8 +2,11 @@
 // Internal to src/io: RAII for HDF5 identifiers and the scope every qtraj call into HDF5 runs in.
 #include <hdf5.h>
 
+#include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "qtraj/error.hpp"
 
@@ -81,5 +84,16 @@ class QuietHdf5 {
   void* data_ = nullptr;
   bool saved_ = false;
 };
+
+/// The variable-length string attributes `names` of the object `loc`, read by a forked child
+/// (src/io/isolated_strings.cpp): `child_failed` when it crashed, hung past 10 s or sent less
+/// than promised; else one value per name, empty where HDF5 refused the attribute. Strings
+/// longer than kMaxChildStringBytes count as refused. Throws IoError if no child can be made.
+struct ChildStrings {
+  bool child_failed = false;
+  std::vector<std::optional<std::string>> values;
+};
+inline constexpr std::uint64_t kMaxChildStringBytes = std::uint64_t{64} << 20;
+ChildStrings read_strings_in_child(hid_t loc, const std::vector<std::string>& names);
 
 }  // namespace qtraj::io_detail

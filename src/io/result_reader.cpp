@@ -1,30 +1,19 @@
-// The validating reader (include/qtraj/io/result_reader.hpp) and read_result / read_dataset of
-// include/qtraj/io/hdf5.hpp on top of it.
+// The validating reader (include/qtraj/io/result_reader.hpp): ResultFile. On top of it:
+// read_result and read_dataset (src/io/stored_result.cpp); the strings of format-1 files are read
+// in a child process (src/io/isolated_strings.cpp).
 #include "qtraj/io/result_reader.hpp"
 
 #include <fcntl.h>
 #include <hdf5.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <cmath>
 #include <cstring>
 #include <exception>
 #include <limits>
 #include <optional>
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define QTRAJ_SANITIZED 1
-#include <sanitizer/common_interface_defs.h>
-#endif
-#endif
-#ifndef QTRAJ_SANITIZED
-#define QTRAJ_SANITIZED 0
-#endif
 
 #include "io/hdf5_handle.hpp"
 #include "qtraj/error.hpp"
@@ -238,98 +227,22 @@ void ResultFile::Impl::read_root_attributes() {
   if (!deferred_strings.empty()) read_isolated_strings(root.get());
 }
 
-namespace {
-
-bool write_all(int fd, const void* data, std::size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-}  // namespace
-
-// The variable-length string attributes of a format-1 file, read by a forked child that writes
-// them to a pipe (per string: 8-byte length, or all ones if HDF5 refused it, then the bytes). A
-// damaged global heap can crash libhdf5 1.10 inside H5Aread (an unchecked object size or index):
-// then the child dies and the file is refused; this process never runs that code. The child
-// only reads (the file is open read-only, through pread) and leaves with _exit. No other thread
-// is inside HDF5 meanwhile: QuietHdf5 holds qtraj's HDF5 lock across the fork.
+// The variable-length strings of a format-1 file, read in a child process
+// (io_detail::read_strings_in_child): a damaged global heap ends the child, not us.
 void ResultFile::Impl::read_isolated_strings(hid_t root) {
-  const std::string first = "/@" + deferred_strings.front();
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw IoError(path + ": cannot create a pipe (" + std::strerror(errno) + ")");
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    throw IoError(path + ": cannot fork to read " + first + " (" + std::strerror(errno) + ")");
+  io_detail::ChildStrings got;
+  try {
+    got = io_detail::read_strings_in_child(root, deferred_strings);
+  } catch (const IoError& e) {
+    refuse("/@" + deferred_strings.front(), "", e.what());
   }
-  if (pid == 0) {
-    ::close(fds[0]);
-    // A crash here is the child's own end, not a report of the parent's: default actions, and
-    // under a sanitizer (the fuzz targets) no death callback (libFuzzer's would save the input
-    // as a crash of the target).
-    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE}) ::signal(sig, SIG_DFL);
-#if QTRAJ_SANITIZED
-    __sanitizer_set_death_callback(nullptr);
-#endif
-    // A damaged heap can also make libhdf5 loop forever: the default SIGALRM action ends the
-    // child (a handler the parent installed, e.g. a fuzzer's, would not).
-    ::signal(SIGALRM, SIG_DFL);
-    sigset_t alarm_only;
-    sigemptyset(&alarm_only);
-    sigaddset(&alarm_only, SIGALRM);
-    ::sigprocmask(SIG_UNBLOCK, &alarm_only, nullptr);
-    ::alarm(10);
-    for (const std::string& name : deferred_strings) {
-      std::uint64_t length = ~std::uint64_t{0};
-      std::string value;
-      const hid_t attr = H5Aopen(root, name.c_str(), H5P_DEFAULT);
-      const hid_t type = attr >= 0 ? H5Aget_type(attr) : -1;
-      char* ptr = nullptr;  // the file type (with its charset) doubles as the memory type
-      if (type >= 0 && H5Aread(attr, type, &ptr) >= 0) {
-        value = ptr ? ptr : "";
-        H5free_memory(ptr);
-        if (value.size() <= kMaxStringBytes) length = value.size();
-      }
-      if (!write_all(fds[1], &length, sizeof length) ||
-          (length != ~std::uint64_t{0} && !write_all(fds[1], value.data(), value.size())))
-        ::_exit(3);
-    }
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string bytes;
-  char buf[65536];
-  for (;;) {
-    const ssize_t r = ::read(fds[0], buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    bytes.append(buf, static_cast<std::size_t>(r));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    refuse(first, "", "the file's variable-length strings (format 1) are damaged: reading them "
-                      "crashed or hung the reading process");
-  std::size_t at = 0;
-  for (const std::string& name : deferred_strings) {
-    std::uint64_t length = 0;
-    if (bytes.size() - at < sizeof length) refuse("/@" + name, "", "could not be read");
-    std::memcpy(&length, bytes.data() + at, sizeof length);
-    at += sizeof length;
-    if (length == ~std::uint64_t{0}) hdf5_failure("/@" + name, "read the attribute");
-    if (bytes.size() - at < length) refuse("/@" + name, "", "could not be read");
-    attributes[name] = bytes.substr(at, length);
-    at += length;
+  if (got.child_failed)
+    refuse("/@" + deferred_strings.front(), "",
+           "the file's variable-length strings (format 1) are damaged: reading them crashed or "
+           "hung the reading process");
+  for (std::size_t k = 0; k < deferred_strings.size(); ++k) {
+    if (!got.values[k]) refuse("/@" + deferred_strings[k], "", "HDF5 could not read the attribute");
+    attributes[deferred_strings[k]] = *got.values[k];
   }
   deferred_strings.clear();
 }
@@ -569,87 +482,6 @@ std::string ResultFile::string_attribute(const std::string& name) const {
   return it != impl_->attributes.end() && std::holds_alternative<std::string>(it->second)
              ? std::get<std::string>(it->second)
              : std::string();
-}
-
-StoredResult read_result(const ResultFile& f, std::uint64_t n_t, std::uint64_t domains) {
-  namespace L = layout;
-  StoredResult s;
-  s.format_version = f.format_version();
-  s.result.attributes = f.attributes();
-  auto take_string = [&](const L::Entry& e) -> std::string {
-    auto it = s.result.attributes.find(e.name());
-    if (it == s.result.attributes.end() || !std::holds_alternative<std::string>(it->second)) return "";
-    std::string v = std::get<std::string>(it->second);
-    s.result.attributes.erase(it);
-    return v;
-  };
-  s.result.solver = take_string(L::attr::solver);
-  s.config_text = take_string(L::attr::config);
-  s.qtraj_version = take_string(L::attr::qtraj_version);
-  s.result.attributes.erase(L::attr::format_version.name());
-  if (auto it = s.result.attributes.find(L::attr::domains.name()); it != s.result.attributes.end()) {
-    if (auto* v = std::get_if<std::vector<std::int64_t>>(&it->second))
-      s.domains.assign(v->begin(), v->end());
-    else if (auto* x = std::get_if<std::int64_t>(&it->second))
-      s.domains = {*x};
-    else
-      f.refuse("/@domains", "", "is not a list of integers");
-    for (long long n : s.domains)
-      if (n < 1) f.refuse("/@domains", std::to_string(n), "spins per domain must be >= 1");
-    s.result.attributes.erase(it);
-  }
-  if (!s.domains.empty()) {
-    if (domains != kAnyExtent && s.domains.size() != domains)
-      f.refuse("/@domains", std::to_string(s.domains.size()) + " domains",
-               "differs from the stored config's " + std::to_string(domains));
-    domains = s.domains.size();
-  }
-  for (const L::Entry* needed : {&L::time, &L::jz_over_n_mean})
-    if (!f.has(needed->name()))
-      f.refuse(needed->name(), "", "is missing (not a qtraj result?)");
-  // /time: n_t points, none NaN (the steady solver's one point is +inf).
-  s.result.time = f.doubles(L::time.name(), {n_t}, "time.points of the stored config", ValueRule::not_nan);
-  if (s.result.time.empty()) f.refuse(L::time.name(), "", "is empty");
-  const std::uint64_t rows = s.result.time.size();
-  const std::vector<std::uint64_t> table_shape{rows, domains};
-  const std::string table_text = "time x domain";
-  auto read_table = [&](const L::Entry& e, ValueRule rule) {
-    Table t;
-    t.data = f.doubles(e.name(), table_shape, table_text, rule);
-    t.rows = rows;
-    t.cols = t.data.size() / rows;
-    return t;
-  };
-  s.result.jz_over_n_mean = read_table(L::jz_over_n_mean, ValueRule::finite);
-  const std::uint64_t cols = s.result.jz_over_n_mean.cols;
-  const std::pair<const L::Entry*, Table*> more[] = {
-      {&L::jz_over_n_stderr, &s.result.jz_over_n_stderr},
-      {&L::excitations_mean, &s.result.excitations_mean},
-      {&L::excitations_stderr, &s.result.excitations_stderr}};
-  for (const auto& [entry, table] : more) {
-    if (!f.has(entry->name())) {
-      *table = Table(rows, cols);
-      continue;
-    }
-    // Every table must be n_t x M, as /time and /jz_over_n/mean say.
-    const auto dims = f.shape(entry->name());
-    if (dims.size() != 2 || dims[0] != rows || dims[1] != cols)
-      f.refuse(entry->name(), shape_text(dims),
-               "has the wrong shape, expected " + std::to_string(rows) + "x" + std::to_string(cols) +
-                   " (time x domain)");
-    *table = read_table(*entry, entry == &L::excitations_mean ? ValueRule::finite
-                                                              : ValueRule::finite_non_negative);
-  }
-  return s;
-}
-
-StoredResult read_result(const std::string& path) { return read_result(ResultFile(path)); }
-
-bool read_dataset(const std::string& file_path, const std::string& dataset_path, Dataset* out) {
-  const ResultFile file(file_path);
-  if (!file.has(dataset_path)) return false;
-  *out = file.read(dataset_path);
-  return true;
 }
 
 }  // namespace qtraj
