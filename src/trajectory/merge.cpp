@@ -87,9 +87,9 @@ Shard load_shard(const std::string& path) {
   s.histogram.values = hist;
   s.has_records = f.has(L::jumps_trajectory.name());
   if (s.has_records) {
-    const std::vector<std::uint64_t> n_jumps{f.shape(L::jumps_trajectory.name()).at(0)};
-    const std::string jumps_text = "n_jumps of /jumps/trajectory";
     const auto traj = f.ints(L::jumps_trajectory.name(), {kAnyExtent}, "n_jumps", ValueRule::any);
+    const std::vector<std::uint64_t> n_jumps{traj.size()};
+    const std::string jumps_text = "n_jumps of /jumps/trajectory";
     for (std::int64_t t : traj)
       if (t < s.first || t - s.first >= s.record)
         f.refuse(L::jumps_trajectory.name(), std::to_string(t),
