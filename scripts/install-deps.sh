@@ -17,6 +17,8 @@
 #   python3-venv python3-dev the Python module `import qtraj` (scripts/test.sh's venv, pip install .)
 #   podman buildah debootstrap   build and check the container image (scripts/docker-check.sh)
 #   ccache                   compiler cache: scripts/test.sh's CPU, TSan and CUDA builds share it
+#   clang libclang-rt-dev    libFuzzer (clang's runtime) for the fuzz targets of the readers
+#                            (scripts/fuzz.sh, tests/fuzz/README.md)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libhdf5-dev hdf5-tools libtomlplusplus-dev libcli11-dev libfmt-dev libeigen3-dev
@@ -24,7 +26,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       librandom123-dev libgtest-dev libbenchmark-dev libopenmpi-dev openmpi-bin
       python3 python3-numpy python3-h5py python3-matplotlib python3-qutip
       python3-venv python3-dev
-      podman buildah debootstrap ccache)
+      podman buildah debootstrap ccache clang libclang-rt-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "install-deps: all packages present"; exit 0; fi

@@ -31,9 +31,10 @@ def main():
             t = f["time"][()]
             mean = f["jz_over_n/mean"][()]
             err = f["jz_over_n/stderr"][()] if "jz_over_n/stderr" in f else np.zeros_like(mean)
-            solver = f.attrs.get("solver", "?")
+            # Strings: bytes from files of format 2 (fixed-length), str from format 1.
+            solver = _text(f.attrs.get("solver", "?"))
             domains = list(f.attrs.get("domains", range(mean.shape[1])))
-            initial = f.attrs.get("initial", "")
+            initial = _text(f.attrs.get("initial", ""))
             ntraj = f.attrs.get("trajectories", None)
     except (OSError, KeyError) as e:
         sys.exit(f"plot_result.py: {args.result}: not a readable qtraj result ({e})")
@@ -60,6 +61,10 @@ def main():
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     print(f"plot_result.py: wrote {out}")
+
+
+def _text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def _is_log(t):

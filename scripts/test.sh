@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds qtraj (CPU) and runs every test; runs the tests marked
-# QTRAJ_TSAN_TEST under ThreadSanitizer; compiles the CUDA build (kernels and their tests compile
+# QTRAJ_TSAN_TEST under ThreadSanitizer; replays the fuzz corpora of the readers; compiles the CUDA build (kernels and their tests compile
 # here; they run only on a GPU machine); checks the container image when its inputs changed.
 # This is the README's test command and what CI (.ci/run) runs. Every step is timed and a table
 # of the step times ends the log, also when a step fails: CI's time budget (docs/ci.md) is
@@ -94,6 +94,16 @@ step_end
 step_begin "TSan tests"
 TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/qtraj_tsan_tests
 step_end
+
+# The readers' fuzz targets (tests/fuzz/README.md): clang, ASan + UBSan, only the readers'
+# sources; their corpora (seeds and every crash ever found) replayed once each. Timed fuzzing is
+# scripts/fuzz.sh, not part of CI.
+step_begin "fuzz corpus replay (build-fuzz/, clang)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DQTRAJ_BUILD_FUZZ=ON -DQTRAJ_BUILD_TESTS=OFF \
+      -DQTRAJ_BUILD_BENCH=OFF -DQTRAJ_BUILD_CUDA=OFF -DQTRAJ_BUILD_MPI=OFF
+cmake --build build-fuzz -j"$jobs" --target qtraj_fuzz_targets
+ctest --test-dir build-fuzz --output-on-failure -j"$jobs"
+step_end "$(ctest --test-dir build-fuzz -N | tail -n 1 | tr -s ' ')"
 
 # The CUDA build, compiled with the container image's own pinned CUDA toolkit (the wheels of
 # docker/cuda-wheels.txt, provisioned and cached by scripts/cuda-toolkit.sh: ~45 s and 750 MB of

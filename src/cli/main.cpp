@@ -1,5 +1,6 @@
 // The `qtraj` command line: run, demo, info, compare. Errors are one line on stderr, exit != 0.
 #include <CLI/CLI.hpp>
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -116,6 +117,10 @@ int run_config(qtraj::RunConfig config, const std::string& plot_override, bool q
 }  // namespace
 
 int main(int argc, char** argv) {
+  // No HDF5 clean-up at exit: after a damaged file was refused (a checksum failed while an
+  // object header loaded), libhdf5 1.10 keeps internal state it cannot free and prints "infinite
+  // loop closing library" from its exit handler, after our one line. Every file is closed by then.
+  H5dont_atexit();
   CLI::App app{"qtraj: collective, reservoir-assisted energy migration through chains of spin "
                "domains (exact master equation, quantum trajectories, mean field)"};
   app.set_version_flag("--version", std::string("qtraj ") + qtraj::kVersion);

@@ -1,4 +1,5 @@
-// HDF5 output and input through the C API. Layout: include/qtraj/io/layout.hpp.
+// HDF5 output through the C API (the reader: src/io/result_reader.cpp). Layout:
+// include/qtraj/io/layout.hpp; the format (checksums, fixed-length strings): README.md, HDF5 layout.
 #include "qtraj/io/hdf5.hpp"
 
 #include <hdf5.h>
@@ -10,78 +11,31 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <type_traits>
 
 #include "qtraj/error.hpp"
 #include "qtraj/io/layout.hpp"
+#include "io/hdf5_handle.hpp"
 
 namespace qtraj {
 namespace {
 
-// RAII for HDF5 identifiers.
-class Handle {
- public:
-  Handle(hid_t id, herr_t (*close)(hid_t), const std::string& what) : id_(id), close_(close) {
-    if (id_ < 0) throw IoError("HDF5: " + what);
-  }
-  ~Handle() {
-    if (id_ >= 0) close_(id_);
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  hid_t get() const { return id_; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
-
-void check(herr_t status, const std::string& what) {
-  if (status < 0) throw IoError("HDF5: " + what);
-}
-
-// Every qtraj call into HDF5 runs inside one QuietHdf5, declared before the call's first Handle
-// (so the handles close inside it too):
-//  - it holds one library-wide lock: an HDF5 built without thread safety (H5is_library_threadsafe
-//    false) must never be entered by two threads at once, and two solves in two threads (their
-//    checkpoints, their results) may both write; a thread-safe build (Debian's) serialises its
-//    API calls internally anyway, so the lock costs nothing there;
-//  - it silences HDF5's automatic error-stack printing (we report one line ourselves) and
-//    restores the handler it found when it ends, so the caller's own HDF5 use (e.g. h5py in the
-//    same process) keeps its error reports. Not reentrant: a QuietHdf5 never encloses another.
-class QuietHdf5 {
- public:
-  QuietHdf5() : lock_(mutex()) {
-    saved_ = H5Eget_auto2(H5E_DEFAULT, &func_, &data_) >= 0;
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
-  ~QuietHdf5() {
-    if (saved_) H5Eset_auto2(H5E_DEFAULT, func_, data_);
-  }
-  QuietHdf5(const QuietHdf5&) = delete;
-  QuietHdf5& operator=(const QuietHdf5&) = delete;
-
- private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  std::lock_guard<std::mutex> lock_;
-  H5E_auto2_t func_ = nullptr;
-  void* data_ = nullptr;
-  bool saved_ = false;
-};
+using io_detail::check;
+using io_detail::Handle;
+using io_detail::QuietHdf5;
 
 void write_string_attribute(hid_t target, const std::string& name, const std::string& value) {
+  // Fixed-length (size + 1 bytes, NUL-terminated): a variable-length string lives in the file's
+  // global heap, which libhdf5 reads without checks (a damaged heap crashed it); a fixed-length
+  // one is part of the checksummed object header.
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
-  check(H5Tset_size(type.get(), H5T_VARIABLE), "string size");
+  check(H5Tset_size(type.get(), value.size() + 1), "string size");
+  check(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), "string padding");
   check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string charset");
   Handle space(H5Screate(H5S_SCALAR), H5Sclose, "scalar space");
   Handle attr(H5Acreate2(target, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
               H5Aclose, "attribute " + name);
-  const char* ptr = value.c_str();
-  check(H5Awrite(attr.get(), type.get(), &ptr), "write attribute " + name);
+  check(H5Awrite(attr.get(), type.get(), value.c_str()), "write attribute " + name);
 }
 
 template <class T>
@@ -126,12 +80,16 @@ void write_dataset(hid_t file, const std::string& path, const std::vector<std::u
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose,
                "dataspace of " + path);
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "dataset property list");
-  // Compress large datasets (jump records, populations): chunked + deflate.
-  if (total > 4096 && !dims.empty()) {
+  // Every dataset with values is chunked and carries HDF5's fletcher32 checksum per chunk (added
+  // last, so it covers the stored bytes: a damaged chunk is refused before it is inflated);
+  // large ones (jump records, populations) are also compressed (deflate). Small ones are one chunk.
+  if (total > 0 && !dims.empty()) {
     std::vector<hsize_t> chunk(dims);
-    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], 65536 / std::max<hsize_t>(1, total / dims[0])));
+    if (total > 4096)
+      chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], 65536 / std::max<hsize_t>(1, total / dims[0])));
     check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "chunking");
-    check(H5Pset_deflate(dcpl.get(), 4), "deflate");
+    if (total > 4096) check(H5Pset_deflate(dcpl.get(), 4), "deflate");
+    check(H5Pset_fletcher32(dcpl.get()), "fletcher32");
   }
   Handle set(H5Dcreate2(file, path.c_str(), native_type<T>(), space.get(), lcpl.get(), dcpl.get(),
                         H5P_DEFAULT),
@@ -205,7 +163,12 @@ void write_result(const std::string& path, const Result& result, const RunConfig
   try {
     {
       const QuietHdf5 quiet;
-      Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
+      // The HDF5 1.10 file format: superblock, object headers and chunk indices carry checksums
+      // (the 1.8 default's version-0 structures have none), so damaged metadata is an error
+      // rather than garbage. Readable by HDF5 >= 1.10 (h5py included).
+      Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "file access property list");
+      check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110), "format bounds");
+      Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
                   "cannot create " + tmp);
       const hid_t f = file.get();
       auto write = [&](const Dataset& d) {
@@ -222,173 +185,15 @@ void write_result(const std::string& path, const Result& result, const RunConfig
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0)
       throw IoError(path + ": cannot move the finished file into place");
+  } catch (const IoError& e) {
+    std::remove(tmp.c_str());
+    const std::string what = e.what();
+    if (what.rfind(path, 0) == 0) throw;
+    throw IoError(path + ": " + what);  // every message names the file
   } catch (...) {
     std::remove(tmp.c_str());
     throw;
   }
-}
-
-namespace {
-
-bool exists(hid_t file, const std::string& path) {
-  // Check each link along the path, as H5Lexists requires.
-  std::size_t pos = 0;
-  while ((pos = path.find('/', pos + 1)) != std::string::npos)
-    if (H5Lexists(file, path.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
-  return H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0;
-}
-
-// Reads a dataset of an open file: integer classes as int64, everything else as double.
-Dataset read_dataset_at(hid_t file, const std::string& path) {
-  Handle set(H5Dopen2(file, path.c_str(), H5P_DEFAULT), H5Dclose, "open dataset " + path);
-  Handle type(H5Dget_type(set.get()), H5Tclose, "type of " + path);
-  Handle space(H5Dget_space(set.get()), H5Sclose, "dataspace of " + path);
-  const int rank = H5Sget_simple_extent_ndims(space.get());
-  std::vector<hsize_t> dims(rank > 0 ? rank : 0);
-  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-  hsize_t total = 1;
-  for (auto d : dims) total *= d;
-  Dataset out;
-  out.path = path;
-  out.shape.assign(dims.begin(), dims.end());
-  auto read_as = [&](auto zero, hid_t mem_type) {
-    std::vector<decltype(zero)> v(total);
-    if (total > 0)
-      check(H5Dread(set.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "read " + path);
-    out.values = std::move(v);
-  };
-  if (H5Tget_class(type.get()) == H5T_INTEGER) read_as(std::int64_t{0}, H5T_NATIVE_INT64);
-  else read_as(0.0, H5T_NATIVE_DOUBLE);
-  return out;
-}
-
-std::vector<double> read_doubles(hid_t file, const std::string& path, std::vector<hsize_t>* dims) {
-  Dataset d = read_dataset_at(file, path);
-  if (dims) dims->assign(d.shape.begin(), d.shape.end());
-  if (auto* v = std::get_if<std::vector<double>>(&d.values)) return std::move(*v);
-  const auto& ints = std::get<std::vector<std::int64_t>>(d.values);
-  return std::vector<double>(ints.begin(), ints.end());
-}
-
-Table read_table(hid_t file, const std::string& path) {
-  std::vector<hsize_t> dims;
-  Table t;
-  t.data = read_doubles(file, path, &dims);
-  if (dims.size() != 2) throw IoError("HDF5: " + path + " is not a 2-D table");
-  t.rows = dims[0];
-  t.cols = dims[1];
-  return t;
-}
-
-bool read_attribute(hid_t obj, const std::string& name, AttributeValue* out) {
-  if (H5Aexists(obj, name.c_str()) <= 0) return false;
-  Handle attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose, "open attribute " + name);
-  Handle type(H5Aget_type(attr.get()), H5Tclose, "attribute type");
-  Handle space(H5Aget_space(attr.get()), H5Sclose, "attribute space");
-  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  const bool scalar = H5Sget_simple_extent_type(space.get()) == H5S_SCALAR;
-  if (n < 1) return false;  // empty attributes carry nothing to show
-  switch (H5Tget_class(type.get())) {
-    case H5T_STRING: {
-      if (n != 1) return false;  // string arrays (e.g. written by h5py) are not ours: skip them
-      if (H5Tis_variable_str(type.get()) > 0) {
-        char* ptr = nullptr;  // the file type (with its charset) doubles as the memory type
-        check(H5Aread(attr.get(), type.get(), &ptr), "read attribute " + name);
-        *out = std::string(ptr ? ptr : "");
-        H5free_memory(ptr);
-      } else {
-        std::string s(H5Tget_size(type.get()), '\0');
-        check(H5Aread(attr.get(), type.get(), s.data()), "read attribute " + name);
-        *out = std::string(s.c_str());
-      }
-      return true;
-    }
-    case H5T_INTEGER: {
-      std::vector<std::int64_t> v(n);
-      check(H5Aread(attr.get(), H5T_NATIVE_INT64, v.data()), "read attribute " + name);
-      if (scalar) *out = v.at(0); else *out = v;
-      return true;
-    }
-    case H5T_FLOAT: {
-      std::vector<double> v(n);
-      check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, v.data()), "read attribute " + name);
-      if (scalar) *out = v.at(0); else *out = v;
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
-}  // namespace
-
-bool read_dataset(const std::string& file_path, const std::string& dataset_path, Dataset* out) {
-  const QuietHdf5 quiet;
-  if (H5Fis_hdf5(file_path.c_str()) <= 0) throw IoError(file_path + ": not a readable HDF5 file");
-  Handle file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose,
-              "cannot open " + file_path);
-  if (!exists(file.get(), dataset_path)) return false;
-  *out = read_dataset_at(file.get(), dataset_path);
-  return true;
-}
-
-StoredResult read_result(const std::string& path) {
-  const QuietHdf5 quiet;
-  if (H5Fis_hdf5(path.c_str()) <= 0)
-    throw IoError(path + ": not a readable HDF5 file");
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "cannot open " + path);
-  const hid_t f = file.get();
-  StoredResult s;
-  namespace L = layout;
-  for (const L::Entry* needed : {&L::time, &L::jz_over_n_mean})
-    if (!exists(f, needed->name()))
-      throw IoError(path + ": no dataset " + needed->name() + " (not a qtraj result?)");
-  s.result.time = read_doubles(f, L::time.name(), nullptr);
-  s.result.jz_over_n_mean = read_table(f, L::jz_over_n_mean.name());
-  const auto zeros = Table(s.result.jz_over_n_mean.rows, s.result.jz_over_n_mean.cols);
-  const std::pair<const L::Entry*, Table*> tables[] = {
-      {&L::jz_over_n_mean, &s.result.jz_over_n_mean},
-      {&L::jz_over_n_stderr, &s.result.jz_over_n_stderr},
-      {&L::excitations_mean, &s.result.excitations_mean},
-      {&L::excitations_stderr, &s.result.excitations_stderr}};
-  for (const auto& [entry, table] : tables)
-    if (entry != &L::jz_over_n_mean)
-      *table = exists(f, entry->name()) ? read_table(f, entry->name()) : zeros;
-  // Every table must be n_t x M, as /time and /jz_over_n/mean say.
-  const std::size_t n_t = s.result.time.size(), n_dom = s.result.jz_over_n_mean.cols;
-  for (const auto& [entry, table] : tables)
-    if (table->rows != n_t || table->cols != n_dom)
-      throw IoError(path + ": " + entry->name() + " has shape " + std::to_string(table->rows) + "x" +
-                    std::to_string(table->cols) + ", expected " + std::to_string(n_t) + "x" +
-                    std::to_string(n_dom) + " (time x domain)");
-  Handle root(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, "open root group");
-  const int n_attr = static_cast<int>(H5Aget_num_attrs(root.get()));
-  for (int a = 0; a < n_attr; ++a) {
-    char name[256] = {0};
-    Handle attr(H5Aopen_by_idx(root.get(), ".", H5_INDEX_NAME, H5_ITER_INC, a, H5P_DEFAULT, H5P_DEFAULT),
-                H5Aclose, "attribute");
-    H5Aget_name(attr.get(), sizeof(name), name);
-    AttributeValue v;
-    if (read_attribute(root.get(), name, &v)) s.result.attributes[name] = v;
-  }
-  auto take_string = [&](const std::string& key) -> std::string {
-    auto it = s.result.attributes.find(key);
-    if (it == s.result.attributes.end() || !std::holds_alternative<std::string>(it->second)) return "";
-    std::string v = std::get<std::string>(it->second);
-    s.result.attributes.erase(it);
-    return v;
-  };
-  s.result.solver = take_string(L::attr::solver.name());
-  s.config_text = take_string(L::attr::config.name());
-  s.qtraj_version = take_string(L::attr::qtraj_version.name());
-  if (auto it = s.result.attributes.find(L::attr::domains.name()); it != s.result.attributes.end()) {
-    if (auto* v = std::get_if<std::vector<std::int64_t>>(&it->second))
-      s.domains.assign(v->begin(), v->end());
-    else if (auto* x = std::get_if<std::int64_t>(&it->second))
-      s.domains = {*x};
-    s.result.attributes.erase(it);
-  }
-  return s;
 }
 
 }  // namespace qtraj

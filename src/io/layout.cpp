@@ -64,6 +64,7 @@ const std::vector<Entry>& result_entries() {
       emitted_quanta, jump_counts_histogram, jumps_trajectory, jumps_time, jumps_channel,
       jumps_reservoir, aggregator_mean, aggregator_m2,
       attr::solver, attr::config, attr::qtraj_version, attr::domains, attr::initial,
+      attr::format_version,
       attr::exact_steps, attr::exact_rejected_steps, attr::exact_gmres_iterations,
       attr::exact_components, attr::exact_integrator, attr::exact_integrator_requested,
       attr::exact_sweeps, attr::exact_dense_kernels,
@@ -83,7 +84,8 @@ const std::vector<Entry>& checkpoint_entries() {
   static const std::vector<Entry> entries{
       checkpoint::pending_chunks, checkpoint::pending_counts, checkpoint::pending_mean,
       checkpoint::pending_m2, checkpoint::prefix_histogram, checkpoint::pending_histogram,
-      checkpoint::folded_chunks, checkpoint::num_chunks, checkpoint::fingerprint};
+      checkpoint::folded_chunks, checkpoint::num_chunks, checkpoint::fingerprint,
+      checkpoint::checksum};
   return entries;
 }
 
@@ -143,7 +145,8 @@ std::vector<std::pair<std::string, AttributeValue>> contract_attributes(const Re
           {attr::qtraj_version.name(), std::string(kVersion)},
           {attr::domains.name(),
            std::vector<std::int64_t>(config.model.spins.begin(), config.model.spins.end())},
-          {attr::initial.name(), initial_text}};
+          {attr::initial.name(), initial_text},
+          {attr::format_version.name(), kFormatVersion}};
 }
 
 void set(Result& result, const Entry& a, AttributeValue value) {

@@ -9,11 +9,14 @@
 //   /checkpoint/prefix_histogram (R x W), /checkpoint/pending_histogram (P x R x W): histograms
 //   per chunk, so that files of several ranks that share chunks are merged exactly;
 // root attributes solver = "trajectories_checkpoint", checkpoint_folded_chunks = F,
-// checkpoint_num_chunks, checkpoint_fingerprint, seed, trajectories, first_trajectory.
+// checkpoint_num_chunks, checkpoint_fingerprint, checkpoint_checksum (ContentHash below), seed,
+// trajectories, first_trajectory.
 #include "qtraj/trajectory/checkpoint.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <filesystem>
 #include <iostream>
 
@@ -21,6 +24,7 @@
 
 #include "qtraj/io/hdf5.hpp"
 #include "qtraj/io/layout.hpp"
+#include "qtraj/io/result_reader.hpp"
 #include "qtraj/version.hpp"
 #include "trajectory/checkpoint_file.hpp"
 
@@ -74,27 +78,73 @@ namespace C = layout::checkpoint;
 
 const char* kSolverName = "trajectories_checkpoint";
 
-std::int64_t int_attr(const StoredResult& s, const std::string& path, const layout::Entry& a) {
-  const std::string name = a.name();
-  auto it = s.result.attributes.find(name);
-  if (it == s.result.attributes.end() || !std::holds_alternative<std::int64_t>(it->second))
-    throw InputError("--resume", path, "checkpoint has no integer attribute " + name);
-  return std::get<std::int64_t>(it->second);
-}
+// The checksum of a checkpoint (/@checkpoint_checksum): 64-bit FNV-1a over everything --resume
+// restores, each field tagged and length-prefixed, numbers as their bytes: the identity (seed,
+// range, chunking, fingerprint, propagator), the prefix aggregator and histogram, the pending
+// chunks and the jump records. HDF5's fletcher32 guards each dataset's bytes; this guards the
+// whole (attributes included) and catches a dataset swapped for another valid one.
+class ContentHash {
+ public:
+  void bytes(const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t k = 0; k < n; ++k) {
+      h_ ^= p[k];
+      h_ *= 0x100000001b3ULL;
+    }
+  }
+  void add(const char* tag, std::int64_t v) {
+    bytes(tag, std::strlen(tag) + 1);
+    bytes(&v, sizeof v);
+  }
+  void add(const char* tag, const std::string& v) {
+    add(tag, static_cast<std::int64_t>(v.size()));
+    bytes(v.data(), v.size());
+  }
+  template <class T>
+  void add(const char* tag, const std::vector<T>& v) {
+    add(tag, static_cast<std::int64_t>(v.size()));
+    bytes(v.data(), v.size() * sizeof(T));
+  }
+  std::string hex() const { return fmt::format("{:016x}", h_); }
 
-Dataset need(const std::string& path, const layout::Entry& entry) {
-  const std::string name = entry.name();
-  Dataset d;
-  if (!read_dataset(path, name, &d)) throw InputError("--resume", path, "checkpoint has no " + name);
-  return d;
-}
+ private:
+  std::uint64_t h_ = 0xcbf29ce484222325ULL;
+};
 
-template <class T>
-const std::vector<T>& values(const Dataset& d, const std::string& path) {
-  const auto* v = std::get_if<std::vector<T>>(&d.values);
-  if (!v) throw InputError("--resume", path, "checkpoint dataset " + d.path + " has the wrong type");
-  return *v;
-}
+// What a checkpoint stores for --resume, as the file holds it.
+struct Contents {
+  std::int64_t seed = 0, trajectories = 0, first = 0, record = 0, num_chunks = 0, folded = 0,
+               count = 0, width = 0;
+  std::string fingerprint, propagator;
+  std::vector<double> mean, m2, pending_mean, pending_m2, rec_time;
+  std::vector<std::int64_t> chunks, counts, prefix_hist, pending_hist, rec_trajectory, rec_channel;
+
+  std::string checksum() const {
+    ContentHash h;
+    h.add("seed", seed);
+    h.add("trajectories", trajectories);
+    h.add("first", first);
+    h.add("record", record);
+    h.add("num_chunks", num_chunks);
+    h.add("folded", folded);
+    h.add("count", count);
+    h.add("width", width);
+    h.add("fingerprint", fingerprint);
+    h.add("propagator", propagator);
+    h.add("mean", mean);
+    h.add("m2", m2);
+    h.add("chunks", chunks);
+    h.add("counts", counts);
+    h.add("pending_mean", pending_mean);
+    h.add("pending_m2", pending_m2);
+    h.add("prefix_hist", prefix_hist);
+    h.add("pending_hist", pending_hist);
+    h.add("rec_trajectory", rec_trajectory);
+    h.add("rec_time", rec_time);
+    h.add("rec_channel", rec_channel);
+    return h.hex();
+  }
+};
 
 }  // namespace
 
@@ -127,6 +177,30 @@ void write_checkpoint(const std::string& path, const TrajectoryRun& run, const R
     m2.insert(m2.end(), a.m2().begin(), a.m2().end());
     flat(chunk.histogram, pending_hist);
   }
+  Contents contents;
+  contents.seed = static_cast<std::int64_t>(run.settings.seed);
+  contents.trajectories = run.total;
+  contents.first = run.first;
+  contents.record = run.record;
+  contents.num_chunks = kNumChunks;
+  contents.folded = state.folded;
+  contents.count = state.all.count();
+  contents.width = static_cast<std::int64_t>(width);
+  contents.fingerprint = run_fingerprint(config.text);
+  contents.propagator = trajectory::propagator_name(run.propagator);
+  contents.mean = state.all.means();
+  contents.m2 = state.all.m2();
+  contents.chunks = chunks;
+  contents.counts = counts;
+  contents.pending_mean = mean;
+  contents.pending_m2 = m2;
+  contents.prefix_hist = prefix_hist;
+  contents.pending_hist = pending_hist;
+  if (stats.has_records) {
+    contents.rec_trajectory = stats.rec_trajectory;
+    contents.rec_time = stats.rec_time;
+    contents.rec_channel = stats.rec_channel;
+  }
   layout::add(result, C::pending_chunks, {p}, chunks);
   layout::add(result, C::pending_counts, {p}, counts);
   layout::add(result, C::pending_mean, {p, n_values}, mean);
@@ -135,12 +209,13 @@ void write_checkpoint(const std::string& path, const TrajectoryRun& run, const R
   layout::add(result, C::pending_histogram, {p, num_res, width}, pending_hist);
   layout::set(result, C::folded_chunks, state.folded);
   layout::set(result, C::num_chunks, static_cast<std::int64_t>(kNumChunks));
-  layout::set(result, C::fingerprint, run_fingerprint(config.text));
+  layout::set(result, C::fingerprint, contents.fingerprint);
+  layout::set(result, C::checksum, contents.checksum());
   layout::set(result, A::seed, static_cast<std::int64_t>(run.settings.seed));
   layout::set(result, A::trajectories, run.total);
   layout::set(result, A::first_trajectory, run.first);
   layout::set(result, A::record_jumps, run.record);
-  layout::set(result, A::propagator, trajectory::propagator_name(run.propagator));
+  layout::set(result, A::propagator, contents.propagator);
   write_result(path, result, config);
 }
 
@@ -149,55 +224,128 @@ TallyState read_checkpoint(const std::string& path, const TrajectoryRun& run,
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw InputError("--resume", path, "no checkpoint to resume from");
-  const StoredResult s = read_result(path);
-  if (s.result.solver != kSolverName)
+  // The validating reader (include/qtraj/io/result_reader.hpp): every dataset is checked against
+  // this run's shapes (n_t x 2M, R reservoirs, 256 chunks) before it is read, every count and
+  // index against the run's range, and the whole against the checkpoint's checksum.
+  const ResultFile f(path);
+  if (f.string_attribute(A::solver.name()) != kSolverName)
     throw InputError("--resume", path, "is not a qtraj checkpoint");
-  if (s.qtraj_version != kVersion)
-    throw InputError("--resume", path, "the checkpoint was written by qtraj " + s.qtraj_version +
+  const std::string version = f.string_attribute(A::qtraj_version.name());
+  if (version != kVersion)
+    throw InputError("--resume", path, "the checkpoint was written by qtraj " + version +
                                            ", this is qtraj " + kVersion);
-  const std::int64_t seed = int_attr(s, path, A::seed);
-  if (seed != static_cast<std::int64_t>(run.settings.seed))
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min(),
+                         kMax = std::numeric_limits<std::int64_t>::max();
+  Contents c;
+  c.seed = f.int_attribute(A::seed.name(), kMin, kMax);
+  if (c.seed != static_cast<std::int64_t>(run.settings.seed))
     throw InputError("--resume", path, fmt::format("the checkpoint has seed {}, this run seed {}",
-                                                   seed, run.settings.seed));
-  const auto fp = s.result.attributes.find(C::fingerprint.name());
+                                                   c.seed, run.settings.seed));
+  const auto fp = f.attributes().find(C::fingerprint.name());
   const std::string mine = run_fingerprint(config.text);
-  if (fp == s.result.attributes.end() || !std::holds_alternative<std::string>(fp->second) ||
+  if (fp == f.attributes().end() || !std::holds_alternative<std::string>(fp->second) ||
       std::get<std::string>(fp->second) != mine)
     throw InputError("--resume", path,
                      "the checkpoint belongs to a different run file (fingerprint " +
-                         (fp == s.result.attributes.end() ? std::string("none")
+                         (fp == f.attributes().end() ? std::string("none")
                           : std::holds_alternative<std::string>(fp->second)
                               ? std::get<std::string>(fp->second) : std::string("?")) +
                          ", this run " + mine + "; resume with the same file and --set options)");
-  if (int_attr(s, path, C::num_chunks) != kNumChunks || int_attr(s, path, A::trajectories) != run.total ||
-      int_attr(s, path, A::first_trajectory) != run.first)
+  c.fingerprint = mine;
+  c.num_chunks = f.int_attribute(C::num_chunks.name(), kMin, kMax);
+  c.trajectories = f.int_attribute(A::trajectories.name(), kMin, kMax);
+  c.first = f.int_attribute(A::first_trajectory.name(), kMin, kMax);
+  if (c.num_chunks != kNumChunks || c.trajectories != run.total || c.first != run.first)
     throw InputError("--resume", path, "the checkpoint's chunking or trajectory range differs");
+  const std::string stored_checksum = f.string_attribute(C::checksum.name());
+  if (stored_checksum.empty())
+    throw InputError("--resume", path,
+                     "the checkpoint carries no checksum (written by an earlier build of qtraj " +
+                         version + ", file format " + std::to_string(f.format_version()) +
+                         "); run again without --resume");
+  c.record = f.int_attribute(A::record_jumps.name(), run.record, run.record);
+  c.propagator = f.string_attribute(A::propagator.name());
+  c.folded = f.int_attribute(C::folded_chunks.name(), 0, kNumChunks);
+  // The merged prefix holds exactly the trajectories of chunks 0 .. folded-1.
+  const std::int64_t prefix = run.chunk_begin(c.folded);
+  c.count = f.int_attribute(A::aggregator_count.name(), prefix, prefix);
+
+  const auto n_t = static_cast<std::uint64_t>(run.n_t), row = static_cast<std::uint64_t>(run.row);
+  const std::uint64_t n_values = n_t * row;
+  const auto num_res = static_cast<std::uint64_t>(run.num_reservoirs);
+  auto need = [&](const layout::Entry& e) {
+    if (!f.has(e.name())) f.refuse(e.name(), "", "is missing from the checkpoint");
+    return e.name();
+  };
+  const std::string raw_text = "n_t x 2M of this run";
+  c.mean = f.doubles(need(layout::aggregator_mean), {n_t, row}, raw_text, ValueRule::finite);
+  c.m2 = f.doubles(need(layout::aggregator_m2), {n_t, row}, raw_text, ValueRule::finite_non_negative);
+  c.chunks = f.ints(need(C::pending_chunks), {kAnyExtent}, "P", ValueRule::any);
+  const std::uint64_t p = c.chunks.size();
+  for (std::size_t k = 0; k < c.chunks.size(); ++k)
+    if (c.chunks[k] < c.folded || c.chunks[k] >= kNumChunks || (k > 0 && c.chunks[k] <= c.chunks[k - 1]))
+      f.refuse(C::pending_chunks.name(), std::to_string(c.chunks[k]),
+               "pending chunks must rise strictly within " + std::to_string(c.folded) + " .. " +
+                   std::to_string(kNumChunks - 1));
+  c.counts = f.ints(need(C::pending_counts), {p}, "P of /checkpoint/pending_chunks", ValueRule::any);
+  for (std::size_t k = 0; k < c.counts.size(); ++k) {
+    const std::int64_t size = run.chunk_begin(c.chunks[k] + 1) - run.chunk_begin(c.chunks[k]);
+    if (c.counts[k] < 0 || c.counts[k] > size)
+      f.refuse(C::pending_counts.name(), std::to_string(c.counts[k]),
+               "chunk " + std::to_string(c.chunks[k]) + " has " + std::to_string(size) +
+                   " trajectories in this run");
+  }
+  const std::string pending_text = "P x n_t*2M of this run";
+  c.pending_mean = f.doubles(need(C::pending_mean), {p, n_values}, pending_text, ValueRule::finite);
+  c.pending_m2 =
+      f.doubles(need(C::pending_m2), {p, n_values}, pending_text, ValueRule::finite_non_negative);
+  const std::string prefix_name = need(C::prefix_histogram);
+  const auto prefix_shape = f.shape(prefix_name);
+  c.prefix_hist = f.ints(prefix_name, {num_res, kAnyExtent}, "R x W of this run", ValueRule::non_negative);
+  const std::uint64_t width = prefix_shape.at(1);
+  c.width = static_cast<std::int64_t>(width);
+  c.pending_hist = f.ints(need(C::pending_histogram), {p, num_res, width},
+                          "P x R x W of /checkpoint/prefix_histogram", ValueRule::non_negative);
+  // Every finished trajectory is counted once in each reservoir's row: of the prefix table or of
+  // a pending one (a CUDA segment of several chunks keeps its one histogram on its first chunk,
+  // so only the sum over all tables is a count).
+  std::int64_t finished = c.count;
+  for (std::int64_t n : c.counts) finished += n;  // <= run.total: no overflow
+  for (std::uint64_t r = 0; r < num_res; ++r) {
+    std::int64_t sum = 0;
+    for (std::uint64_t t = 0; t <= p && sum <= finished; ++t) {
+      const std::int64_t* h = t == 0 ? c.prefix_hist.data() : c.pending_hist.data() + (t - 1) * num_res * width;
+      for (std::uint64_t k = 0; k < width && sum <= finished; ++k)
+        sum = h[r * width + k] > finished - sum ? finished + 1 : sum + h[r * width + k];
+    }
+    if (sum != finished)
+      f.refuse(C::pending_histogram.name(), sum > finished ? "more" : std::to_string(sum),
+               "reservoir " + std::to_string(r + 1) + ": the histograms do not count the " +
+                   std::to_string(finished) + " finished trajectories");
+  }
+  if (f.has(layout::jumps_trajectory.name())) {
+    c.rec_trajectory = f.ints(layout::jumps_trajectory.name(), {kAnyExtent}, "n_jumps", ValueRule::any);
+    const std::vector<std::uint64_t> n_jumps{c.rec_trajectory.size()};
+    for (std::int64_t g : c.rec_trajectory)
+      if (g < run.first || g - run.first >= run.record)
+        f.refuse(layout::jumps_trajectory.name(), std::to_string(g),
+                 "is not a recorded trajectory of this run");
+    c.rec_time = f.doubles(need(layout::jumps_time), n_jumps, "n_jumps of /jumps/trajectory",
+                           ValueRule::finite_non_negative);
+    c.rec_channel = f.ints(need(layout::jumps_channel), n_jumps, "n_jumps of /jumps/trajectory",
+                           ValueRule::any);
+    for (std::int64_t ch : c.rec_channel)
+      if (ch < 0 || ch >= static_cast<std::int64_t>(run.channels.size()))
+        f.refuse(layout::jumps_channel.name(), std::to_string(ch), "is not a channel of the model");
+  }
+  if (c.checksum() != stored_checksum)
+    f.refuse("/@" + C::checksum.name(), stored_checksum,
+             "does not match the checkpoint's contents (" + c.checksum() +
+                 "): the file is damaged; run again without --resume");
 
   TallyState state;
-  const std::size_t n_values = static_cast<std::size_t>(run.n_t) * run.row;
-  state.folded = int_attr(s, path, C::folded_chunks);
-  const Dataset mean = need(path, layout::aggregator_mean), m2 = need(path, layout::aggregator_m2);
-  state.all = trajectory::Aggregator::from_state(int_attr(s, path, A::aggregator_count),
-                                                 values<double>(mean, path), values<double>(m2, path));
-  if (state.all.size() != n_values || state.folded < 0 || state.folded > kNumChunks)
-    throw InputError("--resume", path, "the checkpoint's aggregator has the wrong shape");
-  const Dataset d_chunks = need(path, C::pending_chunks), d_counts = need(path, C::pending_counts),
-                d_mean = need(path, C::pending_mean), d_m2 = need(path, C::pending_m2);
-  const auto& chunks = values<std::int64_t>(d_chunks, path);
-  const auto& counts = values<std::int64_t>(d_counts, path);
-  const auto& pm = values<double>(d_mean, path);
-  const auto& pm2 = values<double>(d_m2, path);
-  if (counts.size() != chunks.size() || pm.size() != chunks.size() * n_values || pm2.size() != pm.size())
-    throw InputError("--resume", path, "the checkpoint's pending chunks have inconsistent shapes");
-  const Dataset d_prefix = need(path, C::prefix_histogram),
-                d_hists = need(path, C::pending_histogram);
-  const auto& ph = values<std::int64_t>(d_prefix, path);
-  const auto& hs = values<std::int64_t>(d_hists, path);
-  const auto num_res = static_cast<std::size_t>(run.num_reservoirs);
-  if (d_prefix.shape.size() != 2 || d_prefix.shape[0] != num_res ||
-      hs.size() != chunks.size() * ph.size())
-    throw InputError("--resume", path, "the checkpoint's histograms have the wrong shape");
-  const std::size_t width = d_prefix.shape[1];
+  state.folded = c.folded;
+  state.all = trajectory::Aggregator::from_state(c.count, c.mean, c.m2);
   auto histogram = [&](const std::int64_t* h) {  // R x width table -> rows as counted
     Histogram out(num_res);
     for (std::size_t r = 0; r < num_res; ++r) {
@@ -206,26 +354,19 @@ TallyState read_checkpoint(const std::string& path, const TrajectoryRun& run,
     }
     return out;
   };
-  state.histogram = histogram(ph.data());
-  for (std::size_t k = 0; k < chunks.size(); ++k) {
+  state.histogram = histogram(c.prefix_hist.data());
+  for (std::size_t k = 0; k < p; ++k) {
     ChunkState chunk;
     chunk.all = trajectory::Aggregator::from_state(
-        counts[k], std::vector<double>(pm.begin() + k * n_values, pm.begin() + (k + 1) * n_values),
-        std::vector<double>(pm2.begin() + k * n_values, pm2.begin() + (k + 1) * n_values));
-    chunk.histogram = histogram(hs.data() + k * ph.size());
-    state.pending.emplace(chunks[k], std::move(chunk));
+        c.counts[k],
+        std::vector<double>(c.pending_mean.begin() + k * n_values, c.pending_mean.begin() + (k + 1) * n_values),
+        std::vector<double>(c.pending_m2.begin() + k * n_values, c.pending_m2.begin() + (k + 1) * n_values));
+    chunk.histogram = histogram(c.pending_hist.data() + k * num_res * width);
+    state.pending.emplace(c.chunks[k], std::move(chunk));
   }
-  Dataset traj, when, chan;
-  if (read_dataset(path, layout::jumps_trajectory.name(), &traj)) {
-    when = need(path, layout::jumps_time);
-    chan = need(path, layout::jumps_channel);
-    for (std::int64_t g : values<std::int64_t>(traj, path)) state.rec_trajectory.push_back(g - run.first);
-    state.rec_time = values<double>(when, path);
-    state.rec_channel = values<std::int64_t>(chan, path);
-    if (state.rec_time.size() != state.rec_trajectory.size() ||
-        state.rec_channel.size() != state.rec_trajectory.size())
-      throw InputError("--resume", path, "the checkpoint's jump records have inconsistent lengths");
-  }
+  for (std::int64_t g : c.rec_trajectory) state.rec_trajectory.push_back(g - run.first);
+  state.rec_time = std::move(c.rec_time);
+  state.rec_channel = std::move(c.rec_channel);
   return state;
 }
 

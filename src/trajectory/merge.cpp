@@ -1,10 +1,12 @@
 // `qtraj merge`: statistics of disjoint trajectory shards (see include/qtraj/trajectory/merge.hpp).
 #include <algorithm>
+#include <limits>
 #include <sstream>
 
 #include "qtraj/error.hpp"
 #include "qtraj/io/hdf5.hpp"
 #include "qtraj/io/layout.hpp"
+#include "qtraj/io/result_reader.hpp"
 #include "qtraj/trajectory/merge.hpp"
 #include "trajectory/run.hpp"
 
@@ -22,45 +24,87 @@ struct Shard {
   bool has_records = false;
 };
 
-std::int64_t int_attribute(const Shard& s, const std::string& name, bool required) {
-  const auto& attrs = s.stored.result.attributes;
-  auto it = attrs.find(name);
-  if (it == attrs.end() || !std::holds_alternative<std::int64_t>(it->second)) {
-    if (required) throw InputError(s.path, "", "has no integer attribute '" + name + "'");
-    return 0;
-  }
-  return std::get<std::int64_t>(it->second);
-}
-
-std::string string_attribute(const Shard& s, const std::string& name) {
-  const auto& attrs = s.stored.result.attributes;
-  auto it = attrs.find(name);
-  return it != attrs.end() && std::holds_alternative<std::string>(it->second)
-             ? std::get<std::string>(it->second) : std::string();
-}
-
+// Every shard through the validating reader (include/qtraj/io/result_reader.hpp): the stored
+// config says what the datasets must be (n_t = time.points, M domains, R reservoirs, the
+// channels), and nothing is read before it was checked against that; every count and index is
+// checked against the shard's range.
 Shard load_shard(const std::string& path) {
+  namespace L = layout;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
   Shard s;
   s.path = path;
-  s.stored = read_result(path);
-  if (s.stored.result.solver != "trajectories")
-    throw InputError(path, "solver \"" + s.stored.result.solver + "\"",
+  const ResultFile f(path);
+  const std::string solver = f.string_attribute(L::attr::solver.name());
+  if (solver != "trajectories")
+    throw InputError(path, "solver \"" + solver + "\"",
                      "is not a trajectory result; only trajectory shards merge");
-  s.config = parse_run_config(s.stored.config_text, {}, path + " (stored config)");
-  namespace L = layout;
-  s.first = int_attribute(s, L::attr::first_trajectory.name(), false);
-  s.trajectories = int_attribute(s, L::attr::trajectories.name(), true);
-  s.count = int_attribute(s, L::attr::aggregator_count.name(), true);
-  s.record = int_attribute(s, L::attr::record_jumps.name(), false);
-  s.seed = int_attribute(s, L::attr::seed.name(), true);
-  s.propagator = string_attribute(s, L::attr::propagator.name());
-  if (!read_dataset(path, L::aggregator_mean.name(), &s.mean) ||
-      !read_dataset(path, L::aggregator_m2.name(), &s.m2))
+  const std::string config_text = f.string_attribute(L::attr::config.name());
+  if (config_text.empty()) f.refuse("/@config", "", "is missing (the run file of the shard)");
+  s.config = parse_run_config(config_text, {}, path + " (stored config)");
+  const Model& model = s.config.model;
+  const auto n_t = static_cast<std::uint64_t>(s.config.time.points);
+  const auto m = static_cast<std::uint64_t>(model.num_domains());
+  s.stored = read_result(f, n_t, m);
+  if (std::vector<long long>(model.spins.begin(), model.spins.end()) != s.stored.domains)
+    f.refuse("/@domains", "", "differs from system.domains of the stored config");
+  if (s.stored.result.time != s.config.time.times())
+    f.refuse(L::time.name(), "", "differs from the time grid of the stored config");
+  s.trajectories = f.int_attribute(L::attr::trajectories.name(), 1, kMax);
+  s.first = f.int_attribute(L::attr::first_trajectory.name(), 0, kMax - s.trajectories, 0);
+  s.count = f.int_attribute(L::attr::aggregator_count.name(), 0, s.trajectories);
+  s.record = f.int_attribute(L::attr::record_jumps.name(), 0, s.trajectories, 0);
+  s.seed = f.int_attribute(L::attr::seed.name(), std::numeric_limits<std::int64_t>::min(), kMax);
+  s.propagator = f.string_attribute(L::attr::propagator.name());
+  if (!f.has(L::aggregator_mean.name()) || !f.has(L::aggregator_m2.name()))
     throw InputError(path, "", "has no /aggregator state (written before shards could be merged)");
-  read_dataset(path, L::jump_counts_histogram.name(), &s.histogram);
-  s.has_records = read_dataset(path, L::jumps_trajectory.name(), &s.jump_traj) &&
-                  read_dataset(path, L::jumps_time.name(), &s.jump_time) &&
-                  read_dataset(path, L::jumps_channel.name(), &s.jump_channel);
+  const std::vector<std::uint64_t> raw{n_t, 2 * m};
+  const std::string raw_text = "n_t x 2M of the stored config";
+  s.mean.values = f.doubles(L::aggregator_mean.name(), raw, raw_text, ValueRule::finite);
+  s.m2.values = f.doubles(L::aggregator_m2.name(), raw, raw_text, ValueRule::finite_non_negative);
+  const auto num_res = static_cast<std::uint64_t>(
+      (model.reservoirs.empty() ? Model::default_chain(model.num_domains()) : model.reservoirs).size());
+  if (!f.has(L::jump_counts_histogram.name()))
+    throw InputError(path, "", "has no /jump_counts/histogram of " + std::to_string(num_res) +
+                                   " rows (one per reservoir)");
+  s.histogram.shape = f.shape(L::jump_counts_histogram.name());
+  const auto hist = f.ints(L::jump_counts_histogram.name(), {num_res, kAnyExtent},
+                           "R x W, R reservoirs of the stored config", ValueRule::non_negative);
+  // Every counted trajectory is in one column of each reservoir's row.
+  const std::size_t width = s.histogram.shape[1];
+  for (std::size_t r = 0; r < num_res; ++r) {
+    std::int64_t sum = 0;
+    for (std::size_t c = 0; c < width; ++c) {
+      if (hist[r * width + c] > s.count - sum)
+        f.refuse(L::jump_counts_histogram.name(), "", "row " + std::to_string(r) +
+                 " counts more trajectories than /@aggregator_count (" + std::to_string(s.count) + ")");
+      sum += hist[r * width + c];
+    }
+    if (sum != s.count)
+      f.refuse(L::jump_counts_histogram.name(), std::to_string(sum),
+               "row " + std::to_string(r) + " does not count /@aggregator_count = " +
+                   std::to_string(s.count) + " trajectories");
+  }
+  s.histogram.values = hist;
+  s.has_records = f.has(L::jumps_trajectory.name());
+  if (s.has_records) {
+    const auto traj = f.ints(L::jumps_trajectory.name(), {kAnyExtent}, "n_jumps", ValueRule::any);
+    const std::vector<std::uint64_t> n_jumps{traj.size()};
+    const std::string jumps_text = "n_jumps of /jumps/trajectory";
+    for (std::int64_t t : traj)
+      if (t < s.first || t - s.first >= s.record)
+        f.refuse(L::jumps_trajectory.name(), std::to_string(t),
+                 "is not a recorded trajectory of the shard (" + std::to_string(s.first) + " .. " +
+                     std::to_string(s.first + s.record - 1) + ")");
+    const auto channels = collapse_channels(model);
+    const auto chan = f.ints(L::jumps_channel.name(), n_jumps, jumps_text, ValueRule::any);
+    for (std::int64_t c : chan)
+      if (c < 0 || c >= static_cast<std::int64_t>(channels.size()))
+        f.refuse(L::jumps_channel.name(), std::to_string(c), "is not a channel of the model");
+    s.jump_time.values =
+        f.doubles(L::jumps_time.name(), n_jumps, jumps_text, ValueRule::finite_non_negative);
+    s.jump_traj.values = traj;
+    s.jump_channel.values = chan;
+  }
   return s;
 }
 
@@ -124,10 +168,7 @@ MergedShards merge_trajectory_shards(const std::vector<std::string>& paths) {
                                                    std::get<std::vector<double>>(s.m2.values));
     if (k == 0) stats.all = std::move(part);
     else stats.all.merge(part);
-    const auto* h = std::get_if<std::vector<std::int64_t>>(&s.histogram.values);
-    if (!h || s.histogram.shape.size() != 2 || static_cast<int>(s.histogram.shape[0]) != num_res)
-      throw InputError(s.path, "", "has no /jump_counts/histogram of " + std::to_string(num_res) +
-                                       " rows (one per reservoir)");
+    const auto* h = &std::get<std::vector<std::int64_t>>(s.histogram.values);
     const std::size_t width = s.histogram.shape[1];
     for (int r = 0; r < num_res; ++r) {
       auto& dst = stats.histogram[r];
@@ -139,11 +180,6 @@ MergedShards merge_trajectory_shards(const std::vector<std::string>& paths) {
       const auto& t = std::get<std::vector<std::int64_t>>(s.jump_traj.values);
       const auto& w = std::get<std::vector<double>>(s.jump_time.values);
       const auto& c = std::get<std::vector<std::int64_t>>(s.jump_channel.values);
-      if (t.size() != w.size() || t.size() != c.size())
-        throw InputError(s.path, "", "has /jumps datasets of different lengths");
-      for (std::int64_t ch : c)
-        if (ch < 0 || ch >= static_cast<std::int64_t>(channels.size()))
-          throw InputError(s.path + ": /jumps/channel", std::to_string(ch), "is not a channel of the model");
       stats.rec_trajectory.insert(stats.rec_trajectory.end(), t.begin(), t.end());
       stats.rec_time.insert(stats.rec_time.end(), w.begin(), w.end());
       stats.rec_channel.insert(stats.rec_channel.end(), c.begin(), c.end());

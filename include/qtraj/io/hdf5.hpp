@@ -22,18 +22,21 @@ int remove_stale_temporaries(const std::string& path);
 /// Throws InputError("output.path", path, ...).
 void check_output_writable(const std::string& path);
 
-/// Reads back what write_result wrote (the contract datasets, the extra datasets it knows,
-/// and the string/int attributes). Throws IoError.
+/// Reads back what write_result wrote (the contract datasets and the string, integer and double
+/// root attributes), through the validating reader (include/qtraj/io/result_reader.hpp).
+/// Throws IoError naming the file, the dataset or attribute, and the value.
 struct StoredResult {
   Result result;
   std::string config_text;
   std::string qtraj_version;
   std::vector<long long> domains;
+  std::int64_t format_version = 1;  // layout::kFormatVersion; 1: written before the attribute
 };
 StoredResult read_result(const std::string& path);
 
 /// Reads any dataset of a result file (e.g. "/aggregator/m2"): double datasets as doubles,
-/// integer ones as int64. Returns false if the file has no such dataset; throws IoError otherwise.
+/// integer ones as int64, size-checked (ResultFile::read). Returns false if the file has no such
+/// dataset; throws IoError otherwise.
 bool read_dataset(const std::string& file, const std::string& dataset_path, Dataset* out);
 
 }  // namespace qtraj

@@ -87,6 +87,8 @@ inline constexpr Entry config{"/@config", "string", "the run file's text"};
 inline constexpr Entry qtraj_version{"/@qtraj_version", "string", "version that wrote the file"};
 inline constexpr Entry domains{"/@domains", "int64[M]", "N_i, spins per domain"};
 inline constexpr Entry initial{"/@initial", "string", "initial states, '; '-separated"};
+inline constexpr Entry format_version{"/@format_version", "int64",
+                                      "file format (kFormatVersion; absent: format 1)"};
 // Exact solver.
 inline constexpr Entry exact_steps{"/@exact_steps", "int64", "accepted steps"};
 inline constexpr Entry exact_rejected_steps{"/@exact_rejected_steps", "int64", "rejected steps"};
@@ -165,7 +167,16 @@ inline constexpr Entry folded_chunks{"/@checkpoint_folded_chunks", "int64",
 inline constexpr Entry num_chunks{"/@checkpoint_num_chunks", "int64", "chunks of the run"};
 inline constexpr Entry fingerprint{"/@checkpoint_fingerprint", "string",
                                    "FNV-1a hash of the run file's text"};
+inline constexpr Entry checksum{"/@checkpoint_checksum", "string",
+                                "FNV-1a hash of everything --resume restores"};
 }  // namespace checkpoint
+
+/// The format of the files write_result writes (root attribute format_version):
+///   1: files without the attribute (qtraj before it): variable-length strings, no checksums;
+///   2: HDF5 1.10 file format (checksummed metadata), fixed-length strings, fletcher32 on every
+///      dataset with values; checkpoints carry checkpoint_checksum.
+/// The reader (include/qtraj/io/result_reader.hpp) reads both and refuses later formats.
+inline constexpr std::int64_t kFormatVersion = 2;
 
 /// Every dataset and root attribute a result file can hold (checkpoint entries excluded).
 const std::vector<Entry>& result_entries();
@@ -187,8 +198,8 @@ enum class Source { exact, steady, trajectories, meanfield_second_order, meanfie
 
 /// /time and the four contract tables with their attributes, for write_result.
 std::vector<Dataset> contract_datasets(const Result& result);
-/// The root attributes every file has (solver, config, qtraj_version, domains, initial), in the
-/// order write_result writes them.
+/// The root attributes every file has (solver, config, qtraj_version, domains, initial,
+/// format_version), in the order write_result writes them.
 std::vector<std::pair<std::string, AttributeValue>> contract_attributes(const Result& result,
                                                                         const RunConfig& config);
 
