@@ -223,9 +223,9 @@ int main(int argc, char** argv) {
   compare->add_option("a", cmp_a, "first result (e.g. trajectories)")->required();
   compare->add_option("b", cmp_b, "second result (e.g. exact)")->required();
   compare->add_option("--threshold", threshold, "pass if every deviation is within this many "
-                      "standard errors (default 4)")->check(CLI::PositiveNumber);
+                      "standard errors (default 4)");  // checked below: finite, > 0
   compare->add_option("--abs-tol", abs_tol, "absolute tolerance where both standard errors are "
-                      "zero (default 1e-6)")->check(CLI::NonNegativeNumber);
+                      "zero (default 1e-6)");  // checked below: finite, >= 0
 
   // qtraj merge SHARD.h5... -o OUT.h5: trajectory shards (solver.first_trajectory) into one result.
   auto* merge = app.add_subcommand(

@@ -145,12 +145,12 @@ TEST(RunBounds, EndlessThermalTrajectoriesAreRefused) {
   const auto config = qtraj::parse_run_config(text);
   EXPECT_GT(estimate_run(config).jumps_per_trajectory, 1e9);
   expect_refused(config, "time.end", "jumps");
-  // The same at time.end = 1e3 passes (4.5e3 jumps per trajectory at most) ...
+  // The same at time.end = 1e3 passes (2e3 jumps per trajectory at most: S = 1/2) ...
   const auto shorter = qtraj::parse_run_config(text, {"time.end=1e3"});
   EXPECT_EQ(refusal(shorter), "");
   EXPECT_NEAR(estimate_run(shorter).jumps_per_trajectory, 1.0 + 2.0 * 1e3 * 1.0 * 1.0, 1e-6);
-  // ... but not 1e7 trajectories of it (4.5e13 jumps).
-  expect_refused(qtraj::parse_run_config(text, {"time.end=2e3", "solver.trajectories=10000000"}),
+  // ... but not 1e10 trajectories of it at time.end = 2e3 (4e13 jumps).
+  expect_refused(qtraj::parse_run_config(text, {"time.end=2e3", "solver.trajectories=10000000000"}),
                  "solver.trajectories", "jumps");
 }
 

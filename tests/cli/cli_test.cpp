@@ -240,7 +240,8 @@ TEST_F(Cli, AutoPropagatorFollowsMemoryLimitAndInfoShowsIt) {
   const std::string out = (dir_ / "k.h5").string();
   const std::string file = write("k.toml", "[system]\ndomains = [40, 20, 10]\n[time]\nend = 2.0\n"
                                            "points = 3\n[solver]\nkind = \"trajectories\"\n"
-                                           "trajectories = 20\nmemory_limit = \"4 MB\"\n");
+                                           "trajectories = 20\nthreads = 2\n"
+                                           "memory_limit = \"4 MB\"\n");
   ASSERT_EQ(run_cli("run " + file + " -q -o " + out).status, 0);
   auto info = run_cli("info " + out);
   EXPECT_EQ(info.status, 0) << info.text;
