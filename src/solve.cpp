@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "qtraj/bounds/run_bounds.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/solvers.hpp"
 
@@ -38,6 +39,9 @@ void refuse_local_processes(const Model& model, const std::string& what) {
 
 Result solve(const RunConfig& config, const SolveContext& context) {
   const auto& kind = config.solver.kind;
+  const bool known = kind == "exact" || kind == "trajectories" || kind == "meanfield" || kind == "steady";
+  // Every solver's bounds (work, output, memory) before anything runs: one InputError line.
+  if (known) bounds::check_run_bounds(config);
   if (kind == "exact") return solve_exact(config, context);
   if (kind == "trajectories") return solve_trajectories(config, context);
   if (kind == "meanfield") return solve_meanfield(config, context);

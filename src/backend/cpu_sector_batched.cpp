@@ -83,7 +83,7 @@ void run_trajectories_cpu_batched(TrajectoryRun& run, Tally& tally, const Progre
       tr.record_jumps = t < record;
       tr.obs = w.obs.data() + i * n_values;
     }
-    w.engine.run(w.batch);
+    w.engine.run(w.batch, run.stop);
   };
 
   auto work = [&](int thread_index) {
@@ -121,6 +121,7 @@ void run_trajectories_cpu_batched(TrajectoryRun& run, Tally& tally, const Progre
                ts[end] == ts[end - 1] + 1)
           ++end;
         run_batch(w, ts[next], ts[end - 1] + 1);
+        if (stopped()) return;  // the batch may be unfinished (the engine's stop): dropped
         for (std::size_t i = next; i < end; ++i) {
           const BatchedTrajectory& tr = w.batch[i - next];
           const std::int64_t t = ts[i];

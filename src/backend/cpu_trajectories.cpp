@@ -79,6 +79,7 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     out.jump_channel = w.jump_channel.data();
     out.jump_capacity = t < record ? static_cast<int>(w.jump_time.size()) : 0;
     out.channel_counts = w.channel_counts.data();
+    out.stop = run.stop;
     return with_propagator(run.propagator, run.propagator_params, [&](auto prop) {
       using P = decltype(prop);
       // Workspace sized for the propagator (spectral 8 d + C, adaptive 26 d + C, Krylov ~90 d).
@@ -108,6 +109,7 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
       for (std::int64_t t = run.chunk_begin(c); t < run.chunk_begin(c + 1); ++t) {
         if (stopped()) return;  // the unfinished chunk is dropped: it reruns on --resume
         int jumps = run_one(w, t);
+        if (stopped()) return;  // the trajectory may be unfinished (out.stop): dropped
         if (jumps == kTrajectoryIncomplete)
           throw Error("trajectories: trajectory " + std::to_string(run.first + t) +
                       " did not reach time.end (the " + propagator_name(run.propagator) +

@@ -4,12 +4,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <new>
 #include <sstream>
+#include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include "qtraj/backend/communicator.hpp"
@@ -64,14 +68,61 @@ std::string quote_shell(const std::string& s) {
   return out + "'";
 }
 
-// Plots <J_i^z>/N_i against time with scripts/plot_result.py (matplotlib).
+// A message on one line: control characters (a newline in a run-file string) as \n, \t, \xHH.
+std::string one_line(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += static_cast<char>(c);
+  }
+  return out;
+}
+
+// Plots <J_i^z>/N_i against time with scripts/plot_result.py (matplotlib). A failure is one line:
+// the script's last line of output (a Python traceback ends with the exception), not the whole.
 void make_plot(const std::string& h5_path, const std::string& png_path) {
   const std::string script = qtraj::cli::plot_script_path();  // $QTRAJ_PLOT_SCRIPT, installed, source
   const std::string cmd = quote_shell(python_interpreter()) + " " + quote_shell(script) + " " +
-                          quote_shell(h5_path) + " -o " + quote_shell(png_path);
-  if (std::system(cmd.c_str()) != 0)
-    throw qtraj::IoError(png_path + ": plotting failed (needs python3 with h5py and matplotlib; "
-                         "the HDF5 result " + h5_path + " is complete)");
+                          quote_shell(h5_path) + " -o " + quote_shell(png_path) + " 2>&1";
+  std::string output, last;
+  int status = -1;
+  if (FILE* pipe = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (std::fgets(buf, sizeof(buf), pipe)) output += buf;
+    status = ::pclose(pipe);
+  }
+  if (status == 0) return;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  throw qtraj::IoError(png_path + ": plotting failed" + (last.empty() ? "" : ": " + last) +
+                       " (needs python3 with h5py and matplotlib; the HDF5 result " + h5_path +
+                       " is complete)");
+}
+
+// Checks before a run that `path` (a key's value) can be written: not empty, not a directory,
+// its directory writable (a probe file created and removed). InputError naming `field`.
+void check_writable(const std::string& path, const std::string& field) {
+  if (path.empty()) throw qtraj::InputError(field, "\"\"", "must not be empty");
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw qtraj::InputError(field, "\"" + path + "\"", "is a directory; give a file name");
+  const std::string probe = path + ".probe-" + std::to_string(::getpid());
+  {
+    std::ofstream out(probe, std::ios::binary);
+    if (!out) throw qtraj::InputError(field, "\"" + path + "\"", "cannot be written");
+  }
+  std::remove(probe.c_str());
+}
+
+// write_result with the temporary removed if SIGINT/SIGTERM arrives during the write.
+void write_result_or_nothing(const std::string& path, const qtraj::Result& result,
+                             const qtraj::RunConfig& config) {
+  const qtraj::cli::TemporaryGuard guard(qtraj::temporary_path(path));
+  qtraj::write_result(path, result, config);
 }
 
 int run_config(qtraj::RunConfig config, const std::string& plot_override, bool quiet,
@@ -81,7 +132,20 @@ int run_config(qtraj::RunConfig config, const std::string& plot_override, bool q
   const bool root = comm.rank() == 0;
   std::exception_ptr setup_error;
   try {
-    if (root) qtraj::check_output_writable(config.output.path);
+    if (root) {
+      // Every output path before the run: the result, the plot, the checkpoint.
+      if (config.output.path.empty())
+        throw qtraj::InputError("output.path", "\"\"", "must not be empty");
+      qtraj::check_output_writable(config.output.path);
+      if (!config.output.plot.empty()) check_writable(config.output.plot, "output.plot");
+      if (config.solver.kind == "trajectories" && config.output.checkpoint_seconds > 0) {
+        std::error_code ec;
+        const std::string ckpt = qtraj::checkpoint_path(config.output.path);
+        if (std::filesystem::exists(ckpt, ec) && !std::filesystem::is_regular_file(ckpt, ec))
+          throw qtraj::InputError("output.path", "\"" + config.output.path + "\"",
+                                  "its checkpoint " + ckpt + " exists and is not a file");
+      }
+    }
   } catch (...) {
     setup_error = std::current_exception();
   }
@@ -90,8 +154,9 @@ int run_config(qtraj::RunConfig config, const std::string& plot_override, bool q
   if (config.output.resume && !trajectories)
     throw qtraj::InputError("--resume", "solver.kind = \"" + config.solver.kind + "\"",
                             "only trajectory runs write checkpoints");
-  if (trajectories && config.output.checkpoint_seconds > 0)
-    qtraj::cli::install_stop_handlers();  // SIGINT/SIGTERM: last checkpoint, exit 128 + signal
+  // SIGINT/SIGTERM: every solver stops at its next check (trajectories: after a last checkpoint),
+  // exit 128 + signal; during the final write the temporary is removed (write_result_or_nothing).
+  qtraj::cli::install_stop_handlers();
   qtraj::SolveContext context;
   context.progress = make_progress(config.solver.kind, !quiet && root);
   context.stop = &qtraj::cli::stop_request();
@@ -100,7 +165,7 @@ int run_config(qtraj::RunConfig config, const std::string& plot_override, bool q
   const qtraj::Result result = qtraj::solve(config, context);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!root) return 0;
-  qtraj::write_result(config.output.path, result, config);
+  write_result_or_nothing(config.output.path, result, config);
   if (trajectories) qtraj::remove_checkpoints(config.output.path);
   if (!quiet && result.attributes.count("resumed_chunks"))
     std::cerr << "qtraj: resumed from " << qtraj::checkpoint_path(config.output.path) << " ("
@@ -135,8 +200,8 @@ int main(int argc, char** argv) {
   run->add_option("file", run_file, "TOML run file")->required();
   run->add_flag("--resume", resume, "trajectories: continue from the checkpoint OUTPUT.ckpt of an "
                 "interrupted run (same run file and --set options)");
-  run->add_option("-o,--output", out_path, "HDF5 output path (overrides output.path)");
-  run->add_option("--solver", solver_kind, "exact | trajectories | meanfield | steady (overrides solver.kind)");
+  auto* out_option = run->add_option("-o,--output", out_path, "HDF5 output path (overrides output.path)");
+  auto* solver_option = run->add_option("--solver", solver_kind, "exact | trajectories | meanfield | steady (overrides solver.kind)");
   run->add_option("--set", sets, "override a run-file key, e.g. --set time.end=50 (repeatable)");
   auto* threads_option = run->add_option(
       "--threads", threads, "CPU threads for trajectories and the steady solver (0: all cores)");
@@ -163,9 +228,9 @@ int main(int argc, char** argv) {
   compare->add_option("a", cmp_a, "first result (e.g. trajectories)")->required();
   compare->add_option("b", cmp_b, "second result (e.g. exact)")->required();
   compare->add_option("--threshold", threshold, "pass if every deviation is within this many "
-                      "standard errors (default 4)")->check(CLI::PositiveNumber);
+                      "standard errors (default 4)");  // checked below: finite, > 0
   compare->add_option("--abs-tol", abs_tol, "absolute tolerance where both standard errors are "
-                      "zero (default 1e-6)")->check(CLI::NonNegativeNumber);
+                      "zero (default 1e-6)");  // checked below: finite, >= 0
 
   // qtraj merge SHARD.h5... -o OUT.h5: trajectory shards (solver.first_trajectory) into one result.
   auto* merge = app.add_subcommand(
@@ -194,12 +259,23 @@ int main(int argc, char** argv) {
   // One line per error, from rank 0 for errors all ranks agreed on; an error that only some
   // ranks of an MPI run saw takes all ranks down (no rank is left waiting).
   auto fail = [&comm](const std::string& message, int code, bool agreed) {
-    if (!agreed || comm.rank() == 0) std::cerr << message << "\n";
+    if (!agreed || comm.rank() == 0) std::cerr << one_line(message) << "\n";
     if (!agreed && comm.size() > 1) comm.abort_all(code);
     return code;
   };
 
   try {
+    // Values CLI11 lets through: empty strings, a threshold that is not a number.
+    if (*run && out_option->count() > 0 && out_path.empty())
+      throw qtraj::InputError("-o", "\"\"", "must not be empty");
+    if (*run && solver_option->count() > 0 && solver_kind.empty())
+      throw qtraj::InputError("--solver", "\"\"", "use exact | trajectories | meanfield | steady");
+    if ((*demo && demo_out.empty()) || (*merge && merge_out.empty()))
+      throw qtraj::InputError("-o", "\"\"", "must not be empty");
+    if (*compare && !(std::isfinite(threshold) && threshold > 0))
+      throw qtraj::InputError("--threshold", fmt::format("{}", threshold), "must be a finite number > 0");
+    if (*compare && !(std::isfinite(abs_tol) && abs_tol >= 0))
+      throw qtraj::InputError("--abs-tol", fmt::format("{}", abs_tol), "must be a finite number >= 0");
     if (*run) {
       if (!out_path.empty()) sets.push_back("output.path=" + toml_string(out_path));
       if (!solver_kind.empty()) sets.push_back("solver.kind=" + toml_string(solver_kind));
@@ -234,7 +310,7 @@ int main(int argc, char** argv) {
       qtraj::check_output_writable(merge_out);
       auto merged = qtraj::merge_trajectory_shards(merge_inputs);
       merged.config.output.path = merge_out;
-      qtraj::write_result(merge_out, merged.result, merged.config);
+      write_result_or_nothing(merge_out, merged.result, merged.config);
       std::cerr << "qtraj: merged " << merge_inputs.size() << " shards ("
                 << std::get<std::int64_t>(merged.result.attributes.at("trajectories"))
                 << " trajectories) into " << merge_out << "\n";

@@ -39,8 +39,10 @@ using cd = std::complex<double>;
 // y_new = exp(h A) y by the rule.
 // The blocks of y above sector top are zero; those of y_new are zero on return (y_new's entries
 // beyond block_end(top) must be zero on entry).
+// stop (may be null): when it becomes true no further node starts; the step is then unfinished.
 void laplace_step(const SectorSystem& system, const LaplaceRule& rule, double h, int top,
-                  const Eigen::VectorXd& y, Eigen::VectorXd& y_new, int threads) {
+                  const Eigen::VectorXd& y, Eigen::VectorXd& y_new, int threads,
+                  const std::atomic<bool>* stop) {
   const double mu = rule.a / h;
   const int nodes = rule.nodes;
   y_new.head(system.block_end(top)).setZero();
@@ -59,6 +61,10 @@ void laplace_step(const SectorSystem& system, const LaplaceRule& rule, double h,
         {
           std::lock_guard<std::mutex> lock(mutex);
           if (failure || next_node >= nodes) return;
+          if (stop && stop->load(std::memory_order_relaxed)) {
+            turn.notify_all();
+            return;
+          }
           j = next_node++;
         }
         const double u = j * rule.k;
@@ -69,8 +75,12 @@ void laplace_step(const SectorSystem& system, const LaplaceRule& rule, double h,
         const cd w = std::exp(z * h) * dz * (rule.k / (2.0 * M_PI)) / cd(0.0, 1.0);
         const double c = j == 0 ? 1.0 : 2.0;
         std::unique_lock<std::mutex> lock(mutex);
-        turn.wait(lock, [&] { return failure || next_to_add == j; });
-        if (failure) return;
+        const auto stopped = [&] { return stop && stop->load(std::memory_order_relaxed); };
+        turn.wait(lock, [&] { return failure || next_to_add == j || stopped(); });
+        if (failure || next_to_add != j) {  // (a stop: wake the workers waiting after j)
+          turn.notify_all();
+          return;
+        }
         y_new.head(x_re.size()) += (c * w.real()) * x_re - (c * w.imag()) * x_im;
         ++next_to_add;
         turn.notify_all();
@@ -145,7 +155,11 @@ IntegrationStats integrate_laplace(
     }
     spent += step_cost;
     const double trace_before = system.trace(y);
-    laplace_step(system, rule, h, top, y, y_new, options.threads);
+    laplace_step(system, rule, h, top, y, y_new, options.threads, options.stop);
+    if (options.stop && options.stop->load()) {  // the step is unfinished: stop here
+      if (progress) progress(span > 0 ? (times[k - 1] - times.front()) / span : 0.0);
+      throw Error("exact solver: stopped on request at t = " + std::to_string(times[k - 1]));
+    }
     stats.solves += rule.nodes;
     ++stats.steps;
     const double trace_after = system.trace(y_new);

@@ -18,7 +18,8 @@ using ConstBlock = Eigen::Map<const Eigen::MatrixXd>;
 }  // namespace
 
 SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channels,
-                           DenseKernels kernels, std::shared_ptr<DenseDevice> device)
+                           DenseKernels kernels, std::shared_ptr<DenseDevice> device,
+                           const std::function<void()>& poll)
     : space_(space), channels_(std::move(channels)), kernels_(kernels), device_(std::move(device)) {
   if (kernels_ == DenseKernels::cublas && !device_)
     throw Error("exact::SectorSystem: DenseKernels::cublas needs a DenseDevice");
@@ -31,6 +32,7 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
   offset_.assign(sectors + 1, 0);
   offset_[0] = static_cast<std::int64_t>(channels_.size());  // exchanged quanta come first
   for (int n = 0; n < sectors; ++n) {
+    if (poll) poll();
     SectorEigen eig = diagonalize_sector(space_, channels_, n);
     const int d = static_cast<int>(eig.lambda.size());
     lambda_[n] = eig.lambda;
@@ -45,6 +47,7 @@ SectorSystem::SectorSystem(const DickeSpace& space, std::vector<Channel> channel
   w_.resize(channels_.size());
   b_.resize(channels_.size());
   for (std::size_t c = 0; c < channels_.size(); ++c) {
+    if (poll) poll();
     has_raising_ = has_raising_ || channels_[c].raising;
     g_[c].resize(sectors);
     w_[c].resize(sectors);

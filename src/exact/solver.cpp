@@ -98,6 +98,7 @@ Result solve_exact(const RunConfig& config, const SolveContext& context) {
   double esdirk_from = -1.0;
   exact::LaplaceOptions laplace_options;
   laplace_options.sweep_budget = integrator == "auto" ? exact::kDefaultLaplaceBudget : 0.0;
+  laplace_options.stop = context.stop ? &context.stop->flag() : nullptr;
   // The per-sector products run on BLAS where the build has one (dense_kernels.hpp), else on
   // Eigen: with solver.threads threads (0: all cores) once the largest sector has d_n >= 256, one
   // below (measured, bench/RESULTS.md: for (30,15,5), d_n <= 96, two threads cost 70% more CPU
@@ -134,9 +135,15 @@ Result solve_exact(const RunConfig& config, const SolveContext& context) {
     if (on_gpu) device = cuda::make_cublas_dense();
     if (device) dense = device->description();
     laplace_options.threads = device ? 1 : resolve_thread_count(config.solver.threads);
+    // A stop request during the set-up ends it after the sector or channel in progress.
+    const auto poll = [&context] {
+      if (context.stop && context.stop->requested())
+        throw Interrupted("exact: " + stop_reason(context.stop->signal()) + " (set-up)",
+                          context.stop->signal());
+    };
     const exact::SectorSystem system(
         space, channels, device ? exact::DenseKernels::cublas : exact::default_dense_kernels(),
-        device);
+        device, poll);
     const std::vector<std::complex<double>> psi = exact::product_state(space, pick);
     auto observe = [&](std::size_t k, const Eigen::VectorXd& y) {
       observables.add(k, space, two_j, weight, system.populations(y));

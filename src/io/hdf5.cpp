@@ -121,6 +121,8 @@ std::string temp_path_for(const std::string& path) {
 
 }  // namespace
 
+std::string temporary_path(const std::string& path) { return temp_path_for(path); }
+
 int remove_stale_temporaries(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;

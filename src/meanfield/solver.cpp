@@ -24,9 +24,9 @@ constexpr int kDenseLimit = 56;
 constexpr int kDenseLimitFourthOrder = 400;
 
 // The fourth-order closure (MomentEquations) through the same integrator and output layout.
-Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress);
+Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress, const StopRequest* stop);
 // One named closure (not "auto").
-Result solve_closure(const RunConfig& config, const ProgressFn& progress);
+Result solve_closure(const RunConfig& config, const ProgressFn& progress, const StopRequest* stop);
 }  // namespace
 
 Result solve_meanfield(const RunConfig& config, const SolveContext& context) {
@@ -34,7 +34,7 @@ Result solve_meanfield(const RunConfig& config, const SolveContext& context) {
   const ProgressFn progress = progress_or_stop(context, "meanfield");
   Result result;
   if (config.solver.closure != "auto") {
-    result = solve_closure(config, progress);
+    result = solve_closure(config, progress, context.stop);
   } else {
     // auto (include/qtraj/meanfield/auto_closure.hpp, docs/meanfield.md 3.4): fourth_order where
     // trustworthy, z_right up front elsewhere or after a diverged fourth_order run.
@@ -45,7 +45,7 @@ Result solve_meanfield(const RunConfig& config, const SolveContext& context) {
       RunConfig fourth = config;
       fourth.solver.closure = "fourth_order";
       try {
-        result = solve_closure(fourth, progress);
+        result = solve_closure(fourth, progress, context.stop);
       } catch (const meanfield::ClosureDiverged& e) {
         reason = "fourth_order diverged (" + e.cause() + ")";
         std::cerr << "qtraj: solver.closure = auto fell back to z_right because " << reason
@@ -53,7 +53,7 @@ Result solve_meanfield(const RunConfig& config, const SolveContext& context) {
       }
     }
     if (!reason.empty()) {
-      result = solve_closure(fallback, progress);
+      result = solve_closure(fallback, progress, context.stop);
       layout::set(result, layout::attr::meanfield_closure_auto, "z_right, because " + reason);
     } else {
       layout::set(result, layout::attr::meanfield_closure_auto,
@@ -106,11 +106,21 @@ class RowProgress {
 // jacobian, growth_rate), the step capped so that h * (growth rate of C at fixed z) <= 1 (the
 // superradiant instability is resolved); dense LU, or sparse LU (fixed pattern) when `sparse`;
 // `check` (optional) after every accepted step. Records the integrator's attributes in `result`.
+// A stop request is honoured after the accepted step it arrives in (Interrupted), not only at
+// the output rows: a long grid interval may take many steps.
 template <class Equations, class Store>
 void integrate_moments(const Equations& eq, bool sparse, const Eigen::VectorXd& y0,
                        const std::vector<double>& times, const RunConfig& config, Store&& store,
-                       Result& result, const meanfield::StepCheckFn& check = {}) {
+                       Result& result, const StopRequest* stop,
+                       const meanfield::StepCheckFn& step_check = {}) {
   const auto start = std::chrono::steady_clock::now();
+  const meanfield::StepCheckFn check = [&](double t, const Eigen::VectorXd& y) {
+    if (step_check) step_check(t, y);
+    if (stop && stop->requested())
+      throw Interrupted("meanfield: " + stop_reason(stop->signal()) + " (meanfield t = " +
+                            std::to_string(t) + ")",
+                        stop->signal());
+  };
   const auto rhs = [&](const Eigen::VectorXd& y, Eigen::VectorXd& dy) { eq.rhs(y, dy); };
   const meanfield::MaxStepFn cap = [&](const Eigen::VectorXd& y) {
     const double rate = eq.growth_rate(y);
@@ -144,10 +154,10 @@ Result empty_result(const std::vector<double>& times, int m) {
   return result;
 }
 
-Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
+Result solve_closure(const RunConfig& config, const ProgressFn& progress, const StopRequest* stop) {
   const Model& model = config.model;
   if (meanfield::parse_closure(config.solver.closure) == meanfield::Closure::fourth_order)
-    return solve_fourth_order(config, progress);
+    return solve_fourth_order(config, progress, stop);
   const meanfield::CumulantEquations eq(model, meanfield::parse_closure(config.solver.closure));
   const int m = eq.num_domains();
   const std::vector<double> times = output_times(config);
@@ -172,7 +182,7 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
   };
   // Dense LU for few domains; sparse LU (fixed pattern, one symbolic analysis) beyond.
   integrate_moments(eq, eq.size() > kDenseLimit, eq.pack(eq.initial_moments()), times, config,
-                    store, result);
+                    store, result, stop);
 
   layout::add_jplus_jminus_mean(result, std::move(jpjm), layout::Source::meanfield_second_order);
   if (eq.tracks_jminus())
@@ -190,7 +200,7 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress) {
   return result;
 }
 
-Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
+Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress, const StopRequest* stop) {
   const Model& model = config.model;
   const meanfield::MomentEquations eq(model, 4);
   const int m = eq.num_domains();
@@ -226,7 +236,7 @@ Result solve_fourth_order(const RunConfig& config, const ProgressFn& progress) {
   };
   try {
     integrate_moments(eq, eq.size() > kDenseLimitFourthOrder, eq.initial_state(), times, config,
-                      store, result, check);
+                      store, result, stop, check);
   } catch (const InputError&) {
     throw;
   } catch (const Interrupted&) {

@@ -165,7 +165,7 @@ std::vector<Channel> collapse_channels(const Model& model) {
   return channels;
 }
 
-std::vector<DomainComponent> initial_components(const InitialState& state, long long n_spins) {
+void check_initial_state_size(const InitialState& state, long long n_spins) {
   if (n_spins > 100'000'000)
     throw InputError("system.domains", std::to_string(n_spins),
                      "too many spins for a Dicke-basis solver (use solver.kind = \"meanfield\")");
@@ -180,6 +180,10 @@ std::vector<DomainComponent> initial_components(const InitialState& state, long 
     throw InputError("system.domains", std::to_string(n_spins),
                      "too many spins for a Dicke-basis solver with initial state \"" +
                          state.to_string() + "\" (use solver.kind = \"meanfield\")");
+}
+
+std::vector<DomainComponent> initial_components(const InitialState& state, long long n_spins) {
+  check_initial_state_size(state, n_spins);
   const int two_j_max = static_cast<int>(n_spins);
   auto basis_state = [&](int k) {
     DomainComponent c;

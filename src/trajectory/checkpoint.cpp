@@ -47,8 +47,13 @@ std::vector<std::string> existing_checkpoints(const std::string& output_path) {
     const std::string name = e.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
     const std::string digits = name.substr(prefix.size());
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    ranks.emplace_back(std::stol(digits), checkpoint_path(output_path, static_cast<int>(std::stol(digits))));
+    // Only the names checkpoint_path writes (rank 1 .. 999999999, no leading zero) of regular
+    // files: any other file beside the output (out.h5.ckpt.rank-99999999999999999999) is not ours.
+    if (digits.empty() || digits.size() > 9 || digits[0] == '0' ||
+        digits.find_first_not_of("0123456789") != std::string::npos || !e.is_regular_file(ec))
+      continue;
+    const int rank = std::stoi(digits);
+    ranks.emplace_back(rank, checkpoint_path(output_path, rank));
   }
   std::sort(ranks.begin(), ranks.end());
   for (const auto& r : ranks) files.push_back(r.second);

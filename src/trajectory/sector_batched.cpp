@@ -201,7 +201,7 @@ void SectorBatchedEngine::gather_and_multiply(std::vector<BatchedTrajectory>& ba
   multiply_groups();
 }
 
-void SectorBatchedEngine::run(std::vector<BatchedTrajectory>& batch) {
+void SectorBatchedEngine::run(std::vector<BatchedTrajectory>& batch, const std::atomic<bool>* stop) {
   products_ = columns_ = copied_rows_ = 0;
   slots_.resize(batch.size());  // a slot keeps its buffers from run to run
   const double t_end = times_.back();
@@ -226,6 +226,7 @@ void SectorBatchedEngine::run(std::vector<BatchedTrajectory>& batch) {
     bool active = false;
     for (const Slot& s : slots_) active = active || s.st.phase != BatchedState::kDone;
     if (!active) break;
+    if (stop && stop->load(std::memory_order_relaxed)) return;  // the caller drops the batch
     // 1. load: c = V_n^T psi, then the waiting time.
     gather_and_multiply(batch, BatchedState::kLoad);
     for (std::size_t i = 0; i < slots_.size(); ++i)

@@ -234,11 +234,14 @@ TEST_F(Cli, DemoWritesHdf5AndPlot) {
 }  // namespace
 
 TEST_F(Cli, AutoPropagatorFollowsMemoryLimitAndInfoShowsIt) {
-  // `auto` with a tiny solver.memory_limit runs the Krylov propagator; `qtraj info` says which ran.
+  // `auto` with a solver.memory_limit below the spectral eigenvectors (~16 MB for (40,20,10)) runs
+  // the Krylov propagator (whose run fits the limit: it bounds the run as well); `qtraj info` says
+  // which ran.
   const std::string out = (dir_ / "k.h5").string();
-  const std::string file = write("k.toml", "[system]\ndomains = [6, 2]\n[time]\nend = 2.0\npoints = 3\n"
-                                           "[solver]\nkind = \"trajectories\"\ntrajectories = 20\n"
-                                           "memory_limit = \"1 kB\"\n");
+  const std::string file = write("k.toml", "[system]\ndomains = [40, 20, 10]\n[time]\nend = 2.0\n"
+                                           "points = 3\n[solver]\nkind = \"trajectories\"\n"
+                                           "trajectories = 20\nthreads = 2\n"
+                                           "memory_limit = \"4 MB\"\n");
   ASSERT_EQ(run_cli("run " + file + " -q -o " + out).status, 0);
   auto info = run_cli("info " + out);
   EXPECT_EQ(info.status, 0) << info.text;

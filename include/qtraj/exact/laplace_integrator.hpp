@@ -18,6 +18,7 @@
 // margin (docs/exact.md). The error is controlled a priori, not estimated per step; as a guard,
 // a step whose trace changes by more than rtol (the trace is conserved exactly) or that gives a
 // population below -rtol is redone with the ESDIRK integrator.
+#include <atomic>
 #include <Eigen/Dense>
 #include <cstddef>
 #include <functional>
@@ -51,6 +52,10 @@ struct LaplaceOptions {
   /// A rule to use instead of laplace_rule(rtol) (tests: a deliberately coarse rule must trip the
   /// trace guard).
   LaplaceRule rule{};
+  /// A stop request (may be null): when it becomes true, no further resolvent is started; the
+  /// step in progress is abandoned and integrate_laplace calls progress (which throws the
+  /// caller's Interrupted) or throws Error.
+  const std::atomic<bool>* stop = nullptr;
 };
 /// The budget `solver.integrator = "auto"` gives the Laplace steps: about what ESDIRK spends in
 /// the superradiant burst (~300 steps of 5 stage sweeps, bench/bench_exact_results.md).

@@ -51,9 +51,12 @@ class SectorSystem {
   /// on the host (default_dense_kernels()), then every V_n and channel block C_c is kept on the
   /// device once, every transfer takes the route via the Dicke basis there (transfer_on_device),
   /// and a stage moves only the source blocks X in and the transfers out (dense_device.hpp).
+  /// poll (optional): called before each sector's eigendecomposition and each channel's products;
+  /// what it throws (a stop request's Interrupted) ends the set-up.
   SectorSystem(const DickeSpace& space, std::vector<Channel> channels,
                DenseKernels kernels = default_dense_kernels(),
-               std::shared_ptr<DenseDevice> device = nullptr);
+               std::shared_ptr<DenseDevice> device = nullptr,
+               const std::function<void()>& poll = {});
 
   const DickeSpace& space() const { return space_; }
   const std::vector<Channel>& channels() const { return channels_; }

@@ -13,6 +13,10 @@ namespace qtraj {
 /// Throws IoError on failure (and removes the temporary file).
 void write_result(const std::string& path, const Result& result, const RunConfig& config);
 
+/// The temporary write_result writes `path` to in this process: "<path>.tmp-<host>-<pid>" (the
+/// CLI removes it when a signal ends the process during the write).
+std::string temporary_path(const std::string& path);
+
 /// Deletes the temporaries "<path>.tmp-<host>-<pid>" that writers on this host left behind when
 /// they were killed mid-write (their pid no longer exists); called by write_result. Returns how
 /// many it removed. Temporaries of live processes and of other hosts are left alone.

@@ -92,5 +92,8 @@ struct DomainComponent {
 /// (one component except for "product K", which is the mixture over j = |m|..N/2
 /// with weights d_j / C(N, K)). Throws InputError if N is too large for a Dicke basis.
 std::vector<DomainComponent> initial_components(const InitialState& state, long long n_spins);
+/// The size check initial_components starts with (InputError "too many spins ..."), alone: the
+/// run bounds (include/qtraj/bounds/run_bounds.hpp) call it before estimating anything.
+void check_initial_state_size(const InitialState& state, long long n_spins);
 
 }  // namespace qtraj

@@ -33,7 +33,8 @@ struct SolverSettings {
   std::int64_t trajectories = 10000;
   std::uint64_t seed = 1;
   std::string propagator = "auto";  // auto | spectral | adaptive | krylov
-  std::int64_t memory_limit = 0;    // bytes for `auto`'s spectral-vs-Krylov choice; 0: 25% of RAM
+  std::int64_t memory_limit = 0;    // bytes for `auto`'s spectral-vs-Krylov choice (0: 25% of
+                                    // RAM); when set also the run's memory bound (run_bounds.hpp)
   std::string backend = "cpu";      // cpu | cuda
   int threads = 0;                  // 0: all hardware threads
   std::int64_t record_jumps = 0;    // store jump times/channels of the first K trajectories

@@ -24,6 +24,7 @@
 // (kernels/sector_batch_kernels.cu), which groups the columns on the device and multiplies them
 // with an ordered GEMM kernel of the same summation order.
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -70,8 +71,10 @@ class SectorBatchedEngine {
   SectorBatchedEngine& operator=(const SectorBatchedEngine&) = delete;
 
   /// Runs every trajectory of `batch` to the end. Each one's output equals run_trajectory's with
-  /// SpectralPropagator for the same system, rng and start (bit for bit).
-  void run(std::vector<BatchedTrajectory>& batch);
+  /// SpectralPropagator for the same system, rng and start (bit for bit). `stop` (optional): when
+  /// it becomes true the run returns at the end of its current step (every trajectory one more
+  /// load, emit and consume), the batch unfinished: its outputs must not be used.
+  void run(std::vector<BatchedTrajectory>& batch, const std::atomic<bool>* stop = nullptr);
 
   /// Products done in the last run() and the columns they had; output rows copied from a dark
   /// (stationary) row (for tests and benchmarks).

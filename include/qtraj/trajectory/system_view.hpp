@@ -4,6 +4,8 @@
 // Everything is raw pointers into flat arrays (built on the host by TrajectorySystem, system.hpp;
 // copied to the device by the CUDA backend). Indices: a "global" state index s is the DickeSpace
 // index; a sector-local index a = s - sector_begin[n] addresses state vectors of sector n.
+#include <atomic>
+
 #include <math.h>
 
 #include <cstdint>
@@ -129,6 +131,9 @@ struct TrajectoryOutput {
   int* jump_channel = nullptr;
   int jump_capacity = 0;
   int* channel_counts = nullptr;  // C (zeroed by run_trajectory)
+  // Host only (never read on a device): when set and true, run_trajectory returns within 1024
+  // jumps with kTrajectoryIncomplete, so that a stop request ends even a long trajectory.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 }  // namespace qtraj::trajectory

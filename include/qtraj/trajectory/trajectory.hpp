@@ -140,6 +140,12 @@ QTRAJ_HD int run_trajectory(Team& team, const SystemView& sys, Propagator& prop,
     ++jumps;
     n = jump.target;
     t = t_jump;
+#ifndef __CUDA_ARCH__
+    // A stop request (host, one-thread teams): return unfinished; the caller drops the trajectory.
+    if (out.stop && team.size() == 1 && (jumps & 1023) == 0 &&
+        out.stop->load(std::memory_order_relaxed))
+      return kTrajectoryIncomplete;
+#endif
     prop.load(team, sys, ws, n, cplx);
   }
   team.sync();
