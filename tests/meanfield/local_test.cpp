@@ -239,7 +239,7 @@ TEST(MeanFieldLocal, InitialDerivativeMatchesFullSpaceMasterEquation) {
 
 // With the local processes alone the equations are exact for any state, coherent states
 // included (<J^-> != 0), at any time: check the derivative at a few points of the exact
-// evolution (rho(t) by small RK4 steps in the full space).
+// evolution (rho(t) by RK4 steps in the full space, to t = 0.6).
 TEST(MeanFieldLocal, LocalProcessesAloneAreExactForAnyState) {
   const Model model = make_model({3, 2}, {"coherent 1.1 0.4", "coherent 2.0 -1.3"},
                                  {{{0, 1}, 0.0, 0.0}}, {local({0}, 0.3, 0.2, 0.5),
@@ -248,9 +248,9 @@ TEST(MeanFieldLocal, LocalProcessesAloneAreExactForAnyState) {
   ASSERT_TRUE(eq.tracks_jminus());
   const Reference ref = build_reference(model);
   CMat rho = ref.rho;
-  const double h = 1e-3;
-  for (int step = 0; step <= 600; ++step) {
-    if (step % 200 == 0) {
+  const double h = 1e-2;  // any rho(t) will do: the identity is linear in rho
+  for (int step = 0; step <= 60; ++step) {
+    if (step % 20 == 0) {
       const Moments mom = moments_of(ref, rho);
       EXPECT_LT(max_rel_diff(eq.derivative(mom), moments_of(ref, lindblad(ref, rho))), 1e-12)
           << "t = " << step * h;
