@@ -69,7 +69,8 @@ double shift(Closure closure, int p, int c, int q) {
 //   d<J^2> = -G X + (g_p - g_e)(N - 1) z - 2 (g_e + g_p) Q
 //   dq_e  = g_e p,   dq_p = g_p (N - p).
 // Returns G per domain (the growth rate's damping).
-std::vector<double> add_local_terms(const CumulantEquations& eq, const Model& model, Builder& build) {
+std::vector<double> add_local_terms(const CumulantEquations& eq, const Model& model,
+                                    Builder& build) {
   const int m = eq.num_domains();
   const std::vector<LocalRates> rates = model.local_rates();
   std::vector<double> decay(m);
@@ -104,7 +105,8 @@ std::vector<double> add_local_terms(const CumulantEquations& eq, const Model& mo
     // d<J_i^-> = -G/2 <J_i^-> (real and imaginary parts; scaled alike)
     if (eq.tracks_jminus())
       for (int part = 0; part < 2; ++part)
-        build.add_linear(eq.jminus_index(i) + part, -decay[i] / 2, var(eq.jminus_index(i) + part, 1.0));
+        build.add_linear(eq.jminus_index(i) + part, -decay[i] / 2,
+                         var(eq.jminus_index(i) + part, 1.0));
     // dC_ik = -(G_i + G_k)/2 C_ik, i < k (Re and Im; scaled alike)
     for (int k = i + 1; k < m; ++k)
       for (int part = 0; part < 2; ++part) {
@@ -384,7 +386,8 @@ Eigen::VectorXd CumulantEquations::pack(const Moments& mom) const {
                             : initial_domain_moments(initial_[i], n_[i]).j2;
       y[j2_index(i)] = j2 / (ni * ni);
       for (int p = 0; p < 2; ++p)
-        y[quanta_index(i, p)] = 2 * i + p < static_cast<int>(mom.quanta.size()) ? mom.quanta[2 * i + p] / ni : 0.0;
+        y[quanta_index(i, p)] =
+            2 * i + p < static_cast<int>(mom.quanta.size()) ? mom.quanta[2 * i + p] / ni : 0.0;
     }
   }
   return y;

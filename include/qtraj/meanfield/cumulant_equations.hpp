@@ -19,7 +19,8 @@
 //   dz_i += -g_e (z_i + N_i/2) + g_p (N_i/2 - z_i),   dC_ik += -(G_i + G_k)/2 C_ik  (i != k),
 //   dC_ii += -G_i C_ii + g_phi,i (N_i/2 + z_i) + g_p,i N_i,   d<J_i^-> += -G_i/2 <J_i^->,
 // and <J_i^2> (conserved without them) becomes a variable, with
-//   d<J^2> = -G X + (g_p - g_e)(N - 1) z - 2 (g_e + g_p) Q,  X = C - N/2 - z,  Q = <J^2> - C + z - N/4.
+//   d<J^2> = -G X + (g_p - g_e)(N - 1) z - 2 (g_e + g_p) Q,
+//   X = C_ii - N/2 - z,  Q = <J^2> - C_ii + z - N/4.
 #include <Eigen/Dense>
 #include <Eigen/SparseCore>
 #include <complex>
@@ -60,7 +61,7 @@ struct Moments {
   std::vector<double> z;                     // <J_i^z>, M entries
   std::vector<std::complex<double>> c;       // <J_i^+ J_k^->, M x M row-major, Hermitian
   std::vector<std::complex<double>> jminus;  // <J_i^->, M entries (zero under U(1) symmetry)
-  std::vector<double> j2;                    // <J_i^2>, M entries (a variable only with local processes)
+  std::vector<double> j2;                    // <J_i^2>, M entries (a variable with local processes)
   std::vector<double> quanta;                // local quanta emitted, absorbed: M x 2 (since t = 0)
   std::complex<double>& C(int i, int k) { return c[static_cast<std::size_t>(i) * z.size() + k]; }
   std::complex<double> C(int i, int k) const {
@@ -137,7 +138,9 @@ class CumulantEquations {
   bool tracks_local() const { return local_; }
   int j2_index(int i) const { return local_base_ + i; }
   /// q_e,i / N_i at quanta_index(i, 0), q_p,i / N_i at quanta_index(i, 1).
-  int quanta_index(int i, int process) const { return local_base_ + num_domains() + 2 * i + process; }
+  int quanta_index(int i, int process) const {
+    return local_base_ + num_domains() + 2 * i + process;
+  }
 
  private:
   struct Quad {  // out += coef * y[a] * y[b]
