@@ -13,6 +13,9 @@ std::string auto_skips_fourth_order(const Model& model) {
   for (int i = 0; i < model.num_domains(); ++i)
     if (model.initial[i].kind == InitialState::Kind::coherent)
       return "domain " + std::to_string(i + 1) + " starts in a coherent state (fourth_order refuses it)";
+  if (model.has_local())
+    return "the model has local processes (fourth_order has no local terms, docs/meanfield.md "
+           "section 8)";
   for (const Reservoir& r : model.reservoirs)
     if (r.nbar > 0) return "a reservoir has nbar > 0 (fourth_order is validated at zero temperature only)";
   if (model.num_domains() > kAutoMaxDomains)

@@ -59,6 +59,64 @@ double shift(Closure closure, int p, int c, int q) {
   }
 }
 
+// The local processes' terms (docs/meanfield.md section 8): exact and linear in the moments,
+// per domain i with rates g_e, g_p, g_phi and G = g_e + g_p + g_phi, N = N_i, p = N/2 + z
+// (the spins up), X = C_ii - p (the cross-spin part of <J^+J^->) and Q = <J^2> - C_ii + z - N/4
+// (the cross-spin part of <(J^z)^2>):
+//   dz    = -g_e p + g_p (N - p)
+//   dC_ii = -g_e p + g_p (N - p) - G X          dC_ik = -(G_i + G_k)/2 C_ik   (i != k)
+//   d<J^-> = -G/2 <J^->
+//   d<J^2> = -G X + (g_p - g_e)(N - 1) z - 2 (g_e + g_p) Q
+//   dq_e  = g_e p,   dq_p = g_p (N - p).
+// Returns G per domain (the growth rate's damping).
+std::vector<double> add_local_terms(const CumulantEquations& eq, const Model& model,
+                                    Builder& build) {
+  const int m = eq.num_domains();
+  const std::vector<LocalRates> rates = model.local_rates();
+  std::vector<double> decay(m);
+  const auto var = [](int index, double coef) { return LinExpr{{{index, coef}}, 0.0}; };
+  const LinExpr one{{}, 1.0};
+  for (int i = 0; i < m; ++i) decay[i] = rates[i].emission + rates[i].pumping + rates[i].dephasing;
+  for (int i = 0; i < m; ++i) {
+    const double ge = rates[i].emission, gp = rates[i].pumping, gf = rates[i].dephasing;
+    const double n = static_cast<double>(model.spins[i]);
+    const LinExpr z = var(eq.z_index(i), n), c = var(eq.diag_index(i), n * n);
+    const LinExpr j2 = var(eq.j2_index(i), n * n);
+    // Scaled outputs: z/N, C_ii/N^2, <J^2>/N^2, q/N.
+    const int oz = eq.z_index(i), oc = eq.diag_index(i), oj = eq.j2_index(i);
+    // dz = -(g_e + g_p) z + (g_p - g_e) N/2
+    build.add_linear(oz, -(ge + gp) / n, z);
+    build.add_linear(oz, (gp - ge) / 2, one);
+    // dC_ii = -G C + g_phi (z + N/2) + g_p N
+    build.add_linear(oc, -decay[i] / (n * n), c);
+    build.add_linear(oc, gf / (n * n), z);
+    build.add_linear(oc, (gf / 2 + gp) / n, one);
+    // d<J^2> = -G (C - N/2 - z) + (g_p - g_e)(N - 1) z - 2 (g_e + g_p)(<J^2> - C + z - N/4)
+    const double gs = ge + gp;
+    build.add_linear(oj, (-decay[i] + 2 * gs) / (n * n), c);
+    build.add_linear(oj, (decay[i] + (gp - ge) * (n - 1) - 2 * gs) / (n * n), z);
+    build.add_linear(oj, -2 * gs / (n * n), j2);
+    build.add_linear(oj, (decay[i] / 2 + gs / 2) / n, one);
+    // d(q_e / N) = g_e (z/N + 1/2),  d(q_p / N) = g_p (1/2 - z/N)
+    build.add_linear(eq.quanta_index(i, 0), ge / n, z);
+    build.add_linear(eq.quanta_index(i, 0), ge / 2, one);
+    build.add_linear(eq.quanta_index(i, 1), -gp / n, z);
+    build.add_linear(eq.quanta_index(i, 1), gp / 2, one);
+    // d<J_i^-> = -G/2 <J_i^-> (real and imaginary parts; scaled alike)
+    if (eq.tracks_jminus())
+      for (int part = 0; part < 2; ++part)
+        build.add_linear(eq.jminus_index(i) + part, -decay[i] / 2,
+                         var(eq.jminus_index(i) + part, 1.0));
+    // dC_ik = -(G_i + G_k)/2 C_ik, i < k (Re and Im; scaled alike)
+    for (int k = i + 1; k < m; ++k)
+      for (int part = 0; part < 2; ++part) {
+        const int o = eq.offdiag_index(i, k) + part;
+        build.add_linear(o, -(decay[i] + decay[k]) / 2, var(o, 1.0));
+      }
+  }
+  return decay;
+}
+
 }  // namespace
 
 Closure parse_closure(const std::string& name) {
@@ -145,6 +203,9 @@ CumulantEquations::CumulantEquations(const Model& model, Closure closure)
   for (int i = 0; i < m; ++i)
     if (std::abs(initial_domain_moments(initial_[i], n_[i]).jminus) > 0) track_jminus_ = true;
   if (track_jminus_) size_ += 2 * m;
+  local_base_ = size_;
+  local_ = model.has_local();
+  if (local_) size_ += 3 * m;  // <J_i^2>, then the local quanta (emitted, absorbed) per domain
   const auto nn = [&](int i) { return static_cast<double>(n_[i]); };
 
   // Unscaled quantities as linear expressions of the scaled variables.
@@ -234,7 +295,10 @@ CumulantEquations::CumulantEquations(const Model& model, Closure closure)
               LinExpr zz = c_re(i, i);
               for (auto& t : zz.terms) t.second = -t.second;
               zz.terms.push_back({z_index(i), nn(i)});
-              zz.constant = j2[i];
+              if (local_)  // <J_i^2> is a variable: local processes change it
+                zz.terms.push_back({j2_index(i), nn(i) * nn(i)});
+              else
+                zz.constant = j2[i];
               build.add_linear(out_re, 4 * g * scale, zz);
             } else {
               // ZZ_ik ~ z_i z_k (closure of the cross-domain z-z covariance)
@@ -245,6 +309,8 @@ CumulantEquations::CumulantEquations(const Model& model, Closure closure)
       }
     }
   }
+
+  if (local_) local_decay_ = add_local_terms(*this, model, build);
 
   for (const auto& [key, coef] : build.quad_)
     if (coef != 0.0) quad_.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), coef});
@@ -291,6 +357,9 @@ Moments CumulantEquations::initial_moments() const {
   for (int i = 0; i < m; ++i)
     for (int k = 0; k < m; ++k)
       mom.C(i, k) = i == k ? std::complex<double>(d[i].jpjm) : std::conj(d[i].jminus) * d[k].jminus;
+  mom.j2.resize(m);
+  for (int i = 0; i < m; ++i) mom.j2[i] = d[i].j2;
+  mom.quanta.assign(2 * static_cast<std::size_t>(m), 0.0);
   return mom;
 }
 
@@ -311,6 +380,15 @@ Eigen::VectorXd CumulantEquations::pack(const Moments& mom) const {
       y[jminus_index(i)] = b.real() / ni;
       y[jminus_index(i) + 1] = b.imag() / ni;
     }
+    if (local_) {
+      const double j2 = i < static_cast<int>(mom.j2.size())
+                            ? mom.j2[i]
+                            : initial_domain_moments(initial_[i], n_[i]).j2;
+      y[j2_index(i)] = j2 / (ni * ni);
+      for (int p = 0; p < 2; ++p)
+        y[quanta_index(i, p)] =
+            2 * i + p < static_cast<int>(mom.quanta.size()) ? mom.quanta[2 * i + p] / ni : 0.0;
+    }
   }
   return y;
 }
@@ -321,9 +399,17 @@ Moments CumulantEquations::unpack(const Eigen::VectorXd& y) const {
   mom.z.assign(m, 0.0);
   mom.c.assign(static_cast<std::size_t>(m) * m, 0.0);
   mom.jminus.assign(m, 0.0);
+  if (local_) {
+    mom.j2.resize(m);
+    mom.quanta.resize(2 * static_cast<std::size_t>(m));
+  }
   for (int i = 0; i < m; ++i) {
     const double ni = static_cast<double>(n_[i]);
     mom.z[i] = y[z_index(i)] * ni;
+    if (local_) {
+      mom.j2[i] = y[j2_index(i)] * ni * ni;
+      for (int p = 0; p < 2; ++p) mom.quanta[2 * i + p] = y[quanta_index(i, p)] * ni;
+    }
     if (track_jminus_)
       mom.jminus[i] = std::complex<double>(y[jminus_index(i)], y[jminus_index(i) + 1]) * ni;
     mom.C(i, i) = y[diag_index(i)] * ni * ni;
@@ -365,7 +451,8 @@ void CumulantEquations::jacobian(const Eigen::VectorXd& y, Eigen::SparseMatrix<d
   }
 }
 
-double superradiant_growth_rate(const std::vector<Channel>& channels, const std::vector<double>& z) {
+double superradiant_growth_rate(const std::vector<Channel>& channels, const std::vector<double>& z,
+                                const std::vector<double>& local_decay) {
   const int m = static_cast<int>(z.size());
   Eigen::MatrixXd k = Eigen::MatrixXd::Zero(m, m);
   for (const Channel& ch : channels)
@@ -373,6 +460,7 @@ double superradiant_growth_rate(const std::vector<Channel>& channels, const std:
       const double zr = ch.raising ? -ch.rate * (z[i] + 0.5) : ch.rate * (z[i] - 0.5);
       for (int l : ch.domains) k(i, l) += zr;  // (Z_r E_r)_{il}
     }
+  for (std::size_t i = 0; i < local_decay.size(); ++i) k(i, i) -= local_decay[i] / 2;
   if (m == 1) return std::max(0.0, 2 * k(0, 0));
   const Eigen::VectorXcd ev = Eigen::EigenSolver<Eigen::MatrixXd>(k, false).eigenvalues();
   double top = 0;
@@ -383,7 +471,7 @@ double superradiant_growth_rate(const std::vector<Channel>& channels, const std:
 double CumulantEquations::growth_rate(const Eigen::VectorXd& y) const {
   std::vector<double> z(num_domains());
   for (int i = 0; i < num_domains(); ++i) z[i] = y[z_index(i)] * static_cast<double>(n_[i]);
-  return superradiant_growth_rate(channels_, z);
+  return superradiant_growth_rate(channels_, z, local_decay_);
 }
 
 Moments CumulantEquations::derivative(const Moments& m) const {

@@ -30,7 +30,6 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress, const 
 }  // namespace
 
 Result solve_meanfield(const RunConfig& config, const SolveContext& context) {
-  refuse_local_processes(config.model, "the mean-field solver");
   const ProgressFn progress = progress_or_stop(context, "meanfield");
   Result result;
   if (config.solver.closure != "auto") {
@@ -156,8 +155,11 @@ Result empty_result(const std::vector<double>& times, int m) {
 
 Result solve_closure(const RunConfig& config, const ProgressFn& progress, const StopRequest* stop) {
   const Model& model = config.model;
-  if (meanfield::parse_closure(config.solver.closure) == meanfield::Closure::fourth_order)
+  if (meanfield::parse_closure(config.solver.closure) == meanfield::Closure::fourth_order) {
+    // The generated hierarchy has no local terms (docs/meanfield.md section 8).
+    refuse_local_processes(model, "solver.closure = \"fourth_order\" of the mean-field solver");
     return solve_fourth_order(config, progress, stop);
+  }
   const meanfield::CumulantEquations eq(model, meanfield::parse_closure(config.solver.closure));
   const int m = eq.num_domains();
   const std::vector<double> times = output_times(config);
@@ -165,6 +167,7 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress, const 
   Result result = empty_result(times, m);
   Table jpjm(n_t, m);
   std::vector<double> jminus(eq.tracks_jminus() ? n_t * m * 2 : 0, 0.0);
+  std::vector<double> quanta(eq.tracks_local() ? n_t * m * 2 : 0, 0.0);
   RowProgress report(config, times, progress);
   auto store = [&](std::size_t row, const Eigen::VectorXd& y) {
     const meanfield::Moments mom = eq.unpack(y);
@@ -177,6 +180,8 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress, const 
         jminus[(row * m + i) * 2] = mom.jminus[i].real();
         jminus[(row * m + i) * 2 + 1] = mom.jminus[i].imag();
       }
+      if (eq.tracks_local())
+        for (int p = 0; p < 2; ++p) quanta[(row * m + i) * 2 + p] = mom.quanta[2 * i + p];
     }
     report(row);
   };
@@ -189,6 +194,10 @@ Result solve_closure(const RunConfig& config, const ProgressFn& progress, const 
     layout::add(result, layout::jminus_mean,
                 {static_cast<std::uint64_t>(n_t), static_cast<std::uint64_t>(m), 2},
                 std::move(jminus));
+  if (eq.tracks_local())
+    layout::add(result, layout::local_quanta_mean,
+                {static_cast<std::uint64_t>(n_t), static_cast<std::uint64_t>(m), 2},
+                std::move(quanta));
   const std::string rule =
       eq.closure() == meanfield::Closure::symmetric ? "<J^+ J^- J^z> symmetrised in J^z"
       : eq.closure() == meanfield::Closure::z_right ? "J^z moved right of J^+ J^- (C_ik, i < k)"

@@ -2,7 +2,8 @@
 // solver.closure = "auto" (the default): fourth_order where it is trustworthy, z_right elsewhere.
 // The rule and the measurements behind it: docs/meanfield.md section 3.4.
 //  (i) z_right up front when fourth_order is refused, untested or known to fail or cost:
-//      a coherent initial state (refused), a reservoir with nbar > 0 (not validated against
+//      a coherent initial state (refused), local processes (refused: fourth_order has no
+//      local terms), a reservoir with nbar > 0 (not validated against
 //      the exact solver), more than kAutoMaxDomains domains (cost), or some N_i above
 //      kAutoMaxSpins (a fixed truncation artefact that does not shrink with N, then loss of
 //      the cumulants in double precision; the paper's Figs. 3/4 sizes);

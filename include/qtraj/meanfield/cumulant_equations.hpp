@@ -14,6 +14,13 @@
 // ZZ_ii = <J_i^2> - C_ii + z_i (exact: <J_i^2> is conserved), ZZ_ik = z_i z_k (i != k, closure).
 // The shifts above are those of the `symmetric` closure; `Closure` below gives the general rule
 // <J_p^+ J_c^z J_q^-> ~ C_pq (z_c - alpha d_cq - beta d_cp) (docs/meanfield.md section 3).
+// Local processes ([[local]], per domain rates g_e, g_p, g_phi, G = g_e + g_p + g_phi) add exact
+// linear terms, no closure (docs/meanfield.md section 8):
+//   dz_i += -g_e (z_i + N_i/2) + g_p (N_i/2 - z_i),   dC_ik += -(G_i + G_k)/2 C_ik  (i != k),
+//   dC_ii += -G_i C_ii + g_phi,i (N_i/2 + z_i) + g_p,i N_i,   d<J_i^-> += -G_i/2 <J_i^->,
+// and <J_i^2> (conserved without them) becomes a variable, with
+//   d<J^2> = -G X + (g_p - g_e)(N - 1) z - 2 (g_e + g_p) Q,
+//   X = C_ii - N/2 - z,  Q = <J^2> - C_ii + z - N/4.
 #include <Eigen/Dense>
 #include <Eigen/SparseCore>
 #include <complex>
@@ -54,6 +61,8 @@ struct Moments {
   std::vector<double> z;                     // <J_i^z>, M entries
   std::vector<std::complex<double>> c;       // <J_i^+ J_k^->, M x M row-major, Hermitian
   std::vector<std::complex<double>> jminus;  // <J_i^->, M entries (zero under U(1) symmetry)
+  std::vector<double> j2;                    // <J_i^2>, M entries (a variable with local processes)
+  std::vector<double> quanta;                // local quanta emitted, absorbed: M x 2 (since t = 0)
   std::complex<double>& C(int i, int k) { return c[static_cast<std::size_t>(i) * z.size() + k]; }
   std::complex<double> C(int i, int k) const {
     return c[static_cast<std::size_t>(i) * z.size() + k];
@@ -71,7 +80,10 @@ DomainMoments initial_domain_moments(const InitialState& state, long long n_spin
 
 /// The superradiant growth rate of the correlations at fixed z (unscaled <J_i^z>):
 /// max(0, 2 max Re eig K), K = sum_r Z_r E_r (see CumulantEquations::growth_rate).
-double superradiant_growth_rate(const std::vector<Channel>& channels, const std::vector<double>& z);
+/// `local_decay` (optional, M entries): G_i = g_e + g_p + g_phi of the local processes, which
+/// damp C_ik at (G_i + G_k)/2, i.e. K -> K - diag(G)/2.
+double superradiant_growth_rate(const std::vector<Channel>& channels, const std::vector<double>& z,
+                                const std::vector<double>& local_decay = {});
 
 /// The closed equations as a real ODE system y' = f(y) in scaled variables:
 ///   y = [ z_i / N_i (i = 0..M-1),  C_ii / N_i^2 (i),  Re, Im of C_ik / (N_i N_k) (i < k),
@@ -81,6 +93,9 @@ double superradiant_growth_rate(const std::vector<Channel>& channels, const std:
 ///   d<J_i^->/dt = sum_r s_i [ a (z_i sum_{j in S} <J_j^-> - <J_i^->/2)
 ///                             - b (z_i sum_{j in S} <J_j^-> + <J_i^->/2) ];
 /// it does not feed back into z and C (docs/meanfield.md section 4).
+/// Only if the model has local processes (Model::has_local()), further entries follow:
+/// <J_i^2> / N_i^2 (M), then the local quanta q_e,i / N_i, q_p,i / N_i (2 per domain, M x 2):
+/// dq_e,i/dt = g_e,i (z_i + N_i/2), dq_p,i/dt = g_p,i (N_i/2 - z_i) (docs/meanfield.md section 8).
 /// Every component is O(1) at most, whatever N_i, so one atol fits all of them.
 /// f is a quadratic polynomial in y; its terms are compiled once from the reservoir graph,
 /// so f and the exact Jacobian cost O(number of terms).
@@ -119,6 +134,13 @@ class CumulantEquations {
   /// Whether <J_i^-> is integrated (some initial state breaks U(1)); Re at jminus_index(i).
   bool tracks_jminus() const { return track_jminus_; }
   int jminus_index(int i) const { return num_domains() * (num_domains() + 1) + 2 * i; }
+  /// Whether the model has local processes: then <J_i^2> and the local quanta are variables.
+  bool tracks_local() const { return local_; }
+  int j2_index(int i) const { return local_base_ + i; }
+  /// q_e,i / N_i at quanta_index(i, 0), q_p,i / N_i at quanta_index(i, 1).
+  int quanta_index(int i, int process) const {
+    return local_base_ + num_domains() + 2 * i + process;
+  }
 
  private:
   struct Quad {  // out += coef * y[a] * y[b]
@@ -133,8 +155,11 @@ class CumulantEquations {
   std::vector<InitialState> initial_;
   Closure closure_;
   std::vector<Channel> channels_;
+  std::vector<double> local_decay_;  // G_i per domain; empty without local processes
   int size_ = 0;
   bool track_jminus_ = false;
+  bool local_ = false;
+  int local_base_ = 0;  // first index after the <J^-> entries (the local entries, if any)
   std::vector<Quad> quad_;
   std::vector<Lin> lin_;
   std::vector<double> constant_;                        // per output
