@@ -62,7 +62,8 @@ const std::vector<Entry>& result_entries() {
       time, jz_over_n_mean, jz_over_n_stderr, excitations_mean, excitations_stderr,
       jplus_jminus_mean, jplus_jminus_stderr, jminus_mean, populations, emitted_energy_mean,
       emitted_quanta, jump_counts_histogram, jumps_trajectory, jumps_time, jumps_channel,
-      jumps_reservoir, aggregator_mean, aggregator_m2,
+      jumps_reservoir, total_spin, total_spin_stderr, local_quanta_mean, local_quanta_stderr,
+      jumps_local, aggregator_mean, aggregator_m2,
       attr::solver, attr::config, attr::qtraj_version, attr::domains, attr::initial,
       attr::exact_steps, attr::exact_rejected_steps, attr::exact_gmres_iterations,
       attr::exact_components, attr::exact_integrator, attr::exact_integrator_requested,
@@ -161,6 +162,14 @@ void add(Result& result, const Entry& entry, std::vector<std::uint64_t> shape,
   add_fixed(result, entry, std::move(shape), std::move(values));
 }
 
+void add_domain(Result& result, const Entry& family, int domain, std::vector<std::uint64_t> shape,
+                std::vector<double> values) {
+  if (source_dependent(family))
+    throw std::logic_error("layout::add_domain: " + family.name() + " has its own writer");
+  push(result, domain_path(family, domain), std::move(shape), std::move(values),
+       std::string(family.description));
+}
+
 void add_jplus_jminus_mean(Result& result, Table values, Source source) {
   const char* text = "";
   switch (source) {
@@ -203,7 +212,10 @@ void add_jump_records(Result& result, std::vector<std::int64_t> trajectory,
                       std::vector<double> time_of_jump, std::vector<std::int64_t> channel,
                       const std::vector<Channel>& channels) {
   std::vector<std::int64_t> reservoir;
-  for (std::int64_t c : channel) reservoir.push_back(channels[c].reservoir + 1);
+  for (std::int64_t c : channel)
+    reservoir.push_back(c >= 0 && c < static_cast<std::int64_t>(channels.size())
+                            ? channels[c].reservoir + 1
+                            : 0);
   const std::vector<std::uint64_t> shape{trajectory.size()};
   std::ostringstream chdesc;
   chdesc << jumps_channel.description;
