@@ -76,7 +76,7 @@ const std::vector<Entry>& result_entries() {
       attr::meanfield_seconds,
       attr::trajectories, attr::first_trajectory, attr::seed, attr::propagator,
       attr::record_jumps, attr::backend, attr::setup_eigensystems, attr::mpi_ranks,
-      attr::resumed_chunks, attr::aggregator_count, attr::merged_shards, attr::merged_ranges};
+      attr::local_blocks, attr::resumed_chunks, attr::aggregator_count, attr::merged_shards, attr::merged_ranges};
   return entries;
 }
 

@@ -160,6 +160,8 @@ Result solve_trajectories(const RunConfig& config, const SolveContext& context) 
   if (!run->setup_device.empty()) layout::set(result, A::setup_eigensystems, run->setup_device);
   if (parallel) layout::set(result, A::mpi_ranks, static_cast<std::int64_t>(comm.size()));
   if (resumed_chunks >= 0) layout::set(result, A::resumed_chunks, resumed_chunks);
+  if (run->blocks)
+    layout::set(result, A::local_blocks, static_cast<std::int64_t>(run->blocks->blocks()));
   return result;
 }
 

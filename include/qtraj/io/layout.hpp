@@ -154,6 +154,9 @@ inline constexpr Entry backend{"/@backend", "string", "cpu | cuda | merged"};
 inline constexpr Entry setup_eigensystems{"/@setup_eigensystems", "string",
                                           "cuda, spectral: where the eigensystems were solved"};
 inline constexpr Entry mpi_ranks{"/@mpi_ranks", "int64", "MPI runs: ranks"};
+inline constexpr Entry local_blocks{"/@local_blocks", "int64",
+                                    "trajectories with local processes: total-spin blocks "
+                                    "entered by a jump (bundles built)"};
 inline constexpr Entry resumed_chunks{"/@resumed_chunks", "int64",
                                       "resumed runs: chunks restored from the checkpoint"};
 inline constexpr Entry aggregator_count{"/@aggregator_count", "int64",
