@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mode=${1:-short}
-qtraj=${2:-$here/../../build/qtraj}
+qtraj=$(realpath "${2:-$here/../../build/qtraj}")
 shift $(( $# > 2 ? 2 : $# ))
 out=$(mktemp -d)
 case "$mode" in

@@ -134,6 +134,10 @@ MergedShards merge_trajectory_shards(const std::vector<std::string>& paths) {
       if (dst.size() < width) dst.resize(width, 0);
       for (std::size_t c = 0; c < width; ++c) dst[c] += (*h)[r * width + c];
     }
+    if (s.has_records && model.has_local())  // local jumps' codes live in /jumps/local
+      throw InputError(s.path + ": /jumps/local", "",
+                       "merging the jump records of runs with local processes is not supported "
+                       "yet; merge shards written with solver.record_jumps = 0");
     if (s.has_records) {
       stats.has_records = true;
       const auto& t = std::get<std::vector<std::int64_t>>(s.jump_traj.values);

@@ -10,10 +10,13 @@
 #include <variant>
 
 #include "qtraj/error.hpp"
+#include "qtraj/io/hdf5.hpp"
 #include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
 #include "qtraj/trajectory/local_jump.hpp"
+#include "qtraj/trajectory/merge.hpp"
 #include "qtraj/trajectory/system.hpp"
+#include "scratch_dir.hpp"
 
 namespace qtraj {
 namespace {
@@ -213,6 +216,42 @@ TEST(LocalTrajectory, ThreadCountIndependent) {
     EXPECT_LE(std::abs(rows[4 * j + 3] - rows[4 * j + 2]), 2);
   }
   EXPECT_GT(local_jumps, 0);
+}
+
+// Shards merge to the statistics of one run, the block and quanta columns included (they live in
+// the aggregator); shards with jump records of local jumps are refused in one line.
+TEST(LocalTrajectory, ShardsMergeWithTheLocalColumns) {
+  qtraj::testing::ScratchDir scratch{"qtraj_local_merge_test"};
+  const std::string body =
+      "[system]\ndomains = [3, 2]\ninitial = [\"excited\", \"ground\"]\n[[local]]\n"
+      "emission = 0.2\ndephasing = 0.5\n";
+  auto shard = [&](long long first, long long count, const std::string& name, int record) {
+    RunConfig c = config(body, 3.0, 4, count, "krylov");
+    c.solver.first_trajectory = first;
+    c.solver.record_jumps = record;
+    const std::string path = (scratch.path / name).string();
+    write_result(path, solve_trajectories(c), c);
+    return path;
+  };
+  const std::string whole = shard(0, 600, "whole.h5", 0);
+  const MergedShards merged =
+      merge_trajectory_shards({shard(250, 350, "b.h5", 0), shard(0, 250, "a.h5", 0)});
+  for (const char* path : {"/total_spin/domain_1", "/total_spin/stderr_domain_2",
+                           "/local_quanta/mean", "/local_quanta/stderr"}) {
+    const Dataset* m = find_dataset(merged.result, path);
+    Dataset stored;
+    ASSERT_TRUE(m && read_dataset(whole, path, &stored)) << path;
+    const Dataset* w = &stored;
+    EXPECT_EQ(m->shape, w->shape) << path;
+    for (std::size_t q = 0; q < doubles(m).size(); ++q)
+      EXPECT_NEAR(doubles(m)[q], doubles(w)[q], 1e-13) << path;
+  }
+  try {
+    merge_trajectory_shards({shard(0, 10, "c.h5", 3), shard(10, 10, "d.h5", 3)});
+    FAIL() << "merged local jump records";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("/jumps/local"), std::string::npos) << e.what();
+  }
 }
 
 // What does not run local processes yet refuses in one line naming the field.
