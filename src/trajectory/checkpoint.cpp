@@ -222,6 +222,11 @@ TallyState read_checkpoint(const std::string& path, const TrajectoryRun& run,
     for (std::int64_t g : values<std::int64_t>(traj, path)) state.rec_trajectory.push_back(g - run.first);
     state.rec_time = values<double>(when, path);
     state.rec_channel = values<std::int64_t>(chan, path);
+    Dataset local;  // local jumps: their codes (run.hpp)
+    if (run.local && read_dataset(path, layout::jumps_local.name(), &local))
+      state.rec_channel = encode_local_jumps(std::move(state.rec_channel),
+                                             values<std::int64_t>(local, path),
+                                             static_cast<int>(run.channels.size()), run.m);
     if (state.rec_time.size() != state.rec_trajectory.size() ||
         state.rec_channel.size() != state.rec_trajectory.size())
       throw InputError("--resume", path, "the checkpoint's jump records have inconsistent lengths");

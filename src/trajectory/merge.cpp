@@ -134,19 +134,24 @@ MergedShards merge_trajectory_shards(const std::vector<std::string>& paths) {
       if (dst.size() < width) dst.resize(width, 0);
       for (std::size_t c = 0; c < width; ++c) dst[c] += (*h)[r * width + c];
     }
-    if (s.has_records && model.has_local())  // local jumps' codes live in /jumps/local
-      throw InputError(s.path + ": /jumps/local", "",
-                       "merging the jump records of runs with local processes is not supported "
-                       "yet; merge shards written with solver.record_jumps = 0");
     if (s.has_records) {
       stats.has_records = true;
       const auto& t = std::get<std::vector<std::int64_t>>(s.jump_traj.values);
       const auto& w = std::get<std::vector<double>>(s.jump_time.values);
-      const auto& c = std::get<std::vector<std::int64_t>>(s.jump_channel.values);
+      auto c = std::get<std::vector<std::int64_t>>(s.jump_channel.values);
       if (t.size() != w.size() || t.size() != c.size())
         throw InputError(s.path, "", "has /jumps datasets of different lengths");
+      Dataset local;  // local jumps (channel -1): their codes from /jumps/local (run.hpp)
+      if (model.has_local()) {
+        const auto* v = read_dataset(s.path, layout::jumps_local.name(), &local)
+                            ? std::get_if<std::vector<std::int64_t>>(&local.values)
+                            : nullptr;
+        if (!v) throw InputError(s.path, "", "has local jump records but no /jumps/local");
+        c = backend::encode_local_jumps(std::move(c), *v, static_cast<int>(channels.size()),
+                                        model.num_domains());
+      }
       for (std::int64_t ch : c)
-        if (ch < 0 || ch >= static_cast<std::int64_t>(channels.size()))
+        if (ch < 0 || (!model.has_local() && ch >= static_cast<std::int64_t>(channels.size())))
           throw InputError(s.path + ": /jumps/channel", std::to_string(ch), "is not a channel of the model");
       stats.rec_trajectory.insert(stats.rec_trajectory.end(), t.begin(), t.end());
       stats.rec_time.insert(stats.rec_time.end(), w.begin(), w.end());

@@ -2,6 +2,7 @@
 // `qtraj merge` of shards.
 #include <algorithm>
 
+#include "qtraj/error.hpp"
 #include "qtraj/io/layout.hpp"
 #include "trajectory/run.hpp"
 
@@ -40,6 +41,22 @@ void add_local_tables(Result& result, const Model& model, int n_t, int row,
 }
 
 }  // namespace
+
+std::vector<std::int64_t> encode_local_jumps(std::vector<std::int64_t> channel,
+                                             const std::vector<std::int64_t>& table,
+                                             int num_channels, int m) {
+  if (table.size() != 4 * channel.size())
+    throw InputError("/jumps/local", std::to_string(table.size()),
+                     "needs 4 values per recorded jump");
+  for (std::size_t j = 0; j < channel.size(); ++j) {
+    const std::int64_t* row = table.data() + 4 * j;
+    if (row[0] <= 0) continue;  // a collective jump
+    const auto dj = static_cast<int>((row[3] - row[2]) / 2);
+    const int l = static_cast<int>((3 * (row[0] - 1) + row[1] - 1) * 3 + dj + 1);
+    channel[j] = local_jump_code(num_channels, m, l, static_cast<int>(row[2]));
+  }
+  return channel;
+}
 
 /// Means, standard errors, histograms and jump records as the HDF5 layout wants them.
 Result trajectory_result(const Model& model, const std::vector<double>& times,

@@ -217,6 +217,12 @@ inline std::int64_t local_jump_code(int num_channels, int m, int l, int two_j_be
 
 /// Means, standard errors, the raw aggregator state (/aggregator/*, for merging shards exactly),
 /// histograms and jump records, as the HDF5 layout wants them. Attributes are the caller's.
+/// The records' channels with the local jumps' codes restored from /jumps/local (n_jumps x 4, as
+/// trajectory_result writes it): what a checkpoint or a shard's records read back as.
+std::vector<std::int64_t> encode_local_jumps(std::vector<std::int64_t> channel,
+                                             const std::vector<std::int64_t>& table,
+                                             int num_channels, int m);
+
 /// With local processes (model.has_local()) the aggregator rows are wider (TrajectoryRun::row) and
 /// the result gains /total_spin/*, /local_quanta/* and /jumps/local.
 Result trajectory_result(const Model& model, const std::vector<double>& times,

@@ -13,10 +13,13 @@
 #include "qtraj/io/hdf5.hpp"
 #include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
+#include "qtraj/trajectory/checkpoint.hpp"
 #include "qtraj/trajectory/local_jump.hpp"
 #include "qtraj/trajectory/merge.hpp"
 #include "qtraj/trajectory/system.hpp"
 #include "scratch_dir.hpp"
+#include "trajectory/checkpoint_file.hpp"
+#include "trajectory/run.hpp"
 
 namespace qtraj {
 namespace {
@@ -219,7 +222,7 @@ TEST(LocalTrajectory, ThreadCountIndependent) {
 }
 
 // Shards merge to the statistics of one run, the block and quanta columns included (they live in
-// the aggregator); shards with jump records of local jumps are refused in one line.
+// the aggregator), and so do the local jumps' records (/jumps/local).
 TEST(LocalTrajectory, ShardsMergeWithTheLocalColumns) {
   qtraj::testing::ScratchDir scratch{"qtraj_local_merge_test"};
   const std::string body =
@@ -246,12 +249,47 @@ TEST(LocalTrajectory, ShardsMergeWithTheLocalColumns) {
     for (std::size_t q = 0; q < doubles(m).size(); ++q)
       EXPECT_NEAR(doubles(m)[q], doubles(w)[q], 1e-13) << path;
   }
-  try {
-    merge_trajectory_shards({shard(0, 10, "c.h5", 3), shard(10, 10, "d.h5", 3)});
-    FAIL() << "merged local jump records";
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("/jumps/local"), std::string::npos) << e.what();
+  const std::string with_records = shard(0, 20, "e.h5", 20);
+  const MergedShards records =
+      merge_trajectory_shards({shard(0, 10, "c.h5", 10), shard(10, 10, "d.h5", 10)});
+  for (const char* path : {"/jumps/local", "/jumps/channel", "/jumps/reservoir"}) {
+    Dataset stored;
+    ASSERT_TRUE(read_dataset(with_records, path, &stored)) << path;
+    const Dataset* m = find_dataset(records.result, path);
+    ASSERT_NE(m, nullptr) << path;
+    EXPECT_TRUE(m->values == stored.values) << path;
   }
+}
+
+// A checkpoint of some finished chunks, resumed, gives the uninterrupted run bit for bit: the
+// block and quanta columns ride in the aggregator rows, local jump records in their codes.
+TEST(LocalTrajectory, ResumeIsBitIdentical) {
+  qtraj::testing::ScratchDir scratch{"qtraj_local_ckpt_test"};
+  RunConfig c = config(
+      "[system]\ndomains = [3, 2]\ninitial = [\"excited\", \"ground\"]\n[[local]]\n"
+      "emission = 0.2\ndephasing = 0.5\n",
+      3.0, 4, 700, "krylov");
+  c.solver.record_jumps = 40;
+  c.output.path = (scratch.path / "out.h5").string();
+  c.output.checkpoint_seconds = 0;
+  const Result whole = solve_trajectories(c);
+  {
+    backend::TrajectoryRun run(c.model, c.solver, c.time);
+    backend::Tally tally(run);
+    run.chunks = {0, 1, 2, 3, 17, 200};
+    backend::run_trajectories_cpu(run, tally, {});
+    backend::write_checkpoint(checkpoint_path(c.output.path, 0), run, c, tally.snapshot());
+  }
+  c.output.resume = true;
+  const Result resumed = solve_trajectories(c);
+  EXPECT_EQ(std::get<std::int64_t>(resumed.attributes.at("resumed_chunks")), 6);
+  EXPECT_EQ(resumed.excitations_mean.data, whole.excitations_mean.data);
+  ASSERT_EQ(resumed.extra.size(), whole.extra.size());
+  for (std::size_t d = 0; d < whole.extra.size(); ++d) {
+    EXPECT_EQ(resumed.extra[d].path, whole.extra[d].path);
+    EXPECT_TRUE(resumed.extra[d].values == whole.extra[d].values) << whole.extra[d].path;
+  }
+  EXPECT_NE(find_dataset(resumed, "/jumps/local"), nullptr);
 }
 
 // What does not run local processes yet refuses in one line naming the field.
