@@ -20,6 +20,7 @@
 #include "qtraj/trajectory/aggregator.hpp"
 #include "qtraj/trajectory/propagators.hpp"
 #include "qtraj/trajectory/system.hpp"
+#include "qtraj/trajectory/local_trajectory.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
 #include "backend/worker_pool.hpp"
 #include "trajectory/run.hpp"
@@ -39,6 +40,8 @@ struct Worker {
   const TrajectorySystem* last_bundle = nullptr;
   std::vector<int> per_reservoir;
   Histogram histogram;  // [reservoir][jump count], of the current chunk
+  // Local processes: jumps per local channel, the stored jumps' 2 j_i, the hop target's j vector.
+  std::vector<int> local_counts, jump_two_j, hop_two_j;
 };
 
 /// The CPU backend: std::threads over fixed chunks, SerialTeam per trajectory.
@@ -58,6 +61,32 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
   std::atomic<std::int64_t>& done = pool.done;
   std::atomic<bool>& failed = pool.failed;
   auto stopped = [&] { return run.stop && run.stop->load(std::memory_order_relaxed); };
+
+  // A trajectory with local processes (local_trajectory.hpp): the workspace holds the top block's
+  // largest sector and C + 9 M channel weights; hops go through the block cache.
+  auto run_local = [&](Worker& w, PhiloxStream& rng, const TrajectorySystem& bundle,
+                       const TrajectoryStart& start, TrajectoryOutput& out) -> int {
+    out.row_stride = row;
+    LocalTrajectoryOutput local;
+    local.spin_column = run.spin_column;
+    local.quanta_column = run.quanta_column;
+    local.local_counts = w.local_counts.data();
+    local.jump_two_j = w.jump_two_j.data();
+    auto hop = [&](const SystemView& from, int i, int dj) -> const SystemView* {
+      w.hop_two_j.assign(from.two_j, from.two_j + m);
+      w.hop_two_j[i] += 2 * dj;
+      return &run.blocks->get(w.hop_two_j).view();
+    };
+    const int weights = static_cast<int>(run.channels.size()) + kLocalChannelsPerDomain * m;
+    return with_propagator(run.propagator, run.propagator_params, [&](auto prop) {
+      using P = decltype(prop);
+      const auto need = static_cast<std::size_t>(workspace_doubles<P>(run.local_max_dim, weights));
+      if (w.work.size() < need) w.work.resize(need);
+      const TrajectoryWorkspace ws = carve_workspace<P>(w.work.data(), run.local_max_dim, weights);
+      SerialTeam team;
+      return run_local_trajectory(team, bundle.view(), prop, rng, start, ws, out, local, hop);
+    });
+  };
 
   auto run_one = [&](Worker& w, std::int64_t t) -> int {
     PhiloxStream rng(settings.seed, static_cast<std::uint64_t>(run.first + t));
@@ -80,6 +109,7 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     out.jump_capacity = t < record ? static_cast<int>(w.jump_time.size()) : 0;
     out.channel_counts = w.channel_counts.data();
     out.stop = run.stop;
+    if (run.local) return run_local(w, rng, bundle, start, out);
     return with_propagator(run.propagator, run.propagator_params, [&](auto prop) {
       using P = decltype(prop);
       // Workspace sized for the propagator (spectral 8 d + C, adaptive 26 d + C, Krylov ~90 d).
@@ -99,6 +129,8 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     w.jump_time.assign(record > 0 ? 64 : 0, 0.0);
     w.jump_channel.assign(w.jump_time.size(), 0);
     w.channel_counts.assign(run.channels.size(), 0);
+    w.local_counts.assign(static_cast<std::size_t>(kLocalChannelsPerDomain) * m, 0);
+    w.jump_two_j.assign(w.jump_time.size(), -1);
     w.choice.assign(m, 0);
     for (;;) {
       const std::int64_t k = next_chunk++;
@@ -119,8 +151,15 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
           // Grow and rerun: the trajectory is a pure function of (seed, t).
           w.jump_time.resize(jumps);
           w.jump_channel.resize(jumps);
+          w.jump_two_j.resize(jumps);
           jumps = run_one(w, t);
         }
+        if (run.local && t < record)  // local jumps: their code with the block (run.hpp)
+          for (int j = 0; j < jumps; ++j)
+            if (w.jump_two_j[j] >= 0)
+              w.jump_channel[j] = static_cast<int>(local_jump_code(
+                  static_cast<int>(run.channels.size()), m,
+                  w.jump_channel[j] - static_cast<int>(run.channels.size()), w.jump_two_j[j]));
         chunk.add(w.obs.data());
         count_jumps(run, w.channel_counts.data(), w.per_reservoir, w.histogram);
         if (t < record) {

@@ -63,7 +63,8 @@ const std::vector<Entry>& result_entries() {
       jplus_jminus_mean, jplus_jminus_stderr, jminus_mean, local_quanta_mean, populations,
       emitted_energy_mean,
       emitted_quanta, jump_counts_histogram, jumps_trajectory, jumps_time, jumps_channel,
-      jumps_reservoir, aggregator_mean, aggregator_m2,
+      jumps_reservoir, total_spin, total_spin_stderr, local_quanta_mean, local_quanta_stderr,
+      jumps_local, aggregator_mean, aggregator_m2,
       attr::solver, attr::config, attr::qtraj_version, attr::domains, attr::initial,
       attr::format_version,
       attr::exact_steps, attr::exact_rejected_steps, attr::exact_gmres_iterations,
@@ -77,7 +78,7 @@ const std::vector<Entry>& result_entries() {
       attr::meanfield_seconds,
       attr::trajectories, attr::first_trajectory, attr::seed, attr::propagator,
       attr::record_jumps, attr::backend, attr::setup_eigensystems, attr::mpi_ranks,
-      attr::resumed_chunks, attr::aggregator_count, attr::merged_shards, attr::merged_ranges};
+      attr::local_blocks, attr::resumed_chunks, attr::aggregator_count, attr::merged_shards, attr::merged_ranges};
   return entries;
 }
 
@@ -165,6 +166,14 @@ void add(Result& result, const Entry& entry, std::vector<std::uint64_t> shape,
   add_fixed(result, entry, std::move(shape), std::move(values));
 }
 
+void add_domain(Result& result, const Entry& family, int domain, std::vector<std::uint64_t> shape,
+                std::vector<double> values) {
+  if (source_dependent(family))
+    throw std::logic_error("layout::add_domain: " + family.name() + " has its own writer");
+  push(result, domain_path(family, domain), std::move(shape), std::move(values),
+       std::string(family.description));
+}
+
 void add_jplus_jminus_mean(Result& result, Table values, Source source) {
   const char* text = "";
   switch (source) {
@@ -207,7 +216,10 @@ void add_jump_records(Result& result, std::vector<std::int64_t> trajectory,
                       std::vector<double> time_of_jump, std::vector<std::int64_t> channel,
                       const std::vector<Channel>& channels) {
   std::vector<std::int64_t> reservoir;
-  for (std::int64_t c : channel) reservoir.push_back(channels[c].reservoir + 1);
+  for (std::int64_t c : channel)
+    reservoir.push_back(c >= 0 && c < static_cast<std::int64_t>(channels.size())
+                            ? channels[c].reservoir + 1
+                            : 0);
   const std::vector<std::uint64_t> shape{trajectory.size()};
   std::ostringstream chdesc;
   chdesc << jumps_channel.description;

@@ -339,9 +339,16 @@ TallyState read_checkpoint(const std::string& path, const TrajectoryRun& run,
                            ValueRule::finite_non_negative);
     c.rec_channel = f.ints(need(layout::jumps_channel), n_jumps, "n_jumps of /jumps/trajectory",
                            ValueRule::any);
-    for (std::int64_t ch : c.rec_channel)
-      if (ch < 0 || ch >= static_cast<std::int64_t>(run.channels.size()))
-        f.refuse(layout::jumps_channel.name(), std::to_string(ch), "is not a channel of the model");
+    if (run.local) {  // local jumps (channel -1): their codes from /jumps/local, every row checked
+      const auto table = f.ints(need(layout::jumps_local), {c.rec_channel.size(), 4},
+                                "n_jumps x 4 of /jumps/trajectory", ValueRule::any);
+      c.rec_channel = encode_local_jumps(std::move(c.rec_channel), table,
+                                         static_cast<int>(run.channels.size()), run.model, path);
+    } else {
+      for (std::int64_t ch : c.rec_channel)
+        if (ch < 0 || ch >= static_cast<std::int64_t>(run.channels.size()))
+          f.refuse(layout::jumps_channel.name(), std::to_string(ch), "is not a channel of the model");
+    }
   }
   if (c.checksum() != stored_checksum)
     f.refuse("/@" + C::checksum.name(), stored_checksum,

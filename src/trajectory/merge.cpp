@@ -57,8 +57,8 @@ Shard load_shard(const std::string& path) {
   s.propagator = f.string_attribute(L::attr::propagator.name());
   if (!f.has(L::aggregator_mean.name()) || !f.has(L::aggregator_m2.name()))
     throw InputError(path, "", "has no /aggregator state (written before shards could be merged)");
-  const std::vector<std::uint64_t> raw{n_t, 2 * m};
-  const std::string raw_text = "n_t x 2M of the stored config";
+  const std::vector<std::uint64_t> raw{n_t, backend::aggregator_row_width(model)};
+  const std::string raw_text = "n_t x 2M (with local processes wider) of the stored config";
   s.mean.values = f.doubles(L::aggregator_mean.name(), raw, raw_text, ValueRule::finite);
   s.m2.values = f.doubles(L::aggregator_m2.name(), raw, raw_text, ValueRule::finite_non_negative);
   const auto num_res = static_cast<std::uint64_t>(
@@ -96,10 +96,19 @@ Shard load_shard(const std::string& path) {
                  "is not a recorded trajectory of the shard (" + std::to_string(s.first) + " .. " +
                      std::to_string(s.first + s.record - 1) + ")");
     const auto channels = collapse_channels(model);
-    const auto chan = f.ints(L::jumps_channel.name(), n_jumps, jumps_text, ValueRule::any);
-    for (std::int64_t c : chan)
-      if (c < 0 || c >= static_cast<std::int64_t>(channels.size()))
-        f.refuse(L::jumps_channel.name(), std::to_string(c), "is not a channel of the model");
+    auto chan = f.ints(L::jumps_channel.name(), n_jumps, jumps_text, ValueRule::any);
+    if (model.has_local()) {  // local jumps (channel -1): their codes from /jumps/local (run.hpp)
+      if (!f.has(L::jumps_local.name()))
+        f.refuse(L::jumps_local.name(), "", "is missing (the model has local processes)");
+      const auto table = f.ints(L::jumps_local.name(), {traj.size(), 4}, "n_jumps x 4 of /jumps/trajectory",
+                                ValueRule::any);
+      chan = backend::encode_local_jumps(std::move(chan), table, static_cast<int>(channels.size()),
+                                         model, path);
+    } else {
+      for (std::int64_t c : chan)
+        if (c < 0 || c >= static_cast<std::int64_t>(channels.size()))
+          f.refuse(L::jumps_channel.name(), std::to_string(c), "is not a channel of the model");
+    }
     s.jump_time.values =
         f.doubles(L::jumps_time.name(), n_jumps, jumps_text, ValueRule::finite_non_negative);
     s.jump_traj.values = traj;

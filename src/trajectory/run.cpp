@@ -32,7 +32,10 @@ void resolve_batch_sectors(TrajectoryRun& run, int max_sector_dim) {
   if (mode != "auto" && mode != "on" && mode != "off")
     throw InputError("solver.batch_sectors", "\"" + mode + "\"", "use auto | on | off");
   const bool spectral = run.propagator == PropagatorKind::spectral;
-  const bool possible = spectral && run.settings.backend == "cpu";
+  const bool possible = spectral && run.settings.backend == "cpu" && !run.local;
+  if (mode == "on" && run.local)
+    throw InputError("solver.batch_sectors", "\"on\"",
+                     "the sector-batched engine does not run local processes yet (docs/local.md)");
   if (mode == "on" && !spectral)
     throw InputError("solver.batch_sectors", "\"on\"",
                      "needs solver.propagator = \"spectral\" (this run uses " +
@@ -56,7 +59,7 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   memory_limit =
       settings.memory_limit > 0 ? settings.memory_limit : default_memory_limit(settings.backend);
   // solver.propagator: a kind, or "auto" (resolved below, once the components are known).
-  const bool automatic = settings.propagator == "auto";
+  bool automatic = settings.propagator == "auto";
   if (!automatic && !propagator_from_name(settings.propagator, propagator))
     throw InputError("solver.propagator", "\"" + settings.propagator + "\"",
                      "use auto | " + propagator_names());
@@ -72,6 +75,18 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
   n_t = static_cast<int>(times.size());
   m = model.num_domains();
   row = 2 * m;
+  local = model.has_local();
+  if (local) {
+    if (settings.backend != "cpu")
+      throw InputError("solver.backend", "\"" + settings.backend + "\"",
+                       "local processes run on the CPU backend only for now (docs/local.md)");
+    for (const LocalRates& r : model.local_rates())
+      local_rates.insert(local_rates.end(), {r.emission, r.pumping, r.dephasing});
+    spin_column = row;
+    for (int i = 0; i < m; ++i) row += static_cast<int>(model.spins[i] / 2) + 1;
+    quanta_column = row;
+    row += 2 * m;
+  }
   channels = collapse_channels(model);
   num_reservoirs = static_cast<int>(
       (model.reservoirs.empty() ? Model::default_chain(m) : model.reservoirs).size());
@@ -91,6 +106,10 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
     choice[i] = static_cast<int>(
         std::max_element(weights.begin() + weight_begin[i], weights.begin() + weight_begin[i + 1]) -
         (weights.begin() + weight_begin[i]));
+  if (automatic && local) {  // blocks are entered as trajectories hop: the lean bundles
+    automatic = false;
+    propagator = PropagatorKind::krylov;
+  }
   if (automatic) {  // no Hamiltonian: spectral if it fits the budget, else Krylov
     bool any_raising = false;
     for (const auto& c : channels) any_raising = any_raising || c.raising;
@@ -126,7 +145,27 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
     }
   }
   cache = std::make_unique<BundleCache>(model, channels, components, propagator, setup_threads,
-                                        std::move(eigensolver));
+                                        std::move(eigensolver), local ? &local_rates : nullptr);
+  if (local) {
+    blocks = std::make_unique<BlockCache>(model, channels, local_rates, propagator, memory_limit,
+                                          setup_threads);
+    // The workspace holds any block's sector: the top block's largest (sector sizes grow with
+    // every j_i), counted without building it.
+    std::vector<double> count{1.0};
+    for (int i = 0; i < m; ++i) {
+      const int two_j = static_cast<int>(model.spins[i]);
+      std::vector<double> next(count.size() + two_j, 0.0);
+      for (std::size_t r = 0; r < count.size(); ++r)
+        for (int k = 0; k <= two_j; ++k) next[r + k] += count[r];
+      count.swap(next);
+    }
+    const double top = *std::max_element(count.begin(), count.end());
+    if (top > 2e9)
+      throw InputError("system.domains", fmt::format("{}", top),
+                       "the largest sector of the top total-spin block is too large for local "
+                       "processes");
+    local_max_dim = static_cast<int>(top);
+  }
   const TrajectorySystem& likely = cache->get(choice);
   resolve_batch_sectors(*this, likely.view().max_sector_dim);
 }

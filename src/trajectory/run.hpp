@@ -19,6 +19,7 @@
 #include "qtraj/trajectory/aggregator.hpp"
 #include "qtraj/trajectory/propagators.hpp"
 #include "qtraj/trajectory/system.hpp"
+#include "trajectory/block_cache.hpp"
 
 namespace qtraj::backend {
 
@@ -32,9 +33,11 @@ class BundleCache {
   BundleCache(const Model& model, const std::vector<Channel>& channels,
               const std::vector<std::vector<DomainComponent>>& components,
               trajectory::PropagatorKind propagator, int setup_threads = 1,
-              trajectory::SectorEigensolver eigensolver = {})
+              trajectory::SectorEigensolver eigensolver = {},
+              const std::vector<double>* local_rates = nullptr)
       : model_(model), channels_(channels), components_(components), propagator_(propagator),
-        setup_threads_(setup_threads), eigensolver_(std::move(eigensolver)) {}
+        setup_threads_(setup_threads), eigensolver_(std::move(eigensolver)),
+        local_rates_(local_rates) {}
 
   /// The bundle of a choice, built on first use. The map lock is held only for the lookup; the
   /// build (eigendecompositions) runs outside it, once per choice (call_once), so threads that
@@ -56,7 +59,7 @@ class BundleCache {
       const int threads = std::max(1, setup_threads_ / concurrent);
       try {
         entry->system = std::make_unique<trajectory::TrajectorySystem>(
-            model_, channels_, chosen, propagator_, threads, eigensolver_);
+            model_, channels_, chosen, propagator_, threads, eigensolver_, local_rates_);
       } catch (...) {
         --building_;
         throw;
@@ -73,6 +76,7 @@ class BundleCache {
   trajectory::PropagatorKind propagator_;  // what the bundles hold (TrajectorySystem)
   int setup_threads_;  // threads for each bundle's per-sector eigendecompositions
   trajectory::SectorEigensolver eigensolver_;  // set: the sectors are solved by it (device)
+  const std::vector<double>* local_rates_;  // set: local processes (TrajectorySystem)
   std::atomic<int> building_{0};  // bundle builds in progress
   struct Entry {
     std::once_flag once;
@@ -91,7 +95,16 @@ struct TrajectoryRun {
   trajectory::PropagatorParams propagator_params;  // settings.rtol, settings.atol
   std::int64_t memory_limit = 0;  // bytes (settings.memory_limit, or the default: 25% of RAM)
   std::vector<double> times;
-  int n_t = 0, m = 0, row = 0;  // row = 2M values per output time (<J^z>, <J^+J^->)
+  int n_t = 0, m = 0, row = 0;  // row = 2M values per output time (<J^z>, <J^+J^->), or with
+                                // local processes also the block indicators and quanta
+  // Local processes (docs/local.md, "Trajectories"): per domain (g_e, g_p, g_phi); the blocks the
+  // trajectories hop into; the workspace's sector size (the top block's largest sector); the
+  // columns of the obs row (local_trajectory.hpp).
+  bool local = false;
+  std::vector<double> local_rates;
+  std::unique_ptr<BlockCache> blocks;
+  int local_max_dim = 0;
+  int spin_column = 0, quanta_column = 0;
   std::vector<Channel> channels;
   int num_reservoirs = 0;
   std::vector<std::vector<DomainComponent>> components;
@@ -193,11 +206,40 @@ struct TrajectoryStatistics {
   bool has_records = false;
   std::vector<std::int64_t> rec_trajectory;  // global trajectory index of each recorded jump
   std::vector<double> rec_time;
-  std::vector<std::int64_t> rec_channel;     // index into collapse_channels
+  std::vector<std::int64_t> rec_channel;     // index into collapse_channels (local: local_jump_code)
 };
+
+/// A recorded local jump's code in the records (checkpoints carry it unchanged): C + l +
+/// 9 M two_j_before, l the local channel (local_jump.hpp), two_j_before 2 j_i before the jump.
+inline std::int64_t local_jump_code(int num_channels, int m, int l, int two_j_before) {
+  return num_channels + l + 9LL * m * two_j_before;
+}
 
 /// Means, standard errors, the raw aggregator state (/aggregator/*, for merging shards exactly),
 /// histograms and jump records, as the HDF5 layout wants them. Attributes are the caller's.
+/// The records' channels with the local jumps' codes restored from /jumps/local (n_jumps x 4, as
+/// trajectory_result writes it): what a checkpoint or a shard's records read back as.
+/// Every row is checked against `model` (domain 1..M with local rates, process 1..3, 2 j_i before
+/// and after of N_i's parity within 0..N_i, differing by 0 or 2; a collective jump's row 0 0 -1 -1
+/// with its channel in 0..C-1, a local one's channel -1): an InputError names `path`'s dataset and
+/// the value otherwise.
+std::vector<std::int64_t> encode_local_jumps(std::vector<std::int64_t> channel,
+                                             const std::vector<std::int64_t>& table,
+                                             int num_channels, const Model& model,
+                                             const std::string& path);
+
+/// Values per output time of the aggregator rows (TrajectoryRun::row): 2M, and with local
+/// processes sum_i (floor(N_i / 2) + 1) total-spin columns and 2M local-quanta columns.
+inline std::uint64_t aggregator_row_width(const Model& model) {
+  const std::uint64_t m = model.spins.size();
+  if (!model.has_local()) return 2 * m;
+  std::uint64_t row = 4 * m;
+  for (long long n : model.spins) row += static_cast<std::uint64_t>(n / 2) + 1;
+  return row;
+}
+
+/// With local processes (model.has_local()) the aggregator rows are wider (TrajectoryRun::row) and
+/// the result gains /total_spin/*, /local_quanta/* and /jumps/local.
 Result trajectory_result(const Model& model, const std::vector<double>& times,
                          const std::vector<Channel>& channels, int num_reservoirs,
                          const TrajectoryStatistics& stats);

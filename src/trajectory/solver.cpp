@@ -68,11 +68,12 @@ void run_here(backend::TrajectoryRun& run, backend::Tally& tally, const Progress
 }  // namespace
 
 Result solve_trajectories(const RunConfig& config, const SolveContext& context) {
-  refuse_local_processes(config.model, "the trajectory solver");
   backend::SingleProcessCommunicator alone;
   backend::Communicator& comm = context.comm ? *context.comm : alone;
   const ProgressFn& progress = context.progress;
   const bool parallel = comm.size() > 1;
+  if (parallel)  // the CPU backend of one process runs local processes (docs/local.md)
+    refuse_local_processes(config.model, "the trajectory solver over MPI ranks");
   const bool checkpoint = config.output.checkpoint_seconds > 0;
   std::unique_ptr<backend::TrajectoryRun> run;
   std::unique_ptr<backend::Tally> tally;
@@ -159,6 +160,8 @@ Result solve_trajectories(const RunConfig& config, const SolveContext& context) 
   if (!run->setup_device.empty()) layout::set(result, A::setup_eigensystems, run->setup_device);
   if (parallel) layout::set(result, A::mpi_ranks, static_cast<std::int64_t>(comm.size()));
   if (resumed_chunks >= 0) layout::set(result, A::resumed_chunks, resumed_chunks);
+  if (run->blocks)
+    layout::set(result, A::local_blocks, static_cast<std::int64_t>(run->blocks->blocks()));
   return result;
 }
 

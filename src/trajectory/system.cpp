@@ -9,7 +9,9 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
+#include "qtraj/model/local_ladder.hpp"
 #include "qtraj/model/sector_operators.hpp"
 
 namespace qtraj::trajectory {
@@ -85,14 +87,17 @@ void for_each_parallel(const std::vector<int>& order, int workers, const Body& b
 TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                                    const std::vector<const DomainComponent*>& components,
                                    PropagatorKind propagator, int threads,
-                                   const SectorEigensolver& eigensolver)
+                                   const SectorEigensolver& eigensolver,
+                                   const std::vector<double>* local_rates)
     : TrajectorySystem(model, channels, components, propagator_info(propagator).eigensystems,
-                       propagator_info(propagator).sparse_k, threads, eigensolver) {}
+                       propagator_info(propagator).sparse_k, threads, eigensolver, local_rates) {}
 
 TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                                    const std::vector<const DomainComponent*>& components,
                                    bool spectral, bool adaptive, int threads,
-                                   const SectorEigensolver& eigensolver) {
+                                   const SectorEigensolver& eigensolver,
+                                   const std::vector<double>* local_rates) {
+  if (local_rates) local_rates_ = *local_rates;
   auto space = std::make_unique<DickeSpace>(two_js_of(components));
   const bool lean = !spectral && !adaptive;  // Krylov: matrix-free, nothing per sector
   const int max_n = space->max_excitation();
@@ -103,7 +108,8 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
   max_sector_ = 0;
   for (int n = 0; n <= max_n; ++n)
     if (sector_prob_[n] > 0.0) max_sector_ = n;
-  if (any_raising) max_sector_ = max_n;
+  if (any_raising || !local_rates_.empty()) max_sector_ = max_n;
+  if (!local_rates_.empty()) build_completions(max_n);
   eig_offset_.assign(max_n + 1, 0);
   if (spectral) build_eigensystems(*space, channels, threads, eigensolver);
   if (adaptive) build_sparse_generator(*space, channels);
@@ -221,7 +227,16 @@ void TrajectorySystem::diagonalize_on_host(const DickeSpace& space,
   for_each_parallel(order, threads, [&](int n) {
     const std::int64_t d = sector_dim(n);
     const std::int64_t off = eig_offset_[n];
-    const SectorEigen eig = diagonalize_sector(space, channels, n);
+    SectorEigen eig;
+    if (local_rates_.empty()) {
+      eig = diagonalize_sector(space, channels, n);
+    } else {  // K_n plus the local diagonal, solved as diagonalize_sector does
+      Eigen::MatrixXd kn = no_jump_generator(space, channels, n);
+      for (std::int64_t a = 0; a < d; ++a) kn(a, a) += local_diagonal(sector_begin_[n] + a);
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(kn);
+      eig.lambda = solver.eigenvalues().cwiseMax(0.0);
+      eig.vectors = solver.eigenvectors();
+    }
     store_lambda(n, eig.lambda.data());
     for (std::int64_t a = 0; a < d; ++a)
       for (std::int64_t b = 0; b < d; ++b) {
@@ -240,6 +255,10 @@ void TrajectorySystem::diagonalize_batched(const DickeSpace& space,
   // get the host path's clipping.
   for_each_parallel(order, threads, [&](int n) {
     sparse_no_jump_generator(space, channels, n, eig_vt_.data() + eig_offset_[n]);
+    if (local_rates_.empty()) return;
+    const std::int64_t d = sector_dim(n);
+    for (std::int64_t a = 0; a < d; ++a)
+      eig_vt_[eig_offset_[n] + a + a * d] += local_diagonal(sector_begin_[n] + a);
   });
   std::vector<SymmetricEigenTask> tasks;
   for (int n = 0; n <= max_sector_; ++n) {
@@ -265,7 +284,9 @@ void TrajectorySystem::build_sparse_generator(const DickeSpace& space,
   k_row_ptr_.assign(dim + 1, 0);
   for (int n = 0; n <= max_sector_; ++n) {
     const std::int64_t d = sector_dim(n), begin = sector_begin_[n];
-    const Eigen::MatrixXd kn = no_jump_generator(space, channels, n);
+    Eigen::MatrixXd kn = no_jump_generator(space, channels, n);
+    if (!local_rates_.empty())
+      for (std::int64_t a = 0; a < d; ++a) kn(a, a) += local_diagonal(begin + a);
     for (std::int64_t a = 0; a < d; ++a) {
       for (std::int64_t b = 0; b < d; ++b)
         if (kn(a, b) != 0.0) {
@@ -308,6 +329,48 @@ void TrajectorySystem::fill_view(int num_channels, int max_n, bool lean, bool sp
   view_.k_row_ptr = adaptive ? k_row_ptr_.data() : nullptr;
   view_.k_col = k_col_.data();
   view_.k_val = k_val_.data();
+  view_.local_rates = local_rates_.empty() ? nullptr : local_rates_.data();
+  view_.completions = completions_.empty() ? nullptr : completions_.data();
+}
+
+void TrajectorySystem::build_completions(int max_n) {
+  // P_i(r) = #{(k_i .. k_{M-1}) : sum <= r}: the counts C_i(r) by one convolution per domain
+  // from the back (C_M = [1, 0, ...]), then prefix sums.
+  const int m = static_cast<int>(two_j_.size()), width = max_n + 1;
+  completions_.assign(static_cast<std::size_t>(m + 1) * width, 0);
+  std::vector<std::int64_t> count(width, 0), next(width, 0);
+  count[0] = 1;
+  for (int i = m; i >= 0; --i) {
+    if (i < m) {
+      std::fill(next.begin(), next.end(), 0);
+      for (int r = 0; r < width; ++r)
+        for (int k = 0; k <= two_j_[i] && k <= r; ++k) next[r] += count[r - k];
+      count.swap(next);
+    }
+    std::int64_t acc = 0;
+    for (int r = 0; r < width; ++r) completions_[static_cast<std::size_t>(i) * width + r] = acc += count[r];
+  }
+}
+
+double TrajectorySystem::local_diagonal(std::int64_t s) const {
+  const int m = static_cast<int>(two_j_.size());
+  double v = 0.0;
+  for (int i = 0; i < m; ++i) {
+    const double *r = local_rates_.data() + 3 * i;
+    if (!(r[0] > 0.0 || r[1] > 0.0 || r[2] > 0.0)) continue;
+    v += local_no_jump_rate(r[0], r[1], r[2], static_cast<long long>(n_spins_[i]),
+                            2LL * k_[s * m + i] - two_j_[i]);
+  }
+  return v;
+}
+
+std::int64_t TrajectorySystem::bytes() const {
+  auto b = [](const auto& v) {
+    return static_cast<std::int64_t>(v.size() * sizeof(typename std::decay_t<decltype(v)>::value_type));
+  };
+  return b(sector_begin_) + b(k_) + b(lower_) + b(raise_) + b(lower_amp_) + b(raise_amp_) +
+         b(obs_diag_) + b(lambda_) + b(eig_v_) + b(eig_vt_) + b(eig_offset_) + b(k_row_ptr_) +
+         b(k_col_) + b(k_val_) + b(sector_prob_) + b(psi0_re_) + b(psi0_im_) + b(completions_);
 }
 
 }  // namespace qtraj::trajectory

@@ -56,9 +56,9 @@ TEST(Layout, DomainPathsAndGroups) {
   const std::set<std::string> g(groups.begin(), groups.end());
   for (const char* want : {"/jz_over_n", "/excitations", "/jplus_jminus", "/jminus", "/populations",
                            "/emitted_energy", "/jumps", "/jump_counts", "/aggregator",
-                           "/local_quanta"})
+                           "/total_spin", "/local_quanta"})
     EXPECT_TRUE(g.count(want)) << want;
-  EXPECT_EQ(g.size(), 10u);
+  EXPECT_EQ(g.size(), 11u);
 }
 
 TEST(Layout, WritersRefuseTheWrongEntry) {
@@ -109,7 +109,9 @@ TEST(Layout, EverySolverWritesOnlyPathsTheModuleDefines) {
       config("kind = \"meanfield\"\nclosure = \"fourth_order\"", "0.0", "\"excited\", \"ground\"",
              "[20, 10]"),
       config("kind = \"meanfield\"\n[[local]]\ndephasing = 0.5\npumping = 0.1"),
-      config("kind = \"trajectories\"\ntrajectories = 16\nrecord_jumps = 2\nthreads = 1")};
+      config("kind = \"trajectories\"\ntrajectories = 16\nrecord_jumps = 2\nthreads = 1"),
+      config("kind = \"trajectories\"\ntrajectories = 16\nrecord_jumps = 4\nthreads = 1\n"
+             "[[local]]\nemission = 0.5\ndephasing = 0.5")};
   const fs::path dir = fs::temp_directory_path() / ("qtraj_layout_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const auto groups = layout::result_groups();

@@ -76,6 +76,23 @@ inline constexpr Entry jumps_channel{"/jumps/channel", "n_jumps",
                                      "index into the collapse channels:"};  // + the channel list
 inline constexpr Entry jumps_reservoir{"/jumps/reservoir", "n_jumps",
                                        "1-based reservoir of each recorded jump"};
+// Local processes (docs/local.md): written only when the model has [[local]] rates.
+inline constexpr Entry total_spin{
+    "/total_spin/domain_<i>", "n_t x (floor(N_i/2) + 1)",
+    "P(j_i), the total spin of domain i: column c holds j_i = (N_i mod 2)/2 + c (local processes)"};
+inline constexpr Entry total_spin_stderr{"/total_spin/stderr_domain_<i>",
+                                         "n_t x (floor(N_i/2) + 1)",
+                                         "standard error of /total_spin/domain_<i> (trajectories)"};
+inline constexpr Entry local_quanta_mean{
+    "/local_quanta/mean", "n_t x M x 2",
+    "quanta emitted through domain i's local emission ([..., 0]) and absorbed from its local "
+    "pumping ([..., 1]) since t = 0"};
+inline constexpr Entry local_quanta_stderr{"/local_quanta/stderr", "n_t x M x 2",
+                                           "standard error of /local_quanta/mean (trajectories)"};
+inline constexpr Entry jumps_local{
+    "/jumps/local", "n_jumps x 4",
+    "per recorded jump: 1-based domain of a local jump (0: a collective one), process (1 "
+    "emission, 2 pumping, 3 dephasing; 0: collective), 2 j_i before and after (-1: collective)"};
 inline constexpr Entry aggregator_mean{
     "/aggregator/mean", "n_t x 2M",
     "per time: trajectory means of <J_i^z> (cols 0..M-1) then <J_i^+ J_i^-> (cols M..2M-1)"};
@@ -143,6 +160,9 @@ inline constexpr Entry backend{"/@backend", "string", "cpu | cuda | merged"};
 inline constexpr Entry setup_eigensystems{"/@setup_eigensystems", "string",
                                           "cuda, spectral: where the eigensystems were solved"};
 inline constexpr Entry mpi_ranks{"/@mpi_ranks", "int64", "MPI runs: ranks"};
+inline constexpr Entry local_blocks{"/@local_blocks", "int64",
+                                    "trajectories with local processes: total-spin blocks "
+                                    "entered by a jump (bundles built)"};
 inline constexpr Entry resumed_chunks{"/@resumed_chunks", "int64",
                                       "resumed runs: chunks restored from the checkpoint"};
 inline constexpr Entry aggregator_count{"/@aggregator_count", "int64",
@@ -215,6 +235,9 @@ void add(Result& result, const Entry& entry, std::vector<std::uint64_t> shape,
 void add(Result& result, const Entry& entry, std::vector<std::uint64_t> shape,
          std::vector<std::int64_t> values);
 
+/// Member `domain` (0-based) of a family entry ("/total_spin/domain_<i>"), fixed description.
+void add_domain(Result& result, const Entry& family, int domain, std::vector<std::uint64_t> shape,
+                std::vector<double> values);
 /// /jplus_jminus/mean, described as `source` computes it (rows: times; steady: 1 row).
 void add_jplus_jminus_mean(Result& result, Table values, Source source);
 /// /populations/domain_<domain + 1> of the exact or steady solver.
@@ -222,7 +245,7 @@ void add_populations(Result& result, int domain, Table values, Source source);
 /// /emitted_energy/mean of the exact or steady solver.
 void add_emitted_energy(Result& result, Table values, Source source);
 /// /jumps/{trajectory,time,channel,reservoir} (one entry per recorded jump); the channel's
-/// description lists `channels`.
+/// description lists `channels`. A channel outside them (a local jump) has reservoir 0.
 void add_jump_records(Result& result, std::vector<std::int64_t> trajectory,
                       std::vector<double> time, std::vector<std::int64_t> channel,
                       const std::vector<Channel>& channels);

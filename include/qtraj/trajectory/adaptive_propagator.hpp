@@ -38,7 +38,7 @@ class AdaptivePropagator {
   QTRAJ_HD double advance(Team& team, const SystemView& sys, const TrajectoryWorkspace& ws,
                           double t, double u, TrajectoryOutput& out, int& next_out) {
     const double t_end = out.times[out.num_times - 1];
-    const int row_len = 2 * sys.num_domains;
+    const int row_len = out.row_length(sys.num_domains);
     // Output times at the segment start itself.
     while (next_out < out.num_times && out.times[next_out] <= t) {
       record_observables(team, sys, n_, y_re_, y_im_, cplx_,

@@ -29,6 +29,7 @@
 // (N(s), est(s), steps, roots) from it.
 #include <math.h>
 
+#include "qtraj/trajectory/local_jump.hpp"
 #include "qtraj/trajectory/sector_ops.hpp"
 #include "qtraj/trajectory/tridiagonal_eigen.hpp"
 
@@ -71,7 +72,7 @@ class KrylovPropagator {
   QTRAJ_HD double advance(Team& team, const SystemView& sys, const TrajectoryWorkspace& ws,
                           double t, double u, TrajectoryOutput& out, int& next_out) {
     const double t_end = out.times[out.num_times - 1];
-    const int row_len = 2 * sys.num_domains;
+    const int row_len = out.row_length(sys.num_domains);
     for (long long restart = 0; restart < 10000000LL; ++restart) {
       const double span = t_end - t > 0.0 ? t_end - t : 0.0;
       const double beta0 = ::sqrt(norm2(team, d_, ws.psi_re, ws.psi_im, cplx_));
@@ -179,14 +180,17 @@ class KrylovPropagator {
     team.sync();
   }
 
-  /// out = K in = (1/2) sum_c C_c^+ C_c in (sector n_), through ws.tmp.
+  /// out = K in = (1/2) sum_c C_c^+ C_c in (+ the local diagonal) (sector n_), through ws.tmp.
   template <class Team>
   QTRAJ_HD void apply_k(Team& team, const SystemView& sys, const TrajectoryWorkspace& ws,
                         const double* in_re, const double* in_im, double* out_re,
                         double* out_im) const {
+    // Local processes (local_jump.hpp): their diagonal of K; without them out starts at 0.
+    const std::int64_t begin = sys.sector_begin[n_];
     for (int a = team.rank(); a < d_; a += team.size()) {
-      out_re[a] = 0.0;
-      if (cplx_) out_im[a] = 0.0;
+      const double diag = sys.local_rates ? local_no_jump_diagonal(sys, begin + a) : 0.0;
+      out_re[a] = sys.local_rates ? diag * in_re[a] : 0.0;
+      if (cplx_) out_im[a] = sys.local_rates ? diag * in_im[a] : 0.0;
     }
     for (int c = 0; c < sys.num_channels; ++c) {
       const int target = channel_target(sys, c, n_);

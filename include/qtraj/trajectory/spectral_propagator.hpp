@@ -67,7 +67,7 @@ class SpectralPropagator {
       double df;
       norm_and_slope(team, d, lam, ws, span, floor, df);
     }
-    const int row_len = 2 * sys.num_domains;
+    const int row_len = out.row_length(sys.num_domains);
     int stationary_row = -1;
     while (next_out < out.num_times && out.times[next_out] <= t_stop) {
       double* row = out.obs + static_cast<long long>(next_out) * row_len;

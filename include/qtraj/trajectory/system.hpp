@@ -50,12 +50,18 @@ class TrajectorySystem {
   /// spectral: build the per-sector eigensystems; adaptive: the sparse K; neither: a lean bundle.
   TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                    const std::vector<const DomainComponent*>& components, bool spectral,
-                   bool adaptive, int threads = 1, const SectorEigensolver& eigensolver = {});
+                   bool adaptive, int threads = 1, const SectorEigensolver& eigensolver = {},
+                   const std::vector<double>* local_rates = nullptr);
   /// The bundle `propagator` needs (propagator_info: eigensystems, sparse K, or lean).
   TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                    const std::vector<const DomainComponent*>& components,
                    PropagatorKind propagator, int threads = 1,
-                   const SectorEigensolver& eigensolver = {});
+                   const SectorEigensolver& eigensolver = {},
+                   const std::vector<double>* local_rates = nullptr);
+  // local_rates (M x 3: g_e, g_p, g_phi per domain; docs/local.md), when set: K_n gains the local
+  // diagonal (local_jump.hpp), sector data is built for every sector (local jumps move the
+  // internal sector k = j + m up and down), and the view carries the rates and the rank table
+  // that local jumps into this block use.
   TrajectorySystem(const TrajectorySystem&) = delete;  // view_ points into the members
   TrajectorySystem& operator=(const TrajectorySystem&) = delete;
 
@@ -71,6 +77,8 @@ class TrajectorySystem {
   }
   /// True if some amplitude of the initial state is not real (then states are complex).
   bool complex_state() const { return complex_; }
+  /// Bytes held by the bundle's arrays (the block cache's memory rule).
+  std::int64_t bytes() const;
 
  private:
   // The constructor's steps, in order.
@@ -96,6 +104,10 @@ class TrajectorySystem {
   void build_sparse_generator(const DickeSpace& space, const std::vector<Channel>& channels);
   /// view_ over the members (nullptr for the tables a bundle does not hold).
   void fill_view(int num_channels, int max_n, bool lean, bool spectral, bool adaptive);
+  /// completions_ (SystemView::completions) from two_j_.
+  void build_completions(int max_n);
+  /// K_n's local diagonal at global state s (0 without local processes).
+  double local_diagonal(std::int64_t s) const;
   std::int64_t sector_dim(int n) const { return sector_begin_[n + 1] - sector_begin_[n]; }
 
   int max_sector_ = 0;
@@ -113,6 +125,8 @@ class TrajectorySystem {
   std::vector<int> k_col_;
   std::vector<double> k_val_;
   std::vector<double> sector_prob_, psi0_re_, psi0_im_;
+  std::vector<double> local_rates_;
+  std::vector<std::int64_t> completions_;
   SystemView view_;
 };
 

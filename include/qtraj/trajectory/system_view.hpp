@@ -45,6 +45,12 @@ struct SystemView {
   const std::int64_t* k_row_ptr = nullptr;  // dim + 1 (nullptr if not built)
   const int* k_col = nullptr;
   const double* k_val = nullptr;
+  // Local processes (docs/local.md; nullptr in a run without them): per domain the summed rates
+  // (g_e, g_p, g_phi), M x 3; K gains local_no_jump_diagonal (local_jump.hpp). completions:
+  // (M + 1) x (max_excitation + 1), completions[i (max_excitation + 1) + r] = the number of
+  // (k_i .. k_{M-1}), 0 <= k_l <= 2 j_l, with sum <= r: ranks a k vector inside its sector.
+  const double* local_rates = nullptr;
+  const std::int64_t* completions = nullptr;
 
   QTRAJ_HD int sector_dim(int n) const {
     return static_cast<int>(sector_begin[n + 1] - sector_begin[n]);
@@ -134,6 +140,10 @@ struct TrajectoryOutput {
   // Host only (never read on a device): when set and true, run_trajectory returns within 1024
   // jumps with kTrajectoryIncomplete, so that a stop request ends even a long trajectory.
   const std::atomic<bool>* stop = nullptr;
+  int row_stride = 0;  // doubles per obs row; 0: 2 M (a run with local processes has more columns)
+  QTRAJ_HD int row_length(int num_domains) const {
+    return row_stride > 0 ? row_stride : 2 * num_domains;
+  }
 };
 
 }  // namespace qtraj::trajectory
