@@ -61,7 +61,7 @@ const std::vector<Entry>& result_entries() {
   static const std::vector<Entry> entries{
       time, jz_over_n_mean, jz_over_n_stderr, excitations_mean, excitations_stderr,
       jplus_jminus_mean, jplus_jminus_stderr, jminus_mean, populations, emitted_energy_mean,
-      emitted_quanta, jump_counts_histogram, jumps_trajectory, jumps_time, jumps_channel,
+      emitted_quanta, total_spin, local_quanta_mean, jump_counts_histogram, jumps_trajectory, jumps_time, jumps_channel,
       jumps_reservoir, aggregator_mean, aggregator_m2,
       attr::solver, attr::config, attr::qtraj_version, attr::domains, attr::initial,
       attr::exact_steps, attr::exact_rejected_steps, attr::exact_gmres_iterations,
@@ -159,6 +159,12 @@ void add(Result& result, const Entry& entry, std::vector<std::uint64_t> shape,
 void add(Result& result, const Entry& entry, std::vector<std::uint64_t> shape,
          std::vector<std::int64_t> values) {
   add_fixed(result, entry, std::move(shape), std::move(values));
+}
+
+void add_domain(Result& result, const Entry& family, int domain, std::vector<std::uint64_t> shape,
+                std::vector<double> values) {
+  push(result, domain_path(family, domain), std::move(shape), std::move(values),
+       std::string(family.description));
 }
 
 void add_jplus_jminus_mean(Result& result, Table values, Source source) {

@@ -55,9 +55,10 @@ TEST(Layout, DomainPathsAndGroups) {
   const auto groups = layout::result_groups();
   const std::set<std::string> g(groups.begin(), groups.end());
   for (const char* want : {"/jz_over_n", "/excitations", "/jplus_jminus", "/jminus", "/populations",
-                           "/emitted_energy", "/jumps", "/jump_counts", "/aggregator"})
+                           "/emitted_energy", "/jumps", "/jump_counts", "/aggregator",
+                           "/total_spin", "/local_quanta"})
     EXPECT_TRUE(g.count(want)) << want;
-  EXPECT_EQ(g.size(), 9u);
+  EXPECT_EQ(g.size(), 11u);
 }
 
 TEST(Layout, WritersRefuseTheWrongEntry) {
@@ -103,6 +104,7 @@ TEST(Layout, EverySolverWritesOnlyPathsTheModuleDefines) {
   const std::vector<RunConfig> runs{
       config("kind = \"exact\""),
       config("kind = \"exact\"", "0.3"),
+      config("kind = \"exact\"\n[[local]]\ndomains = [1]\nemission = 0.1\ndephasing = 0.05"),
       config("kind = \"steady\""),
       config("kind = \"meanfield\"\nclosure = \"z_right\"", "0.0", "\"coherent 1.0 0.5\", \"ground\""),
       config("kind = \"meanfield\"\nclosure = \"fourth_order\"", "0.0", "\"excited\", \"ground\"",

@@ -61,6 +61,14 @@ inline constexpr Entry emitted_energy_mean{
 inline constexpr Entry emitted_quanta{
     "/emitted_quanta", "R",
     "quanta (units of hbar w0) carried away by each reservoir over t in [0, inf), R"};
+// Models with local processes ([[local]], docs/local.md) only.
+inline constexpr Entry total_spin{
+    "/total_spin/domain_<i>", "n_t x (floor(N_i/2) + 1)",
+    "P(j_i), the total-spin distribution of domain i; column c holds j_i = (N_i mod 2)/2 + c"};
+inline constexpr Entry local_quanta_mean{
+    "/local_quanta/mean", "n_t x M x 2",
+    "quanta emitted through domain i's local emission ([..., 0]) and absorbed from its local "
+    "pumping ([..., 1]) since t = 0"};
 inline constexpr Entry jump_counts_histogram{
     "/jump_counts/histogram", "R x W",
     "[r][k]: number of trajectories with exactly k jumps (emissions or absorptions) through "
@@ -200,6 +208,9 @@ void add(Result& result, const Entry& entry, std::vector<std::uint64_t> shape,
 void add(Result& result, const Entry& entry, std::vector<std::uint64_t> shape,
          std::vector<std::int64_t> values);
 
+/// Family member `domain` (0-based) of `family` with the family's description.
+void add_domain(Result& result, const Entry& family, int domain, std::vector<std::uint64_t> shape,
+                std::vector<double> values);
 /// /jplus_jminus/mean, described as `source` computes it (rows: times; steady: 1 row).
 void add_jplus_jminus_mean(Result& result, Table values, Source source);
 /// /populations/domain_<domain + 1> of the exact or steady solver.
