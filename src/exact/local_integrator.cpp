@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "qtraj/error.hpp"
+#include "qtraj/exact/esdirk.hpp"
 
 namespace qtraj::exact {
 
@@ -78,6 +79,74 @@ ExplicitStats integrate_dopri5(const LinearApply& apply, Eigen::VectorXd y,
     y.swap(y_new);
     std::swap(k[0], k[6]);  // first same as last
     if (!lands || step >= h) h = step * factor;  // a clipped step does not shrink h
+    while (next < times.size() && times[next] <= t) observe(next++, y);
+    if (progress) progress(t);
+  }
+  return stats;
+}
+
+ExplicitStats integrate_esdirk(const LinearApply& apply, const StageSolve& solve,
+                               Eigen::Index solved_size, Eigen::VectorXd y, const std::vector<double>& times, double rtol,
+                               double atol, double h0,
+                               const std::function<void(std::size_t, const Eigen::VectorXd&)>& observe,
+                               const std::function<void(double)>& progress,
+                               std::int64_t* linear_iterations) {
+  const EsdirkTableau& tab = esdirk43();
+  constexpr int s = EsdirkTableau::kStages;
+  ExplicitStats stats;
+  if (times.empty()) return stats;
+  double t = times.front();
+  std::size_t next = 0;
+  while (next < times.size() && times[next] <= t) observe(next++, y);
+  const Eigen::Index n = y.size();
+  std::array<Eigen::VectorXd, s> f;
+  for (auto& v : f) v = Eigen::VectorXd::Zero(n);
+  Eigen::VectorXd rhs(n), stage = Eigen::VectorXd::Zero(n), err(n);
+  apply(y, f[0]);
+  double h = h0 > 0 ? h0 : 1e-3;
+  while (next < times.size()) {
+    const double target = times[next];
+    bool lands = false;
+    double step = h;
+    if (t + step >= target || (target - t - step) < 1e-12 * std::max(1.0, std::fabs(target))) {
+      step = target - t;
+      lands = true;
+    }
+    if (!(step > 1e-14 * std::max(1.0, std::fabs(t))))
+      throw Error(fmt::format("exact solver (local processes): step size underflow at t = {}", t));
+    const double hg = step * tab.gamma;
+    for (int i = 1; i < s; ++i) {
+      rhs = y;
+      for (int j = 0; j < i; ++j)
+        if (tab.a[i][j] != 0.0) rhs.noalias() += (step * tab.a[i][j]) * f[j];
+      const std::int64_t it = solve(hg, rhs, stage);
+      if (linear_iterations) *linear_iterations += it;
+      apply(stage, f[i]);
+      ++stats.applications;
+      // The accumulators (never read by A): Y = rhs + h gamma F.
+      stage.tail(n - solved_size) = rhs.tail(n - solved_size) + hg * f[i].tail(n - solved_size);
+    }
+    const Eigen::VectorXd& y_new = stage;  // stiffly accurate: y_new = Y_5
+    err.setZero();
+    for (int j = 0; j < s; ++j) {
+      const double e = tab.b[j] - tab.bhat[j];
+      if (e != 0.0) err.noalias() += (step * e) * f[j];
+    }
+    double norm = 0.0;
+    for (Eigen::Index i = 0; i < n; ++i)
+      norm = std::max(norm, std::fabs(err[i]) /
+                                (atol + rtol * std::max(std::fabs(y[i]), std::fabs(y_new[i]))));
+    const double factor = std::clamp(0.9 * std::pow(std::max(norm, 1e-10), -0.25), 0.2, 5.0);
+    if (!(norm <= 1.0)) {
+      ++stats.rejected;
+      h = step * std::min(factor, 0.9);
+      continue;
+    }
+    ++stats.steps;
+    t = lands ? target : t + step;
+    y = y_new;
+    std::swap(f[0], f[s - 1]);
+    if (!lands || step >= h) h = step * factor;
     while (next < times.size() && times[next] <= t) observe(next++, y);
     if (progress) progress(t);
   }

@@ -29,4 +29,21 @@ ExplicitStats integrate_dopri5(const LinearApply& apply, Eigen::VectorXd y,
                                const std::function<void(std::size_t, const Eigen::VectorXd&)>& observe,
                                const std::function<void(double)>& progress = {});
 
+/// y.head(solved_size) = [(I - hg A)^{-1} rhs].head(solved_size); the entries after them are
+/// accumulators that A never reads (the integrator sets them). Returns linear-solver iterations.
+using StageSolve =
+    std::function<std::int64_t(double hg, const Eigen::VectorXd& rhs, Eigen::VectorXd& y)>;
+
+/// The same contract with the L-stable ESDIRK4(3)6L[2]SA of include/qtraj/exact/esdirk.hpp (its
+/// tableau): stage i solves (I - h gamma A) Y_i = y + h sum_{j<i} a_ij F_j by `solve`, then
+/// F_i = A Y_i and the accumulator entries Y_i = rhs + h gamma F_i; y_new = Y_5 (stiffly
+/// accurate), error h sum_i (b_i - bhat_i) F_i, step factor 0.9 err^(-1/4) in [0.2, 5]. The step
+/// is limited by accuracy, not by the stiffness. stats.applications counts stage solves.
+ExplicitStats integrate_esdirk(const LinearApply& apply, const StageSolve& solve,
+                               Eigen::Index solved_size, Eigen::VectorXd y, const std::vector<double>& times, double rtol,
+                               double atol, double h0,
+                               const std::function<void(std::size_t, const Eigen::VectorXd&)>& observe,
+                               const std::function<void(double)>& progress,
+                               std::int64_t* linear_iterations);
+
 }  // namespace qtraj::exact

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "exact/gmres.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/model/local_ladder.hpp"
 
@@ -133,7 +134,28 @@ LocalSystem::LocalSystem(const Model& model, const std::vector<Channel>& channel
   });
   acc_ = offset;
   size_ = offset + static_cast<Eigen::Index>(n_channels_) + 2 * model.num_domains();
+  for (const auto& c : channels) cascade_ = cascade_ && !c.raising;
+  for (const LocalRates& r : model.local_rates()) {
+    cascade_ = cascade_ && !(r.pumping > 0.0);
+    dephasing_ = dephasing_ || r.dephasing > 0.0;
+  }
   for (int b = 0; b < num_blocks(); ++b) build_block_operators(model, channels, b);
+  // The physical sectors' (block, sector) lists and packed offsets; K_n's eigensystems.
+  by_n_.assign(static_cast<std::size_t>(n_cap_) + 1, {});
+  packed_size_.assign(static_cast<std::size_t>(n_cap_) + 1, 0);
+  for (int b = 0; b < num_blocks(); ++b)
+    for (std::size_t n = 0; n < blocks_[b].sectors.size(); ++n) {
+      Sector& sec = blocks_[b].sectors[n];
+      const int phys = static_cast<int>(n) + blocks_[b].shift;
+      sec.packed = packed_size_[phys];
+      packed_size_[phys] += static_cast<Eigen::Index>(sec.d) * sec.d;
+      by_n_[phys].emplace_back(b, static_cast<int>(n));
+      if (cascade_) {
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(sec.k);
+        sec.v = es.eigenvectors();
+        sec.lambda = es.eigenvalues();
+      }
+    }
 }
 
 int LocalSystem::block_index(const std::vector<int>& two_j) const {
@@ -181,6 +203,7 @@ void LocalSystem::build_block_operators(const Model& model, const std::vector<Ch
       jump.op.resize(static_cast<int>(space.sector_size(to)), sec.d);
       jump.op.setFromTriplets(triplets.begin(), triplets.end());
       jump.accumulator = static_cast<int>(c);
+      jump.dn = ch.raising ? 1 : -1;
       sec.k += 0.5 * Eigen::MatrixXd(jump.op.transpose() * jump.op);
       if (to < stored) sec.collective.push_back(std::move(jump));
     }
@@ -214,6 +237,7 @@ void LocalSystem::build_block_operators(const Model& model, const std::vector<Ch
           jump.target.assign(sec.d, -1);
           jump.amp.assign(sec.d, 0.0);
           jump.accumulator = p == 2 ? -1 : static_cast<int>(n_channels_) + 2 * i + p;
+          jump.dn = dm;
           bool any = false;
           std::vector<int> k(m);
           for (int s = 0; s < sec.d; ++s) {
@@ -266,6 +290,45 @@ Eigen::VectorXd LocalSystem::initial_state(
   return y;
 }
 
+namespace {
+
+// target += scale * op X op^T (op sparse); returns tr(op X op^T).
+template <class Target>
+double add_collective(const Eigen::SparseMatrix<double, Eigen::RowMajor>& op,
+                      const Eigen::Map<const Eigen::MatrixXd>& x, Target&& target, double scale,
+                      Eigen::MatrixXd& t) {
+  t.noalias() = op * x;
+  target.noalias() += scale * (t * op.transpose());
+  double trace = 0.0;
+  for (int r = 0; r < op.outerSize(); ++r)
+    for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator it(op, r); it; ++it)
+      trace += it.value() * t(r, it.col());
+  return trace;
+}
+
+// target(t_r, t_c) += scale * a_r a_c X(r, c) for a map with one target per source; returns
+// tr(A X A^T).
+template <class Target>
+double add_local(const std::vector<int>& to, const std::vector<double>& amp,
+                 const Eigen::Map<const Eigen::MatrixXd>& x, Target&& target, double scale) {
+  const int d = static_cast<int>(x.rows());
+  double trace = 0.0;
+  for (int c = 0; c < d; ++c) {
+    const int tc = to[c];
+    if (tc < 0) continue;
+    const double ac = amp[c];
+    trace += ac * ac * x(c, c);
+    const double sc = scale * ac;
+    for (int r = 0; r < d; ++r) {
+      const int tr = to[r];
+      if (tr >= 0) target(tr, tc) += sc * amp[r] * x(r, c);
+    }
+  }
+  return trace;
+}
+
+}  // namespace
+
 void LocalSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& out) const {
   out.setZero(size_);
   Eigen::MatrixXd z, t;
@@ -279,32 +342,107 @@ void LocalSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& out) const {
       self -= z.transpose();
       for (const Jump& jump : sec.collective) {
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        Eigen::Map<Eigen::MatrixXd> target(out.data() + to.offset, to.d, to.d);
-        t.noalias() = jump.op * x;
-        target.noalias() += t * jump.op.transpose();
-        double trace = 0.0;
-        for (int r = 0; r < jump.op.outerSize(); ++r)
-          for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator it(jump.op, r); it; ++it)
-            trace += it.value() * t(r, it.col());
-        out[acc_ + jump.accumulator] += trace;
+        out[acc_ + jump.accumulator] +=
+            add_collective(jump.op, x, Eigen::Map<Eigen::MatrixXd>(out.data() + to.offset, to.d, to.d), 1.0, t);
       }
       for (const Jump& jump : sec.local) {
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        Eigen::Map<Eigen::MatrixXd> target(out.data() + to.offset, to.d, to.d);
-        double trace = 0.0;
-        for (int c = 0; c < d; ++c) {
-          const int tc = jump.target[c];
-          if (tc < 0) continue;
-          const double ac = jump.amp[c];
-          trace += ac * ac * x(c, c);
-          for (int r = 0; r < d; ++r) {
-            const int tr = jump.target[r];
-            if (tr >= 0) target(tr, tc) += jump.amp[r] * ac * x(r, c);
-          }
-        }
+        const double trace = add_local(jump.target, jump.amp, x,
+                                       Eigen::Map<Eigen::MatrixXd>(out.data() + to.offset, to.d, to.d), 1.0);
         if (jump.accumulator >= 0) out[acc_ + jump.accumulator] += trace;
       }
     }
+}
+
+void LocalSystem::precondition_sector(int n, double hg, const Eigen::VectorXd& r,
+                                      Eigen::VectorXd& x) const {
+  x.resize(packed_size_[n]);
+  Eigen::MatrixXd w;
+  for (const auto& [b, sn] : by_n_[n]) {
+    const Sector& sec = blocks_[b].sectors[sn];
+    const int d = sec.d;
+    const Eigen::Map<const Eigen::MatrixXd> rm(r.data() + sec.packed, d, d);
+    Eigen::Map<Eigen::MatrixXd> xm(x.data() + sec.packed, d, d);
+    w.noalias() = sec.v.transpose() * rm * sec.v;
+    for (int c = 0; c < d; ++c)
+      for (int a = 0; a < d; ++a) w(a, c) /= 1.0 + hg * (sec.lambda[a] + sec.lambda[c]);
+    xm.noalias() = sec.v * w * sec.v.transpose();
+  }
+}
+
+void LocalSystem::apply_sector(int n, double hg, const Eigen::VectorXd& x,
+                               Eigen::VectorXd& out) const {
+  out.resize(packed_size_[n]);
+  Eigen::MatrixXd z;
+  for (const auto& [b, sn] : by_n_[n]) {
+    const Sector& sec = blocks_[b].sectors[sn];
+    const int d = sec.d;
+    const Eigen::Map<const Eigen::MatrixXd> xm(x.data() + sec.packed, d, d);
+    Eigen::Map<Eigen::MatrixXd> om(out.data() + sec.packed, d, d);
+    z.noalias() = sec.k * xm;
+    om = xm + hg * (z + z.transpose());
+  }
+  for (const auto& [b, sn] : by_n_[n]) {  // the dephasing jumps inside the sector
+    const Sector& sec = blocks_[b].sectors[sn];
+    const Eigen::Map<const Eigen::MatrixXd> xm(x.data() + sec.packed, sec.d, sec.d);
+    for (const Jump& jump : sec.local) {
+      if (jump.dn != 0) continue;
+      const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
+      add_local(jump.target, jump.amp, xm,
+                Eigen::Map<Eigen::MatrixXd>(out.data() + to.packed, to.d, to.d), -hg);
+    }
+  }
+}
+
+std::int64_t LocalSystem::solve_stage(double hg, const Eigen::VectorXd& rhs, Eigen::VectorXd& y,
+                                      double rel, double abs) const {
+  if (!cascade_) throw Error("LocalSystem::solve_stage: not a cascade model (bug)");
+  if (y.size() != size_) y = Eigen::VectorXd::Zero(size_);
+  Eigen::VectorXd inflow = Eigen::VectorXd::Zero(acc_);  // hg * jumps from the sector above
+  Eigen::VectorXd b, x, guess;
+  Eigen::MatrixXd t;
+  std::int64_t iterations = 0;
+  for (int n = n_cap_; n >= 0; --n) {
+    const auto& pairs = by_n_[static_cast<std::size_t>(n)];
+    if (pairs.empty()) continue;
+    b.resize(packed_size_[n]);
+    guess.resize(packed_size_[n]);
+    for (const auto& [bl, sn] : pairs) {
+      const Sector& sec = blocks_[bl].sectors[sn];
+      const Eigen::Index len = static_cast<Eigen::Index>(sec.d) * sec.d;
+      b.segment(sec.packed, len) = rhs.segment(sec.offset, len) + inflow.segment(sec.offset, len);
+    }
+    precondition_sector(n, hg, b, x);
+    if (dephasing_ && b.norm() > 0.0) {
+      const GmresResult solved = gmres(
+          [&](const Eigen::VectorXd& in, Eigen::VectorXd& out) { apply_sector(n, hg, in, out); },
+          [&](const Eigen::VectorXd& v, Eigen::VectorXd& pv, Eigen::VectorXd& out) {
+            precondition_sector(n, hg, v, pv);
+            apply_sector(n, hg, pv, out);
+          },
+          b, x, rel * b.norm() + abs, 30, 3000);
+      iterations += solved.iterations;
+      if (!solved.converged)
+        throw Error("exact solver (local processes): GMRES did not converge in a stage solve");
+    }
+    for (const auto& [bl, sn] : pairs) {
+      const Sector& sec = blocks_[bl].sectors[sn];
+      const Eigen::Index len = static_cast<Eigen::Index>(sec.d) * sec.d;
+      y.segment(sec.offset, len) = x.segment(sec.packed, len);
+      const Eigen::Map<const Eigen::MatrixXd> xm(y.data() + sec.offset, sec.d, sec.d);
+      for (const Jump& jump : sec.collective) {
+        const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
+        add_collective(jump.op, xm, Eigen::Map<Eigen::MatrixXd>(inflow.data() + to.offset, to.d, to.d), hg, t);
+      }
+      for (const Jump& jump : sec.local) {
+        if (jump.dn == 0) continue;
+        const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
+        add_local(jump.target, jump.amp, xm,
+                  Eigen::Map<Eigen::MatrixXd>(inflow.data() + to.offset, to.d, to.d), hg);
+      }
+    }
+  }
+  return iterations;
 }
 
 Eigen::VectorXd LocalSystem::populations(const Eigen::VectorXd& y, int b) const {

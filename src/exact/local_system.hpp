@@ -55,8 +55,23 @@ class LocalSystem {
   Eigen::VectorXd initial_state(const std::vector<std::vector<DomainComponent>>& per_domain) const;
   /// out = L y (out is resized).
   void apply(const Eigen::VectorXd& y, Eigen::VectorXd& out) const;
-  /// An upper bound of the generator's decay rates: 2 max_b,n |K_n|_inf plus the jump rates.
+  /// An upper bound of the generator's decay rates: 2 max_b,n |K_n|_inf.
   double max_rate() const { return max_rate_; }
+
+  /// True when nothing raises n (no pumping, nbar = 0 everywhere): the generator is then block
+  /// lower triangular in the physical excitation n, and solve_stage solves it sector by sector.
+  bool cascade() const { return cascade_; }
+  /// The implicit stage: the state part of y = (I - hg L)^{-1} rhs (y's accumulator entries are
+  /// left as they are), from the top sector down, each sector n fed by the jumps out of n + 1
+  /// solved before it. Within a sector the blocks are coupled only by dephasing: without it the
+  /// solve is exact, X = V [(V^T R V)_ab / (1 + hg (l_a + l_b))] V^T in K_n's eigenbasis
+  /// (K_n = V diag(l) V^T); with it GMRES (residual 2-norm <= rel |b|_2 + abs for the sector's
+  /// right-hand side b) right-preconditioned by that exact solve. Returns the GMRES iterations.
+  /// Cascade models only.
+  std::int64_t solve_stage(double hg, const Eigen::VectorXd& rhs, Eigen::VectorXd& y, double rel,
+                           double abs) const;
+  /// Entries of the state before the accumulators.
+  Eigen::Index state_size() const { return acc_; }
 
   // Read-out.
   /// Block b's spins 2 j_i and its DickeSpace.
@@ -85,11 +100,15 @@ class LocalSystem {
     std::vector<int> target;                          // local: target index per source (-1: none)
     std::vector<double> amp;                          // local: amplitude per source
     int accumulator = -1;                             // where tr(A X A^T) is counted, -1: nowhere
+    int dn = 0;                                       // change of the physical n
   };
   struct Sector {
     int d = 0;
     Eigen::Index offset = 0;   // into the state vector
     Eigen::MatrixXd k;         // K_n (dense, symmetric)
+    Eigen::MatrixXd v;         // its eigenvectors (cascade models)
+    Eigen::VectorXd lambda;    // and eigenvalues
+    Eigen::Index packed = 0;   // offset in its physical sector's packed vector (solve_stage)
     std::vector<Jump> collective, local;
   };
   struct Block {
@@ -100,6 +119,9 @@ class LocalSystem {
   };
 
   int block_index(const std::vector<int>& two_j) const;
+  // (I - hg L_nn) on the packed vector of physical sector n; the preconditioner's exact solve.
+  void apply_sector(int n, double hg, const Eigen::VectorXd& x, Eigen::VectorXd& out) const;
+  void precondition_sector(int n, double hg, const Eigen::VectorXd& r, Eigen::VectorXd& x) const;
   void build_block_operators(const Model& model, const std::vector<Channel>& channels, int b);
 
   std::vector<long long> spins_;
@@ -107,6 +129,9 @@ class LocalSystem {
   std::vector<Block> blocks_;
   std::vector<int> block_of_radix_;  // mixed-radix index over domain_two_j_ -> block (-1: none)
   int n_cap_ = 0;
+  bool cascade_ = true, dephasing_ = false;
+  std::vector<std::vector<std::pair<int, int>>> by_n_;  // physical n -> (block, internal sector)
+  std::vector<Eigen::Index> packed_size_;                // physical n -> packed length
   std::size_t n_channels_ = 0;
   Eigen::Index acc_ = 0, size_ = 0;
   double max_rate_ = 0.0;
