@@ -339,7 +339,8 @@ void LocalSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& out) const {
       Eigen::Map<Eigen::MatrixXd> self(out.data() + sec.offset, d, d);
       z.noalias() = sec.k * x;
       self -= z;
-      self -= z.transpose();
+      z.noalias() = x * sec.k;  // K X + X K (X need not be symmetric: the generator is linear)
+      self -= z;
       for (const Jump& jump : sec.collective) {
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
         out[acc_ + jump.accumulator] +=
@@ -380,7 +381,9 @@ void LocalSystem::apply_sector(int n, double hg, const Eigen::VectorXd& x,
     const Eigen::Map<const Eigen::MatrixXd> xm(x.data() + sec.packed, d, d);
     Eigen::Map<Eigen::MatrixXd> om(out.data() + sec.packed, d, d);
     z.noalias() = sec.k * xm;
-    om = xm + hg * (z + z.transpose());
+    om = xm + hg * z;
+    z.noalias() = xm * sec.k;
+    om += hg * z;
   }
   for (const auto& [b, sn] : by_n_[n]) {  // the dephasing jumps inside the sector
     const Sector& sec = blocks_[b].sectors[sn];

@@ -3,6 +3,8 @@
 // two spins under dephasing), conservation laws, and the refusals.
 #include <gtest/gtest.h>
 
+#include <Eigen/Eigenvalues>
+
 #include <cmath>
 #include <string>
 
@@ -172,6 +174,50 @@ TEST(LocalExact, QuantaAreAccountedForAndBlocksStayPositive) {
         EXPECT_GT(system.min_eigenvalue(y), -1e-10);
       });
   EXPECT_EQ(observed, static_cast<int>(r.time.size()));
+}
+
+// The generator as a dense matrix over every entry of every sector matrix (symmetric or not):
+// trace preserving, and its spectrum real and <= 0 (docs/local.md: self-adjoint and negative
+// semidefinite in the degeneracy-weighted product).
+TEST(LocalExact, GeneratorPreservesTraceAndHasARealNonPositiveSpectrum) {
+  RunConfig c = make_linear({4, 2, 2}, {"excited", "dicke 1", "ground"}, chain(3), 1.0, 2);
+  c = with_local(c, {local({0, 1, 2}, 0.05, 0.0, 0.3)});
+  const exact::LocalSystem system(c.model, collapse_channels(c.model));
+  const Eigen::Index n = system.state_size();
+  Eigen::MatrixXd a(n, n);
+  Eigen::VectorXd y = Eigen::VectorXd::Zero(system.size()), out;
+  double worst_trace = 0.0;
+  for (Eigen::Index e = 0; e < n; ++e) {
+    y.setZero();
+    y[e] = 1.0;
+    system.apply(y, out);
+    a.col(e) = out.head(n);
+    double trace = 0.0;
+    for (int b = 0; b < system.num_blocks(); ++b) trace += system.block_trace(out, b);
+    worst_trace = std::max(worst_trace, std::abs(trace));
+  }
+  EXPECT_LT(worst_trace, 1e-12);
+  const Eigen::EigenSolver<Eigen::MatrixXd> es(a, false);
+  double max_real = -1.0, max_imag = 0.0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    max_real = std::max(max_real, es.eigenvalues()[i].real());
+    max_imag = std::max(max_imag, std::abs(es.eigenvalues()[i].imag()));
+  }
+  EXPECT_LT(max_real, 1e-10);
+  EXPECT_LT(max_imag, 1e-8);
+}
+
+// Tolerances converge (the answer does not depend on the step sequence beyond the tolerance).
+TEST(LocalExact, ImplicitAndExplicitAgreeWithDephasing) {
+  RunConfig c = make_linear({4, 3, 2}, {"excited", "ground", "dicke 1"}, chain(3), 6.0, 3);
+  c = with_local(c, {local({0, 1, 2}, 0.02, 0.0, 0.05)});
+  const Result implicit = solve_exact(c);
+  c.model.local.push_back(local({0}, 0.0, 1e-300, 0.0));  // pumping: the explicit integrator
+  const Result explicit_ = solve_exact(c);
+  EXPECT_NE(std::get<std::string>(implicit.attributes.at("exact_integrator")),
+            std::get<std::string>(explicit_.attributes.at("exact_integrator")));
+  for (std::size_t k = 0; k < implicit.jz_over_n_mean.data.size(); ++k)
+    EXPECT_NEAR(implicit.jz_over_n_mean.data[k], explicit_.jz_over_n_mean.data[k], 1e-8);
 }
 
 TEST(LocalExact, LocalStateDoublesCountsTheBlocks) {
