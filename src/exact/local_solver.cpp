@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <utility>
 #include <string>
 
 #include <fmt/format.h>
@@ -27,6 +29,48 @@ namespace {
 constexpr double kMaxLocalStateDoubles = 4e7;
 
 }  // namespace
+
+LocalObservables::LocalObservables(const Model& model, const std::vector<Channel>& channels,
+                                   std::size_t rows)
+    : model_(model),
+      channels_(channels),
+      rows_(rows),
+      diagonal_(model, rows),
+      emitted_(rows, model.reservoirs.empty()
+                         ? static_cast<std::size_t>(std::max(0, model.num_domains() - 1))
+                         : model.reservoirs.size()),
+      local_quanta_(rows * static_cast<std::size_t>(model.num_domains()) * 2, 0.0) {
+  for (int i = 0; i < model.num_domains(); ++i)
+    total_spin_.emplace_back(rows, static_cast<std::size_t>(model.spins[i] / 2 + 1));
+}
+
+void LocalObservables::add(std::size_t k, const LocalSystem& system, const Eigen::VectorXd& y) {
+  const int m = model_.num_domains();
+  for (int b = 0; b < system.num_blocks(); ++b) {
+    const std::vector<int>& two_j = system.two_j(b);
+    diagonal_.add(k, system.space(b), two_j, 1.0, system.populations(y, b));
+    const double trace = system.block_trace(y, b);
+    for (int i = 0; i < m; ++i)
+      total_spin_[i](k, static_cast<std::size_t>((two_j[i] - model_.spins[i] % 2) / 2)) += trace;
+  }
+  for (std::size_t c = 0; c < channels_.size(); ++c)
+    emitted_(k, channels_[c].reservoir) +=
+        channels_[c].raising ? -system.channel_quanta(y, c) : system.channel_quanta(y, c);
+  for (int i = 0; i < m; ++i)
+    for (int p = 0; p < 2; ++p)
+      local_quanta_[(k * static_cast<std::size_t>(m) + i) * 2 + p] = system.local_quanta(y, i, p);
+}
+
+Table LocalObservables::store(Result& result, layout::Source source) {
+  const int m = model_.num_domains();
+  diagonal_.store(result, source);
+  for (int i = 0; i < m; ++i)
+    layout::add_domain(result, layout::total_spin, i, {total_spin_[i].rows, total_spin_[i].cols},
+                       std::move(total_spin_[i].data));
+  layout::add(result, layout::local_quanta_mean, {rows_, static_cast<std::uint64_t>(m), 2},
+              std::move(local_quanta_));
+  return std::move(emitted_);
+}
 
 Result solve_exact_local(const RunConfig& config, const SolveContext& context) {
   const Model& model = config.model;
@@ -49,33 +93,12 @@ Result solve_exact_local(const RunConfig& config, const SolveContext& context) {
   const std::vector<double> times = config.time.times();
   const std::size_t n_t = times.size();
   const auto channels = collapse_channels(model);
-  const std::size_t n_res =
-      model.reservoirs.empty() ? static_cast<std::size_t>(std::max(0, m - 1)) : model.reservoirs.size();
 
   const LocalSystem system(model, channels);
   const Eigen::VectorXd y0 = system.initial_state(domain_components(model));
 
-  DiagonalObservables observables(model, n_t);
-  Table emitted(n_t, n_res);
-  std::vector<Table> total_spin;
-  for (int i = 0; i < m; ++i)
-    total_spin.emplace_back(n_t, static_cast<std::size_t>(model.spins[i] / 2 + 1));
-  std::vector<double> local_quanta(n_t * static_cast<std::size_t>(m) * 2, 0.0);
-  auto observe = [&](std::size_t k, const Eigen::VectorXd& y) {
-    for (int b = 0; b < system.num_blocks(); ++b) {
-      const std::vector<int>& two_j = system.two_j(b);
-      observables.add(k, system.space(b), two_j, 1.0, system.populations(y, b));
-      const double trace = system.block_trace(y, b);
-      for (int i = 0; i < m; ++i)
-        total_spin[i](k, static_cast<std::size_t>((two_j[i] - model.spins[i] % 2) / 2)) += trace;
-    }
-    for (std::size_t c = 0; c < channels.size(); ++c)
-      emitted(k, channels[c].reservoir) +=
-          channels[c].raising ? -system.channel_quanta(y, c) : system.channel_quanta(y, c);
-    for (int i = 0; i < m; ++i)
-      for (int p = 0; p < 2; ++p)
-        local_quanta[(k * static_cast<std::size_t>(m) + i) * 2 + p] = system.local_quanta(y, i, p);
-  };
+  LocalObservables observables(model, channels, n_t);
+  auto observe = [&](std::size_t k, const Eigen::VectorXd& y) { observables.add(k, system, y); };
   std::function<void(double)> report;
   if (progress)
     report = [&](double t) {
@@ -105,13 +128,8 @@ Result solve_exact_local(const RunConfig& config, const SolveContext& context) {
   result.solver = "exact";
   result.time = times;
   result.resize(n_t, m);
-  observables.store(result, layout::Source::exact);
-  layout::add_emitted_energy(result, std::move(emitted), layout::Source::exact);
-  for (int i = 0; i < m; ++i)
-    layout::add_domain(result, layout::total_spin, i, {total_spin[i].rows, total_spin[i].cols},
-                       std::move(total_spin[i].data));
-  layout::add(result, layout::local_quanta_mean, {n_t, static_cast<std::uint64_t>(m), 2},
-              std::move(local_quanta));
+  layout::add_emitted_energy(result, observables.store(result, layout::Source::exact),
+                             layout::Source::exact);
   namespace A = layout::attr;
   layout::set(result, A::exact_steps, stats.steps);
   layout::set(result, A::exact_rejected_steps, stats.rejected);
@@ -126,6 +144,65 @@ Result solve_exact_local(const RunConfig& config, const SolveContext& context) {
   layout::set(result, A::exact_sweeps, stats.applications);
   layout::set(result, A::exact_dense_kernels, std::string("Eigen"));
   if (progress) progress(1.0, "exact: done");
+  return result;
+}
+
+Result solve_steady_local(const RunConfig& config, const SolveContext& context) {
+  const Model& model = config.model;
+  // The sweep needs a cascade without coupled blocks: refuse pumping and dephasing in one line.
+  for (std::size_t k = 0; k < model.local.size(); ++k) {
+    const LocalTable& t = model.local[k];
+    for (const auto& [key, rate] : {std::pair<const char*, double>{"pumping", t.pumping},
+                                    {"dephasing", t.dephasing}})
+      if (rate > 0.0)
+        throw InputError("local[" + std::to_string(k + 1) + "]." + key, fmt::format("{}", rate),
+                         "the steady solver handles local emission only (docs/local.md); use "
+                         "solver.kind = \"exact\" to a long time");
+  }
+  check_dicke_dimension(model, layout::Source::steady);
+  const double doubles = local_state_doubles(model);
+  if (doubles > kMaxLocalStateDoubles)
+    throw InputError("system.domains", fmt::format("{:g} numbers per state", doubles),
+                     "too large for the steady solver with [[local]] processes (limit 4e7); use "
+                     "solver.kind = \"meanfield\"");
+  const ProgressFn progress = progress_or_stop(context, "steady");
+  const auto channels = collapse_channels(model);
+  const LocalSystem system(model, channels);
+  const Eigen::VectorXd y0 = system.initial_state(domain_components(model));
+  constexpr double kDarkTolerance = 1e-10;
+  const Eigen::VectorXd y = system.steady(y0, kDarkTolerance);
+  LocalObservables observables(model, channels, 1);
+  observables.add(0, system, y);
+
+  Result result;
+  result.solver = "steady";
+  result.time = {std::numeric_limits<double>::infinity()};
+  result.resize(1, model.num_domains());
+  Table emitted = observables.store(result, layout::Source::steady);
+  layout::add(result, layout::emitted_quanta, {emitted.cols}, emitted.data);
+  layout::add_emitted_energy(result, std::move(emitted), layout::Source::steady);
+  namespace A = layout::attr;
+  layout::set(result, A::time_is_infinite, std::int64_t{1});
+  layout::set(result, A::steady_components, static_cast<std::int64_t>(system.num_blocks()));
+  layout::set(result, A::steady_dark_tolerance, kDarkTolerance);
+  double trace = 0.0;
+  for (int b = 0; b < system.num_blocks(); ++b) trace += system.block_trace(y, b);
+  layout::set(result, A::steady_trace, trace);
+  // n(0) - n(inf) - (quanta through the reservoirs and the local emission).
+  double balance = 0.0;
+  for (int b = 0; b < system.num_blocks(); ++b) {
+    const Eigen::VectorXd p0 = system.populations(y0, b), p1 = system.populations(y, b);
+    const DickeSpace& space = system.space(b);
+    int shift = 0;
+    for (int i = 0; i < model.num_domains(); ++i)
+      shift += static_cast<int>((model.spins[i] - system.two_j(b)[i]) / 2);
+    for (std::int64_t st = 0; st < space.dim(); ++st)
+      balance += (p0[st] - p1[st]) * (space.excitation(st) + shift);
+  }
+  for (std::size_t c = 0; c < channels.size(); ++c) balance -= system.channel_quanta(y, c);
+  for (int i = 0; i < model.num_domains(); ++i) balance -= system.local_quanta(y, i, 0);
+  layout::set(result, A::steady_excitation_balance, balance);
+  if (progress) progress(1.0, "steady: done");
   return result;
 }
 

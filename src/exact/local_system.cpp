@@ -448,6 +448,45 @@ std::int64_t LocalSystem::solve_stage(double hg, const Eigen::VectorXd& rhs, Eig
   return iterations;
 }
 
+Eigen::VectorXd LocalSystem::steady(const Eigen::VectorXd& y0, double dark_tolerance) const {
+  if (!cascade_ || dephasing_)
+    throw Error("LocalSystem::steady: pumping, nbar > 0 or dephasing (bug: refused before)");
+  Eigen::VectorXd out = Eigen::VectorXd::Zero(size_);
+  Eigen::VectorXd inflow = y0.head(acc_);  // X_n(0) + the jumps out of W_{n+1}
+  Eigen::MatrixXd r, w, dark, t;
+  for (int n = n_cap_; n >= 0; --n)
+    for (const auto& [bl, sn] : by_n_[static_cast<std::size_t>(n)]) {
+      const Sector& sec = blocks_[bl].sectors[sn];
+      const int d = sec.d;
+      const Eigen::Map<const Eigen::MatrixXd> in(inflow.data() + sec.offset, d, d);
+      r.noalias() = sec.v.transpose() * in * sec.v;
+      const double cut = dark_tolerance * std::max(sec.lambda.maxCoeff(), 0.0);
+      w = Eigen::MatrixXd::Zero(d, d);
+      dark = Eigen::MatrixXd::Zero(d, d);
+      for (int c = 0; c < d; ++c)
+        for (int a = 0; a < d; ++a) {
+          if (sec.lambda[a] <= cut && sec.lambda[c] <= cut) dark(a, c) = r(a, c);
+          else w(a, c) = r(a, c) / (sec.lambda[a] + sec.lambda[c]);  // decays at l_a + l_c
+        }
+      Eigen::Map<Eigen::MatrixXd>(out.data() + sec.offset, d, d).noalias() =
+          sec.v * dark * sec.v.transpose();
+      const Eigen::MatrixXd integral = sec.v * w * sec.v.transpose();
+      const Eigen::Map<const Eigen::MatrixXd> wm(integral.data(), d, d);
+      for (const Jump& jump : sec.collective) {
+        const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
+        out[acc_ + jump.accumulator] += add_collective(
+            jump.op, wm, Eigen::Map<Eigen::MatrixXd>(inflow.data() + to.offset, to.d, to.d), 1.0, t);
+      }
+      for (const Jump& jump : sec.local) {
+        const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
+        const double q = add_local(jump.target, jump.amp, wm,
+                                   Eigen::Map<Eigen::MatrixXd>(inflow.data() + to.offset, to.d, to.d), 1.0);
+        if (jump.accumulator >= 0) out[acc_ + jump.accumulator] += q;
+      }
+    }
+  return out;
+}
+
 Eigen::VectorXd LocalSystem::populations(const Eigen::VectorXd& y, int b) const {
   const Block& block = blocks_[b];
   Eigen::VectorXd p = Eigen::VectorXd::Zero(block.space.dim());

@@ -70,6 +70,14 @@ class LocalSystem {
   /// Cascade models only.
   std::int64_t solve_stage(double hg, const Eigen::VectorXd& rhs, Eigen::VectorXd& y, double rel,
                            double abs) const;
+  /// The t = inf limit when nothing raises n and nothing dephases (local emission and collective
+  /// decay only): returns the state vector of rho(inf) with the accumulators holding the quanta
+  /// over [0, inf). Top-down over n, in each block's K_n eigenbasis: the sector's input
+  /// R = X_n(0) + (jumps out of the time integral W_{n+1}) splits into the bright part
+  /// (l_a + l_b > tol l_max of that sector), whose time integral is W_ab = R_ab / (l_a + l_b),
+  /// and the dark part, which stays (K v = 0 for a dark v, so no jump acts on it).
+  /// docs/steady_state.md's sweep, block by block.
+  Eigen::VectorXd steady(const Eigen::VectorXd& y0, double dark_tolerance) const;
   /// Entries of the state before the accumulators.
   Eigen::Index state_size() const { return acc_; }
 

@@ -257,3 +257,75 @@ TEST(LocalExact, RefusesWhatItCannotDo) {
 
 }  // namespace
 }  // namespace qtraj
+
+namespace qtraj {
+namespace {
+
+// The steady solver with local emission against the exact solver at a long time: every output.
+void expect_steady_matches_long_exact(RunConfig c, double t_end) {
+  c.time.end = t_end;
+  c.time.points = 2;
+  const Result exact = solve_exact(c);
+  c.solver.kind = "steady";
+  const Result steady = solve(c);
+  ASSERT_EQ(steady.solver, "steady");
+  const int m = c.model.num_domains();
+  for (int i = 0; i < m; ++i) {
+    EXPECT_NEAR(steady.excitations_mean(0, i), exact.excitations_mean(1, i), 1e-6) << i;
+    const std::string pj = "/total_spin/domain_" + std::to_string(i + 1);
+    const auto& ps = values(steady, pj);
+    const auto& pe = values(exact, pj);
+    for (std::size_t col = 0; col < ps.size(); ++col) EXPECT_NEAR(ps[col], pe[ps.size() + col], 1e-6);
+    EXPECT_NEAR(values(steady, "/local_quanta/mean")[2 * i],
+                values(exact, "/local_quanta/mean")[2 * (m + i)], 1e-6);
+  }
+  const auto& qs = values(steady, "/emitted_quanta");
+  const auto& qe = values(exact, "/emitted_energy/mean");
+  for (std::size_t r = 0; r < qs.size(); ++r) EXPECT_NEAR(qs[r], qe[qs.size() + r], 1e-6);
+  EXPECT_NEAR(std::get<double>(steady.attributes.at("steady_excitation_balance")), 0.0, 1e-10);
+  EXPECT_NEAR(std::get<double>(steady.attributes.at("steady_trace")), 1.0, 1e-12);
+}
+
+// A connected chain with local emission on the last domain only: every excitation leaves.
+TEST(LocalSteady, ConnectedChainEmptiesTheTopBlocks) {
+  RunConfig c = with_local(make_linear({3, 2}, {"excited", "dicke 1"}, chain(2), 1.0, 2),
+                           {local({1}, 0.3, 0.0, 0.0)});
+  expect_steady_matches_long_exact(c, 300.0);
+  c.solver.kind = "steady";
+  const Result r = solve(c);
+  EXPECT_NEAR(r.excitations_mean(0, 0) + r.excitations_mean(0, 1), 0.0, 1e-9);
+  const auto& q = values(r, "/emitted_quanta");
+  EXPECT_NEAR(q[0] + values(r, "/local_quanta/mean")[2], 4.0, 1e-9);
+}
+
+// `product 1` on an undamped domain keeps its j < N/2 part's excitation; a domain cut off from
+// every damped one keeps its dark states.
+TEST(LocalSteady, ProductStatesAndCutOffDomainsKeepExcitations) {
+  RunConfig c = with_local(make_linear({3, 2}, {"product 1", "excited"}, chain(2), 1.0, 2),
+                           {local({1}, 0.3, 0.0, 0.0)});
+  expect_steady_matches_long_exact(c, 300.0);
+  c.solver.kind = "steady";
+  EXPECT_GT(solve(c).excitations_mean(0, 0), 0.1);
+  RunConfig cut = with_local(
+      make_linear({2, 2, 2}, {"excited", "ground", "product 1"}, {Reservoir{{0, 1}, 1.0, 0.0}}, 1.0, 2),
+      {local({0}, 0.2, 0.0, 0.0)});
+  expect_steady_matches_long_exact(cut, 300.0);
+  cut.solver.kind = "steady";
+  EXPECT_NEAR(solve(cut).excitations_mean(0, 2), 1.0, 1e-12);  // untouched
+}
+
+TEST(LocalSteady, RefusesDephasingAndPumpingInOneLine) {
+  RunConfig c = with_local(make_linear({2}, {"excited"}, {}, 1.0, 2), {local({0}, 0.1, 0.0, 0.2)});
+  c.solver.kind = "steady";
+  try {
+    solve(c);
+    FAIL() << "dephasing accepted";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind("local[1].dephasing", 0), 0u) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace qtraj
