@@ -17,6 +17,7 @@
 #include "qtraj/exact/esdirk.hpp"
 #include "qtraj/exact/laplace_integrator.hpp"
 #include "exact/components.hpp"
+#include "exact/local_solver.hpp"
 #include "exact/observables.hpp"
 #include "qtraj/solvers.hpp"
 
@@ -34,7 +35,9 @@ Result solve_exact(const RunConfig& config, const SolveContext& context) {
   // The model, tolerances and choices were checked by the parser (run_config.cpp); what is
   // checked here depends on this solver (sizes, temperature, the device).
   const Model& model = config.model;
-  refuse_local_processes(model, "the exact solver");
+  // Local processes: the total-spin blocks (local_solver.hpp); without them the code below runs
+  // unchanged.
+  if (model.has_local()) return exact::solve_exact_local(config, context);
   const double rtol = config.solver.rtol, atol = config.solver.atol;
   const ProgressFn progress = progress_or_stop(context, "exact");
   const int m = model.num_domains();

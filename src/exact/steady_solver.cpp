@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "exact/components.hpp"
+#include "exact/local_solver.hpp"
 #include "exact/observables.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/exact/steady_state.hpp"
@@ -34,7 +35,6 @@ constexpr std::int64_t kMaxSectorDim = 6000;
 
 Result solve_steady(const RunConfig& config, const SolveContext& context) {
   const Model& model = config.model;  // checked by the parser
-  refuse_local_processes(model, "the steady-state solver");
   const ProgressFn progress = progress_or_stop(context, "steady");
   const int m = model.num_domains();
   for (std::size_t r = 0; r < model.reservoirs.size(); ++r)
@@ -50,6 +50,8 @@ Result solve_steady(const RunConfig& config, const SolveContext& context) {
     throw InputError("output.plot", "\"" + config.output.plot + "\"",
                      "a steady-state result has no time axis to plot; remove output.plot (or "
                      "--set output.plot=\"\")");
+  // Local processes: the block sweep (local_solver.hpp); without them the code below runs unchanged.
+  if (model.has_local()) return exact::solve_steady_local(config, context);
   exact::check_dicke_dimension(model, layout::Source::steady);
   const auto channels = collapse_channels(model);
   const std::size_t n_res = model.reservoirs.empty() ? static_cast<std::size_t>(std::max(0, m - 1))

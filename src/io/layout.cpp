@@ -60,7 +60,7 @@ bool matches(const Entry& e, std::string_view path) {
 const std::vector<Entry>& result_entries() {
   static const std::vector<Entry> entries{
       time, jz_over_n_mean, jz_over_n_stderr, excitations_mean, excitations_stderr,
-      jplus_jminus_mean, jplus_jminus_stderr, jminus_mean, local_quanta_mean, populations,
+      jplus_jminus_mean, jplus_jminus_stderr, jminus_mean, populations,
       emitted_energy_mean,
       emitted_quanta, jump_counts_histogram, jumps_trajectory, jumps_time, jumps_channel,
       jumps_reservoir, total_spin, total_spin_stderr, local_quanta_mean, local_quanta_stderr,

@@ -104,6 +104,7 @@ TEST(Layout, EverySolverWritesOnlyPathsTheModuleDefines) {
   const std::vector<RunConfig> runs{
       config("kind = \"exact\""),
       config("kind = \"exact\"", "0.3"),
+      config("kind = \"exact\"\n[[local]]\ndomains = [1]\nemission = 0.1\ndephasing = 0.05"),
       config("kind = \"steady\""),
       config("kind = \"meanfield\"\nclosure = \"z_right\"", "0.0", "\"coherent 1.0 0.5\", \"ground\""),
       config("kind = \"meanfield\"\nclosure = \"fourth_order\"", "0.0", "\"excited\", \"ground\"",

@@ -53,10 +53,6 @@ inline constexpr Entry jminus_mean{
     "/jminus/mean", "n_t x M x 2",
     "<J_i^-> (last axis: real, imaginary part), first-order closure of <J^z J^->; present only "
     "when an initial state breaks U(1) (coherent states)"};
-inline constexpr Entry local_quanta_mean{
-    "/local_quanta/mean", "n_t x M x 2",
-    "quanta emitted through domain i's local emission (last axis 0) and absorbed from its local "
-    "pumping (1) since t = 0; present only with local processes"};
 inline constexpr Entry populations{"/populations/domain_<i>", "n_t x (N_i + 1)",
                                    "P(k excited spins in domain i)"};
 inline constexpr Entry emitted_energy_mean{
@@ -235,7 +231,7 @@ void add(Result& result, const Entry& entry, std::vector<std::uint64_t> shape,
 void add(Result& result, const Entry& entry, std::vector<std::uint64_t> shape,
          std::vector<std::int64_t> values);
 
-/// Member `domain` (0-based) of a family entry ("/total_spin/domain_<i>"), fixed description.
+/// Family member `domain` (0-based) of `family` with the family's description.
 void add_domain(Result& result, const Entry& family, int domain, std::vector<std::uint64_t> shape,
                 std::vector<double> values);
 /// /jplus_jminus/mean, described as `source` computes it (rows: times; steady: 1 row).
