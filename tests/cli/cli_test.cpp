@@ -242,7 +242,8 @@ TEST_F(Cli, AutoPropagatorFollowsMemoryLimitAndInfoShowsIt) {
                                            "points = 3\n[solver]\nkind = \"trajectories\"\n"
                                            "trajectories = 20\nthreads = 2\n"
                                            "memory_limit = \"4 MB\"\n");
-  ASSERT_EQ(run_cli("run " + file + " -q -o " + out).status, 0);
+  const auto ran = run_cli("run " + file + " -q -o " + out);
+  ASSERT_EQ(ran.status, 0) << ran.text;
   auto info = run_cli("info " + out);
   EXPECT_EQ(info.status, 0) << info.text;
   EXPECT_NE(info.text.find("propagator    krylov"), std::string::npos) << info.text;

@@ -125,7 +125,7 @@ TEST_F(HostileFiles, MergeRefusesImpossibleShards) {
             e.dataset("/aggregator/mean", {0}, std::vector<double>{});
             e.dataset("/aggregator/m2", {0}, std::vector<double>{});
           }),
-          "/aggregator/mean: has the wrong shape, expected 5x4 (n_t x 2M of the stored config) (got 0)");
+          "/aggregator/mean: has the wrong shape, expected 5x4 (n_t x 2M (with local processes wider) of the stored config) (got 0)");
   // A stored config of 3 domains with data for 2 (invalid reads before).
   refused(merge_with("three.h5", [](Hdf5Edit& e) {
             std::string text = kShardRun;
