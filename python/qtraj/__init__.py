@@ -34,6 +34,8 @@ RUN_FILE_KEYS = """\
               "dicke K" | "product K" | "coherent THETA PHI")
 [[reservoir]] domains (1-based, any number), gamma = 1.0, nbar = 0.0 (default: the chain
               (1,2),(2,3),...)
+[[local]]     domains (1-based; default: every domain), emission = 0.0, pumping = 0.0,
+              dephasing = 0.0 (per spin, QuTiP PIQS's conventions; docs/local.md)
 [time]        end = 10.0, points = 101, spacing = "linear" | "log", start (log spacing only)
 [solver]      kind = "exact" | "trajectories" | "meanfield" | "steady", rtol = 1e-8,
               atol = 1e-10, integrator = "auto" | "laplace" | "esdirk", trajectories = 10000,

@@ -8,15 +8,22 @@ import numpy as np
 TIMINGS = {"meanfield_seconds"}
 
 
+def text(value):
+    """qtraj writes fixed-length strings (file format 2), which h5py returns as bytes: as str."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode("utf-8")
+    return value
+
+
 def tree(path):
-    """{dataset path: (array, {attr: value})}, {root attr: value}."""
+    """{dataset path: (array, {attr: value})}, {root attr: value}; string attributes as str."""
     sets = {}
     with h5py.File(path, "r") as f:
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
-                sets["/" + name] = (obj[()], dict(obj.attrs))
+                sets["/" + name] = (obj[()], {k: text(v) for k, v in obj.attrs.items()})
         f.visititems(visit)
-        attrs = dict(f.attrs)
+        attrs = {k: text(v) for k, v in f.attrs.items()}
     return sets, attrs
 
 

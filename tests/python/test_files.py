@@ -92,7 +92,7 @@ H5PY_SCRIPT = textwrap.dedent("""
     r.save(out / "q.h5")
     with h5py.File(out / "q.h5", "r") as f:
         assert np.array_equal(f["jz_over_n/mean"][()], r.jz_over_n)
-        assert f.attrs["solver"] == "exact"
+        assert f.attrs["solver"] in ("exact", b"exact")  # fixed-length: bytes in h5py
     with h5py.File(out / "h.h5", "w") as f:
         f["x"] = np.arange(3.0)
     back = qtraj.load(out / "q.h5")
@@ -102,7 +102,7 @@ H5PY_SCRIPT = textwrap.dedent("""
     try:
         qtraj.load(out / "h.h5")
     except qtraj.IoError as e:
-        assert "no dataset /time" in str(e), e
+        assert "/time" in str(e) and "missing" in str(e), e
     else:
         raise AssertionError("h.h5 is not a qtraj file")
     print("ok", h5py.version.hdf5_version)
