@@ -11,6 +11,23 @@
 #include "qtraj/exact/esdirk.hpp"
 
 namespace qtraj::exact {
+namespace {
+
+// The step from t: h, or exactly to the next output time `target` when h reaches it or would
+// leave a sliver before it (*lands = true); throws on a step below round-off.
+double step_towards(double t, double h, double target, bool* lands) {
+  double step = h;
+  *lands = false;
+  if (t + step >= target || (target - t - step) < 1e-12 * std::max(1.0, std::fabs(target))) {
+    step = target - t;
+    *lands = true;
+  }
+  if (!(step > 1e-14 * std::max(1.0, std::fabs(t))))
+    throw Error(fmt::format("exact solver (local processes): step size underflow at t = {}", t));
+  return step;
+}
+
+}  // namespace
 
 ExplicitStats integrate_dopri5(const LinearApply& apply, Eigen::VectorXd y,
                                const std::vector<double>& times, double rtol, double atol,
@@ -45,13 +62,7 @@ ExplicitStats integrate_dopri5(const LinearApply& apply, Eigen::VectorXd y,
   while (next < times.size()) {
     const double target = times[next];
     bool lands = false;
-    double step = h;
-    if (t + step >= target || (target - t - step) < 1e-12 * std::max(1.0, std::fabs(target))) {
-      step = target - t;
-      lands = true;
-    }
-    if (!(step > 1e-14 * std::max(1.0, std::fabs(t))))
-      throw Error(fmt::format("exact solver (local processes): step size underflow at t = {}", t));
+    const double step = step_towards(t, h, target, &lands);
     for (int s = 1; s < 7; ++s) {
       stage = y;
       for (int j = 0; j < s; ++j)
@@ -107,13 +118,7 @@ ExplicitStats integrate_esdirk(const LinearApply& apply, const StageSolve& solve
   while (next < times.size()) {
     const double target = times[next];
     bool lands = false;
-    double step = h;
-    if (t + step >= target || (target - t - step) < 1e-12 * std::max(1.0, std::fabs(target))) {
-      step = target - t;
-      lands = true;
-    }
-    if (!(step > 1e-14 * std::max(1.0, std::fabs(t))))
-      throw Error(fmt::format("exact solver (local processes): step size underflow at t = {}", t));
+    const double step = step_towards(t, h, target, &lands);
     const double hg = step * tab.gamma;
     for (int i = 1; i < s; ++i) {
       rhs = y;
