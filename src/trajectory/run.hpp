@@ -34,14 +34,16 @@ class BundleCache {
               const std::vector<std::vector<DomainComponent>>& components,
               trajectory::PropagatorKind propagator, int setup_threads = 1,
               trajectory::SectorEigensolver eigensolver = {},
-              const std::vector<double>* local_rates = nullptr)
+              const std::vector<double>* local_rates = nullptr,
+              const std::atomic<bool>* stop = nullptr)
       : model_(model), channels_(channels), components_(components), propagator_(propagator),
         setup_threads_(setup_threads), eigensolver_(std::move(eigensolver)),
-        local_rates_(local_rates) {}
+        local_rates_(local_rates), stop_(stop) {}
 
   /// The bundle of a choice, built on first use. The map lock is held only for the lookup; the
   /// build (eigendecompositions) runs outside it, once per choice (call_once), so threads that
-  /// draw different choices build in parallel.
+  /// draw different choices build in parallel. Throws trajectory::SetupStopped when the stop
+  /// flag is raised during a build (the choice stays unbuilt).
   const trajectory::TrajectorySystem& get(const std::vector<int>& choice) {
     Entry* entry;
     {
@@ -59,7 +61,7 @@ class BundleCache {
       const int threads = std::max(1, setup_threads_ / concurrent);
       try {
         entry->system = std::make_unique<trajectory::TrajectorySystem>(
-            model_, channels_, chosen, propagator_, threads, eigensolver_, local_rates_);
+            model_, channels_, chosen, propagator_, threads, eigensolver_, local_rates_, stop_);
       } catch (...) {
         --building_;
         throw;
@@ -77,6 +79,7 @@ class BundleCache {
   int setup_threads_;  // threads for each bundle's per-sector eigendecompositions
   trajectory::SectorEigensolver eigensolver_;  // set: the sectors are solved by it (device)
   const std::vector<double>* local_rates_;  // set: local processes (TrajectorySystem)
+  const std::atomic<bool>* stop_;  // set: builds stop when it is raised (SetupStopped)
   std::atomic<int> building_{0};  // bundle builds in progress
   struct Entry {
     std::once_flag once;
@@ -123,7 +126,9 @@ struct TrajectoryRun {
   const std::atomic<bool>* stop = nullptr;  // when set and true: start no further trajectory
 
   /// Validates the settings and builds the most likely bundle (input errors surface here).
-  TrajectoryRun(const Model& model, const SolverSettings& settings, const TimeGrid& grid);
+  /// stop_flag (optional) becomes `stop` and stops the bundles' set-up (trajectory::SetupStopped).
+  TrajectoryRun(const Model& model, const SolverSettings& settings, const TimeGrid& grid,
+                const std::atomic<bool>* stop_flag = nullptr);
   std::int64_t chunk_begin(std::int64_t c) const {
     return c * (total / kNumChunks) + std::min<std::int64_t>(c, total % kNumChunks);
   }
