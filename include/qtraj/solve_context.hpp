@@ -26,8 +26,7 @@ using ProgressFn = std::function<void(double fraction, const std::string& status
 /// stops at its next check (trajectories: before the next trajectory, within 1024 jumps of a
 /// long one, or before the next sector eigendecomposition of a set-up; the other solvers: after
 /// their next step; docs/configuration.md, "Stop signals"), writes a last checkpoint where a
-/// trajectory run writes
-/// checkpoints, and throws Interrupted. A request that comes after the work is done is ignored.
+/// trajectory run writes checkpoints, and throws Interrupted. A request that comes after the work is done is ignored.
 class StopRequest {
  public:
   /// `signal`: the signal that asked (SIGINT, SIGTERM), 0 for a plain request.
