@@ -86,6 +86,8 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
     for (int i = 0; i < m; ++i) row += static_cast<int>(model.spins[i] / 2) + 1;
     quanta_column = row;
     row += 2 * m;
+    count_column = row;
+    row += kLocalChannelsPerDomain * m;
   }
   channels = collapse_channels(model);
   num_reservoirs = static_cast<int>(

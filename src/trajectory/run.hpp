@@ -99,7 +99,7 @@ struct TrajectoryRun {
   std::int64_t memory_limit = 0;  // bytes (settings.memory_limit, or the default: 25% of RAM)
   std::vector<double> times;
   int n_t = 0, m = 0, row = 0;  // row = 2M values per output time (<J^z>, <J^+J^->), or with
-                                // local processes also the block indicators and quanta
+                                // local processes also the block indicators, quanta and counts
   // Local processes (docs/local.md, "Trajectories"): per domain (g_e, g_p, g_phi); the blocks the
   // trajectories hop into; the workspace's sector size (the top block's largest sector); the
   // columns of the obs row (local_trajectory.hpp).
@@ -107,7 +107,7 @@ struct TrajectoryRun {
   std::vector<double> local_rates;
   std::unique_ptr<BlockCache> blocks;
   int local_max_dim = 0;
-  int spin_column = 0, quanta_column = 0;
+  int spin_column = 0, quanta_column = 0, count_column = 0;
   std::vector<Channel> channels;
   int num_reservoirs = 0;
   std::vector<std::vector<DomainComponent>> components;
@@ -234,17 +234,18 @@ std::vector<std::int64_t> encode_local_jumps(std::vector<std::int64_t> channel,
                                              const std::string& path);
 
 /// Values per output time of the aggregator rows (TrajectoryRun::row): 2M, and with local
-/// processes sum_i (floor(N_i / 2) + 1) total-spin columns and 2M local-quanta columns.
+/// processes sum_i (floor(N_i / 2) + 1) total-spin columns, 2M local-quanta columns and 9M
+/// local jump counts (domain, process, dj).
 inline std::uint64_t aggregator_row_width(const Model& model) {
   const std::uint64_t m = model.spins.size();
   if (!model.has_local()) return 2 * m;
-  std::uint64_t row = 4 * m;
+  std::uint64_t row = 4 * m + 9 * m;
   for (long long n : model.spins) row += static_cast<std::uint64_t>(n / 2) + 1;
   return row;
 }
 
 /// With local processes (model.has_local()) the aggregator rows are wider (TrajectoryRun::row) and
-/// the result gains /total_spin/*, /local_quanta/* and /jumps/local.
+/// the result gains /total_spin/*, /local_quanta/*, /jump_counts/local_* and /jumps/local.
 Result trajectory_result(const Model& model, const std::vector<double>& times,
                          const std::vector<Channel>& channels, int num_reservoirs,
                          const TrajectoryStatistics& stats);
