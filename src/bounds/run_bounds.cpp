@@ -78,12 +78,17 @@ double local_exact_bytes(const Model& model, const SectorStats& top_block) {
   return 8.0 * exact::kLocalStateVectors * top_block.squares;
 }
 
-// Output columns the local processes add per time: P(j_i) per domain and the local quanta
-// (trajectories: their standard errors too).
-double local_output_columns(const Model& model) {
+// Output columns the local processes add per time: P(j_i) per domain and the local quanta;
+// trajectories also the jump counts per (domain, process, dj) and P(k_i) (the populations the
+// exact solver writes anyway), each with its standard error (the callers double them).
+double local_output_columns(const Model& model, bool trajectories = false) {
   if (!model.has_local()) return 0;
   double columns = 2.0 * model.num_domains();
   for (long long n : model.spins) columns += std::floor(static_cast<double>(n) / 2.0) + 1.0;
+  if (trajectories) {
+    columns += 9.0 * model.num_domains();
+    for (long long n : model.spins) columns += static_cast<double>(n) + 1.0;
+  }
   return columns;
 }
 
@@ -135,14 +140,14 @@ void estimate_trajectories(const RunConfig& config, const std::vector<ChannelRat
   // Aggregators (mean and m2 of 2M values per output time): one per worker, the tally's, a
   // checkpoint snapshot and the result's copy.
   e.memory.push_back({"aggregators", "time.points",
-                      (threads + 3.0) * n_t * (4.0 * m + 2.0 * local_output_columns(model)) * 8.0});
+                      (threads + 3.0) * n_t * (4.0 * m + 2.0 * local_output_columns(model, true)) * 8.0});
   const double recorded = std::min<double>(static_cast<double>(std::max<std::int64_t>(s.record_jumps, 0)),
                                            static_cast<double>(s.trajectories));
   const double records = recorded * e.jumps_per_trajectory;
   e.memory.push_back({"jump records", "solver.record_jumps", 2.0 * 24.0 * records});
   // Result: time, <J^z>/N, excitations, <J^+J^-> (mean and standard error), the aggregator state.
   e.output_values =
-      n_t * (1.0 + 6.0 * m + 4.0 * m + 2.0 * local_output_columns(model)) + 3.0 * records;
+      n_t * (1.0 + 6.0 * m + 4.0 * m + 2.0 * local_output_columns(model, true)) + 3.0 * records;
 }
 
 void estimate_exact(const RunConfig& config, RunEstimate& e) {
