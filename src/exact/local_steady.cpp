@@ -213,30 +213,29 @@ class LocalSteadySweep {
                                    kMaxLocalSteadyDarkDimension));
     stats_.largest_dark_space = std::max<std::int64_t>(stats_.largest_dark_space, dim_);
     Eigen::MatrixXd q = Eigen::MatrixXd::Zero(dim_, dim_);
-    Eigen::VectorXd unit = Eigen::VectorXd::Zero(dim_), col(dim_);
-    std::vector<Eigen::MatrixXd> z(parts_.size());
+    Eigen::VectorXd col(dim_);
+    Eigen::MatrixXd e, zt;
     for (const Part& p : parts_) {
-      const int d = p.sec->d;
-      for (Eigen::Index k = p.coord; k < p.coord + static_cast<Eigen::Index>(p.r) * (p.r + 1) / 2; ++k) {
-        unit.setZero();
-        unit[k] = 1.0;
-        Eigen::MatrixXd e = Eigen::MatrixXd::Zero(d, d);
-        add_from_coords(p, unit, e);
-        // L E = -(K E + E K) + maps; K E + E K = (l_a + l_c) E on the dark space.
-        col.setZero();
-        const Eigen::MatrixXd self = p.sec->k * e + e * p.sec->k;
-        add_coords(p, -self, col);
-        for (const auto& jump : p.sec->local) {
-          if (jump.dn != 0) continue;
-          const int t = part_of_block_[jump.to_block];
-          const Part& pt = parts_[t];
-          if (pt.r == 0) continue;
-          Eigen::MatrixXd zt = Eigen::MatrixXd::Zero(pt.sec->d, pt.sec->d);
-          add_local(jump.target, jump.amp, e, zt, 1.0);
-          add_coords(pt, zt, col);
+      const auto v0 = p.sec->v.leftCols(p.r);
+      Eigen::Index k = p.coord;
+      for (int a = 0; a < p.r; ++a)
+        for (int c = a; c < p.r; ++c, ++k) {
+          // E_{a c} (add_coords' basis); L E = -(K E + E K) + maps, K E + E K = (l_a + l_c) E.
+          e.noalias() = v0.col(a) * v0.col(c).transpose();
+          if (c == a) e /= p.sw;
+          else e = (e + e.transpose()).eval() / (kSqrt2 * p.sw);
+          col.setZero();
+          col[k] = -(p.sec->lambda[a] + p.sec->lambda[c]);
+          for (const auto& jump : p.sec->local) {
+            if (jump.dn != 0) continue;
+            const Part& pt = parts_[part_of_block_[jump.to_block]];
+            if (pt.r == 0) continue;
+            zt = Eigen::MatrixXd::Zero(pt.sec->d, pt.sec->d);
+            add_local(jump.target, jump.amp, e, zt, 1.0);
+            add_coords(pt, zt, col);
+          }
+          q.col(k) = col;
         }
-        q.col(k) = col;
-      }
     }
     const double scale = std::max(q.cwiseAbs().maxCoeff(), lmax_);
     stats_.max_q_asymmetry = std::max(stats_.max_q_asymmetry, (q - q.transpose()).cwiseAbs().maxCoeff() / scale);
@@ -258,8 +257,9 @@ class LocalSteadySweep {
     p = z;
     double rz = dot(r, z);
     constexpr int kMaxIterations = 20000;
-    constexpr double kTarget = 1e-12, kAccept = 1e-9;
-    double rel = 1.0;
+    constexpr double kTarget = 1e-14, kAccept = 1e-9;  // rounding stops CG near 1e-15
+    double rel = 1.0, best = 1.0;
+    int best_at = 0;
     for (int it = 0; it < kMaxIterations; ++it) {
       minus_l(p, ap);
       const double pap = dot(p, ap);
@@ -271,6 +271,8 @@ class LocalSteadySweep {
       ++stats_.cg_iterations;
       rel = std::sqrt(dot(r, r)) / b_norm;
       if (rel <= kTarget) return;
+      if (rel < 0.5 * best) best = rel, best_at = it;
+      if (it - best_at >= 100 && best <= kAccept) return;  // stagnating at rounding
       precondition(r, z);
       deflate(z);
       const double rz_next = dot(r, z);
