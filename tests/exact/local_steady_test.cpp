@@ -169,7 +169,7 @@ TEST(LocalSteadyDephasing, ConnectedChainEmptiesThroughTheReservoirs) {
 
 // Excitations survive in the j < N/2 part of `product 1` on an undamped domain (its bottom
 // |j, -j> is dark for the reservoir), and in a domain cut off from the damped ones, also when that
-// domain dephases (dephasing keeps P(k) and only spreads the weight over the blocks).
+// domain dephases (dephasing keeps P(k) and spreads each m over the blocks j >= |m| as d_j).
 TEST(LocalSteadyDephasing, ProductStatesAndCutOffDomainsKeepExcitations) {
   RunConfig c = with_local(make_linear({3, 2}, {"product 1", "excited"}, chain(2), 1.0, 2),
                            {local({1}, 0.1, 0.3)});
@@ -177,17 +177,18 @@ TEST(LocalSteadyDephasing, ProductStatesAndCutOffDomainsKeepExcitations) {
   c.solver.kind = "steady";
   EXPECT_GT(solve(c).excitations_mean(0, 0), 0.1);
   RunConfig cut = with_local(
-      make_linear({2, 2, 3}, {"excited", "ground", "product 1"}, {Reservoir{{0, 1}, 1.0, 0.0}}, 1.0, 2),
+      make_linear({2, 2, 3}, {"excited", "ground", "dicke 1"}, {Reservoir{{0, 1}, 1.0, 0.0}}, 1.0, 2),
       {local({0}, 0.05, 0.2), local({2}, 0.0, 0.5)});
   expect_steady_matches_long_exact(cut, 400.0);
   cut.solver.kind = "steady";
   const Result r = solve(cut);
   EXPECT_NEAR(r.excitations_mean(0, 2), 1.0, 1e-12);
-  // P(j) of the dephased cut-off domain: the permutation average of `product 1`, d_j / C(3, 1) =
-  // 2/3 at j = 1/2 and 1/3 at j = 3/2.
+  // P(j) of the dephased cut-off domain, which starts in its top block: at m = -1/2, d_j / C(3, 1)
+  // = 2/3 at j = 1/2 and 1/3 at j = 3/2; P(k = 1) stays 1.
   const auto& pj = values(r, "/total_spin/domain_3");
   EXPECT_NEAR(pj[0], 2.0 / 3.0, 1e-12);
   EXPECT_NEAR(pj[1], 1.0 / 3.0, 1e-12);
+  EXPECT_NEAR(values(r, "/populations/domain_3")[1], 1.0, 1e-12);
 }
 
 // rho(inf) is stationary (L rho(inf) = 0 to rounding), the dark space's quadratic form is
