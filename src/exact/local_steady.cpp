@@ -57,8 +57,9 @@ constexpr double kSqrt2 = 1.4142135623730951;
 // One sweep over the physical sectors from the top (local_steady.hpp).
 class LocalSteadySweep {
  public:
-  LocalSteadySweep(const LocalSystem& system, const Model& model, double tol, LocalSteadyStats& stats)
-      : sys_(system), tol_(tol), stats_(stats) {
+  LocalSteadySweep(const LocalSystem& system, const Model& model, double tol, LocalSteadyStats& stats,
+                   std::int64_t max_dark)
+      : sys_(system), tol_(tol), stats_(stats), max_dark_(max_dark) {
     const std::vector<LocalRates> rates = model.local_rates();
     for (int i = 0; i < model.num_domains(); ++i)
       c_ += rates[i].dephasing * static_cast<double>(model.spins[i]) / 8.0;
@@ -206,11 +207,11 @@ class LocalSteadySweep {
   void build_kernel() {
     kernel_.resize(dim_, 0);
     if (dim_ == 0) return;
-    if (dim_ > kMaxLocalSteadyDarkDimension)
+    if (dim_ > max_dark_)
       throw InputError("local", fmt::format("a dark space of {} dimensions", dim_),
                        fmt::format("too large for the steady solver with dephasing (limit {}); use "
                                    "solver.kind = \"exact\" to a long time",
-                                   kMaxLocalSteadyDarkDimension));
+                                   max_dark_));
     stats_.largest_dark_space = std::max<std::int64_t>(stats_.largest_dark_space, dim_);
     Eigen::MatrixXd q = Eigen::MatrixXd::Zero(dim_, dim_);
     Eigen::VectorXd col(dim_);
@@ -324,6 +325,7 @@ class LocalSteadySweep {
   const LocalSystem& sys_;
   double tol_;
   LocalSteadyStats& stats_;
+  std::int64_t max_dark_;
   double c_ = 0.0, lmax_ = 0.0;
   std::vector<double> log_d_;
   std::vector<int> part_of_block_;
@@ -335,8 +337,8 @@ class LocalSteadySweep {
 
 Eigen::VectorXd local_steady_dephasing(const LocalSystem& system, const Model& model,
                                        const Eigen::VectorXd& y0, double dark_tolerance,
-                                       LocalSteadyStats& stats) {
-  return LocalSteadySweep(system, model, dark_tolerance, stats).run(y0);
+                                       LocalSteadyStats& stats, std::int64_t max_dark_dimension) {
+  return LocalSteadySweep(system, model, dark_tolerance, stats, max_dark_dimension).run(y0);
 }
 
 }  // namespace qtraj::exact

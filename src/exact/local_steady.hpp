@@ -37,16 +37,17 @@ struct LocalSteadyStats {
 };
 
 /// The dark space (symmetric matrices on K's dark vectors) of one sector may hold at most this
-/// many dimensions; beyond it the solve refuses in one line (Q is dense).
+/// many dimensions by default; beyond it the solve refuses in one line (Q is dense).
 inline constexpr std::int64_t kMaxLocalSteadyDarkDimension = 4000;
 
 /// rho(inf) of `system` (a cascade model with dephasing) from the start y0: the state vector with
 /// the sector matrices of rho(inf) and the accumulators holding the quanta over [0, inf).
 /// dark_tolerance: K's eigenvalue l is dark when l - c <= tol max(l_max, c) in its sector, and
-/// Q's when >= -tol max |Q|. Throws InputError when a dark space exceeds the limit above, Error
-/// when conjugate gradients do not converge.
+/// Q's when >= -tol max |Q|. Throws InputError (one line, naming `local`) when a sector's dark
+/// space exceeds max_dark_dimension, Error when conjugate gradients do not converge.
 Eigen::VectorXd local_steady_dephasing(const LocalSystem& system, const Model& model,
                                        const Eigen::VectorXd& y0, double dark_tolerance,
-                                       LocalSteadyStats& stats);
+                                       LocalSteadyStats& stats,
+                                       std::int64_t max_dark_dimension = kMaxLocalSteadyDarkDimension);
 
 }  // namespace qtraj::exact

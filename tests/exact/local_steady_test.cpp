@@ -214,6 +214,28 @@ TEST(LocalSteadyDephasing, SteadyStateIsStationary) {
   EXPECT_NEAR(trace, 1.0, 1e-12);
 }
 
+// A sector's dark space beyond the limit (here 3 dimensions; every state of the cut-off dephased
+// domain is dark for K', so its sectors exceed it) is refused in one line naming `local`.
+TEST(LocalSteadyDephasing, RefusesATooLargeDarkSpaceInOneLine) {
+  RunConfig c = with_local(make_linear({2, 2, 5}, {"excited", "ground", "dicke 2"},
+                                       {Reservoir{{0, 1}, 1.0, 0.0}}, 1.0, 2),
+                           {local({2}, 0.0, 0.3)});
+  const exact::LocalSystem system(c.model, collapse_channels(c.model));
+  const Eigen::VectorXd y0 = system.initial_state(exact::domain_components(c.model));
+  exact::LocalSteadyStats stats;
+  EXPECT_NO_THROW(exact::local_steady_dephasing(system, c.model, y0, 1e-10, stats));
+  EXPECT_GT(stats.largest_dark_space, 3);
+  try {
+    exact::local_steady_dephasing(system, c.model, y0, 1e-10, stats, 3);
+    FAIL() << "a dark space above the limit accepted";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind("local", 0), 0u) << what;
+    EXPECT_NE(what.find("limit 3"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos);
+  }
+}
+
 TEST(LocalSteadyDephasing, RefusesPumpingInOneLine) {
   RunConfig c = with_local(make_linear({2}, {"excited"}, {}, 1.0, 2), {local({0}, 0.1, 0.2)});
   c.model.local[0].pumping = 0.05;
