@@ -23,9 +23,10 @@ using ProgressFn = std::function<void(double fraction, const std::string& status
 
 /// A request to stop a running solve, made from another thread or from a signal handler:
 /// request() stores lock-free atomics only, so it is async-signal-safe. A solve that sees it
-/// stops at its next check (trajectories: before the next trajectory, or within 1024 jumps of a
-/// long one; the other solvers: after their next step; docs/configuration.md, "Stop signals"), writes a last checkpoint where a trajectory run writes
-/// checkpoints, and throws Interrupted. A request that comes after the work is done is ignored.
+/// stops at its next check (trajectories: before the next trajectory, within 1024 jumps of a
+/// long one, or before the next sector eigendecomposition of a set-up; the other solvers: after
+/// their next step; docs/configuration.md, "Stop signals"), writes a last checkpoint where a
+/// trajectory run writes checkpoints, and throws Interrupted. A request that comes after the work is done is ignored.
 class StopRequest {
  public:
   /// `signal`: the signal that asked (SIGINT, SIGTERM), 0 for a plain request.

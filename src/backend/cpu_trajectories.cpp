@@ -70,6 +70,7 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     LocalTrajectoryOutput local;
     local.spin_column = run.spin_column;
     local.quanta_column = run.quanta_column;
+    local.count_column = run.count_column;
     local.local_counts = w.local_counts.data();
     local.jump_two_j = w.jump_two_j.data();
     auto hop = [&](const SystemView& from, int i, int dj) -> const SystemView* {

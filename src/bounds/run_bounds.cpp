@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "qtraj/error.hpp"
+#include "exact/local_system.hpp"
 #include "qtraj/trajectory/propagators.hpp"
 #include "trajectory/propagator_choice.hpp"
 
@@ -32,6 +33,8 @@ constexpr double kSteadyBytesPerBlockEntry = 8;
 // The process itself (libraries, HDF5, OpenBLAS buffers): ~20 MB measured. Counted against the
 // machine's memory, not against solver.memory_limit (which bounds what the run allocates).
 constexpr double kBaseBytes = 32e6;
+// Local processes: above this many (blocks x spins^2) the blocks are not walked (~1 s).
+constexpr double kMaxLocalBlockWalk = 1e9;
 // Above this many sector-size entries the convolution is not done (32 MB); upper bounds instead.
 constexpr double kMaxConvolution = 4e6;
 
@@ -58,6 +61,30 @@ bool any_raising(const std::vector<ChannelRate>& rates) {
   for (const auto& c : rates)
     if (c.raising) return true;
   return false;
+}
+
+// With local processes: the state over the total-spin blocks (exact::local_exact_memory_bytes,
+// docs/local.md "Exact"). Counting it walks every block; where that walk would be long (many
+// blocks of large domains) the top block alone is taken, a lower bound (it is one of the blocks),
+// so the estimate never refuses a run that fits.
+double local_exact_bytes(const Model& model, const SectorStats& top_block) {
+  const std::vector<LocalRates> rates = model.local_rates();
+  double blocks = 1, spins = 0;
+  for (int i = 0; i < model.num_domains(); ++i) {
+    spins += static_cast<double>(model.spins[i]);
+    if (rates[i].any()) blocks *= std::floor(static_cast<double>(model.spins[i]) / 2.0) + 1.0;
+  }
+  if (blocks * spins * spins <= kMaxLocalBlockWalk) return exact::local_exact_memory_bytes(model);
+  return 8.0 * exact::kLocalStateVectors * top_block.squares;
+}
+
+// Output columns the local processes add per time: P(j_i) per domain and the local quanta
+// (trajectories: their standard errors too).
+double local_output_columns(const Model& model) {
+  if (!model.has_local()) return 0;
+  double columns = 2.0 * model.num_domains();
+  for (long long n : model.spins) columns += std::floor(static_cast<double>(n) / 2.0) + 1.0;
+  return columns;
 }
 
 // Trajectories: the bundle's sectors, the propagator it stores, the workspaces.
@@ -107,25 +134,31 @@ void estimate_trajectories(const RunConfig& config, const std::vector<ChannelRat
   e.memory.push_back({"initial-state components", "system.domains", 16.0 * amplitudes});
   // Aggregators (mean and m2 of 2M values per output time): one per worker, the tally's, a
   // checkpoint snapshot and the result's copy.
-  e.memory.push_back({"aggregators", "time.points", (threads + 3.0) * n_t * 4.0 * m * 8.0});
+  e.memory.push_back({"aggregators", "time.points",
+                      (threads + 3.0) * n_t * (4.0 * m + 2.0 * local_output_columns(model)) * 8.0});
   const double recorded = std::min<double>(static_cast<double>(std::max<std::int64_t>(s.record_jumps, 0)),
                                            static_cast<double>(s.trajectories));
   const double records = recorded * e.jumps_per_trajectory;
   e.memory.push_back({"jump records", "solver.record_jumps", 2.0 * 24.0 * records});
   // Result: time, <J^z>/N, excitations, <J^+J^-> (mean and standard error), the aggregator state.
-  e.output_values = n_t * (1.0 + 6.0 * m + 4.0 * m) + 3.0 * records;
+  e.output_values =
+      n_t * (1.0 + 6.0 * m + 4.0 * m + 2.0 * local_output_columns(model)) + 3.0 * records;
 }
 
 void estimate_exact(const RunConfig& config, RunEstimate& e) {
   const Model& model = config.model;
   const double m = model.num_domains(), n_t = config.time.points;
   const SectorStats st = sector_stats(model.spins, total_spins(model));
-  e.memory.push_back({"state vectors and eigensystems", "system.domains",
-                      kExactBytesPerBlockEntry * st.squares});
+  if (model.has_local())
+    e.memory.push_back({"state over the total-spin blocks", "system.domains",
+                        local_exact_bytes(model, st)});
+  else
+    e.memory.push_back({"state vectors and eigensystems", "system.domains",
+                        kExactBytesPerBlockEntry * st.squares});
   double populations = 0;
   for (long long n : model.spins) populations += static_cast<double>(n) + 1.0;
   const double reservoirs = model.reservoirs.empty() ? std::max(0.0, m - 1) : model.reservoirs.size();
-  e.output_values = n_t * (1.0 + 6.0 * m + reservoirs + populations);
+  e.output_values = n_t * (1.0 + 6.0 * m + reservoirs + populations + local_output_columns(model));
 }
 
 void estimate_steady(const RunConfig& config, RunEstimate& e) {
@@ -133,12 +166,17 @@ void estimate_steady(const RunConfig& config, RunEstimate& e) {
   double top = 0;
   for (int i = 0; i < model.num_domains(); ++i) top += initial_top(model.initial[i], model.spins[i]);
   const SectorStats st = sector_stats(model.spins, top);
-  e.memory.push_back({"K_n eigensystems", "system.domains",
-                      kSteadyBytesPerBlockEntry * st.squares + 24.0 * st.max_dim * st.max_dim +
-                          64.0 * st.states});
+  if (model.has_local())  // the blocks' sectors, as the exact solver holds them
+    e.memory.push_back({"state over the total-spin blocks", "system.domains",
+                        local_exact_bytes(model, st)});
+  else
+    e.memory.push_back({"K_n eigensystems", "system.domains",
+                        kSteadyBytesPerBlockEntry * st.squares + 24.0 * st.max_dim * st.max_dim +
+                            64.0 * st.states});
   double populations = 0;
   for (long long n : model.spins) populations += static_cast<double>(n) + 1.0;
-  e.output_values = 2.0 * (1.0 + 8.0 * model.num_domains() + populations);
+  e.output_values =
+      2.0 * (1.0 + 8.0 * model.num_domains() + populations + local_output_columns(model));
 }
 
 void estimate_meanfield(const RunConfig& config, RunEstimate& e) {
@@ -208,16 +246,34 @@ std::vector<ChannelRate> channel_rates(const Model& model) {
       out.push_back({field + (raising ? ".nbar" : ".gamma"), raising, rate, (s + 0.5) * (s + 0.5)});
     }
   }
+  // Local processes (validated finite and >= 0 by the parser): per table, process and domain.
+  for (std::size_t k = 0; k < model.local.size(); ++k) {
+    const LocalTable& t = model.local[k];
+    const std::string field = "local[" + std::to_string(k + 1) + "]";
+    std::vector<int> domains = t.domains;
+    if (domains.empty())
+      for (int i = 0; i < model.num_domains(); ++i) domains.push_back(i);
+    for (int i : domains) {
+      if (i < 0 || i >= model.num_domains()) continue;
+      const double n = static_cast<double>(model.spins[i]);
+      if (t.emission > 0.0) out.push_back({field + ".emission", false, t.emission, n});
+      if (t.pumping > 0.0) out.push_back({field + ".pumping", true, t.pumping, n});
+      if (t.dephasing > 0.0)
+        out.push_back({field + ".dephasing", false, t.dephasing / 4.0, n, /*keeps=*/true});
+    }
+  }
   return out;
 }
 
 double expected_jumps_bound(const Model& model, double end) {
   double initial = 0;
   for (int i = 0; i < model.num_domains(); ++i) initial += initial_top(model.initial[i], model.spins[i]);
-  double raising = 0;
-  for (const ChannelRate& c : channel_rates(model))
+  double raising = 0, keeping = 0;
+  for (const ChannelRate& c : channel_rates(model)) {
     if (c.raising) raising += c.rate * c.max_occupation * end;
-  const double bound = initial + 2.0 * raising;
+    if (c.keeps_excitations) keeping += c.rate * c.max_occupation * end;
+  }
+  const double bound = initial + 2.0 * raising + keeping;
   return std::isfinite(bound) ? bound : std::numeric_limits<double>::infinity();
 }
 

@@ -64,7 +64,7 @@ const std::vector<Entry>& result_entries() {
       emitted_energy_mean,
       emitted_quanta, jump_counts_histogram, jumps_trajectory, jumps_time, jumps_channel,
       jumps_reservoir, total_spin, total_spin_stderr, local_quanta_mean, local_quanta_stderr,
-      jumps_local, aggregator_mean, aggregator_m2,
+      jump_counts_local_mean, jump_counts_local_stderr, jumps_local, aggregator_mean, aggregator_m2,
       attr::solver, attr::config, attr::qtraj_version, attr::domains, attr::initial,
       attr::format_version,
       attr::exact_steps, attr::exact_rejected_steps, attr::exact_gmres_iterations,

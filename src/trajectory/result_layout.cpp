@@ -9,8 +9,9 @@
 namespace qtraj::backend {
 namespace {
 
-/// /total_spin/* and /local_quanta/* from the aggregator columns after the first 2 M
-/// (local_trajectory.hpp: the block indicators of every domain, then the quanta).
+/// /total_spin/*, /local_quanta/* and /jump_counts/local_* from the aggregator columns after the
+/// first 2 M (local_trajectory.hpp: the block indicators of every domain, the quanta, the jump
+/// counts per local channel).
 void add_local_tables(Result& result, const Model& model, int n_t, int row,
                       const trajectory::Aggregator& all) {
   const int m = model.num_domains();
@@ -38,6 +39,16 @@ void add_local_tables(Result& result, const Model& model, int n_t, int row,
   const auto mm = static_cast<std::uint64_t>(m);
   layout::add(result, layout::local_quanta_mean, {rows, mm, 2}, std::move(mean));
   layout::add(result, layout::local_quanta_stderr, {rows, mm, 2}, std::move(err));
+  col += 2 * m;
+  // Jumps per local channel l = 9 i + 3 p + dj + 1 (local_channel_index): M x 3 x 3 per time.
+  std::vector<double> count_mean, count_err;
+  for (int k = 0; k < n_t; ++k)
+    for (int l = 0; l < 9 * m; ++l) {
+      count_mean.push_back(all.mean(static_cast<std::size_t>(k) * row + col + l));
+      count_err.push_back(all.standard_error(static_cast<std::size_t>(k) * row + col + l));
+    }
+  layout::add(result, layout::jump_counts_local_mean, {rows, mm, 3, 3}, std::move(count_mean));
+  layout::add(result, layout::jump_counts_local_stderr, {rows, mm, 3, 3}, std::move(count_err));
 }
 
 }  // namespace

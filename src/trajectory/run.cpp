@@ -47,8 +47,8 @@ void resolve_batch_sectors(TrajectoryRun& run, int max_sector_dim) {
 }  // namespace
 
 TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settings_in,
-                             const TimeGrid& grid)
-    : model(model_in), settings(settings_in) {
+                             const TimeGrid& grid, const std::atomic<bool>* stop_flag)
+    : model(model_in), settings(settings_in), stop(stop_flag) {
   model.validate();
   if (settings.backend != "cpu" && settings.backend != "cuda")
     throw InputError("solver.backend", "\"" + settings.backend + "\"", "use cpu | cuda");
@@ -86,6 +86,8 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
     for (int i = 0; i < m; ++i) row += static_cast<int>(model.spins[i] / 2) + 1;
     quanta_column = row;
     row += 2 * m;
+    count_column = row;
+    row += kLocalChannelsPerDomain * m;
   }
   channels = collapse_channels(model);
   num_reservoirs = static_cast<int>(
@@ -145,7 +147,8 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
     }
   }
   cache = std::make_unique<BundleCache>(model, channels, components, propagator, setup_threads,
-                                        std::move(eigensolver), local ? &local_rates : nullptr);
+                                        std::move(eigensolver), local ? &local_rates : nullptr,
+                                        stop);
   if (local) {
     blocks = std::make_unique<BlockCache>(model, channels, local_rates, propagator, memory_limit,
                                           setup_threads);
@@ -166,8 +169,14 @@ TrajectoryRun::TrajectoryRun(const Model& model_in, const SolverSettings& settin
                        "processes");
     local_max_dim = static_cast<int>(top);
   }
-  const TrajectorySystem& likely = cache->get(choice);
-  resolve_batch_sectors(*this, likely.view().max_sector_dim);
+  int likely_max_dim = 0;
+  try {
+    likely_max_dim = cache->get(choice).view().max_sector_dim;
+  } catch (const trajectory::SetupStopped&) {
+    // A stop request during the set-up: the backend starts no trajectory and the solver saves
+    // what it saves on any stop (a checkpoint to --resume from).
+  }
+  resolve_batch_sectors(*this, likely_max_dim);
 }
 
 std::int64_t TrajectoryRun::chunk_trajectories() const {

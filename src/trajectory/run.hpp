@@ -34,14 +34,16 @@ class BundleCache {
               const std::vector<std::vector<DomainComponent>>& components,
               trajectory::PropagatorKind propagator, int setup_threads = 1,
               trajectory::SectorEigensolver eigensolver = {},
-              const std::vector<double>* local_rates = nullptr)
+              const std::vector<double>* local_rates = nullptr,
+              const std::atomic<bool>* stop = nullptr)
       : model_(model), channels_(channels), components_(components), propagator_(propagator),
         setup_threads_(setup_threads), eigensolver_(std::move(eigensolver)),
-        local_rates_(local_rates) {}
+        local_rates_(local_rates), stop_(stop) {}
 
   /// The bundle of a choice, built on first use. The map lock is held only for the lookup; the
   /// build (eigendecompositions) runs outside it, once per choice (call_once), so threads that
-  /// draw different choices build in parallel.
+  /// draw different choices build in parallel. Throws trajectory::SetupStopped when the stop
+  /// flag is raised during a build (the choice stays unbuilt).
   const trajectory::TrajectorySystem& get(const std::vector<int>& choice) {
     Entry* entry;
     {
@@ -59,7 +61,7 @@ class BundleCache {
       const int threads = std::max(1, setup_threads_ / concurrent);
       try {
         entry->system = std::make_unique<trajectory::TrajectorySystem>(
-            model_, channels_, chosen, propagator_, threads, eigensolver_, local_rates_);
+            model_, channels_, chosen, propagator_, threads, eigensolver_, local_rates_, stop_);
       } catch (...) {
         --building_;
         throw;
@@ -77,6 +79,7 @@ class BundleCache {
   int setup_threads_;  // threads for each bundle's per-sector eigendecompositions
   trajectory::SectorEigensolver eigensolver_;  // set: the sectors are solved by it (device)
   const std::vector<double>* local_rates_;  // set: local processes (TrajectorySystem)
+  const std::atomic<bool>* stop_;  // set: builds stop when it is raised (SetupStopped)
   std::atomic<int> building_{0};  // bundle builds in progress
   struct Entry {
     std::once_flag once;
@@ -96,7 +99,7 @@ struct TrajectoryRun {
   std::int64_t memory_limit = 0;  // bytes (settings.memory_limit, or the default: 25% of RAM)
   std::vector<double> times;
   int n_t = 0, m = 0, row = 0;  // row = 2M values per output time (<J^z>, <J^+J^->), or with
-                                // local processes also the block indicators and quanta
+                                // local processes also the block indicators, quanta and counts
   // Local processes (docs/local.md, "Trajectories"): per domain (g_e, g_p, g_phi); the blocks the
   // trajectories hop into; the workspace's sector size (the top block's largest sector); the
   // columns of the obs row (local_trajectory.hpp).
@@ -104,7 +107,7 @@ struct TrajectoryRun {
   std::vector<double> local_rates;
   std::unique_ptr<BlockCache> blocks;
   int local_max_dim = 0;
-  int spin_column = 0, quanta_column = 0;
+  int spin_column = 0, quanta_column = 0, count_column = 0;
   std::vector<Channel> channels;
   int num_reservoirs = 0;
   std::vector<std::vector<DomainComponent>> components;
@@ -123,7 +126,9 @@ struct TrajectoryRun {
   const std::atomic<bool>* stop = nullptr;  // when set and true: start no further trajectory
 
   /// Validates the settings and builds the most likely bundle (input errors surface here).
-  TrajectoryRun(const Model& model, const SolverSettings& settings, const TimeGrid& grid);
+  /// stop_flag (optional) becomes `stop` and stops the bundles' set-up (trajectory::SetupStopped).
+  TrajectoryRun(const Model& model, const SolverSettings& settings, const TimeGrid& grid,
+                const std::atomic<bool>* stop_flag = nullptr);
   std::int64_t chunk_begin(std::int64_t c) const {
     return c * (total / kNumChunks) + std::min<std::int64_t>(c, total % kNumChunks);
   }
@@ -229,17 +234,18 @@ std::vector<std::int64_t> encode_local_jumps(std::vector<std::int64_t> channel,
                                              const std::string& path);
 
 /// Values per output time of the aggregator rows (TrajectoryRun::row): 2M, and with local
-/// processes sum_i (floor(N_i / 2) + 1) total-spin columns and 2M local-quanta columns.
+/// processes sum_i (floor(N_i / 2) + 1) total-spin columns, 2M local-quanta columns and 9M
+/// local jump counts (domain, process, dj).
 inline std::uint64_t aggregator_row_width(const Model& model) {
   const std::uint64_t m = model.spins.size();
   if (!model.has_local()) return 2 * m;
-  std::uint64_t row = 4 * m;
+  std::uint64_t row = 4 * m + 9 * m;
   for (long long n : model.spins) row += static_cast<std::uint64_t>(n / 2) + 1;
   return row;
 }
 
 /// With local processes (model.has_local()) the aggregator rows are wider (TrajectoryRun::row) and
-/// the result gains /total_spin/*, /local_quanta/* and /jumps/local.
+/// the result gains /total_spin/*, /local_quanta/*, /jump_counts/local_* and /jumps/local.
 Result trajectory_result(const Model& model, const std::vector<double>& times,
                          const std::vector<Channel>& channels, int num_reservoirs,
                          const TrajectoryStatistics& stats);

@@ -26,13 +26,18 @@ void run_here(backend::TrajectoryRun& run, backend::Tally& tally, const Progress
     if (config.solver.backend == "cuda") backend::run_trajectories_cuda(run, tally, progress);
     else backend::run_trajectories_cpu(run, tally, progress);
   };
-  run.stop = stop ? &stop->flag() : nullptr;
+  run.stop = stop ? &stop->flag() : nullptr;  // (the set-up already had it)
   const std::string path = checkpoint_path(config.output.path, rank);
   std::unique_ptr<backend::Checkpointer> writer;
   if (checkpoint)
     writer = std::make_unique<backend::Checkpointer>(path, config.output.checkpoint_seconds, run,
                                                      config, tally);
-  run_backend();
+  try {
+    run_backend();
+  } catch (const trajectory::SetupStopped&) {
+    // A bundle's set-up (a component choice built by a worker, or the CUDA backend's bundles)
+    // saw the request: handled as any stop below.
+  }
   if (writer) writer->stop();
   bool mine_done = true;  // all of run.chunks finished (the request may come after that)
   if (stop && stop->requested()) {
@@ -81,7 +86,8 @@ Result solve_trajectories(const RunConfig& config, const SolveContext& context) 
   bool consolidate = false;
   std::exception_ptr error;
   try {  // errors of the set-up must reach every rank (agree_on_error), not leave some waiting
-    run = std::make_unique<backend::TrajectoryRun>(config.model, config.solver, config.time);
+    run = std::make_unique<backend::TrajectoryRun>(config.model, config.solver, config.time,
+                                                   context.stop ? &context.stop->flag() : nullptr);
     tally = std::make_unique<backend::Tally>(*run);
     const auto files = existing_checkpoints(config.output.path);
     if (config.output.resume) {

@@ -88,15 +88,20 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
                                    const std::vector<const DomainComponent*>& components,
                                    PropagatorKind propagator, int threads,
                                    const SectorEigensolver& eigensolver,
-                                   const std::vector<double>* local_rates)
+                                   const std::vector<double>* local_rates,
+                                   const std::atomic<bool>* stop)
     : TrajectorySystem(model, channels, components, propagator_info(propagator).eigensystems,
-                       propagator_info(propagator).sparse_k, threads, eigensolver, local_rates) {}
+                       propagator_info(propagator).sparse_k, threads, eigensolver, local_rates,
+                       stop) {}
 
 TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                                    const std::vector<const DomainComponent*>& components,
                                    bool spectral, bool adaptive, int threads,
                                    const SectorEigensolver& eigensolver,
-                                   const std::vector<double>* local_rates) {
+                                   const std::vector<double>* local_rates,
+                                   const std::atomic<bool>* stop)
+    : stop_(stop) {
+  check_stop();
   if (local_rates) local_rates_ = *local_rates;
   auto space = std::make_unique<DickeSpace>(two_js_of(components));
   const bool lean = !spectral && !adaptive;  // Krylov: matrix-free, nothing per sector
@@ -113,6 +118,7 @@ TrajectorySystem::TrajectorySystem(const Model& model, const std::vector<Channel
   eig_offset_.assign(max_n + 1, 0);
   if (spectral) build_eigensystems(*space, channels, threads, eigensolver);
   if (adaptive) build_sparse_generator(*space, channels);
+  stop_ = nullptr;  // the flag may not outlive the set-up
   fill_view(static_cast<int>(channels.size()), max_n, lean, spectral, adaptive);
 }
 
@@ -225,6 +231,7 @@ void TrajectorySystem::diagonalize_on_host(const DickeSpace& space,
                                            const std::vector<Channel>& channels,
                                            const std::vector<int>& order, int threads) {
   for_each_parallel(order, threads, [&](int n) {
+    check_stop();  // a stop request waits for the eigendecompositions in flight only
     const std::int64_t d = sector_dim(n);
     const std::int64_t off = eig_offset_[n];
     SectorEigen eig;
@@ -265,6 +272,7 @@ void TrajectorySystem::diagonalize_batched(const DickeSpace& space,
     const std::int64_t d = sector_dim(n);
     if (d > 0) tasks.push_back({d, eig_vt_.data() + eig_offset_[n], lambda_.data() + sector_begin_[n]});
   }
+  check_stop();  // the batched solve is one indivisible call
   eigensolver(tasks);
   for_each_parallel(order, threads, [&](int n) {
     const std::int64_t d = sector_dim(n);

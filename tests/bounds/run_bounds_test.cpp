@@ -12,6 +12,7 @@
 #include "qtraj/error.hpp"
 #include "qtraj/model/run_config.hpp"
 #include "qtraj/solvers.hpp"
+#include "exact/local_system.hpp"
 
 namespace {
 
@@ -223,3 +224,63 @@ TEST(RunBounds, SectorStatsAreExactWhereSmallAndBoundsWhereLarge) {
 }
 
 }  // namespace
+
+namespace {
+// The memory term `what` of a run's estimate (-1 if it has none).
+double memory_term(const qtraj::RunConfig& config, const std::string& what) {
+  for (const auto& t : estimate_run(config).memory)
+    if (t.what == what) return t.bytes;
+  return -1;
+}
+}  // namespace
+
+TEST(RunBounds, LocalProcessesCountInTheWork) {
+  // One domain of 1000 spins in the ground state, no reservoir (one domain: no default chain):
+  // only local dephasing jumps, at exactly g_phi N / 4 per unit time (docs/local.md).
+  const std::string text = "[system]\ndomains = [1000]\ninitial = [\"ground\"]\n[[local]]\n"
+                           "dephasing = 4.0\n[solver]\nkind = \"trajectories\"\n";
+  const auto dephased = qtraj::parse_run_config(text + "[time]\nend = 1e3\n");
+  EXPECT_DOUBLE_EQ(estimate_run(dephased).jumps_per_trajectory, 4.0 / 4.0 * 1000.0 * 1e3);
+  EXPECT_EQ(refusal(dephased), "");
+  expect_refused(qtraj::parse_run_config(text + "[time]\nend = 1e6\n"), "time.end", "jumps");
+  // Pumping adds quanta that emission takes out again: 2 g_p N end at most.
+  const auto pumped = qtraj::parse_run_config(
+      "[system]\ndomains = [1000]\ninitial = [\"ground\"]\n[[local]]\npumping = 0.5\n"
+      "emission = 1.0\n[time]\nend = 10\n[solver]\nkind = \"trajectories\"\n");
+  EXPECT_DOUBLE_EQ(estimate_run(pumped).jumps_per_trajectory, 2.0 * 0.5 * 1000.0 * 10.0);
+  // Every local channel is named by its table and process.
+  const auto rates = qtraj::bounds::channel_rates(pumped.model);
+  ASSERT_EQ(rates.size(), 2u);
+  EXPECT_EQ(rates[0].field, "local[1].emission");
+  EXPECT_EQ(rates[1].field, "local[1].pumping");
+  EXPECT_TRUE(rates[1].raising);
+}
+
+TEST(RunBounds, LocalProcessesCountInTheExactMemory) {
+  // (2, 1), excited and ground, local emission on both domains: blocks (j_1, j_2) = (1, 1/2) and
+  // (0, 1/2). Nothing raises n, so sectors up to the start's 2 excitations are stored: block
+  // (1, 1/2) has internal sectors of sizes 1, 2, 2 (sum of squares 9), block (0, 1/2) (shift 1)
+  // sizes 1, 1 (2); plus the accumulators: 1 reservoir channel and 2 per domain. 16 doubles.
+  const std::string text = "[system]\ndomains = [2, 1]\n[[local]]\nemission = 0.1\n"
+                           "[solver]\nkind = \"exact\"\n";
+  const auto small = qtraj::parse_run_config(text);
+  EXPECT_DOUBLE_EQ(memory_term(small, "state over the total-spin blocks"),
+                   8.0 * qtraj::exact::kLocalStateVectors * 16.0);
+  EXPECT_EQ(memory_term(small, "state vectors and eigensystems"), -1.0);
+  expect_refused(qtraj::parse_run_config(text, {"solver.memory_limit=1200", "time.points=2"}),
+                 "system.domains",
+                 "total-spin blocks");
+  // The steady solver holds the same state.
+  EXPECT_DOUBLE_EQ(
+      memory_term(qtraj::parse_run_config(text, {"solver.kind=\"steady\""}),
+                  "state over the total-spin blocks"),
+      8.0 * qtraj::exact::kLocalStateVectors * 16.0);
+  // Where walking the blocks would be slow, the top block alone (a lower bound) is counted, and
+  // the answer comes at once: (400, 100, 20) with dephasing needs far more than this machine has.
+  const auto large = qtraj::parse_run_config(
+      "[system]\ndomains = [400, 100, 20]\n[[local]]\ndephasing = 0.01\n[solver]\nkind = \"exact\"\n");
+  const auto top = qtraj::bounds::sector_stats(large.model.spins, 520.0);
+  EXPECT_DOUBLE_EQ(memory_term(large, "state over the total-spin blocks"),
+                   8.0 * qtraj::exact::kLocalStateVectors * top.squares);
+  expect_refused(large, "system.domains", "total-spin blocks");
+}

@@ -181,6 +181,18 @@ TEST_F(HostileInput, OneLongTrajectoryStopsWithinASecond) {
                      (dir_ / "log").string(), 1.0, 1.0);
 }
 
+TEST_F(HostileInput, TrajectorySetUpStopsWithinItsEigendecomposition) {
+  // An explicit spectral run whose set-up (151 sectors' eigendecompositions, the largest 451 x 451,
+  // 0.2 s under load) takes 26 s at load ~8: the stop request was read only before
+  // the first trajectory, after the whole set-up.
+  const std::string file = write("setup.toml",
+                                 "[system]\ndomains = [100, 40, 10]\n[time]\nend = 0.001\n"
+                                 "points = 2\n[solver]\nkind = \"trajectories\"\n"
+                                 "propagator = \"spectral\"\ntrajectories = 1\nthreads = 1\n"
+                                 "[output]\ncheckpoint_seconds = 0\n");
+  expect_prompt_stop(*this, file, out(), (dir_ / "log").string(), 1.5, 2.0);
+}
+
 TEST_F(HostileInput, MeanFieldStopsWithinASecond) {
   // 60 domains (3660 unknowns, sparse LU, ~0.1 s a step) on a 3-point grid: the mean field
   // stopped only at output rows before, i.e. at the end of the run (~35 s).

@@ -114,6 +114,24 @@ TEST(Propagators, BundleOfAKindHoldsWhatItNeeds) {
   EXPECT_TRUE(propagator_info(PropagatorKind::krylov).tolerances);
 }
 
+TEST(Propagators, ARaisedStopFlagStopsEveryBundleSetUp) {
+  // A stop request during a bundle's set-up (docs/configuration.md, "Stop signals"): the bundle
+  // is not made, whatever it holds; with the flag down the same set-up completes.
+  const Model model = make_model({3, 2}, {"excited", "ground"});
+  const std::vector<Channel> channels = collapse_channels(model);
+  const FirstComponents components(model);
+  std::atomic<bool> stop{true};
+  for (PropagatorKind kind : kPropagatorKinds) {
+    SCOPED_TRACE(propagator_name(kind));
+    EXPECT_THROW(TrajectorySystem(model, channels, components.chosen, kind, 2, {}, nullptr, &stop),
+                 SetupStopped);
+  }
+  stop = false;
+  const TrajectorySystem sys(model, channels, components.chosen, PropagatorKind::spectral, 2, {},
+                             nullptr, &stop);
+  EXPECT_NE(sys.view().lambda, nullptr);
+}
+
 /// A workspace for f's bundle holding the initial state of sector n scaled by `scale`.
 TrajectoryWorkspace start_in(const Fixture& f, SharedRun& run, int n, double scale) {
   const SystemView& v = f.system->view();

@@ -31,19 +31,26 @@ constexpr double kMaxOutputValues = 2e8;
 /// A collapse channel's rate and the largest expectation <L^dagger L> / rate it can reach:
 /// (S + 1/2)^2 with S = sum over its domains of N_i / 2 (J^+ J^- and J^- J^+ are both at most
 /// S (S + 1) + 1/4 in a spin-S multiplet).
+/// Local processes (docs/local.md) count as one channel per table, process and domain: rate the
+/// per-spin rate (dephasing: g_phi / 4), largest occupation N_i (sum_k <O_k^+ O_k> over the
+/// domain's N_i spins).
 struct ChannelRate {
-  std::string field;   // the key that sets the rate, e.g. "reservoir[2].nbar"
+  std::string field;   // the key that sets the rate, e.g. "reservoir[2].nbar", "local[1].pumping"
   bool raising = false;
   double rate = 0;
   double max_occupation = 0;  // largest <L^dagger L> / rate
+  bool keeps_excitations = false;  // local dephasing: its jumps neither add nor remove a quantum
 };
-/// Every collapse channel of the model (the default chain when there are no reservoirs). Throws
-/// InputError naming the reservoir when gamma (nbar + 1) is not a finite double.
+/// Every collapse channel of the model (the default chain when there are no reservoirs), then the
+/// local processes'. Throws InputError naming the reservoir when gamma (nbar + 1) is not a finite
+/// double.
 std::vector<ChannelRate> channel_rates(const Model& model);
 
 /// An upper bound of the expected number of jumps of one trajectory up to `end`: every lowering
 /// jump removes an excitation and every raising jump adds one, so jumps <= (initial excitations)
-/// + 2 (raising jumps), and the raising jumps are at most end x sum_raising rate (S + 1/2)^2.
+/// + 2 (raising jumps) + (jumps that keep the excitations), and the raising jumps are at most
+/// end x sum_raising rate (S + 1/2)^2 (local pumping: g_p N_i), local dephasing's exactly
+/// end x g_phi N_i / 4.
 double expected_jumps_bound(const Model& model, double end);
 
 /// Sector sizes d_n of the product Dicke space, n = 0..top: exact by convolution where the

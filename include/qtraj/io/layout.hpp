@@ -85,6 +85,13 @@ inline constexpr Entry local_quanta_mean{
     "pumping ([..., 1]) since t = 0"};
 inline constexpr Entry local_quanta_stderr{"/local_quanta/stderr", "n_t x M x 2",
                                            "standard error of /local_quanta/mean (trajectories)"};
+inline constexpr Entry jump_counts_local_mean{
+    "/jump_counts/local_mean", "n_t x M x 3 x 3",
+    "[t][i][p][d]: jumps per trajectory since t = 0 through domain i + 1's local process p "
+    "(0 emission, 1 pumping, 2 dephasing) that took j_i to j_i + d - 1 (trajectories)"};
+inline constexpr Entry jump_counts_local_stderr{
+    "/jump_counts/local_stderr", "n_t x M x 3 x 3",
+    "standard error of /jump_counts/local_mean (trajectories)"};
 inline constexpr Entry jumps_local{
     "/jumps/local", "n_jumps x 4",
     "per recorded jump: 1-based domain of a local jump (0: a collective one), process (1 "

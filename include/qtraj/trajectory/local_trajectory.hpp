@@ -9,7 +9,8 @@
 //
 // Output row (stride out.row_stride): <J_i^z> and <J_i^+J_i^-> (2 M, the propagator's), then per
 // domain i the indicator of the current block over floor(N_i/2) + 1 columns (column c holds
-// j_i = (N_i mod 2)/2 + c), then per domain the local quanta emitted and absorbed so far (2 M).
+// j_i = (N_i mod 2)/2 + c), then per domain the local quanta emitted and absorbed so far (2 M),
+// then the jumps so far through each local channel (9 M, in local_channel_index order).
 #include "qtraj/trajectory/local_jump.hpp"
 #include "qtraj/trajectory/trajectory.hpp"
 
@@ -19,6 +20,7 @@ namespace qtraj::trajectory {
 struct LocalTrajectoryOutput {
   int spin_column = 0;      // first P(j) column of the obs row (2 M)
   int quanta_column = 0;    // first quanta column (after every domain's P(j) columns)
+  int count_column = -1;    // first of the 9 M jump-count columns (after the quanta); < 0: none
   int* local_counts = nullptr;  // 9 M: jumps per local channel (zeroed by the run)
   int* jump_two_j = nullptr;    // per stored jump: 2 j_i before a local jump, -1 for a collective one
 };
@@ -46,6 +48,9 @@ QTRAJ_HD inline void fill_local_columns(const SystemView& sys, const TrajectoryO
       row[local.quanta_column + 2 * i] = emitted;
       row[local.quanta_column + 2 * i + 1] = absorbed;
     }
+    if (local.count_column >= 0)
+      for (int l = 0; l < kLocalChannelsPerDomain * m; ++l)
+        row[local.count_column + l] = local.local_counts[l];
   }
 }
 

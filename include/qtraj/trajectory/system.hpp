@@ -7,12 +7,14 @@
 // and the DickeSpace is released before the state vectors are allocated. Built once,
 // then shared read-only by all worker threads (and copied to the device by the CUDA backend)
 // through SystemView.
+#include <atomic>
 #include <complex>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
 
+#include "qtraj/error.hpp"
 #include "qtraj/model/dicke_space.hpp"
 #include "qtraj/model/model.hpp"
 #include "qtraj/trajectory/propagators.hpp"
@@ -33,6 +35,15 @@ struct SymmetricEigenTask {
 /// cuSOLVER: include/qtraj/backend/cuda_eigensystems.hpp). Throws on failure.
 using SectorEigensolver = std::function<void(const std::vector<SymmetricEigenTask>&)>;
 
+/// Thrown by a bundle's set-up when its stop flag was raised: checked before each sector's
+/// eigendecomposition (and before a batched eigensolver's one call), so a stop request waits for
+/// at most the eigendecompositions in flight (docs/configuration.md, "Stop signals"). The caller
+/// turns it into Interrupted.
+class SetupStopped : public Error {
+ public:
+  SetupStopped() : Error("trajectories: the set-up was stopped on request") {}
+};
+
 class TrajectorySystem {
  public:
   /// components[i] = the chosen pure component of domain i (its two_j fixes the space).
@@ -51,13 +62,16 @@ class TrajectorySystem {
   TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                    const std::vector<const DomainComponent*>& components, bool spectral,
                    bool adaptive, int threads = 1, const SectorEigensolver& eigensolver = {},
-                   const std::vector<double>* local_rates = nullptr);
+                   const std::vector<double>* local_rates = nullptr,
+                   const std::atomic<bool>* stop = nullptr);
   /// The bundle `propagator` needs (propagator_info: eigensystems, sparse K, or lean).
   TrajectorySystem(const Model& model, const std::vector<Channel>& channels,
                    const std::vector<const DomainComponent*>& components,
                    PropagatorKind propagator, int threads = 1,
                    const SectorEigensolver& eigensolver = {},
-                   const std::vector<double>* local_rates = nullptr);
+                   const std::vector<double>* local_rates = nullptr,
+                   const std::atomic<bool>* stop = nullptr);
+  // stop (optional): when it becomes true the set-up throws SetupStopped (the bundle is not made).
   // local_rates (M x 3: g_e, g_p, g_phi per domain; docs/local.md), when set: K_n gains the local
   // diagonal (local_jump.hpp), sector data is built for every sector (local jumps move the
   // internal sector k = j + m up and down), and the view carries the rates and the rank table
@@ -81,6 +95,11 @@ class TrajectorySystem {
   std::int64_t bytes() const;
 
  private:
+  /// Throws SetupStopped when stop_ is set and raised.
+  void check_stop() const {
+    if (stop_ && stop_->load(std::memory_order_relaxed)) throw SetupStopped();
+  }
+  const std::atomic<bool>* stop_ = nullptr;  // the set-up's stop flag (not kept after it)
   // The constructor's steps, in order.
   /// two_j, n_spins, sector offsets, k and the ladder tables (lean: no amplitudes, no obs_diag).
   void build_ladder_tables(const DickeSpace& space, const Model& model, bool lean);
