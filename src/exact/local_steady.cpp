@@ -2,12 +2,12 @@
 // and in docs/local.md "Steady state").
 #include "exact/local_steady.hpp"
 
+#include <fmt/format.h>
+
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "qtraj/error.hpp"
 #include "qtraj/model/local_ladder.hpp"
@@ -57,8 +57,8 @@ constexpr double kSqrt2 = 1.4142135623730951;
 // One sweep over the physical sectors from the top (local_steady.hpp).
 class LocalSteadySweep {
  public:
-  LocalSteadySweep(const LocalSystem& system, const Model& model, double tol, LocalSteadyStats& stats,
-                   std::int64_t max_dark)
+  LocalSteadySweep(const LocalSystem& system, const Model& model, double tol,
+                   LocalSteadyStats& stats, std::int64_t max_dark)
       : sys_(system), tol_(tol), stats_(stats), max_dark_(max_dark) {
     const std::vector<LocalRates> rates = model.local_rates();
     for (int i = 0; i < model.num_domains(); ++i)
@@ -74,7 +74,8 @@ class LocalSteadySweep {
 
   Eigen::VectorXd run(const Eigen::VectorXd& y0) {
     if (!sys_.cascade_ || !(c_ > 0.0))
-      throw Error("local_steady_dephasing: pumping, nbar > 0 or no dephasing (bug: refused before)");
+      throw Error(
+          "local_steady_dephasing: pumping, nbar > 0 or no dephasing (bug: refused before)");
     Eigen::VectorXd out = Eigen::VectorXd::Zero(sys_.size_);
     inflow_ = y0.head(sys_.acc_);
     for (int n = sys_.n_cap_; n >= 0; --n) {
@@ -96,7 +97,8 @@ class LocalSteadySweep {
 
   // Coordinates of the symmetric part of x in the orthonormal basis of the dark space:
   // E_aa = v_a v_a^T / sw, E_ac = (v_a v_c^T + v_c v_a^T) / (sqrt 2 sw), a < c.
-  void add_coords(const Part& p, const Eigen::Ref<const Eigen::MatrixXd>& x, Eigen::VectorXd& s) const {
+  void add_coords(const Part& p, const Eigen::Ref<const Eigen::MatrixXd>& x,
+                  Eigen::VectorXd& s) const {
     if (p.r == 0) return;
     const auto v0 = p.sec->v.leftCols(p.r);
     const Eigen::MatrixXd g = v0.transpose() * x * v0;
@@ -107,7 +109,8 @@ class LocalSteadySweep {
     }
   }
   // x += sum_q s_q E_q over the part's coordinates.
-  void add_from_coords(const Part& p, const Eigen::VectorXd& s, Eigen::Ref<Eigen::MatrixXd> x) const {
+  void add_from_coords(const Part& p, const Eigen::VectorXd& s,
+                       Eigen::Ref<Eigen::MatrixXd> x) const {
     if (p.r == 0) return;
     Eigen::MatrixXd b(p.r, p.r);
     Eigen::Index k = p.coord;
@@ -146,7 +149,8 @@ class LocalSteadySweep {
     for (const Part& p : parts_)
       for (const auto& jump : p.sec->local) {
         if (jump.dn != 0) continue;
-        add_local(jump.target, jump.amp, view(p, x), view(parts_[part_of_block_[jump.to_block]], out), -1.0);
+        add_local(jump.target, jump.amp, view(p, x),
+                  view(parts_[part_of_block_[jump.to_block]], out), -1.0);
       }
   }
   // z = (K . + . K)^{-1} r block by block, in K's eigenbasis.
@@ -223,8 +227,10 @@ class LocalSteadySweep {
         for (int c = a; c < p.r; ++c, ++k) {
           // E_{a c} (add_coords' basis); L E = -(K E + E K) + maps, K E + E K = (l_a + l_c) E.
           e.noalias() = v0.col(a) * v0.col(c).transpose();
-          if (c == a) e /= p.sw;
-          else e = (e + e.transpose()).eval() / (kSqrt2 * p.sw);
+          if (c == a)
+            e /= p.sw;
+          else
+            e = (e + e.transpose()).eval() / (kSqrt2 * p.sw);
           col.setZero();
           col[k] = -(p.sec->lambda[a] + p.sec->lambda[c]);
           for (const auto& jump : p.sec->local) {
@@ -239,7 +245,8 @@ class LocalSteadySweep {
         }
     }
     const double scale = std::max(q.cwiseAbs().maxCoeff(), lmax_);
-    stats_.max_q_asymmetry = std::max(stats_.max_q_asymmetry, (q - q.transpose()).cwiseAbs().maxCoeff() / scale);
+    stats_.max_q_asymmetry =
+        std::max(stats_.max_q_asymmetry, (q - q.transpose()).cwiseAbs().maxCoeff() / scale);
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(0.5 * (q + q.transpose()));
     int k = 0;  // eigenvalues ascending: the kernel is the top (Q <= 0)
     while (k < dim_ && es.eigenvalues()[dim_ - 1 - k] >= -tol_ * scale) ++k;
@@ -281,9 +288,10 @@ class LocalSteadySweep {
       rz = rz_next;
     }
     if (!(rel <= kAccept))
-      throw Error(fmt::format("steady solver (local processes): conjugate gradients stopped at a "
-                              "relative residual of {:.2g} in a sector solve",
-                              rel));
+      throw Error(
+          fmt::format("steady solver (local processes): conjugate gradients stopped at a "
+                      "relative residual of {:.2g} in a sector solve",
+                      rel));
   }
 
   void sector(int n, Eigen::VectorXd& out) {
@@ -309,13 +317,15 @@ class LocalSteadySweep {
       for (const auto& jump : sec.collective) {
         const Sector& to = sys_.blocks_[jump.to_block].sectors[jump.to_sector];
         out[sys_.acc_ + jump.accumulator] += add_collective(
-            jump.op, wm, Eigen::Map<Eigen::MatrixXd>(inflow_.data() + to.offset, to.d, to.d), 1.0, t);
+            jump.op, wm, Eigen::Map<Eigen::MatrixXd>(inflow_.data() + to.offset, to.d, to.d), 1.0,
+            t);
       }
       for (const auto& jump : sec.local) {
         if (jump.dn == 0) continue;  // inside L_n
         const Sector& to = sys_.blocks_[jump.to_block].sectors[jump.to_sector];
-        const double quanta = add_local(jump.target, jump.amp, wm,
-                                        Eigen::Map<Eigen::MatrixXd>(inflow_.data() + to.offset, to.d, to.d), 1.0);
+        const double quanta =
+            add_local(jump.target, jump.amp, wm,
+                      Eigen::Map<Eigen::MatrixXd>(inflow_.data() + to.offset, to.d, to.d), 1.0);
         if (jump.accumulator >= 0) out[sys_.acc_ + jump.accumulator] += quanta;
       }
     }

@@ -30,8 +30,8 @@
 namespace qtraj::exact {
 
 struct LocalSteadyStats {
-  std::int64_t cg_iterations = 0;  // conjugate-gradient steps over every sector
-  std::int64_t kernel_dimension = 0;  // sum over the sectors of dim ker L_n (symmetric part)
+  std::int64_t cg_iterations = 0;       // conjugate-gradient steps over every sector
+  std::int64_t kernel_dimension = 0;    // sum over the sectors of dim ker L_n (symmetric part)
   std::int64_t largest_dark_space = 0;  // the largest dense quadratic form Q built
   double max_q_asymmetry = 0.0;  // max |Q - Q^T| / max(|Q|, l_max): 0 up to rounding (self-adjoint)
 };
@@ -43,11 +43,11 @@ inline constexpr std::int64_t kMaxLocalSteadyDarkDimension = 4000;
 /// rho(inf) of `system` (a cascade model with dephasing) from the start y0: the state vector with
 /// the sector matrices of rho(inf) and the accumulators holding the quanta over [0, inf).
 /// dark_tolerance: K's eigenvalue l is dark when l - c <= tol max(l_max, c) in its sector, and
-/// Q's when >= -tol max |Q|. Throws InputError (one line, naming `local`) when a sector's dark
-/// space exceeds max_dark_dimension, Error when conjugate gradients do not converge.
-Eigen::VectorXd local_steady_dephasing(const LocalSystem& system, const Model& model,
-                                       const Eigen::VectorXd& y0, double dark_tolerance,
-                                       LocalSteadyStats& stats,
-                                       std::int64_t max_dark_dimension = kMaxLocalSteadyDarkDimension);
+/// Q's when >= -tol max(max_pq |Q_pq|, l_max). Throws InputError (one line, naming `local`) when
+/// a sector's dark space exceeds max_dark_dimension, Error when conjugate gradients do not
+/// converge.
+Eigen::VectorXd local_steady_dephasing(
+    const LocalSystem& system, const Model& model, const Eigen::VectorXd& y0, double dark_tolerance,
+    LocalSteadyStats& stats, std::int64_t max_dark_dimension = kMaxLocalSteadyDarkDimension);
 
 }  // namespace qtraj::exact

@@ -2,6 +2,8 @@
 // "Steady state"): against QuTiP's t = inf tables (data/reference/qutip_local.toml), against the
 // exact solver run to a long time, the balance of the quanta, stationarity of rho(inf), and the
 // refusal of pumping.
+#include "exact/local_steady.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 
 #include "exact/components.hpp"
 #include "exact/exact_configs.hpp"
-#include "exact/local_steady.hpp"
 #include "exact/local_system.hpp"
 #include "qtraj/error.hpp"
 #include "qtraj/model/run_config.hpp"
@@ -91,7 +92,8 @@ void expect_matches_qutip_steady(const std::string& case_name) {
   for (std::size_t k = 0; k < names->size(); ++k) {
     const std::string name = *(*names)[k].value<std::string>();
     const int domain = std::stoi(name.substr(name.find(' ') + 1)) - 1;
-    expected[static_cast<std::size_t>(2 * domain + (name.rfind("pumping", 0) == 0 ? 1 : 0))] = quanta[k];
+    expected[static_cast<std::size_t>(2 * domain + (name.rfind("pumping", 0) == 0 ? 1 : 0))] =
+        quanta[k];
   }
   const auto& lq = values(r, "/local_quanta/mean");
   ASSERT_EQ(lq.size(), expected.size());
@@ -124,11 +126,13 @@ void expect_steady_matches_long_exact(RunConfig c, double t_end) {
     const std::string pj = "/total_spin/domain_" + std::to_string(i + 1);
     const auto& ps = values(steady, pj);
     const auto& pe = values(exact, pj);
-    for (std::size_t col = 0; col < ps.size(); ++col) EXPECT_NEAR(ps[col], pe[ps.size() + col], 1e-6);
+    for (std::size_t col = 0; col < ps.size(); ++col)
+      EXPECT_NEAR(ps[col], pe[ps.size() + col], 1e-6);
     const std::string pk = "/populations/domain_" + std::to_string(i + 1);
     const auto& ks = values(steady, pk);
     const auto& ke = values(exact, pk);
-    for (std::size_t col = 0; col < ks.size(); ++col) EXPECT_NEAR(ks[col], ke[ks.size() + col], 1e-6);
+    for (std::size_t col = 0; col < ks.size(); ++col)
+      EXPECT_NEAR(ks[col], ke[ks.size() + col], 1e-6);
     const double emitted = values(steady, "/local_quanta/mean")[2 * i];
     EXPECT_NEAR(emitted, values(exact, "/local_quanta/mean")[2 * (m + i)], 1e-6);
     through += emitted;
@@ -154,8 +158,9 @@ double total_excitations(const Result& r) {
 // moves the dark states' weight between blocks until the reservoirs take it, so every excitation
 // leaves through them.
 TEST(LocalSteadyDephasing, ConnectedChainEmptiesThroughTheReservoirs) {
-  RunConfig c = with_local(make_linear({3, 2, 2}, {"excited", "ground", "dicke 1"}, chain(3), 1.0, 2),
-                           {local({1}, 0.0, 0.4)});
+  RunConfig c =
+      with_local(make_linear({3, 2, 2}, {"excited", "ground", "dicke 1"}, chain(3), 1.0, 2),
+                 {local({1}, 0.0, 0.4)});
   expect_steady_matches_long_exact(c, 400.0);
   c.solver.kind = "steady";
   const Result r = solve(c);
@@ -176,9 +181,9 @@ TEST(LocalSteadyDephasing, ProductStatesAndCutOffDomainsKeepExcitations) {
   expect_steady_matches_long_exact(c, 400.0);
   c.solver.kind = "steady";
   EXPECT_GT(solve(c).excitations_mean(0, 0), 0.1);
-  RunConfig cut = with_local(
-      make_linear({2, 2, 3}, {"excited", "ground", "dicke 1"}, {Reservoir{{0, 1}, 1.0, 0.0}}, 1.0, 2),
-      {local({0}, 0.05, 0.2), local({2}, 0.0, 0.5)});
+  RunConfig cut = with_local(make_linear({2, 2, 3}, {"excited", "ground", "dicke 1"},
+                                         {Reservoir{{0, 1}, 1.0, 0.0}}, 1.0, 2),
+                             {local({0}, 0.05, 0.2), local({2}, 0.0, 0.5)});
   expect_steady_matches_long_exact(cut, 400.0);
   cut.solver.kind = "steady";
   const Result r = solve(cut);
@@ -194,9 +199,9 @@ TEST(LocalSteadyDephasing, ProductStatesAndCutOffDomainsKeepExcitations) {
 // rho(inf) is stationary (L rho(inf) = 0 to rounding), the dark space's quadratic form is
 // symmetric (L_n self-adjoint in the degeneracy-weighted product), and a kernel is found.
 TEST(LocalSteadyDephasing, SteadyStateIsStationary) {
-  RunConfig c = with_local(
-      make_linear({4, 2, 3}, {"excited", "dicke 1", "product 2"}, {Reservoir{{0, 1}, 1.0, 0.0}}, 1.0, 2),
-      {local({0}, 0.1, 0.3), local({2}, 0.0, 0.2)});
+  RunConfig c = with_local(make_linear({4, 2, 3}, {"excited", "dicke 1", "product 2"},
+                                       {Reservoir{{0, 1}, 1.0, 0.0}}, 1.0, 2),
+                           {local({0}, 0.1, 0.3), local({2}, 0.0, 0.2)});
   const auto channels = collapse_channels(c.model);
   const exact::LocalSystem system(c.model, channels);
   const Eigen::VectorXd y0 = system.initial_state(exact::domain_components(c.model));
