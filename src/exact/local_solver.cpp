@@ -17,6 +17,7 @@
 
 #include "exact/components.hpp"
 #include "exact/local_integrator.hpp"
+#include "exact/local_steady.hpp"
 #include "exact/local_system.hpp"
 #include "exact/observables.hpp"
 #include "qtraj/error.hpp"
@@ -149,16 +150,14 @@ Result solve_exact_local(const RunConfig& config, const SolveContext& context) {
 
 Result solve_steady_local(const RunConfig& config, const SolveContext& context) {
   const Model& model = config.model;
-  // The sweep needs a cascade without coupled blocks: refuse pumping and dephasing in one line.
-  for (std::size_t k = 0; k < model.local.size(); ++k) {
-    const LocalTable& t = model.local[k];
-    for (const auto& [key, rate] : {std::pair<const char*, double>{"pumping", t.pumping},
-                                    {"dephasing", t.dephasing}})
-      if (rate > 0.0)
-        throw InputError("local[" + std::to_string(k + 1) + "]." + key, fmt::format("{}", rate),
-                         "the steady solver handles local emission only (docs/local.md); use "
-                         "solver.kind = \"exact\" to a long time");
-  }
+  // The sweep needs a cascade (nothing raises n): refuse pumping in one line (nbar > 0 is refused
+  // by solve_steady).
+  for (std::size_t k = 0; k < model.local.size(); ++k)
+    if (model.local[k].pumping > 0.0)
+      throw InputError("local[" + std::to_string(k + 1) + "].pumping",
+                       fmt::format("{}", model.local[k].pumping),
+                       "the steady solver handles local emission and dephasing, not pumping "
+                       "(docs/local.md); use solver.kind = \"exact\" to a long time");
   check_dicke_dimension(model, layout::Source::steady);
   const double doubles = local_state_doubles(model);
   if (doubles > kMaxLocalStateDoubles)
@@ -170,7 +169,13 @@ Result solve_steady_local(const RunConfig& config, const SolveContext& context) 
   const LocalSystem system(model, channels);
   const Eigen::VectorXd y0 = system.initial_state(domain_components(model));
   constexpr double kDarkTolerance = 1e-10;
-  const Eigen::VectorXd y = system.steady(y0, kDarkTolerance);
+  // Without dephasing the per-block sweep (LocalSystem::steady); with it the coupled sector solve
+  // (local_steady.hpp).
+  bool dephasing = false;
+  for (const LocalRates& r : model.local_rates()) dephasing = dephasing || r.dephasing > 0.0;
+  LocalSteadyStats stats;
+  const Eigen::VectorXd y = dephasing ? local_steady_dephasing(system, model, y0, kDarkTolerance, stats)
+                                      : system.steady(y0, kDarkTolerance);
   LocalObservables observables(model, channels, 1);
   observables.add(0, system, y);
 

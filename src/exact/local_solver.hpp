@@ -36,9 +36,10 @@ class LocalObservables {
 };
 
 Result solve_exact_local(const RunConfig& config, const SolveContext& context);
-/// solve_steady with local emission only (no pumping, no dephasing, nbar = 0: refused in one
-/// line), by LocalSystem::steady. Writes what solve_steady writes plus /total_spin/domain_<i> and
-/// /local_quanta/mean (one row each, quanta over [0, inf)).
+/// solve_steady with local emission and dephasing (pumping refused in one line; nbar > 0 by
+/// solve_steady): LocalSystem::steady without dephasing, local_steady_dephasing with it. Writes
+/// what solve_steady writes plus /total_spin/domain_<i> and /local_quanta/mean (one row each,
+/// quanta over [0, inf)).
 Result solve_steady_local(const RunConfig& config, const SolveContext& context);
 
 }  // namespace qtraj::exact

@@ -102,6 +102,7 @@ class LocalSystem {
   double min_eigenvalue(const Eigen::VectorXd& y) const;
 
  private:
+  friend class LocalSteadySweep;  // the dephased steady state (local_steady.cpp)
   struct Jump {  // a sparse map from one sector of a block into a sector of a block
     int to_block = -1, to_sector = -1;
     Eigen::SparseMatrix<double, Eigen::RowMajor> op;  // collective: d_to x d_from

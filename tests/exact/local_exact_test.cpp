@@ -314,18 +314,5 @@ TEST(LocalSteady, ProductStatesAndCutOffDomainsKeepExcitations) {
   EXPECT_NEAR(solve(cut).excitations_mean(0, 2), 1.0, 1e-12);  // untouched
 }
 
-TEST(LocalSteady, RefusesDephasingAndPumpingInOneLine) {
-  RunConfig c = with_local(make_linear({2}, {"excited"}, {}, 1.0, 2), {local({0}, 0.1, 0.0, 0.2)});
-  c.solver.kind = "steady";
-  try {
-    solve(c);
-    FAIL() << "dephasing accepted";
-  } catch (const InputError& e) {
-    const std::string what = e.what();
-    EXPECT_EQ(what.rfind("local[1].dephasing", 0), 0u) << what;
-    EXPECT_EQ(what.find('\n'), std::string::npos);
-  }
-}
-
 }  // namespace
 }  // namespace qtraj
