@@ -111,6 +111,8 @@ Result solve_exact_local(const RunConfig& config, const SolveContext& context) {
   const auto apply = [&](const Eigen::VectorXd& y, Eigen::VectorXd& out) { system.apply(y, out); };
   std::int64_t linear_iterations = 0;
   const bool implicit = system.cascade();
+  // The stage solves' products (sectors of at most a few hundred): one BLAS thread.
+  const BlasThreads blas(1);
   const ExplicitStats stats =
       implicit
           ? integrate_esdirk(

@@ -250,6 +250,7 @@ void LocalSystem::build_block_operators(const Model& model, const std::vector<Ch
             if (t == DickeSpace::kNone) continue;
             jump.target[s] = static_cast<int>(t - target.space.sector_begin(to_sector));
             jump.amp[s] = std::sqrt(rate[p]) * a;
+            jump.source.push_back(s);
             any = true;
           }
           if (any) sec.local.push_back(std::move(jump));
@@ -306,25 +307,29 @@ double add_collective(const Eigen::SparseMatrix<double, Eigen::RowMajor>& op,
   return trace;
 }
 
-// target(t_r, t_c) += scale * a_r a_c X(r, c) for a map with one target per source; returns
-// tr(A X A^T).
+// target(t_r, t_c) += scale * a_r a_c X(r, c) for a map with one target per source (`source`:
+// the sources with a target, ascending); returns tr(A X A^T).
 template <class Target>
 double add_local(const std::vector<int>& to, const std::vector<double>& amp,
-                 const Eigen::Map<const Eigen::MatrixXd>& x, Target&& target, double scale) {
-  const int d = static_cast<int>(x.rows());
+                 const std::vector<int>& source, const Eigen::Map<const Eigen::MatrixXd>& x,
+                 Target&& target, double scale) {
   double trace = 0.0;
-  for (int c = 0; c < d; ++c) {
+  for (const int c : source) {
     const int tc = to[c];
-    if (tc < 0) continue;
     const double ac = amp[c];
     trace += ac * ac * x(c, c);
     const double sc = scale * ac;
-    for (int r = 0; r < d; ++r) {
-      const int tr = to[r];
-      if (tr >= 0) target(tr, tc) += sc * amp[r] * x(r, c);
-    }
+    const double* xc = x.data() + static_cast<Eigen::Index>(c) * x.rows();
+    double* out = target.data() + static_cast<Eigen::Index>(tc) * target.rows();
+    for (const int r : source) out[to[r]] += sc * amp[r] * xc[r];
   }
   return trace;
+}
+
+// The upper triangle of the square column-major d x d matrix m from its lower one.
+void mirror_lower(double* m, int d) {
+  for (int c = 0; c < d; ++c)
+    for (int r = c + 1; r < d; ++r) m[static_cast<std::size_t>(r) * d + c] = m[static_cast<std::size_t>(c) * d + r];
 }
 
 }  // namespace
@@ -348,29 +353,63 @@ void LocalSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& out) const {
       }
       for (const Jump& jump : sec.local) {
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        const double trace = add_local(jump.target, jump.amp, x,
+        const double trace = add_local(jump.target, jump.amp, jump.source, x,
                                        Eigen::Map<Eigen::MatrixXd>(out.data() + to.offset, to.d, to.d), 1.0);
         if (jump.accumulator >= 0) out[acc_ + jump.accumulator] += trace;
       }
     }
 }
 
-void LocalSystem::precondition_sector(int n, double hg, const Eigen::VectorXd& r,
-                                      Eigen::VectorXd& x) const {
-  x.resize(packed_size_[n]);
-  Eigen::MatrixXd w;
+void LocalSystem::sector_denominators(int n, double hg, Eigen::VectorXd& inv) const {
+  inv.resize(packed_size_[n]);
   for (const auto& [b, sn] : by_n_[n]) {
     const Sector& sec = blocks_[b].sectors[sn];
     const int d = sec.d;
-    const Eigen::Map<const Eigen::MatrixXd> rm(r.data() + sec.packed, d, d);
-    Eigen::Map<Eigen::MatrixXd> xm(x.data() + sec.packed, d, d);
-    w.noalias() = sec.v.transpose() * rm * sec.v;
+    double* w = inv.data() + sec.packed;
     for (int c = 0; c < d; ++c)
-      for (int a = 0; a < d; ++a) w(a, c) /= 1.0 + hg * (sec.lambda[a] + sec.lambda[c]);
-    xm.noalias() = sec.v * w * sec.v.transpose();
+      for (int a = 0; a < d; ++a)
+        w[static_cast<std::size_t>(c) * d + a] = 1.0 / (1.0 + hg * (sec.lambda[a] + sec.lambda[c]));
   }
 }
 
+// X = V [(V^T R V) .* inv] V^T per block: two symmetric congruences (dense_kernels.hpp), each
+// writing the lower triangle, mirrored. R symmetric (only its lower triangle is read).
+void LocalSystem::precondition_sector(int n, const Eigen::VectorXd& inv, const Eigen::VectorXd& r,
+                                      Eigen::VectorXd& x) const {
+  x.resize(packed_size_[n]);
+  std::vector<double> w, work;
+  for (const auto& [b, sn] : by_n_[n]) {
+    const Sector& sec = blocks_[b].sectors[sn];
+    const int d = sec.d;
+    const std::size_t len = static_cast<std::size_t>(d) * d;
+    w.resize(len);
+    congruence_lower(kernels_, sec.v.data(), true, d, d, r.data() + sec.packed, 0.0, w.data(), work);
+    const double* iv = inv.data() + sec.packed;
+    for (int c = 0; c < d; ++c)
+      for (int a = c; a < d; ++a) w[static_cast<std::size_t>(c) * d + a] *= iv[static_cast<std::size_t>(c) * d + a];
+    mirror_lower(w.data(), d);
+    double* xm = x.data() + sec.packed;
+    congruence_lower(kernels_, sec.v.data(), false, d, d, w.data(), 0.0, xm, work);
+    mirror_lower(xm, d);
+  }
+}
+
+void LocalSystem::add_sector_dephasing(int n, double scale, const Eigen::VectorXd& x,
+                                       Eigen::VectorXd& out) const {
+  for (const auto& [b, sn] : by_n_[n]) {
+    const Sector& sec = blocks_[b].sectors[sn];
+    const Eigen::Map<const Eigen::MatrixXd> xm(x.data() + sec.packed, sec.d, sec.d);
+    for (const Jump& jump : sec.local) {
+      if (jump.dn != 0) continue;
+      const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
+      add_local(jump.target, jump.amp, jump.source, xm,
+                Eigen::Map<Eigen::MatrixXd>(out.data() + to.packed, to.d, to.d), scale);
+    }
+  }
+}
+
+// (I - hg L_nn) X = X + hg (K X + X K) - hg (dephasing jumps), with K X + X K = Z^T + Z for
+// Z = X K (X symmetric).
 void LocalSystem::apply_sector(int n, double hg, const Eigen::VectorXd& x,
                                Eigen::VectorXd& out) const {
   out.resize(packed_size_[n]);
@@ -380,21 +419,11 @@ void LocalSystem::apply_sector(int n, double hg, const Eigen::VectorXd& x,
     const int d = sec.d;
     const Eigen::Map<const Eigen::MatrixXd> xm(x.data() + sec.packed, d, d);
     Eigen::Map<Eigen::MatrixXd> om(out.data() + sec.packed, d, d);
-    z.noalias() = sec.k * xm;
-    om = xm + hg * z;
-    z.noalias() = xm * sec.k;
-    om += hg * z;
+    z.resize(d, d);
+    multiply_symmetric(kernels_, xm.data(), d, d, sec.k.data(), z.data());
+    om = xm + hg * (z + z.transpose());
   }
-  for (const auto& [b, sn] : by_n_[n]) {  // the dephasing jumps inside the sector
-    const Sector& sec = blocks_[b].sectors[sn];
-    const Eigen::Map<const Eigen::MatrixXd> xm(x.data() + sec.packed, sec.d, sec.d);
-    for (const Jump& jump : sec.local) {
-      if (jump.dn != 0) continue;
-      const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-      add_local(jump.target, jump.amp, xm,
-                Eigen::Map<Eigen::MatrixXd>(out.data() + to.packed, to.d, to.d), -hg);
-    }
-  }
+  add_sector_dephasing(n, -hg, x, out);
 }
 
 std::int64_t LocalSystem::solve_stage(double hg, const Eigen::VectorXd& rhs, Eigen::VectorXd& y,
@@ -402,31 +431,40 @@ std::int64_t LocalSystem::solve_stage(double hg, const Eigen::VectorXd& rhs, Eig
   if (!cascade_) throw Error("LocalSystem::solve_stage: not a cascade model (bug)");
   if (y.size() != size_) y = Eigen::VectorXd::Zero(size_);
   Eigen::VectorXd inflow = Eigen::VectorXd::Zero(acc_);  // hg * jumps from the sector above
-  Eigen::VectorXd b, x, guess;
+  Eigen::VectorXd b, x, r0, dx, inv;
   Eigen::MatrixXd t;
   std::int64_t iterations = 0;
   for (int n = n_cap_; n >= 0; --n) {
     const auto& pairs = by_n_[static_cast<std::size_t>(n)];
     if (pairs.empty()) continue;
     b.resize(packed_size_[n]);
-    guess.resize(packed_size_[n]);
     for (const auto& [bl, sn] : pairs) {
       const Sector& sec = blocks_[bl].sectors[sn];
       const Eigen::Index len = static_cast<Eigen::Index>(sec.d) * sec.d;
       b.segment(sec.packed, len) = rhs.segment(sec.offset, len) + inflow.segment(sec.offset, len);
     }
-    precondition_sector(n, hg, b, x);
-    if (dephasing_ && b.norm() > 0.0) {
+    sector_denominators(n, hg, inv);
+    precondition_sector(n, inv, b, x);
+    const double b_norm = b.norm();
+    if (dephasing_ && b_norm > 0.0) {
+      // The preconditioner is exact without dephasing: with X0 = P^{-1} b the residual is
+      // r0 = b - (I - hg L_nn) X0 = hg (dephasing jumps) X0, and M P^{-1} v = v - hg (dephasing) P^{-1} v.
+      // GMRES solves M dX = r0 from dX = 0 (the tolerance stays relative to |b|).
+      r0 = Eigen::VectorXd::Zero(b.size());
+      add_sector_dephasing(n, hg, x, r0);
+      dx = Eigen::VectorXd::Zero(b.size());
       const GmresResult solved = gmres(
           [&](const Eigen::VectorXd& in, Eigen::VectorXd& out) { apply_sector(n, hg, in, out); },
           [&](const Eigen::VectorXd& v, Eigen::VectorXd& pv, Eigen::VectorXd& out) {
-            precondition_sector(n, hg, v, pv);
-            apply_sector(n, hg, pv, out);
+            precondition_sector(n, inv, v, pv);
+            out = v;
+            add_sector_dephasing(n, -hg, pv, out);
           },
-          b, x, rel * b.norm() + abs, 30, 3000);
+          r0, dx, rel * b_norm + abs, 30, 3000);
       iterations += solved.iterations;
       if (!solved.converged)
         throw Error("exact solver (local processes): GMRES did not converge in a stage solve");
+      x += dx;
     }
     for (const auto& [bl, sn] : pairs) {
       const Sector& sec = blocks_[bl].sectors[sn];
@@ -440,7 +478,7 @@ std::int64_t LocalSystem::solve_stage(double hg, const Eigen::VectorXd& rhs, Eig
       for (const Jump& jump : sec.local) {
         if (jump.dn == 0) continue;
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        add_local(jump.target, jump.amp, xm,
+        add_local(jump.target, jump.amp, jump.source, xm,
                   Eigen::Map<Eigen::MatrixXd>(inflow.data() + to.offset, to.d, to.d), hg);
       }
     }
@@ -479,7 +517,7 @@ Eigen::VectorXd LocalSystem::steady(const Eigen::VectorXd& y0, double dark_toler
       }
       for (const Jump& jump : sec.local) {
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        const double q = add_local(jump.target, jump.amp, wm,
+        const double q = add_local(jump.target, jump.amp, jump.source, wm,
                                    Eigen::Map<Eigen::MatrixXd>(inflow.data() + to.offset, to.d, to.d), 1.0);
         if (jump.accumulator >= 0) out[acc_ + jump.accumulator] += q;
       }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "exact/components.hpp"
+#include "qtraj/exact/dense_kernels.hpp"
 #include "qtraj/model/dicke_space.hpp"
 #include "qtraj/model/model.hpp"
 
@@ -107,6 +108,7 @@ class LocalSystem {
     Eigen::SparseMatrix<double, Eigen::RowMajor> op;  // collective: d_to x d_from
     std::vector<int> target;                          // local: target index per source (-1: none)
     std::vector<double> amp;                          // local: amplitude per source
+    std::vector<int> source;                          // local: the sources with a target, ascending
     int accumulator = -1;                             // where tr(A X A^T) is counted, -1: nowhere
     int dn = 0;                                       // change of the physical n
   };
@@ -127,9 +129,14 @@ class LocalSystem {
   };
 
   int block_index(const std::vector<int>& two_j) const;
-  // (I - hg L_nn) on the packed vector of physical sector n; the preconditioner's exact solve.
+  // (I - hg L_nn) on the packed vector of physical sector n (x symmetric per block: the GMRES
+  // vectors of a stage are); the preconditioner's exact solve with inv = 1 / (1 + hg (l_a + l_b))
+  // per packed entry (sector_denominators); out += scale * (the dephasing jumps inside sector n) x.
   void apply_sector(int n, double hg, const Eigen::VectorXd& x, Eigen::VectorXd& out) const;
-  void precondition_sector(int n, double hg, const Eigen::VectorXd& r, Eigen::VectorXd& x) const;
+  void precondition_sector(int n, const Eigen::VectorXd& inv, const Eigen::VectorXd& r,
+                           Eigen::VectorXd& x) const;
+  void sector_denominators(int n, double hg, Eigen::VectorXd& inv) const;
+  void add_sector_dephasing(int n, double scale, const Eigen::VectorXd& x, Eigen::VectorXd& out) const;
   void build_block_operators(const Model& model, const std::vector<Channel>& channels, int b);
 
   std::vector<long long> spins_;
@@ -143,6 +150,7 @@ class LocalSystem {
   std::size_t n_channels_ = 0;
   Eigen::Index acc_ = 0, size_ = 0;
   double max_rate_ = 0.0;
+  DenseKernels kernels_ = default_dense_kernels();  // the stage solves' dense products
 };
 
 }  // namespace qtraj::exact
