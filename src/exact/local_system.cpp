@@ -253,6 +253,14 @@ void LocalSystem::build_block_operators(const Model& model, const std::vector<Ch
             jump.source.push_back(s);
             any = true;
           }
+          for (const int src : jump.source) {  // runs: s -> t, s + 1 -> t + 1, ...
+            const std::size_t r = jump.runs.size();
+            if (r > 0 && jump.runs[r - 3] + jump.runs[r - 1] == src &&
+                jump.runs[r - 2] + jump.runs[r - 1] == jump.target[src])
+              ++jump.runs[r - 1];
+            else
+              jump.runs.insert(jump.runs.end(), {src, jump.target[src], 1});
+          }
           if (any) sec.local.push_back(std::move(jump));
         }
       }
@@ -307,22 +315,28 @@ double add_collective(const Eigen::SparseMatrix<double, Eigen::RowMajor>& op,
   return trace;
 }
 
-// target(t_r, t_c) += scale * a_r a_c X(r, c) for a map with one target per source (`source`:
-// the sources with a target, ascending); returns tr(A X A^T).
+// target(t_r, t_c) += scale * a_r a_c X(r, c) for a map with one target per source, given as
+// runs (first source, first target, length) of consecutive sources to consecutive targets;
+// returns tr(A X A^T).
 template <class Target>
-double add_local(const std::vector<int>& to, const std::vector<double>& amp,
-                 const std::vector<int>& source, const Eigen::Map<const Eigen::MatrixXd>& x,
-                 Target&& target, double scale) {
+double add_local(const std::vector<double>& amp, const std::vector<int>& runs,
+                 const Eigen::Map<const Eigen::MatrixXd>& x, Target&& target, double scale) {
   double trace = 0.0;
-  for (const int c : source) {
-    const int tc = to[c];
-    const double ac = amp[c];
-    trace += ac * ac * x(c, c);
-    const double sc = scale * ac;
-    const double* xc = x.data() + static_cast<Eigen::Index>(c) * x.rows();
-    double* out = target.data() + static_cast<Eigen::Index>(tc) * target.rows();
-    for (const int r : source) out[to[r]] += sc * amp[r] * xc[r];
-  }
+  const double* a = amp.data();
+  for (std::size_t cr = 0; cr < runs.size(); cr += 3)
+    for (int q = 0; q < runs[cr + 2]; ++q) {
+      const int c = runs[cr] + q;
+      const double ac = a[c];
+      trace += ac * ac * x(c, c);
+      const double sc = scale * ac;
+      const double* xc = x.data() + static_cast<Eigen::Index>(c) * x.rows();
+      double* out = target.data() + static_cast<Eigen::Index>(runs[cr + 1] + q) * target.rows();
+      for (std::size_t rr = 0; rr < runs.size(); rr += 3) {
+        const int s0 = runs[rr], len = runs[rr + 2];
+        double* o = out + runs[rr + 1];
+        for (int p = 0; p < len; ++p) o[p] += sc * a[s0 + p] * xc[s0 + p];
+      }
+    }
   return trace;
 }
 
@@ -353,7 +367,7 @@ void LocalSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& out) const {
       }
       for (const Jump& jump : sec.local) {
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        const double trace = add_local(jump.target, jump.amp, jump.source, x,
+        const double trace = add_local(jump.amp, jump.runs, x,
                                        Eigen::Map<Eigen::MatrixXd>(out.data() + to.offset, to.d, to.d), 1.0);
         if (jump.accumulator >= 0) out[acc_ + jump.accumulator] += trace;
       }
@@ -402,7 +416,7 @@ void LocalSystem::add_sector_dephasing(int n, double scale, const Eigen::VectorX
     for (const Jump& jump : sec.local) {
       if (jump.dn != 0) continue;
       const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-      add_local(jump.target, jump.amp, jump.source, xm,
+      add_local(jump.amp, jump.runs, xm,
                 Eigen::Map<Eigen::MatrixXd>(out.data() + to.packed, to.d, to.d), scale);
     }
   }
@@ -478,7 +492,7 @@ std::int64_t LocalSystem::solve_stage(double hg, const Eigen::VectorXd& rhs, Eig
       for (const Jump& jump : sec.local) {
         if (jump.dn == 0) continue;
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        add_local(jump.target, jump.amp, jump.source, xm,
+        add_local(jump.amp, jump.runs, xm,
                   Eigen::Map<Eigen::MatrixXd>(inflow.data() + to.offset, to.d, to.d), hg);
       }
     }
@@ -517,7 +531,7 @@ Eigen::VectorXd LocalSystem::steady(const Eigen::VectorXd& y0, double dark_toler
       }
       for (const Jump& jump : sec.local) {
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        const double q = add_local(jump.target, jump.amp, jump.source, wm,
+        const double q = add_local(jump.amp, jump.runs, wm,
                                    Eigen::Map<Eigen::MatrixXd>(inflow.data() + to.offset, to.d, to.d), 1.0);
         if (jump.accumulator >= 0) out[acc_ + jump.accumulator] += q;
       }

@@ -109,6 +109,7 @@ class LocalSystem {
     std::vector<int> target;                          // local: target index per source (-1: none)
     std::vector<double> amp;                          // local: amplitude per source
     std::vector<int> source;                          // local: the sources with a target, ascending
+    std::vector<int> runs;  // local: (first source, first target, length) of consecutive maps
     int accumulator = -1;                             // where tr(A X A^T) is counted, -1: nowhere
     int dn = 0;                                       // change of the physical n
   };
