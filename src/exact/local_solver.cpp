@@ -94,7 +94,8 @@ Result solve_exact_local(const RunConfig& config, const SolveContext& context) {
   const std::size_t n_t = times.size();
   const auto channels = collapse_channels(model);
 
-  const LocalSystem system(model, channels);
+  LocalSystem system(model, channels);
+  system.set_threads(resolve_thread_count(config.solver.threads));
   const Eigen::VectorXd y0 = system.initial_state(domain_components(model));
 
   LocalObservables observables(model, channels, n_t);
@@ -169,7 +170,8 @@ Result solve_steady_local(const RunConfig& config, const SolveContext& context) 
                      "solver.kind = \"meanfield\"");
   const ProgressFn progress = progress_or_stop(context, "steady");
   const auto channels = collapse_channels(model);
-  const LocalSystem system(model, channels);
+  LocalSystem system(model, channels);
+  system.set_threads(resolve_thread_count(config.solver.threads));
   const Eigen::VectorXd y0 = system.initial_state(domain_components(model));
   constexpr double kDarkTolerance = 1e-10;
   const Eigen::VectorXd y = system.steady(y0, kDarkTolerance);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "exact/gmres.hpp"
 #include "qtraj/error.hpp"
@@ -387,25 +388,44 @@ void LocalSystem::sector_denominators(int n, double hg, Eigen::VectorXd& inv) co
 }
 
 // X = V [(V^T R V) .* inv] V^T per block: two symmetric congruences (dense_kernels.hpp), each
-// writing the lower triangle, mirrored. R symmetric (only its lower triangle is read).
+// writing the lower triangle, mirrored. R symmetric (only its lower triangle is read). With
+// threads_ > 1 and a large sector, a second thread takes the blocks after the half-way point of
+// the work (sum of d^3).
 void LocalSystem::precondition_sector(int n, const Eigen::VectorXd& inv, const Eigen::VectorXd& r,
                                       Eigen::VectorXd& x) const {
   x.resize(packed_size_[n]);
-  std::vector<double> w, work;
-  for (const auto& [b, sn] : by_n_[n]) {
-    const Sector& sec = blocks_[b].sectors[sn];
-    const int d = sec.d;
-    const std::size_t len = static_cast<std::size_t>(d) * d;
-    w.resize(len);
-    congruence_lower(kernels_, sec.v.data(), true, d, d, r.data() + sec.packed, 0.0, w.data(), work);
-    const double* iv = inv.data() + sec.packed;
-    for (int c = 0; c < d; ++c)
-      for (int a = c; a < d; ++a) w[static_cast<std::size_t>(c) * d + a] *= iv[static_cast<std::size_t>(c) * d + a];
-    mirror_lower(w.data(), d);
-    double* xm = x.data() + sec.packed;
-    congruence_lower(kernels_, sec.v.data(), false, d, d, w.data(), 0.0, xm, work);
-    mirror_lower(xm, d);
+  const auto& pairs = by_n_[n];
+  auto blocks = [&](std::size_t first, std::size_t last) {
+    std::vector<double> w, work;
+    for (std::size_t p = first; p < last; ++p) {
+      const Sector& sec = blocks_[pairs[p].first].sectors[pairs[p].second];
+      const int d = sec.d;
+      const std::size_t len = static_cast<std::size_t>(d) * d;
+      w.resize(len);
+      congruence_lower(kernels_, sec.v.data(), true, d, d, r.data() + sec.packed, 0.0, w.data(), work);
+      const double* iv = inv.data() + sec.packed;
+      for (int c = 0; c < d; ++c)
+        for (int a = c; a < d; ++a) w[static_cast<std::size_t>(c) * d + a] *= iv[static_cast<std::size_t>(c) * d + a];
+      mirror_lower(w.data(), d);
+      double* xm = x.data() + sec.packed;
+      congruence_lower(kernels_, sec.v.data(), false, d, d, w.data(), 0.0, xm, work);
+      mirror_lower(xm, d);
+    }
+  };
+  std::size_t split = pairs.size();
+  if (threads_ > 1 && packed_size_[n] > parallel_min_) {
+    double total = 0.0, sum = 0.0;
+    for (const auto& [b, sn] : pairs) total += std::pow(static_cast<double>(blocks_[b].sectors[sn].d), 3);
+    for (split = 0; split < pairs.size() && sum < total / 2; ++split)
+      sum += std::pow(static_cast<double>(blocks_[pairs[split].first].sectors[pairs[split].second].d), 3);
   }
+  if (split >= pairs.size()) {
+    blocks(0, pairs.size());
+    return;
+  }
+  std::thread worker(blocks, split, pairs.size());
+  blocks(0, split);
+  worker.join();
 }
 
 void LocalSystem::add_sector_dephasing(int n, double scale, const Eigen::VectorXd& x,

@@ -79,6 +79,13 @@ class LocalSystem {
   /// and the dark part, which stays (K v = 0 for a dark v, so no jump acts on it).
   /// docs/steady_state.md's sweep, block by block.
   Eigen::VectorXd steady(const Eigen::VectorXd& y0, double dark_tolerance) const;
+  /// Worker threads of solve_stage's preconditioner (1: none; with more, the blocks of a sector
+  /// with more than min_entries packed entries are split between two threads). The results do
+  /// not depend on it: each block's products are the same on any thread.
+  void set_threads(int threads, Eigen::Index min_entries = 20000) {
+    threads_ = threads < 1 ? 1 : threads;
+    parallel_min_ = min_entries;
+  }
   /// Entries of the state before the accumulators.
   Eigen::Index state_size() const { return acc_; }
 
@@ -152,6 +159,8 @@ class LocalSystem {
   Eigen::Index acc_ = 0, size_ = 0;
   double max_rate_ = 0.0;
   DenseKernels kernels_ = default_dense_kernels();  // the stage solves' dense products
+  int threads_ = 1;
+  Eigen::Index parallel_min_ = 20000;
 };
 
 }  // namespace qtraj::exact
