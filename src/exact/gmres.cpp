@@ -17,8 +17,12 @@ GmresResult gmres(const GmresApply& apply, const GmresApplyPreconditioned& apply
   GmresResult out;
   int& iterations = out.iterations;
   while (!out.converged && iterations < max_iterations) {
-    apply(x, res);
-    res = b - res;
+    if (iterations == 0 && x.isZero(0.0)) {
+      res = b;  // b - M 0, without applying M
+    } else {
+      apply(x, res);
+      res = b - res;
+    }
     double beta = res.norm();
     if (beta <= tol) {
       out.converged = true;

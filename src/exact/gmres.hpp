@@ -30,7 +30,8 @@ struct GmresResult {
   bool converged = false;
 };
 
-/// x: the initial guess on entry, the last iterate on return (also when not converged).
+/// x: the initial guess on entry (an exact zero is not applied: r_0 = b), the last iterate on
+/// return (also when not converged).
 GmresResult gmres(const GmresApply& apply, const GmresApplyPreconditioned& apply_preconditioned,
                   const Eigen::VectorXd& b, Eigen::VectorXd& x, double tol, int restart,
                   int max_iterations);

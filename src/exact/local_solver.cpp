@@ -95,7 +95,8 @@ Result solve_exact_local(const RunConfig& config, const SolveContext& context) {
   const std::size_t n_t = times.size();
   const auto channels = collapse_channels(model);
 
-  const LocalSystem system(model, channels);
+  LocalSystem system(model, channels);
+  system.set_threads(resolve_thread_count(config.solver.threads));
   const Eigen::VectorXd y0 = system.initial_state(domain_components(model));
 
   LocalObservables observables(model, channels, n_t);
@@ -112,6 +113,8 @@ Result solve_exact_local(const RunConfig& config, const SolveContext& context) {
   const auto apply = [&](const Eigen::VectorXd& y, Eigen::VectorXd& out) { system.apply(y, out); };
   std::int64_t linear_iterations = 0;
   const bool implicit = system.cascade();
+  // The stage solves' products (sectors of at most a few hundred): one BLAS thread.
+  const BlasThreads blas(1);
   const ExplicitStats stats =
       implicit
           ? integrate_esdirk(
@@ -166,7 +169,8 @@ Result solve_steady_local(const RunConfig& config, const SolveContext& context) 
                      "solver.kind = \"meanfield\"");
   const ProgressFn progress = progress_or_stop(context, "steady");
   const auto channels = collapse_channels(model);
-  const LocalSystem system(model, channels);
+  LocalSystem system(model, channels);
+  system.set_threads(resolve_thread_count(config.solver.threads));
   const Eigen::VectorXd y0 = system.initial_state(domain_components(model));
   constexpr double kDarkTolerance = 1e-10;
   // Without dephasing the per-block sweep (LocalSystem::steady); with it the coupled sector solve

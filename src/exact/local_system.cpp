@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "exact/gmres.hpp"
 #include "qtraj/error.hpp"
@@ -250,7 +251,16 @@ void LocalSystem::build_block_operators(const Model& model, const std::vector<Ch
             if (t == DickeSpace::kNone) continue;
             jump.target[s] = static_cast<int>(t - target.space.sector_begin(to_sector));
             jump.amp[s] = std::sqrt(rate[p]) * a;
+            jump.source.push_back(s);
             any = true;
+          }
+          for (const int src : jump.source) {  // runs: s -> t, s + 1 -> t + 1, ...
+            const std::size_t r = jump.runs.size();
+            if (r > 0 && jump.runs[r - 3] + jump.runs[r - 1] == src &&
+                jump.runs[r - 2] + jump.runs[r - 1] == jump.target[src])
+              ++jump.runs[r - 1];
+            else
+              jump.runs.insert(jump.runs.end(), {src, jump.target[src], 1});
           }
           if (any) sec.local.push_back(std::move(jump));
         }
@@ -306,25 +316,35 @@ double add_collective(const Eigen::SparseMatrix<double, Eigen::RowMajor>& op,
   return trace;
 }
 
-// target(t_r, t_c) += scale * a_r a_c X(r, c) for a map with one target per source; returns
-// tr(A X A^T).
+// target(t_r, t_c) += scale * a_r a_c X(r, c) for a map with one target per source, given as
+// runs (first source, first target, length) of consecutive sources to consecutive targets;
+// returns tr(A X A^T).
 template <class Target>
-double add_local(const std::vector<int>& to, const std::vector<double>& amp,
+double add_local(const std::vector<double>& amp, const std::vector<int>& runs,
                  const Eigen::Map<const Eigen::MatrixXd>& x, Target&& target, double scale) {
-  const int d = static_cast<int>(x.rows());
   double trace = 0.0;
-  for (int c = 0; c < d; ++c) {
-    const int tc = to[c];
-    if (tc < 0) continue;
-    const double ac = amp[c];
-    trace += ac * ac * x(c, c);
-    const double sc = scale * ac;
-    for (int r = 0; r < d; ++r) {
-      const int tr = to[r];
-      if (tr >= 0) target(tr, tc) += sc * amp[r] * x(r, c);
+  const double* a = amp.data();
+  for (std::size_t cr = 0; cr < runs.size(); cr += 3)
+    for (int q = 0; q < runs[cr + 2]; ++q) {
+      const int c = runs[cr] + q;
+      const double ac = a[c];
+      trace += ac * ac * x(c, c);
+      const double sc = scale * ac;
+      const double* xc = x.data() + static_cast<Eigen::Index>(c) * x.rows();
+      double* out = target.data() + static_cast<Eigen::Index>(runs[cr + 1] + q) * target.rows();
+      for (std::size_t rr = 0; rr < runs.size(); rr += 3) {
+        const int s0 = runs[rr], len = runs[rr + 2];
+        double* o = out + runs[rr + 1];
+        for (int p = 0; p < len; ++p) o[p] += sc * a[s0 + p] * xc[s0 + p];
+      }
     }
-  }
   return trace;
+}
+
+// The upper triangle of the square column-major d x d matrix m from its lower one.
+void mirror_lower(double* m, int d) {
+  for (int c = 0; c < d; ++c)
+    for (int r = c + 1; r < d; ++r) m[static_cast<std::size_t>(r) * d + c] = m[static_cast<std::size_t>(c) * d + r];
 }
 
 }  // namespace
@@ -348,29 +368,82 @@ void LocalSystem::apply(const Eigen::VectorXd& y, Eigen::VectorXd& out) const {
       }
       for (const Jump& jump : sec.local) {
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        const double trace = add_local(jump.target, jump.amp, x,
+        const double trace = add_local(jump.amp, jump.runs, x,
                                        Eigen::Map<Eigen::MatrixXd>(out.data() + to.offset, to.d, to.d), 1.0);
         if (jump.accumulator >= 0) out[acc_ + jump.accumulator] += trace;
       }
     }
 }
 
-void LocalSystem::precondition_sector(int n, double hg, const Eigen::VectorXd& r,
-                                      Eigen::VectorXd& x) const {
-  x.resize(packed_size_[n]);
-  Eigen::MatrixXd w;
+void LocalSystem::sector_denominators(int n, double hg, Eigen::VectorXd& inv) const {
+  inv.resize(packed_size_[n]);
   for (const auto& [b, sn] : by_n_[n]) {
     const Sector& sec = blocks_[b].sectors[sn];
     const int d = sec.d;
-    const Eigen::Map<const Eigen::MatrixXd> rm(r.data() + sec.packed, d, d);
-    Eigen::Map<Eigen::MatrixXd> xm(x.data() + sec.packed, d, d);
-    w.noalias() = sec.v.transpose() * rm * sec.v;
+    double* w = inv.data() + sec.packed;
     for (int c = 0; c < d; ++c)
-      for (int a = 0; a < d; ++a) w(a, c) /= 1.0 + hg * (sec.lambda[a] + sec.lambda[c]);
-    xm.noalias() = sec.v * w * sec.v.transpose();
+      for (int a = 0; a < d; ++a)
+        w[static_cast<std::size_t>(c) * d + a] = 1.0 / (1.0 + hg * (sec.lambda[a] + sec.lambda[c]));
   }
 }
 
+// X = V [(V^T R V) .* inv] V^T per block: two symmetric congruences (dense_kernels.hpp), each
+// writing the lower triangle, mirrored. R symmetric (only its lower triangle is read). With
+// threads_ > 1 and a large sector, a second thread takes the blocks after the half-way point of
+// the work (sum of d^3).
+void LocalSystem::precondition_sector(int n, const Eigen::VectorXd& inv, const Eigen::VectorXd& r,
+                                      Eigen::VectorXd& x) const {
+  x.resize(packed_size_[n]);
+  const auto& pairs = by_n_[n];
+  auto blocks = [&](std::size_t first, std::size_t last) {
+    std::vector<double> w, work;
+    for (std::size_t p = first; p < last; ++p) {
+      const Sector& sec = blocks_[pairs[p].first].sectors[pairs[p].second];
+      const int d = sec.d;
+      const std::size_t len = static_cast<std::size_t>(d) * d;
+      w.resize(len);
+      congruence_lower(kernels_, sec.v.data(), true, d, d, r.data() + sec.packed, 0.0, w.data(), work);
+      const double* iv = inv.data() + sec.packed;
+      for (int c = 0; c < d; ++c)
+        for (int a = c; a < d; ++a) w[static_cast<std::size_t>(c) * d + a] *= iv[static_cast<std::size_t>(c) * d + a];
+      mirror_lower(w.data(), d);
+      double* xm = x.data() + sec.packed;
+      congruence_lower(kernels_, sec.v.data(), false, d, d, w.data(), 0.0, xm, work);
+      mirror_lower(xm, d);
+    }
+  };
+  std::size_t split = pairs.size();
+  if (threads_ > 1 && packed_size_[n] > parallel_min_) {
+    double total = 0.0, sum = 0.0;
+    for (const auto& [b, sn] : pairs) total += std::pow(static_cast<double>(blocks_[b].sectors[sn].d), 3);
+    for (split = 0; split < pairs.size() && sum < total / 2; ++split)
+      sum += std::pow(static_cast<double>(blocks_[pairs[split].first].sectors[pairs[split].second].d), 3);
+  }
+  if (split >= pairs.size()) {
+    blocks(0, pairs.size());
+    return;
+  }
+  std::thread worker(blocks, split, pairs.size());
+  blocks(0, split);
+  worker.join();
+}
+
+void LocalSystem::add_sector_dephasing(int n, double scale, const Eigen::VectorXd& x,
+                                       Eigen::VectorXd& out) const {
+  for (const auto& [b, sn] : by_n_[n]) {
+    const Sector& sec = blocks_[b].sectors[sn];
+    const Eigen::Map<const Eigen::MatrixXd> xm(x.data() + sec.packed, sec.d, sec.d);
+    for (const Jump& jump : sec.local) {
+      if (jump.dn != 0) continue;
+      const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
+      add_local(jump.amp, jump.runs, xm,
+                Eigen::Map<Eigen::MatrixXd>(out.data() + to.packed, to.d, to.d), scale);
+    }
+  }
+}
+
+// (I - hg L_nn) X = X + hg (K X + X K) - hg (dephasing jumps), with K X + X K = Z^T + Z for
+// Z = X K (X symmetric).
 void LocalSystem::apply_sector(int n, double hg, const Eigen::VectorXd& x,
                                Eigen::VectorXd& out) const {
   out.resize(packed_size_[n]);
@@ -380,21 +453,11 @@ void LocalSystem::apply_sector(int n, double hg, const Eigen::VectorXd& x,
     const int d = sec.d;
     const Eigen::Map<const Eigen::MatrixXd> xm(x.data() + sec.packed, d, d);
     Eigen::Map<Eigen::MatrixXd> om(out.data() + sec.packed, d, d);
-    z.noalias() = sec.k * xm;
-    om = xm + hg * z;
-    z.noalias() = xm * sec.k;
-    om += hg * z;
+    z.resize(d, d);
+    multiply_symmetric(kernels_, xm.data(), d, d, sec.k.data(), z.data());
+    om = xm + hg * (z + z.transpose());
   }
-  for (const auto& [b, sn] : by_n_[n]) {  // the dephasing jumps inside the sector
-    const Sector& sec = blocks_[b].sectors[sn];
-    const Eigen::Map<const Eigen::MatrixXd> xm(x.data() + sec.packed, sec.d, sec.d);
-    for (const Jump& jump : sec.local) {
-      if (jump.dn != 0) continue;
-      const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-      add_local(jump.target, jump.amp, xm,
-                Eigen::Map<Eigen::MatrixXd>(out.data() + to.packed, to.d, to.d), -hg);
-    }
-  }
+  add_sector_dephasing(n, -hg, x, out);
 }
 
 std::int64_t LocalSystem::solve_stage(double hg, const Eigen::VectorXd& rhs, Eigen::VectorXd& y,
@@ -402,31 +465,40 @@ std::int64_t LocalSystem::solve_stage(double hg, const Eigen::VectorXd& rhs, Eig
   if (!cascade_) throw Error("LocalSystem::solve_stage: not a cascade model (bug)");
   if (y.size() != size_) y = Eigen::VectorXd::Zero(size_);
   Eigen::VectorXd inflow = Eigen::VectorXd::Zero(acc_);  // hg * jumps from the sector above
-  Eigen::VectorXd b, x, guess;
+  Eigen::VectorXd b, x, r0, dx, inv;
   Eigen::MatrixXd t;
   std::int64_t iterations = 0;
   for (int n = n_cap_; n >= 0; --n) {
     const auto& pairs = by_n_[static_cast<std::size_t>(n)];
     if (pairs.empty()) continue;
     b.resize(packed_size_[n]);
-    guess.resize(packed_size_[n]);
     for (const auto& [bl, sn] : pairs) {
       const Sector& sec = blocks_[bl].sectors[sn];
       const Eigen::Index len = static_cast<Eigen::Index>(sec.d) * sec.d;
       b.segment(sec.packed, len) = rhs.segment(sec.offset, len) + inflow.segment(sec.offset, len);
     }
-    precondition_sector(n, hg, b, x);
-    if (dephasing_ && b.norm() > 0.0) {
+    sector_denominators(n, hg, inv);
+    precondition_sector(n, inv, b, x);
+    const double b_norm = b.norm();
+    if (dephasing_ && b_norm > 0.0) {
+      // The preconditioner is exact without dephasing: with X0 = P^{-1} b the residual is
+      // r0 = b - (I - hg L_nn) X0 = hg (dephasing jumps) X0, and M P^{-1} v = v - hg (dephasing) P^{-1} v.
+      // GMRES solves M dX = r0 from dX = 0 (the tolerance stays relative to |b|).
+      r0 = Eigen::VectorXd::Zero(b.size());
+      add_sector_dephasing(n, hg, x, r0);
+      dx = Eigen::VectorXd::Zero(b.size());
       const GmresResult solved = gmres(
           [&](const Eigen::VectorXd& in, Eigen::VectorXd& out) { apply_sector(n, hg, in, out); },
           [&](const Eigen::VectorXd& v, Eigen::VectorXd& pv, Eigen::VectorXd& out) {
-            precondition_sector(n, hg, v, pv);
-            apply_sector(n, hg, pv, out);
+            precondition_sector(n, inv, v, pv);
+            out = v;
+            add_sector_dephasing(n, -hg, pv, out);
           },
-          b, x, rel * b.norm() + abs, 30, 3000);
+          r0, dx, rel * b_norm + abs, 30, 3000);
       iterations += solved.iterations;
       if (!solved.converged)
         throw Error("exact solver (local processes): GMRES did not converge in a stage solve");
+      x += dx;
     }
     for (const auto& [bl, sn] : pairs) {
       const Sector& sec = blocks_[bl].sectors[sn];
@@ -440,7 +512,7 @@ std::int64_t LocalSystem::solve_stage(double hg, const Eigen::VectorXd& rhs, Eig
       for (const Jump& jump : sec.local) {
         if (jump.dn == 0) continue;
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        add_local(jump.target, jump.amp, xm,
+        add_local(jump.amp, jump.runs, xm,
                   Eigen::Map<Eigen::MatrixXd>(inflow.data() + to.offset, to.d, to.d), hg);
       }
     }
@@ -479,7 +551,7 @@ Eigen::VectorXd LocalSystem::steady(const Eigen::VectorXd& y0, double dark_toler
       }
       for (const Jump& jump : sec.local) {
         const Sector& to = blocks_[jump.to_block].sectors[jump.to_sector];
-        const double q = add_local(jump.target, jump.amp, wm,
+        const double q = add_local(jump.amp, jump.runs, wm,
                                    Eigen::Map<Eigen::MatrixXd>(inflow.data() + to.offset, to.d, to.d), 1.0);
         if (jump.accumulator >= 0) out[acc_ + jump.accumulator] += q;
       }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "exact/components.hpp"
+#include "qtraj/exact/dense_kernels.hpp"
 #include "qtraj/model/dicke_space.hpp"
 #include "qtraj/model/model.hpp"
 
@@ -78,6 +79,13 @@ class LocalSystem {
   /// and the dark part, which stays (K v = 0 for a dark v, so no jump acts on it).
   /// docs/steady_state.md's sweep, block by block.
   Eigen::VectorXd steady(const Eigen::VectorXd& y0, double dark_tolerance) const;
+  /// Worker threads of solve_stage's preconditioner (1: none; with more, the blocks of a sector
+  /// with more than min_entries packed entries are split between two threads). The results do
+  /// not depend on it: each block's products are the same on any thread.
+  void set_threads(int threads, Eigen::Index min_entries = 20000) {
+    threads_ = threads < 1 ? 1 : threads;
+    parallel_min_ = min_entries;
+  }
   /// Entries of the state before the accumulators.
   Eigen::Index state_size() const { return acc_; }
 
@@ -108,6 +116,8 @@ class LocalSystem {
     Eigen::SparseMatrix<double, Eigen::RowMajor> op;  // collective: d_to x d_from
     std::vector<int> target;                          // local: target index per source (-1: none)
     std::vector<double> amp;                          // local: amplitude per source
+    std::vector<int> source;                          // local: the sources with a target, ascending
+    std::vector<int> runs;  // local: (first source, first target, length) of consecutive maps
     int accumulator = -1;                             // where tr(A X A^T) is counted, -1: nowhere
     int dn = 0;                                       // change of the physical n
   };
@@ -128,9 +138,14 @@ class LocalSystem {
   };
 
   int block_index(const std::vector<int>& two_j) const;
-  // (I - hg L_nn) on the packed vector of physical sector n; the preconditioner's exact solve.
+  // (I - hg L_nn) on the packed vector of physical sector n (x symmetric per block: the GMRES
+  // vectors of a stage are); the preconditioner's exact solve with inv = 1 / (1 + hg (l_a + l_b))
+  // per packed entry (sector_denominators); out += scale * (the dephasing jumps inside sector n) x.
   void apply_sector(int n, double hg, const Eigen::VectorXd& x, Eigen::VectorXd& out) const;
-  void precondition_sector(int n, double hg, const Eigen::VectorXd& r, Eigen::VectorXd& x) const;
+  void precondition_sector(int n, const Eigen::VectorXd& inv, const Eigen::VectorXd& r,
+                           Eigen::VectorXd& x) const;
+  void sector_denominators(int n, double hg, Eigen::VectorXd& inv) const;
+  void add_sector_dephasing(int n, double scale, const Eigen::VectorXd& x, Eigen::VectorXd& out) const;
   void build_block_operators(const Model& model, const std::vector<Channel>& channels, int b);
 
   std::vector<long long> spins_;
@@ -144,6 +159,9 @@ class LocalSystem {
   std::size_t n_channels_ = 0;
   Eigen::Index acc_ = 0, size_ = 0;
   double max_rate_ = 0.0;
+  DenseKernels kernels_ = default_dense_kernels();  // the stage solves' dense products
+  int threads_ = 1;
+  Eigen::Index parallel_min_ = 20000;
 };
 
 }  // namespace qtraj::exact
