@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Does the migration survive local decoherence? The figure of docs/local.md section 7.
+"""Does the migration survive local decoherence? The figure of docs/local.md section 8.
 
 usage: local_figure.py OUT_DIR [--quick] [--update-doc docs/local.md [--figures-dir DIR]]
 

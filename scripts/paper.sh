@@ -4,7 +4,7 @@
 # 3a-3b and 4b (mean field), 4a (exact), and the Eq. 5 check (mean field, two domains).
 # Writes, into OUT (default paper-out/): the HDF5 behind every figure, each figure as PNG and PDF,
 # and numbers.md (the values docs/paper.md quotes, read back from the HDF5 files).
-# Also the local-decoherence figure local_migration (docs/local.md section 7): the runs of
+# Also the local-decoherence figure local_migration (docs/local.md section 8): the runs of
 # examples/local/migration.toml over a sweep of local dephasing and local emission rates.
 #
 #   scripts/paper.sh [--quick] [--local-only] [--out DIR] [--threads N]
@@ -102,7 +102,7 @@ done
 
 fi
 
-# Local decoherence (docs/local.md section 7): N = (12, 6, 2), first domain excited, local
+# Local decoherence (docs/local.md section 8): N = (12, 6, 2), first domain excited, local
 # dephasing or local emission g on every spin, g / gamma over three decades; exact at every rate,
 # trajectories on the same grid at two rates of each process. Quick: N = (6, 3, 1) (30 times
 # cheaper), two rates, rtol 1e-5, 300 trajectories at one rate.
