@@ -21,6 +21,10 @@ Per run, with n_0 = 12 the initial excitations and t_end the last output time:
   (/local_quanta/mean), and the share still in the domains at t_end. They sum to 1: the script
   stops (exit 1) if an exact run misses that by more than 1e-5 (the excitation balance of
   docs/local.md section 3);
+- the figure's claims (docs/local.md section 8), checked on every run set, --quick included
+  (exit 1 if one fails): for each process the peak falls as the rate grows and stays below the
+  peak without local processes; with dephasing at g t_end >= 100 less than 1e-3 of the energy is
+  left in the domains (dephasing frees the dark states), against a clearly nonzero share without;
 - for each trajectory run, the largest deviation of its mean <k_i>(t) from the exact run's, in
   standard errors, over every output time and domain (reported, as for the paper's Fig. 2: at
   late times a few trajectories carry the whole tail, where the normal approximation is poor).
@@ -164,6 +168,17 @@ def main():
         for rate, ex, _ in runs[proc]:
             row(proc, f"{rate:g}", ex)
     notes.append("")
+    left0 = base.shares()[-1]
+    if left0 < 0.01:
+        failures.append(f"without local processes only {left0:.3g} of the energy stays trapped")
+    for proc, *_ in PROCESSES:
+        peaks = [base.exc[base.ipeak, -1]] + [ex.exc[ex.ipeak, -1] for _, ex, _ in runs[proc]]
+        if np.any(np.diff(peaks) >= 0):
+            failures.append(f"{proc}: the last domain's peak does not fall with the rate: "
+                            + ", ".join(f"{p:.4f}" for p in peaks))
+    for rate, ex, _ in runs["dephasing"]:
+        if rate * ex.t[-1] >= 100 and ex.shares()[-1] > 1e-3:
+            failures.append(f"dephasing {rate:g}: {ex.shares()[-1]:.3g} of the energy left at t = {ex.t[-1]:g}")
     for proc, *_ in PROCESSES:
         for rate, ex, tr in runs[proc]:
             if tr is None:
