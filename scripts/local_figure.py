@@ -57,10 +57,10 @@ class LocalRun:
             self.exc_err = f["excitations/stderr"][()]
             self.domains = [int(n) for n in f.attrs["domains"]]
             self.solver = _text(f.attrs["solver"])
-            m = re.search(r"^rtol\s*=\s*(\S+)", _text(f.attrs["config"]), re.M)
-            self.rtol = float(m.group(1)) if m else 1e-8
-            m = len(self.domains)
-            self.local = f["local_quanta/mean"][()] if "local_quanta" in f else np.zeros((len(self.t), m, 2))
+            rtol = re.search(r"^rtol\s*=\s*(\S+)", _text(f.attrs["config"]), re.M)
+            self.rtol = float(rtol.group(1)) if rtol else 1e-8
+            shape = (len(self.t), len(self.domains), 2)
+            self.local = f["local_quanta/mean"][()] if "local_quanta" in f else np.zeros(shape)
             self.local_err = (f["local_quanta/stderr"][()] if "local_quanta/stderr" in f
                               else np.zeros_like(self.local))
             if self.solver == "exact":
@@ -84,8 +84,12 @@ class LocalRun:
         return np.array(out)
 
     def share_errs(self):
-        le = np.sqrt((self.local_err[-1, :, 0] ** 2).sum())  # domains are correlated: a bound
-        return np.array(list(self.res_err / self.n0) + [le / self.n0, np.sqrt((self.exc_err[-1] ** 2).sum()) / self.n0])
+        """Standard errors of shares(). For the sums over domains, the sum of the domains' standard
+        errors: an upper bound (sd(X + Y) <= sd(X) + sd(Y)); the domains are correlated and the
+        aggregate keeps no covariances."""
+        local = self.local_err[-1, :, 0].sum()
+        left = self.exc_err[-1].sum()
+        return np.array(list(self.res_err / self.n0) + [local / self.n0, left / self.n0])
 
 
 def _f3(x):
@@ -189,7 +193,7 @@ def main():
                          f"{tr.exc[ex.ipeak, -1]:.3f} +- {2 * tr.exc_err[ex.ipeak, -1]:.3f} (exact "
                          f"{ex.exc[ex.ipeak, -1]:.3f}); shares "
                          + ", ".join(f"{nm} {_f3(x)} +- {2 * d:.3f}" for nm, x, d in zip(names, s, e))
-                         + f" (+- 2 standard errors); max |<k_i> - exact| / stderr over {len(tr.t) - 1} times "
+                         + f" (+- 2 standard errors; for the sums over domains an upper bound); max |<k_i> - exact| / stderr over {len(tr.t) - 1} times "
                          f"and {len(n)} domains = {z:.2f}; where stderr = 0, max |<k_i> - exact| = {zero_dev:.1e}")
     notes.append("")
 
