@@ -4,23 +4,29 @@
 # 3a-3b and 4b (mean field), 4a (exact), and the Eq. 5 check (mean field, two domains).
 # Writes, into OUT (default paper-out/): the HDF5 behind every figure, each figure as PNG and PDF,
 # and numbers.md (the values docs/paper.md quotes, read back from the HDF5 files).
+# Also the local-decoherence figure local_migration (docs/local.md section 8): the runs of
+# examples/local/migration.toml over a sweep of local dephasing and local emission rates.
 #
-#   scripts/paper.sh [--quick] [--out DIR] [--threads N]
+#   scripts/paper.sh [--quick] [--local-only] [--out DIR] [--threads N]
 #
 # --quick: fewer trajectories and coarser grids (CI): the same files, smaller runs.
-# Uses build/qtraj (built first if missing) and scripts/paper_figures.py (h5py, matplotlib).
+# --local-only: only the local-decoherence figure.
+# Uses build/qtraj (built first if missing), scripts/paper_figures.py and scripts/local_figure.py
+# (h5py, matplotlib).
 # Ends with a check that every figure file exists and is non-empty (exit 1 otherwise).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=paper-out
 quick=0
+local_only=0
 threads=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
+    --local-only) local_only=1 ;;
     --out) out="$2"; shift ;;
     --threads) threads="$2"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "paper.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -38,9 +44,10 @@ for p in ${PYTHON:-} python3 /usr/bin/python3; do
 done
 [ -n "$python" ] || { echo "paper.sh: needs python3 with h5py, matplotlib, numpy" >&2; exit 2; }
 mkdir -p "$out"
-figures="fig2a fig2b fig2c fig3a fig3b fig4a fig4b eq5"
+figures="fig2a fig2b fig2c fig3a fig3b fig4a fig4b eq5 local_migration"
+[ "$local_only" = 1 ] && figures="local_migration"
 for fig in $figures; do rm -f "$out/$fig.png" "$out/$fig.pdf"; done  # the final check sees new files only
-rm -f "$out/numbers.md" "$out"/eq5-n*-x*.h5
+rm -f "$out/numbers.md" "$out"/eq5-n*-x*.h5 "$out"/local-*.h5
 ex="$root/examples/paper"
 start=$(date +%s)
 
@@ -61,6 +68,7 @@ run() {  # run NAME FILE [qtraj options...]: OUT/NAME.h5, no per-run plot
   printf 'paper.sh: %-28s %6.1f s\n' "$name" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b - a}')" >&2
 }
 
+if [ "$local_only" = 0 ]; then
 # Fig. 2: exact, and trajectories on their own grids (plus the exact solver on the trajectory
 # grid, for the deviation in standard errors).
 for f in fig2a fig2b fig2c; do
@@ -92,7 +100,34 @@ for n1 in 10000 1000000; do
   done
 done
 
-"$python" "$root/scripts/paper_figures.py" "$out" $([ "$quick" = 1 ] && echo --quick)
+fi
+
+# Local decoherence (docs/local.md section 8): N = (12, 6, 2), first domain excited, local
+# dephasing or local emission g on every spin, g / gamma over three decades; exact at every rate,
+# trajectories on the same grid at two rates of each process. Quick: N = (6, 3, 1) (30 times
+# cheaper), two rates, rtol 1e-5, 300 trajectories at one rate.
+rates="0.01 0.0316 0.1 0.316 1 3.16 10"
+traj_rates="0.1 1"
+local_set=(--set solver.trajectories=5000)
+if [ "$quick" = 1 ]; then
+  rates="0.1 10"
+  traj_rates="0.1"
+  local_set=(--set solver.trajectories=300 --set solver.rtol=1e-5 --set 'system.domains=[6,3,1]')
+fi
+lex="$root/examples/local/migration.toml"
+run local-none "$lex" "${local_set[@]}" --set 'local=[{dephasing=0.0}]'
+for proc in dephasing emission; do
+  for g in $rates; do
+    run "local-$proc-$g" "$lex" "${local_set[@]}" --set "local=[{$proc=$g}]"
+  done
+  for g in $traj_rates; do
+    run "local-$proc-$g-trajectories" "$lex" "${local_set[@]}" --set "local=[{$proc=$g}]" \
+      --set solver.kind=trajectories
+  done
+done
+
+[ "$local_only" = 0 ] && "$python" "$root/scripts/paper_figures.py" "$out" $([ "$quick" = 1 ] && echo --quick)
+"$python" "$root/scripts/local_figure.py" "$out" $([ "$quick" = 1 ] && echo --quick)
 
 # Every figure must be there and non-empty.
 missing=0

@@ -58,7 +58,7 @@ const std::string kOneDecaying = kOneSpin + "[[reservoir]]\ndomains = [1]\n";
 
 TEST(RunBounds, EveryShippedRunFilePasses) {
   std::vector<std::string> files;
-  for (const auto& dir : {"examples", "examples/paper"})
+  for (const auto& dir : {"examples", "examples/paper", "examples/local"})
     for (const auto& entry : fs::directory_iterator(kSource + "/" + dir))
       if (entry.path().extension() == ".toml")
         files.push_back(fs::relative(entry.path(), kSource).string());
