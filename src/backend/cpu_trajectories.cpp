@@ -98,7 +98,7 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
       SectorWindow* in = w.windows[0]->holds(&from)   ? w.windows[0].get()
                          : w.windows[1]->holds(&from) ? w.windows[1].get()
                                                       : nullptr;  // the start bundle
-      if (!new_block && (!in || in->sector() == n_to)) return &from;
+      if (!new_block && (!in || in->covers(n_to))) return &from;
       if (new_block) run.blocks->enter(w.hop_two_j);  // counted once per block (/@local_blocks)
       else w.hop_two_j.assign(from.two_j, from.two_j + m);
       SectorWindow& next = in == w.windows[0].get() ? *w.windows[1] : *w.windows[0];

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "qtraj/error.hpp"
-#include "qtraj/trajectory/local_jump.hpp"
 
 namespace qtraj::trajectory {
 
@@ -33,9 +32,10 @@ SectorWindow::SectorWindow(const SystemView& base) : view_(base), m_(base.num_do
 const SystemView& SectorWindow::enter(const int* two_j, int n) {
   if (max_n_ < 0 || !std::equal(two_j, two_j + m_, two_j_.begin())) {
     build_block(two_j);
-    n_ = -1;
+    n_ = lo_ = hi_ = -1;
   }
-  if (n != n_) build_sectors(n);
+  if (!covers(n)) build_sectors(n);
+  n_ = n;
   return view_;
 }
 
@@ -73,7 +73,11 @@ void SectorWindow::build_block(const int* two_j) {
 void SectorWindow::build_sectors(int n) {
   if (n < 0 || n > max_n_)
     throw Error("SectorWindow: sector " + std::to_string(n) + " outside the block");
-  const int lo = std::max(0, n - 1), hi = std::min(max_n_, n + 1);
+  // Sectors n - 1 .. n + 1 are needed; the window reaches further (kBelow sectors down, one more
+  // up), so that the next collective jumps (n -> n - 1) find their sector in it.
+  const int lo = std::max(0, n - kBelow), hi = std::min(max_n_, n + kAbove);
+  lo_ = lo;
+  hi_ = hi;
   const std::int64_t first = global_begin_[lo];
   for (std::size_t r = 0; r < global_begin_.size(); ++r)
     sector_begin_[r] = global_begin_[r] - first;
@@ -88,36 +92,20 @@ void SectorWindow::build_sectors(int n) {
   // remaining[i] = the most that domains i.. can hold.
   std::vector<int> remaining(m_ + 1, 0);
   for (int i = m_ - 1; i >= 0; --i) remaining[i] = remaining[i + 1] + two_j_[i];
+  auto least = [&](int i, int rem) { return std::max(0, rem - remaining[i + 1]); };
   for (int q = lo; q <= hi; ++q) {
-    // The states of sector q in DickeSpace order (lexicographic in k_1..k_M, k_1 slowest).
+    // The states of sector q in DickeSpace order (lexicographic in k_1..k_M, k_1 slowest): an
+    // odometer over k_1..k_{M-1}, each from its least value up; k_M takes the rest.
     std::int64_t s = sector_begin_[q];
-    auto emit = [&] {
-      int* k = k_.data() + s * m_;
-      for (int i = 0; i < m_; ++i) k[i] = kk_[i];
-      for (int i = 0; i < m_; ++i) {
-        const int k_i = kk_[i];
-        auto shifted = [&](int d) { return [&, d](int l) { return l == i ? k_i + d : kk_[l]; }; };
-        lower_[s * m_ + i] =
-            q - 1 >= lo && k_i > 0
-                ? static_cast<int>(sector_begin_[q - 1] + sector_rank(view_, q - 1, shifted(-1)))
-                : -1;
-        raise_[s * m_ + i] =
-            q + 1 <= hi && k_i < two_j_[i]
-                ? static_cast<int>(sector_begin_[q + 1] + sector_rank(view_, q + 1, shifted(+1)))
-                : -1;
-      }
-      ++s;
-    };
-    // Odometer over k_1..k_M with sum q: k_i from its least to its largest value.
-    auto least = [&](int i, int rem) { return std::max(0, rem - remaining[i + 1]); };
     int rem = q;
     for (int i = 0; i < m_; ++i) {
       kk_[i] = least(i, rem);
       rem -= kk_[i];
     }
     for (;;) {
-      emit();
-      // Advance the last domain i < M - 1 that can grow (the last one is fixed by the sum).
+      std::copy(kk_.begin(), kk_.end(), k_.begin() + s * m_);
+      ++s;
+      // Advance the last domain i < M - 1 that can grow (take one from the domains after it).
       int i = m_ - 2;
       int left = kk_[m_ - 1];  // excitations held by domains i + 1 ..
       while (i >= 0 && (kk_[i] == two_j_[i] || left == 0)) {
@@ -135,10 +123,27 @@ void SectorWindow::build_sectors(int n) {
     if (s != sector_begin_[q + 1])
       throw Error("SectorWindow: sector " + std::to_string(q) + " enumerated wrongly");
   }
+  // Ladder indices without ranking: k -> k + e_i maps the states of sector q with k_i < 2 j_i
+  // one to one onto those of sector q + 1 with k_i > 0 and keeps the lexicographic order, so the
+  // two lists, each walked in order, pair up (raise of the first, lower of the second). Entries
+  // no pair reaches (k_i at its bound, or a neighbour sector outside the window) stay -1.
+  std::fill(lower_.begin(), lower_.end(), -1);
+  std::fill(raise_.begin(), raise_.end(), -1);
+  for (int q = lo; q < hi; ++q)
+    for (int i = 0; i < m_; ++i) {
+      std::int64_t a = sector_begin_[q], b = sector_begin_[q + 1];
+      const std::int64_t a_end = sector_begin_[q + 1], b_end = sector_begin_[q + 2];
+      for (;; ++a, ++b) {
+        while (a < a_end && k_[a * m_ + i] == two_j_[i]) ++a;
+        while (b < b_end && k_[b * m_ + i] == 0) ++b;
+        if (a == a_end || b == b_end) break;
+        raise_[a * m_ + i] = static_cast<int>(b);
+        lower_[b * m_ + i] = static_cast<int>(a);
+      }
+    }
   view_.k = k_.data();
   view_.lower = lower_.data();
   view_.raise = raise_.data();
-  n_ = n;
   ++sector_builds_;
 }
 

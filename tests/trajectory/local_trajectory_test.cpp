@@ -97,8 +97,9 @@ TEST(LocalTrajectory, SectorRankIsTheDickeSpaceOrder) {
 
 // A (block, sector) window (the Krylov trajectories' view of a block they hop into) holds the
 // whole block's lean bundle around its sector: the sector offsets, the completions, and k, lower
-// and raise of sectors n - 1 .. n + 1, indexed from the window's first state; an entry that points
-// outside the window is -1. Entered in every sector of several blocks, up and down, one window.
+// and raise of sectors lo .. hi (at least n - 1 .. n + 1), indexed from the window's first state;
+// an entry that points outside the window is -1. Entered in every sector of several blocks, up
+// and down (reused while it covers the sector, rebuilt when not), one window.
 TEST(LocalTrajectory, SectorWindowIsTheWholeBlockAroundItsSector) {
   Model model;
   model.spins = {3, 2, 4};
@@ -134,7 +135,10 @@ TEST(LocalTrajectory, SectorWindowIsTheWholeBlockAroundItsSector) {
       for (int q = 0; q <= full.max_excitation; ++q) EXPECT_EQ(v.sector_dim(q), full.sector_dim(q));
       for (int r = 0; r < 4 * (full.max_excitation + 1); ++r)
         EXPECT_EQ(v.completions[r], full.completions[r]);
-      const int lo = std::max(0, n - 1), hi = std::min(full.max_excitation, n + 1);
+      const int lo = window->first_sector(), hi = window->last_sector();
+      EXPECT_LE(lo, std::max(0, n - 1));
+      EXPECT_GE(hi, std::min(full.max_excitation, n + 1));
+      EXPECT_TRUE(window->covers(n));
       const std::int64_t first = full.sector_begin[lo], last = full.sector_begin[hi + 1];
       EXPECT_EQ(v.sector_begin[lo], 0);
       auto expected = [&](int g) { return g < first || g >= last ? -1 : g - first; };
@@ -149,6 +153,7 @@ TEST(LocalTrajectory, SectorWindowIsTheWholeBlockAroundItsSector) {
     }
   }
   EXPECT_EQ(window->block_builds(), 3);
+  EXPECT_GT(window->sector_builds(), 3 * 2);  // the way back up rebuilds
   EXPECT_GT(checked, 3 * 60);
 }
 
