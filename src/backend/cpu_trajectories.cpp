@@ -24,6 +24,7 @@
 #include "qtraj/trajectory/trajectory.hpp"
 #include "backend/worker_pool.hpp"
 #include "trajectory/run.hpp"
+#include "trajectory/sector_window.hpp"
 
 namespace qtraj::backend {
 
@@ -40,8 +41,11 @@ struct Worker {
   const TrajectorySystem* last_bundle = nullptr;
   std::vector<int> per_reservoir;
   Histogram histogram;  // [reservoir][jump count], of the current chunk
-  // Local processes: jumps per local channel, the stored jumps' 2 j_i, the hop target's j vector.
+  // Local processes: jumps per local channel, the stored jumps' 2 j_i, the hop target's j vector;
+  // Krylov: the (block, sector) windows a trajectory enters (sector_window.hpp), two so that a
+  // jump reads the one it leaves while it writes into the one it enters.
   std::vector<int> local_counts, jump_two_j, hop_two_j;
+  std::unique_ptr<SectorWindow> windows[2];
 };
 
 /// The CPU backend: std::threads over fixed chunks, SerialTeam per trajectory.
@@ -63,7 +67,13 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
   auto stopped = [&] { return run.stop && run.stop->load(std::memory_order_relaxed); };
 
   // A trajectory with local processes (local_trajectory.hpp): the workspace holds the top block's
-  // largest sector and C + 9 M channel weights; hops go through the block cache.
+  // largest sector and C + 9 M channel weights. It starts in its start bundle (every sector of the
+  // start block); a jump into another block continues, with the Krylov propagator, in the worker's
+  // window of the (block, sector) it enters (rebuilt on every sector change from then on: the
+  // same arithmetic as a whole-block bundle, ~1e4 times less memory), with the spectral and
+  // adaptive propagators in the block cache's whole-block bundle (their per-sector data is built
+  // once per block and shared).
+  const bool windowed = run.propagator == PropagatorKind::krylov && run.local_windows;
   auto run_local = [&](Worker& w, PhiloxStream& rng, const TrajectorySystem& bundle,
                        const TrajectoryStart& start, TrajectoryOutput& out) -> int {
     out.row_stride = row;
@@ -73,10 +83,27 @@ void run_trajectories_cpu(TrajectoryRun& run, Tally& tally,
     local.count_column = run.count_column;
     local.local_counts = w.local_counts.data();
     local.jump_two_j = w.jump_two_j.data();
-    auto hop = [&](const SystemView& from, int i, int dj) -> const SystemView* {
-      w.hop_two_j.assign(from.two_j, from.two_j + m);
-      w.hop_two_j[i] += 2 * dj;
-      return &run.blocks->get(w.hop_two_j).view();
+    if (windowed && !w.windows[0])
+      for (auto& window : w.windows) window = std::make_unique<SectorWindow>(bundle.view());
+    auto hop = [&](const SystemView& from, int i, int dj, int n_to) -> const SystemView* {
+      const bool new_block = i >= 0 && dj != 0;
+      if (new_block) {
+        w.hop_two_j.assign(from.two_j, from.two_j + m);
+        w.hop_two_j[i] += 2 * dj;
+      }
+      if (!windowed) {  // a whole-block bundle: its set-up may be long, so not after a stop
+        if (!new_block) return &from;
+        if (stopped() && !run.blocks->built(w.hop_two_j)) return nullptr;
+        return &run.blocks->get(w.hop_two_j).view();
+      }
+      SectorWindow* in = w.windows[0]->holds(&from)   ? w.windows[0].get()
+                         : w.windows[1]->holds(&from) ? w.windows[1].get()
+                                                      : nullptr;  // the start bundle
+      if (!new_block && (!in || in->covers(n_to))) return &from;
+      if (new_block) run.blocks->enter(w.hop_two_j);  // counted once per block (/@local_blocks)
+      else w.hop_two_j.assign(from.two_j, from.two_j + m);
+      SectorWindow& next = in == w.windows[0].get() ? *w.windows[1] : *w.windows[0];
+      return &next.enter(w.hop_two_j.data(), n_to);
     };
     const int weights = static_cast<int>(run.channels.size()) + kLocalChannelsPerDomain * m;
     return with_propagator(run.propagator, run.propagator_params, [&](auto prop) {

@@ -8,11 +8,14 @@
 //
 // Memory rule: bundles are never evicted (workers hold views into them); once the bundles built
 // so far hold more than the budget (solver.memory_limit), the run stops with one line naming the
-// budget and the propagator (Krylov bundles are the leanest: 44 bytes per state for M = 3).
+// budget and the propagator. The spectral and adaptive propagators use these bundles; Krylov
+// trajectories use per-worker (block, sector) windows instead (src/trajectory/sector_window.hpp)
+// and only record here which blocks they entered (enter()).
 #include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,12 +74,25 @@ class BlockCache {
             "solver.propagator = \"krylov\" (the leanest blocks)",
             ++blocks_, held, memory_limit_, trajectory::propagator_name(propagator_)));
       ++blocks_;
+      entry->done = true;
     });
     if (!entry->system)
       throw Error("trajectories: a total-spin block's set-up failed in another thread");
     return *entry->system;
   }
-  /// Blocks built so far.
+  /// True if block two_j's bundle exists (get() returns at once).
+  bool built(const std::vector<int>& two_j) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = map_.find(two_j);
+    return it != map_.end() && it->second->done;
+  }
+  /// Records that a trajectory entered block two_j without building its bundle (the Krylov
+  /// propagator's windows); each block counts once in blocks().
+  void enter(const std::vector<int>& two_j) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (entered_.insert(two_j).second) ++blocks_;
+  }
+  /// Blocks built (or, with windows, entered) so far.
   int blocks() const { return blocks_; }
 
  private:
@@ -92,9 +108,11 @@ class BlockCache {
   struct Entry {
     std::once_flag once;
     std::unique_ptr<trajectory::TrajectorySystem> system;
+    std::atomic<bool> done{false};  // system set (built())
   };
   std::mutex mutex_;
   std::map<std::vector<int>, std::unique_ptr<Entry>> map_;
+  std::set<std::vector<int>> entered_;  // enter()'s blocks
 };
 
 }  // namespace qtraj::backend

@@ -106,6 +106,10 @@ struct TrajectoryRun {
   bool local = false;
   std::vector<double> local_rates;
   std::unique_ptr<BlockCache> blocks;
+  // Krylov: trajectories outside their start block run in per-worker (block, sector) windows
+  // (src/trajectory/sector_window.hpp); false: in the block cache's whole-block bundles, as the
+  // spectral and adaptive propagators do (the same bits: tests compare the two).
+  bool local_windows = true;
   int local_max_dim = 0;
   int spin_column = 0, quanta_column = 0, count_column = 0;
   std::vector<Channel> channels;

@@ -179,6 +179,14 @@ TEST_F(HostileInput, OneLongTrajectoryStopsWithinASecond) {
   // The same with the sector-batched engine.
   expect_prompt_stop(*this, file + " --set 'solver.batch_sectors=\"on\"'", out(),
                      (dir_ / "log").string(), 1.0, 1.0);
+  // One trajectory with local processes (~1 jump per unit time to t = 2e7): the local loop read
+  // the request only between trajectories too.
+  const std::string local = write("local.toml",
+                                  "[system]\ndomains = [1]\ninitial = [\"excited\"]\n"
+                                  "[[local]]\nemission = 1.0\npumping = 1.0\n[time]\nend = 2e7\n"
+                                  "[solver]\nkind = \"trajectories\"\ntrajectories = 1\n"
+                                  "[output]\ncheckpoint_seconds = 0\n");
+  expect_prompt_stop(*this, local, out(), (dir_ / "log").string(), 1.0, 1.0);
 }
 
 TEST_F(HostileInput, TrajectorySetUpStopsWithinItsEigendecomposition) {

@@ -5,7 +5,10 @@
 // bit-identical to no [[local]] table, results independent of the thread count, refusals.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <variant>
 
@@ -16,10 +19,14 @@
 #include "qtraj/trajectory/checkpoint.hpp"
 #include "qtraj/trajectory/local_jump.hpp"
 #include "qtraj/trajectory/merge.hpp"
+#include "qtraj/trajectory/krylov_propagator.hpp"
+#include "qtraj/trajectory/local_trajectory.hpp"
 #include "qtraj/trajectory/system.hpp"
+#include "qtraj/trajectory/team.hpp"
 #include "scratch_dir.hpp"
 #include "trajectory/checkpoint_file.hpp"
 #include "trajectory/run.hpp"
+#include "trajectory/sector_window.hpp"
 
 namespace qtraj {
 namespace {
@@ -86,6 +93,147 @@ TEST(LocalTrajectory, SectorRankIsTheDickeSpaceOrder) {
   EXPECT_EQ(checked, 4 * 1 * 5);
   // Out of range: k_2 = 1 with j_2 = 0.
   EXPECT_EQ(trajectory::sector_rank(v, 1, [](int i) { return i == 1 ? 1 : 0; }), -1);
+}
+
+// A (block, sector) window (the Krylov trajectories' view of a block they hop into) holds the
+// whole block's lean bundle around its sector: the sector offsets, the completions, and k, lower
+// and raise of sectors lo .. hi (at least n - 1 .. n + 1), indexed from the window's first state;
+// an entry that points outside the window is -1. Entered in every sector of several blocks, up
+// and down (reused while it covers the sector, rebuilt when not), one window.
+TEST(LocalTrajectory, SectorWindowIsTheWholeBlockAroundItsSector) {
+  Model model;
+  model.spins = {3, 2, 4};
+  for (long long n : model.spins) model.initial.push_back(InitialState::parse("ground", n, "t"));
+  const auto channels = collapse_channels(model);
+  const std::vector<double> rates(9, 0.5);
+  std::unique_ptr<trajectory::SectorWindow> window;
+  int checked = 0;
+  for (const std::vector<int>& two_j :
+       {std::vector<int>{3, 2, 4}, std::vector<int>{1, 0, 4}, std::vector<int>{3, 2, 2}}) {
+    std::vector<DomainComponent> comps(3);
+    std::vector<const DomainComponent*> chosen;
+    for (int i = 0; i < 3; ++i) {
+      comps[i].two_j = two_j[i];
+      comps[i].amplitudes.assign(two_j[i] + 1, 0.0);
+      comps[i].amplitudes[0] = 1.0;
+      chosen.push_back(&comps[i]);
+    }
+    const trajectory::TrajectorySystem sys(model, channels, chosen,
+                                           trajectory::PropagatorKind::krylov, 1, {}, &rates);
+    const trajectory::SystemView& full = sys.view();
+    if (!window) window = std::make_unique<trajectory::SectorWindow>(full);
+    std::vector<int> order;
+    for (int n = 0; n <= full.max_excitation; ++n) order.push_back(n);
+    for (int n = full.max_excitation; n >= 0; --n) order.push_back(n);
+    for (int n : order) {
+      SCOPED_TRACE(::testing::Message() << "block " << two_j[0] << two_j[1] << two_j[2]
+                                        << ", sector " << n);
+      const trajectory::SystemView& v = window->enter(two_j.data(), n);
+      EXPECT_EQ(window->sector(), n);
+      ASSERT_EQ(v.max_excitation, full.max_excitation);
+      for (int i = 0; i < 3; ++i) EXPECT_EQ(v.two_j[i], two_j[i]);
+      for (int q = 0; q <= full.max_excitation; ++q) EXPECT_EQ(v.sector_dim(q), full.sector_dim(q));
+      for (int r = 0; r < 4 * (full.max_excitation + 1); ++r)
+        EXPECT_EQ(v.completions[r], full.completions[r]);
+      const int lo = window->first_sector(), hi = window->last_sector();
+      EXPECT_LE(lo, std::max(0, n - 1));
+      EXPECT_GE(hi, std::min(full.max_excitation, n + 1));
+      EXPECT_TRUE(window->covers(n));
+      const std::int64_t first = full.sector_begin[lo], last = full.sector_begin[hi + 1];
+      EXPECT_EQ(v.sector_begin[lo], 0);
+      auto expected = [&](int g) { return g < first || g >= last ? -1 : g - first; };
+      for (std::int64_t s = first; s < last; ++s)
+        for (int i = 0; i < 3; ++i, ++checked) {
+          const std::int64_t a = (s - first) * 3 + i;
+          EXPECT_EQ(v.k[a], full.k[s * 3 + i]);
+          EXPECT_EQ(v.lower[a], expected(full.lower[s * 3 + i]));
+          EXPECT_EQ(v.raise[a], expected(full.raise[s * 3 + i]));
+        }
+      EXPECT_EQ(v.obs_diag, nullptr);  // lean: computed from k
+    }
+  }
+  EXPECT_EQ(window->block_builds(), 3);
+  EXPECT_GT(window->sector_builds(), 3 * 2);  // the way back up rebuilds
+  EXPECT_GT(checked, 3 * 60);
+}
+
+// Krylov trajectories that hop through (block, sector) windows give the bits of the same
+// trajectories through whole-block bundles (the block cache): every aggregated value, the
+// histogram and the jump records, with collective channels and every local process.
+TEST(LocalTrajectory, WindowsGiveTheBitsOfWholeBlockBundles) {
+  RunConfig c = config(
+      "[system]\ndomains = [5, 4, 3]\ninitial = [\"excited\", \"product 2\", \"ground\"]\n"
+      "[[local]]\nemission = 0.1\ndephasing = 0.4\n[[local]]\ndomains = [2]\npumping = 0.05\n",
+      6.0, 7, 300, "krylov");
+  c.solver.record_jumps = 30;
+  auto run_with = [&](bool windows) {
+    auto run = std::make_unique<backend::TrajectoryRun>(c.model, c.solver, c.time);
+    run->local_windows = windows;
+    auto tally = std::make_unique<backend::Tally>(*run);
+    backend::run_trajectories_cpu(*run, *tally, {});
+    EXPECT_TRUE(tally->complete());
+    return std::make_pair(std::move(run), std::move(tally));
+  };
+  const auto [run_w, windowed] = run_with(true);
+  const auto [run_b, bundles] = run_with(false);
+  EXPECT_GT(run_w->blocks->blocks(), 3);  // the trajectories did hop
+  EXPECT_EQ(run_w->blocks->blocks(), run_b->blocks->blocks());
+  EXPECT_EQ(windowed->all.means(), bundles->all.means());
+  EXPECT_EQ(windowed->all.m2(), bundles->all.m2());
+  EXPECT_EQ(windowed->histogram, bundles->histogram);
+  EXPECT_EQ(windowed->rec_time, bundles->rec_time);
+  EXPECT_EQ(windowed->rec_channel, bundles->rec_channel);
+}
+
+// A stop request ends a local trajectory within 1024 jumps (run_trajectory's rule): one spin
+// under emission and pumping (rates 1) jumps once per unit time on average, ~2e4 jumps to t = 2e4.
+TEST(LocalTrajectory, AStopRequestEndsATrajectoryWithin1024Jumps) {
+  using namespace trajectory;
+  Model model;
+  model.spins = {1};
+  model.initial.push_back(InitialState::parse("excited", 1, "t"));
+  const auto channels = collapse_channels(model);
+  const std::vector<double> rates{1.0, 1.0, 0.0};
+  DomainComponent up;
+  up.two_j = 1;
+  up.amplitudes = {0.0, 1.0};
+  const TrajectorySystem sys(model, channels, {&up}, PropagatorKind::krylov, 1, {}, &rates);
+  const int weights = static_cast<int>(channels.size()) + kLocalChannelsPerDomain;
+  std::vector<double> work(workspace_doubles<KrylovPropagator>(sys.view().max_sector_dim, weights));
+  const TrajectoryWorkspace ws =
+      carve_workspace<KrylovPropagator>(work.data(), sys.view().max_sector_dim, weights);
+  const std::vector<double> times{0.0, 2e4};
+  std::vector<double> obs(2 * 5);
+  std::vector<int> counts(channels.size() + 1), local_counts(kLocalChannelsPerDomain);
+  auto hop = [](const SystemView& from, int, int dj, int) -> const SystemView* {
+    EXPECT_EQ(dj, 0);  // j = 1/2 is the only block
+    return &from;
+  };
+  auto run = [&](bool stop_now) {
+    std::atomic<bool> stop{stop_now};
+    TrajectoryOutput out;
+    out.times = times.data();
+    out.num_times = 2;
+    out.obs = obs.data();
+    out.channel_counts = counts.data();
+    out.stop = &stop;
+    out.row_stride = 5;
+    LocalTrajectoryOutput local;
+    local.spin_column = 2;
+    local.quanta_column = 3;
+    local.local_counts = local_counts.data();
+    const int n = sys.max_sector();
+    const TrajectoryStart start{n, sys.start_re(n), sys.start_im(n), false};
+    PhiloxStream rng(7, 0);
+    KrylovPropagator prop(1e-8, 1e-10);
+    SerialTeam team;
+    return run_local_trajectory(team, sys.view(), prop, rng, start, ws, out, local, hop);
+  };
+  EXPECT_GT(run(false), 10000);  // unstopped: to the end
+  EXPECT_EQ(run(true), kTrajectoryIncomplete);
+  int jumps = 0;
+  for (int q : local_counts) jumps += q;
+  EXPECT_EQ(jumps, 1024);
 }
 
 // Independent spins (one domain, no reservoir): local emission g_e and dephasing g_phi from the

@@ -3,9 +3,15 @@
 // waiting-time algorithm (trajectory.hpp, the same draws: u per jump, then r per jump) in which
 // the state hops between total-spin blocks b = (j_1..j_M). The channel draw covers the C
 // collective channels and the 9 M local ones (local_jump.hpp) in one sample_index; a local jump
-// with dj != 0 re-expresses the state in the layout of block b' = b with j_i + dj, whose view the
-// caller's hop(from, i, dj) returns (built on first entry, cached: src/trajectory/block_cache.hpp).
-// Host code calls it with a host hop; device engines do not run local processes yet.
+// with dj != 0 re-expresses the state in the layout of block b' = b with j_i + dj. After every
+// jump the trajectory continues in the view the caller's hop(from, i, dj, n_to) returns: the view
+// of sector n_to of block b' (i = -1: a collective jump, b' = b). A hop may return `from` (a view
+// of the whole block holds every sector) and must keep `from` valid until the next hop: for a
+// local jump it is called before the jump is applied (the image is written in its layout), for a
+// collective one after. A hop that returns nullptr (a stop request before a long set-up) ends
+// the trajectory unfinished (kTrajectoryIncomplete). Host hops: whole-block bundles
+// (src/trajectory/block_cache.hpp) or the worker's (block, sector) windows
+// (src/trajectory/sector_window.hpp); device engines do not run local processes yet.
 //
 // Output row (stride out.row_stride): <J_i^z> and <J_i^+J_i^-> (2 M, the propagator's), then per
 // domain i the indicator of the current block over floor(N_i/2) + 1 columns (column c holds
@@ -58,6 +64,8 @@ QTRAJ_HD inline void fill_local_columns(const SystemView& sys, const TrajectoryO
 /// hold C + 9 M doubles and the workspace be carved for the largest sector of every block (the
 /// top block's). Returns the number of jumps or kTrajectoryIncomplete, as run_trajectory.
 /// Jump records: channel c < C (collective) or C + l (local channel l, with jump_two_j).
+/// A stop request (out.stop, host one-thread teams) is polled every 1024 jumps, as in
+/// run_trajectory: the trajectory then returns kTrajectoryIncomplete.
 template <class Team, class Propagator, class Hop>
 QTRAJ_HD int run_local_trajectory(Team& team, const SystemView& start_sys, Propagator& prop,
                                   PhiloxStream& rng, const TrajectoryStart& start,
@@ -109,6 +117,8 @@ QTRAJ_HD int run_local_trajectory(Team& team, const SystemView& start_sys, Propa
       const int target = channel_target(*sys, choice, n);
       const double w =
           apply_channel(team, *sys, choice, n, ws.psi_re, ws.psi_im, cplx, ws.tmp_re, ws.tmp_im);
+      sys = hop(*sys, -1, 0, target);
+      if (!sys) return kTrajectoryIncomplete;
       scale_copy(team, sys->sector_dim(target), 1.0 / ::sqrt(w), ws.tmp_re, ws.tmp_im, cplx,
                  ws.psi_re, ws.psi_im);
       if (team.rank() == 0) ++out.channel_counts[choice];
@@ -117,10 +127,12 @@ QTRAJ_HD int run_local_trajectory(Team& team, const SystemView& start_sys, Propa
       const int l = choice - num_c, i = local_channel_domain(l), dj = local_channel_dj(l);
       const int p = local_channel_process(l);
       two_j_before = sys->two_j[i];
-      const SystemView* to = dj == 0 ? sys : hop(*sys, i, dj);
+      const int n_to = n + dj + local_process_dm(static_cast<LocalProcess>(p));
+      const SystemView* to = hop(*sys, i, dj, n_to);
+      if (!to) return kTrajectoryIncomplete;
       const double w = apply_local_channel(team, *sys, n, *to, l, ws.psi_re, ws.psi_im, cplx,
                                            ws.tmp_re, ws.tmp_im);
-      n += dj + local_process_dm(static_cast<LocalProcess>(p));
+      n = n_to;
       sys = to;
       scale_copy(team, sys->sector_dim(n), 1.0 / ::sqrt(w), ws.tmp_re, ws.tmp_im, cplx,
                  ws.psi_re, ws.psi_im);
@@ -133,6 +145,12 @@ QTRAJ_HD int run_local_trajectory(Team& team, const SystemView& start_sys, Propa
     }
     ++jumps;
     t = t_jump;
+#ifndef __CUDA_ARCH__
+    // A stop request (host, one-thread teams): return unfinished; the caller drops the trajectory.
+    if (out.stop && team.size() == 1 && (jumps & 1023) == 0 &&
+        out.stop->load(std::memory_order_relaxed))
+      return kTrajectoryIncomplete;
+#endif
     prop.load(team, *sys, ws, n, cplx);
   }
   team.sync();
