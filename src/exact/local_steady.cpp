@@ -2,6 +2,8 @@
 // and in docs/local.md "Steady state").
 #include "exact/local_steady.hpp"
 
+#include "exact/local_products.hpp"
+
 #include <fmt/format.h>
 
 #include <Eigen/Eigenvalues>
@@ -14,20 +16,6 @@
 
 namespace qtraj::exact {
 namespace {
-
-// target += scale * op X op^T (op sparse); returns tr(op X op^T). (As local_system.cpp's.)
-template <class Target>
-double add_collective(const Eigen::SparseMatrix<double, Eigen::RowMajor>& op,
-                      const Eigen::Map<const Eigen::MatrixXd>& x, Target&& target, double scale,
-                      Eigen::MatrixXd& t) {
-  t.noalias() = op * x;
-  target.noalias() += scale * (t * op.transpose());
-  double trace = 0.0;
-  for (int r = 0; r < op.outerSize(); ++r)
-    for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator it(op, r); it; ++it)
-      trace += it.value() * t(r, it.col());
-  return trace;
-}
 
 // target(t_r, t_c) += scale * a_r a_c X(r, c) for a map with one target per source; returns
 // tr(A X A^T). (As local_system.cpp's.)

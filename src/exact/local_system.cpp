@@ -1,6 +1,8 @@
 // The exact solver's state and generator with local processes (src/exact/local_system.hpp).
 #include "exact/local_system.hpp"
 
+#include "exact/local_products.hpp"
+
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
@@ -301,20 +303,6 @@ Eigen::VectorXd LocalSystem::initial_state(
 }
 
 namespace {
-
-// target += scale * op X op^T (op sparse); returns tr(op X op^T).
-template <class Target>
-double add_collective(const Eigen::SparseMatrix<double, Eigen::RowMajor>& op,
-                      const Eigen::Map<const Eigen::MatrixXd>& x, Target&& target, double scale,
-                      Eigen::MatrixXd& t) {
-  t.noalias() = op * x;
-  target.noalias() += scale * (t * op.transpose());
-  double trace = 0.0;
-  for (int r = 0; r < op.outerSize(); ++r)
-    for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator it(op, r); it; ++it)
-      trace += it.value() * t(r, it.col());
-  return trace;
-}
 
 // target(t_r, t_c) += scale * a_r a_c X(r, c) for a map with one target per source, given as
 // runs (first source, first target, length) of consecutive sources to consecutive targets;
